@@ -1,0 +1,1 @@
+"""Plumm intake pipeline."""

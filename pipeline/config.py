@@ -1,0 +1,118 @@
+"""Settings: ``PLUMM_*`` environment variables (and a ``.env`` file), read once, typed.
+
+A bad value fails start-up with a message naming the variable; nothing here ever holds a
+value from a letter.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+from pipeline.rules import DEFAULT_RULES_DIR
+
+
+class ConfigError(Exception):
+    """A configuration value is invalid; the message names the variable."""
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PLUMM_", env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Path("var")
+    database_url: str = ""  # default: sqlite under data_dir
+    rules_dir: Path = DEFAULT_RULES_DIR
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(8025, ge=1, le=65535)
+    intake_addresses: Annotated[list[str], NoDecode] = ["hello@heyplumm.com"]
+    max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    max_recipients: int = Field(10, ge=1)
+
+    vault_key: str = ""  # Fernet key; empty = generated once into data_dir/vault.key
+    outbound_smtp: str = ""  # relay "host:port"; empty = write to data_dir/outbox
+    sender_address: str = "hello@heyplumm.com"
+    ack_limit_per_hour: int = Field(5, ge=0)
+
+    worker_poll_seconds: float = Field(0.5, gt=0)
+    lease_seconds: float = Field(300.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
+    message_time_budget_seconds: float = Field(60.0, gt=0)
+
+    revealers: Annotated[list[str], NoDecode] = []  # operator names allowed to decrypt the vault
+
+    @field_validator("intake_addresses", "revealers", mode="before")
+    @classmethod
+    def _csv(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("intake_addresses")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one intake address is required")
+        for address in value:
+            if address.count("@") != 1 or not all(address.split("@")):
+                raise ValueError("each intake address must look like local@domain")
+        return [a.lower() for a in value]
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite:///", "postgresql+psycopg://")):
+            raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
+        return value
+
+    @field_validator("outbound_smtp")
+    @classmethod
+    def _relay(cls, value: str) -> str:
+        if value:
+            host, _, port = value.rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError("must be host:port")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'plumm.db').resolve()}"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def relay(self) -> tuple[str, int] | None:
+        if not self.outbound_smtp:
+            return None
+        host, _, port = self.outbound_smtp.rpartition(":")
+        return host, int(port)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment plus explicit overrides (CLI flags)."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"PLUMM_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

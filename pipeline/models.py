@@ -1,0 +1,163 @@
+"""Typed, frozen value objects passed between pipeline stages.
+
+Contract: every stage takes one of these and returns the next; none of them carries a
+database session. Fields that hold letter content are excluded from ``repr`` so that an
+accidental ``log.debug(obj)`` never prints a value from a letter.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+
+class CaseStatus(enum.StrEnum):
+    RECEIVED = "received"
+    AWAITING_INFORMATION = "awaiting_information"
+    READY_FOR_ASSESSMENT = "ready_for_assessment"
+    QUARANTINED = "quarantined"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    EMPLOYER_CONTACTED = "employer_contacted"
+    EMPLOYER_APPROVED = "employer_approved"
+    EMPLOYER_DECLINED = "employer_declined"
+    CLIENT_NOTIFIED = "client_notified"
+    CLOSED = "closed"
+
+
+class IntakeOutcome(Exception):
+    """A business outcome, not a bug: the message was read but cannot become a ready case.
+
+    ``reason`` is a short, fixed, kebab-case code (``pdf-encrypted``, ``no-letter-found``...)
+    and never contains a value from the message. ``status`` says where the case goes.
+    """
+
+    def __init__(self, reason: str, *, status: CaseStatus = CaseStatus.QUARANTINED, stage: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.stage = stage
+
+
+class MessageUnreadable(IntakeOutcome):
+    """The message (or its letter) cannot be read: encrypted PDF, corrupt DOCX, bomb... -> quarantined."""
+
+    def __init__(self, reason: str, *, stage: str = "extract") -> None:
+        super().__init__(reason, status=CaseStatus.QUARANTINED, stage=stage)
+
+
+class LetterMissing(IntakeOutcome):
+    """Readable mail with no usable letter (empty, non-English...) -> awaiting_information."""
+
+    def __init__(self, reason: str, *, stage: str = "extract") -> None:
+        super().__init__(reason, status=CaseStatus.AWAITING_INFORMATION, stage=stage)
+
+
+class RedactionUnverified(IntakeOutcome):
+    """Verification found an identifier in the redacted text -> quarantined (fail closed)."""
+
+    def __init__(self, reason: str = "redaction-unverified", *, entity_types: tuple[str, ...] = ()) -> None:
+        super().__init__(reason, status=CaseStatus.QUARANTINED, stage="verify")
+        self.entity_types = entity_types
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    name: str = field(default="", repr=False)
+    email: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str = field(repr=False)
+    content_type: str
+    size: int
+    payload: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMail:
+    """Headers decoded, bodies and attachments split; parser defects kept as signals."""
+
+    message_id: str = field(default="", repr=False)
+    subject: str = field(default="", repr=False)
+    sender: Address = field(default_factory=Address)
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    reply_to: tuple[Address, ...] = ()
+    in_reply_to: str = field(default="", repr=False)
+    references: tuple[str, ...] = field(default=(), repr=False)
+    # Lower-cased header name -> all values, for loop safety and sender signals.
+    headers: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    content_type: str = ""
+    text_plain: str = field(default="", repr=False)
+    text_html: str = field(default="", repr=False)
+    attachments: tuple[Attachment, ...] = ()
+    defects: tuple[str, ...] = ()
+
+    def header(self, name: str) -> str:
+        """First value of a header, or ``""``."""
+        values = self.headers.get(name.lower(), ())
+        return values[0] if values else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Letter:
+    """The one letter text to redact, where it came from, and notes about extraction."""
+
+    text: str = field(repr=False)
+    sources: tuple[str, ...] = ()  # "body", "html", "pdf", "docx" in order of appearance
+    notes: tuple[str, ...] = ()  # fixed codes, e.g. "quoted-history-dropped", "forwarded"
+    # Text removed from the letter (hidden HTML, quoted history) that still names people:
+    # redaction seeds known identifiers from it but it is never shown.
+    removed_text: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownIdentifiers:
+    """Identifiers seeded from the message itself; each is removed wherever it recurs."""
+
+    names: tuple[str, ...] = field(default=(), repr=False)
+    emails: tuple[str, ...] = field(default=(), repr=False)
+    other: tuple[str, ...] = field(default=(), repr=False)  # phones, addresses, employer...
+
+    def __len__(self) -> int:
+        return len(self.names) + len(self.emails) + len(self.other)
+
+
+@dataclass(frozen=True, slots=True)
+class Redaction:
+    """Redacted text, counts by entity type, and the vault (placeholder -> original)."""
+
+    text: str = field(repr=False)
+    counts: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    vault: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SectionVerdict:
+    id: str
+    title: str
+    present: bool
+    evidence: str = field(default="", repr=False)  # a sentence of the *redacted* text
+    rule: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SectionReport:
+    verdicts: tuple[SectionVerdict, ...] = ()
+    sessions_requested: int | None = None
+    period: str | None = None
+
+    @property
+    def missing(self) -> tuple[SectionVerdict, ...]:
+        return tuple(v for v in self.verdicts if not v.present)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.verdicts) and not self.missing
+
+    def as_flags(self) -> dict[str, bool]:
+        return {v.id: v.present for v in self.verdicts}
