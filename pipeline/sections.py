@@ -1,0 +1,553 @@
+"""Sections stage: does the (redacted) letter contain the required sections?
+
+Contract: :func:`assess_sections` takes the redacted letter text and the validated rules from
+``rules/sections.yaml`` and returns a :class:`~pipeline.models.SectionReport`: per section
+present/absent, the evidence sentence (from the redacted text) and the id of the rule that
+fired, plus the number of additional sessions requested and their period when stated.
+
+How it decides, per section (every check runs, then one decision):
+
+* the text is parsed once with the shared spaCy model (:func:`pipeline.nlp.get_nlp`) and cut
+  into sentences: spaCy's sentence starts after terminal punctuation, plus the layout of a
+  letter (blank lines, bullet lines, heading lines, short lines such as a greeting);
+* a *heading* ("Recommendation", "Reason for referral"...) at the start of a line counts when
+  the content that follows it is not empty and, for sections with negation cues, not negated;
+* a *phrase pattern* (spaCy ``Matcher``, lemma based) counts unless it sits in a question or,
+  for negatable patterns, a negation cue is in the same clause ("I do not recommend").
+
+The output is deterministic: the first qualifying hit in document order is the evidence.
+Nothing here logs or raises with letter content.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Doc, Span, Token
+
+from pipeline.models import SectionReport, SectionVerdict
+from pipeline.nlp import get_nlp
+from pipeline.rules import RuleModel, RulesError, load_rules
+
+RULES_FILE = "sections.yaml"
+
+TokenPattern = list[dict[str, Any]]
+
+
+# --- rule models -------------------------------------------------------------------------------
+
+
+class PatternRule(RuleModel):
+    id: str = Field(min_length=1)
+    pattern: TokenPattern = Field(min_length=1)
+    negatable: bool = False
+    first_person: bool = False
+
+
+class NegationRules(RuleModel):
+    cues: list[str] = []
+    exceptions: list[str] = []
+    window_before: int = Field(6, ge=0, le=20)
+    window_after: int = Field(2, ge=0, le=20)
+
+
+class SectionRule(RuleModel):
+    id: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9_-]*$")
+    title: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    guidance: str = Field(min_length=1)
+    headings: list[str] = []
+    patterns: list[PatternRule] = []
+    negation: NegationRules = NegationRules()
+
+    @model_validator(mode="after")
+    def _something_to_match(self) -> SectionRule:
+        if not self.headings and not self.patterns:
+            raise ValueError("a section needs at least one heading or pattern")
+        ids = [p.id for p in self.patterns]
+        if len(ids) != len(set(ids)):
+            raise ValueError("pattern ids must be unique within a section")
+        return self
+
+
+class SessionsRules(RuleModel):
+    numbers: dict[str, int]
+    max: int = Field(52, ge=1)
+    patterns: list[PatternRule] = Field(min_length=1)
+    bare_patterns: list[PatternRule] = []
+
+
+class DurationRule(RuleModel):
+    pattern: TokenPattern = Field(min_length=1)
+
+
+class PeriodRules(RuleModel):
+    patterns: list[PatternRule] = Field(min_length=1)
+    duration: DurationRule | None = None
+    not_before: list[str] = []
+
+
+class SectionRules(RuleModel):
+    clause_boundaries: list[str] = []
+    sections: list[SectionRule] = Field(min_length=1)
+    sessions: SessionsRules
+    period: PeriodRules
+
+    _compiled: _Compiled | None = PrivateAttr(default=None)
+
+    @field_validator("sections")
+    @classmethod
+    def _unique_ids(cls, value: list[SectionRule]) -> list[SectionRule]:
+        ids = [s.id for s in value]
+        if len(ids) != len(set(ids)):
+            raise ValueError("section ids must be unique")
+        return value
+
+    def section(self, section_id: str) -> SectionRule:
+        for s in self.sections:
+            if s.id == section_id:
+                return s
+        raise KeyError(section_id)
+
+    def compiled(self) -> _Compiled:
+        if self._compiled is None:
+            self._compiled = _compile(self)
+        return self._compiled
+
+
+# --- compiled matchers -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    patterns: Matcher  # label "<section>\x1f<pattern id>"
+    headings: PhraseMatcher  # label "<section>"
+    cues: dict[str, PhraseMatcher]  # per section id
+    exceptions: dict[str, PhraseMatcher]
+    sessions: Matcher  # label "sessions\x1f<id>" / "bare\x1f<id>"
+    period: Matcher
+    duration: Matcher
+
+
+_SEP = "\x1f"
+
+
+def _add(matcher: Matcher, label: str, pattern: TokenPattern, where: str) -> None:
+    try:
+        matcher.add(label, [pattern])
+    except Exception as exc:  # spaCy raises ValueError / MatchPatternError with its own text
+        raise RulesError(f"{RULES_FILE}: key '{where}': invalid spaCy token pattern: {exc}") from exc
+
+
+def _compile(rules: SectionRules) -> _Compiled:
+    nlp = get_nlp()
+    patterns = Matcher(nlp.vocab, validate=True)
+    headings = PhraseMatcher(nlp.vocab, attr="LOWER")
+    cues: dict[str, PhraseMatcher] = {}
+    exceptions: dict[str, PhraseMatcher] = {}
+    for si, section in enumerate(rules.sections):
+        for pi, rule in enumerate(section.patterns):
+            _add(patterns, f"{section.id}{_SEP}{rule.id}", rule.pattern, f"sections.{si}.patterns.{pi}.pattern")
+        if section.headings:
+            headings.add(section.id, [nlp.make_doc(h) for h in section.headings])
+        cue_matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        if section.negation.cues:
+            cue_matcher.add("cue", [nlp.make_doc(c) for c in section.negation.cues])
+        cues[section.id] = cue_matcher
+        exc_matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        if section.negation.exceptions:
+            exc_matcher.add("exception", [nlp.make_doc(c) for c in section.negation.exceptions])
+        exceptions[section.id] = exc_matcher
+    sessions = Matcher(nlp.vocab, validate=True)
+    for i, rule in enumerate(rules.sessions.patterns):
+        _add(sessions, f"sessions{_SEP}{rule.id}", rule.pattern, f"sessions.patterns.{i}.pattern")
+    for i, rule in enumerate(rules.sessions.bare_patterns):
+        _add(sessions, f"bare{_SEP}{rule.id}", rule.pattern, f"sessions.bare_patterns.{i}.pattern")
+    period = Matcher(nlp.vocab, validate=True)
+    for i, rule in enumerate(rules.period.patterns):
+        _add(period, rule.id, rule.pattern, f"period.patterns.{i}.pattern")
+    duration = Matcher(nlp.vocab, validate=True)
+    if rules.period.duration is not None:
+        _add(duration, "duration", rules.period.duration.pattern, "period.duration.pattern")
+    return _Compiled(patterns, headings, cues, exceptions, sessions, period, duration)
+
+
+def load_section_rules(rules_dir: Path) -> SectionRules:
+    """Load and validate ``rules_dir/sections.yaml``, compiling its spaCy patterns (fail fast)."""
+    path = Path(rules_dir) / RULES_FILE
+    rules = load_rules(path, SectionRules)
+    try:
+        rules.compiled()
+    except RulesError as exc:
+        raise RulesError(str(exc).replace(RULES_FILE, str(path), 1)) from exc.__cause__
+    return rules
+
+
+# --- sentences -----------------------------------------------------------------------------------
+
+_BULLET = re.compile(r"^[ \t]*(?:[-*•‣◦▪●–—>]|\(?\d{1,2}[.)]|\(?[a-zA-Z][.)](?=\s)|#{1,6})[ \t]*")
+_TERMINAL = (".", "!", "?", "…")
+
+
+@dataclass(frozen=True)
+class _Unit:
+    start: int  # token index
+    end: int
+    start_char: int
+    end_char: int
+    text: str
+    question: bool
+
+
+def _line_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        spans.append((pos, pos + len(body)))
+        pos += len(line)
+    return spans
+
+
+def _layout_boundaries(text: str) -> set[int]:
+    """Character offsets where a new sentence starts because of the letter's layout."""
+    boundaries: set[int] = set()
+    lines = _line_spans(text)
+    for i, (start, end) in enumerate(lines):
+        line = text[start:end]
+        stripped = line.strip()
+        prev = text[lines[i - 1][0] : lines[i - 1][1]].strip() if i else ""
+        if not stripped:
+            continue
+        if not prev:  # first line of a paragraph
+            boundaries.add(start)
+        if _BULLET.match(line) and _BULLET.match(line).end() < len(line):  # type: ignore[union-attr]
+            boundaries.add(start)
+        # a short line that does not run on (a heading, greeting, sign-off, "Dr [PERSON_1]")
+        nxt = text[lines[i + 1][0] : lines[i + 1][1]].strip() if i + 1 < len(lines) else ""
+        runs_on = nxt[:1].islower()
+        if (stripped.endswith(":") or (len(stripped) <= 60 and not stripped.endswith(_TERMINAL))) and not runs_on:
+            boundaries.add(start)
+            boundaries.add(end)
+        elif stripped.endswith(_TERMINAL) and not runs_on:
+            boundaries.add(end)
+    return boundaries
+
+
+def _units(doc: Doc, extra_boundaries: set[int]) -> list[_Unit]:
+    boundaries = sorted(extra_boundaries)
+    units: list[_Unit] = []
+    start: int | None = None
+    last_real: int | None = None
+    b = 0
+
+    def close(upto: int | None) -> None:
+        nonlocal start
+        if start is not None and upto is not None:
+            span = doc[start : upto + 1]
+            text = span.text.strip()
+            if text:
+                units.append(
+                    _Unit(start, upto + 1, span.start_char, span.end_char, text, text.rstrip("*_ ").endswith("?"))
+                )
+        start = None
+
+    for tok in doc:
+        if tok.is_space:
+            continue
+        new = start is None
+        # a layout boundary between the previous real token and this one
+        while b < len(boundaries) and boundaries[b] <= tok.idx:
+            if last_real is None or boundaries[b] >= doc[last_real].idx + len(doc[last_real].text):
+                new = True
+            b += 1
+        if not new and tok.is_sent_start and last_real is not None:
+            # trust spaCy only after terminal punctuation: it also cuts before "[PERSON_1]"
+            if doc[last_real].text.endswith(_TERMINAL):
+                new = True
+        if new:
+            close(last_real)
+            start = tok.i
+        last_real = tok.i
+    close(last_real)
+    return units
+
+
+def _unit_index(units: list[_Unit], token_i: int) -> int | None:
+    lo, hi = 0, len(units) - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        u = units[mid]
+        if token_i < u.start:
+            hi = mid - 1
+        elif token_i >= u.end:
+            lo = mid + 1
+        else:
+            return mid
+    return None
+
+
+# --- checks --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Hit:
+    unit: int
+    token: int  # start token, for document order
+    rule: str
+
+
+class _Scope:
+    """Negation cues of one section over one doc."""
+
+    def __init__(self, doc: Doc, compiled: _Compiled, section: SectionRule, boundaries: set[str]) -> None:
+        self.doc = doc
+        self.section = section
+        self.boundaries = boundaries
+        excepted: set[int] = set()
+        for _, s, e in compiled.exceptions[section.id](doc):
+            excepted.update(range(s, e))
+        self.cue_tokens: set[int] = set()
+        for _, s, e in compiled.cues[section.id](doc):
+            if not excepted.intersection(range(s, e)):
+                self.cue_tokens.update(range(s, e))
+        self.excepted = excepted
+
+    def negated(self, start: int, end: int, unit: _Unit) -> bool:
+        neg = self.section.negation
+        if self.cue_tokens.intersection(range(start, end)):
+            return True
+        # a dependency-marked negation of the matched words ("would not, at this stage, recommend")
+        for tok in self.doc[start:end]:
+            if any(c.dep_ == "neg" and c.i not in self.excepted for c in tok.children):
+                return True
+        i = start - 1
+        seen = 0
+        while i >= unit.start and seen < neg.window_before:
+            tok = self.doc[i]
+            if tok.lower_ in self.boundaries:
+                break
+            if not tok.is_space:
+                seen += 1
+                if i in self.cue_tokens:
+                    return True
+            i -= 1
+        i = end
+        seen = 0
+        while i < unit.end and seen < neg.window_after:
+            tok = self.doc[i]
+            if tok.lower_ in self.boundaries:
+                break
+            if not tok.is_space:
+                seen += 1
+                if i in self.cue_tokens:
+                    return True
+            i += 1
+        return False
+
+    def content_negated(self, unit: _Unit, from_token: int) -> bool:
+        """Heading content: negated when it is empty or a cue is in it."""
+        tokens = [t for t in self.doc[from_token : unit.end] if not (t.is_space or t.is_punct)]
+        if not tokens:
+            return True
+        return bool(self.cue_tokens.intersection(range(from_token, unit.end)))
+
+
+_FIRST_PERSON = {"i", "we", "me", "us"}
+
+
+def _writer_is_subject(tok: Token) -> bool:
+    """True when the verb's subject is the writer (I / we) or there is none (imperative, fragment)."""
+    seen = 0
+    while seen < 8:
+        seen += 1
+        for child in tok.children:
+            if child.dep_ in ("nsubj", "csubj", "expl"):
+                return child.lower_ in _FIRST_PERSON or child.lower_ in ("it", "this")
+            if child.dep_ == "nsubjpass":
+                return True
+        if tok.dep_ in ("xcomp", "advcl", "conj", "ccomp", "pcomp", "prep", "aux") and tok.head is not tok:
+            tok = tok.head
+            continue
+        if tok.dep_ in ("pobj", "dobj", "acl", "relcl") and tok.head is not tok:
+            tok = tok.head
+            continue
+        return True
+    return True
+
+
+_HEADING_TAIL = re.compile(r"^[\s*_]*(?:[:\-–—]|$)")
+
+
+def _heading_hits(doc: Doc, units: list[_Unit], compiled: _Compiled, text: str) -> dict[str, list[tuple[int, int]]]:
+    """Per section: (unit index, token index where the heading's content starts).
+
+    A heading is a phrase at the start of a line (after an optional bullet, number or markup)
+    followed by ":" / "-" or the end of the line; its content is what follows, on the same
+    line or the next. A heading directly followed by another heading has no content.
+    """
+    raw: list[tuple[str, int, int]] = []
+    for match_id, s, e in sorted(compiled.headings(doc), key=lambda m: (m[1], -m[2])):
+        span: Span = doc[s:e]
+        line_start = text.rfind("\n", 0, span.start_char) + 1
+        before = text[line_start : span.start_char]
+        if _BULLET.sub("", before, count=1).strip(" \t*_#>") and before.strip(" \t*_#>"):
+            continue
+        line_end = text.find("\n", span.end_char)
+        line_end = len(text) if line_end < 0 else line_end
+        if not _HEADING_TAIL.match(text[span.end_char : line_end]):
+            continue
+        if raw and raw[-1][1] <= s < raw[-1][2]:
+            continue  # a shorter heading inside a longer one ("needs" in "therapy needs")
+        raw.append((doc.vocab.strings[match_id], s, e))
+    heading_starts = {s for _, s, _ in raw}
+    found: dict[str, list[tuple[int, int]]] = {}
+    for label, _s, e in raw:
+        first = next((t for t in doc[e:] if not (t.is_space or t.is_punct) or t.text == "["), None)
+        if first is None or first.i in heading_starts:
+            continue
+        ui = _unit_index(units, first.i)
+        if ui is None:
+            continue
+        found.setdefault(label, []).append((ui, first.i))
+    return found
+
+
+def _assess_section(
+    section: SectionRule,
+    doc: Doc,
+    units: list[_Unit],
+    pattern_matches: list[tuple[str, str, int, int]],
+    headings: dict[str, list[tuple[int, int]]],
+    compiled: _Compiled,
+    boundaries: set[str],
+) -> tuple[SectionVerdict, set[int]]:
+    scope = _Scope(doc, compiled, section, boundaries)
+    rules_by_id = {p.id: p for p in section.patterns}
+    hits: list[_Hit] = []
+    for section_id, rule_id, s, e in pattern_matches:
+        if section_id != section.id:
+            continue
+        ui = _unit_index(units, s)
+        if ui is None or units[ui].question:
+            continue
+        rule = rules_by_id[rule_id]
+        if rule.negatable and scope.negated(s, e, units[ui]):
+            continue
+        if rule.first_person and not _writer_is_subject(doc[s]):
+            continue
+        hits.append(_Hit(ui, s, rule_id))
+    for ui, content_start in headings.get(section.id, []):
+        unit = units[ui]
+        if unit.question:
+            continue
+        if scope.content_negated(unit, max(content_start, unit.start)):
+            continue
+        hits.append(_Hit(ui, content_start, "heading"))
+    hit_units = {h.unit for h in hits}
+    if not hits:
+        return SectionVerdict(id=section.id, title=section.title, present=False), hit_units
+    first = min(hits, key=lambda h: (h.token, h.rule))
+    return (
+        SectionVerdict(
+            id=section.id, title=section.title, present=True, evidence=units[first.unit].text, rule=first.rule
+        ),
+        hit_units,
+    )
+
+
+def _number(tok: Token, numbers: dict[str, int], maximum: int) -> int | None:
+    word = tok.lower_
+    value = int(word) if word.isdigit() else numbers.get(word)
+    if value is None or not 1 <= value <= maximum:
+        return None
+    return value
+
+
+def _sessions(
+    doc: Doc, units: list[_Unit], rules: SectionRules, compiled: _Compiled, preferred: set[int]
+) -> tuple[int | None, set[int]]:
+    candidates: list[tuple[int, int, int, int]] = []  # (rank, token, value, unit)
+    numbers = {k.lower(): v for k, v in rules.sessions.numbers.items()}
+    for match_id, s, e in compiled.sessions(doc):
+        label = doc.vocab.strings[match_id].split(_SEP)[0]
+        ui = _unit_index(units, s)
+        if ui is None:
+            continue
+        num = next((t for t in doc[s:e] if t.like_num), None)
+        value = _number(num, numbers, rules.sessions.max) if num is not None else None
+        if value is None:
+            continue
+        in_rec = ui in preferred
+        if label == "bare" and not in_rec:
+            continue
+        rank = (0 if in_rec else 2) + (0 if label == "sessions" else 1)
+        candidates.append((rank, s, value, ui))
+    if not candidates:
+        return None, set()
+    best = min(candidates)
+    return best[2], {best[3]}
+
+
+def _period(
+    doc: Doc, units: list[_Unit], rules: SectionRules, compiled: _Compiled, preferred: set[int], near: set[int]
+) -> str | None:
+    not_before = {w.lower() for w in rules.period.not_before}
+    durations = {s: e for _, s, e in compiled.duration(doc)}
+    candidates: list[tuple[int, int, str]] = []
+    for _, s, e in compiled.period(doc):
+        ui = _unit_index(units, s)
+        if ui is None or units[ui].question:
+            continue
+        nxt = next((t for t in doc[e : units[ui].end] if not t.is_space), None)
+        if nxt is not None and (nxt.lemma_.lower() in not_before or nxt.lower_ in not_before):
+            continue
+        end = e
+        # "weekly for two months": keep the duration that follows directly
+        if e in durations:
+            end = durations[e]
+        elif e + 1 in durations and doc[e].is_punct and doc[e].text == ",":
+            end = durations[e + 1]
+        phrase = " ".join(doc[s:end].text.lower().split())
+        rank = 0 if ui in near else 1 if ui in preferred else 2
+        candidates.append((rank, s, phrase))
+    if not candidates:
+        return None
+    # among matches at one position prefer the longest ("twice weekly" over "weekly")
+    best_rank = min(c[0] for c in candidates)
+    first = min(c[1] for c in candidates if c[0] == best_rank)
+    at_first = [c for c in candidates if c[0] == best_rank and c[1] <= first + 1]
+    overlapping = sorted(at_first, key=lambda c: (c[1], -len(c[2])))
+    return overlapping[0][2]
+
+
+def assess_sections(text: str, *, rules: SectionRules) -> SectionReport:
+    """Assess the redacted letter ``text`` against ``rules``; deterministic, one spaCy parse."""
+    compiled = rules.compiled()
+    nlp = get_nlp()
+    doc = nlp(text)
+    units = _units(doc, _layout_boundaries(text))
+    headings = _heading_hits(doc, units, compiled, text)
+    boundaries = {b.lower() for b in rules.clause_boundaries}
+    pattern_matches: list[tuple[str, str, int, int]] = []
+    for match_id, s, e in compiled.patterns(doc):
+        section_id, rule_id = doc.vocab.strings[match_id].split(_SEP, 1)
+        pattern_matches.append((section_id, rule_id, s, e))
+    pattern_matches.sort(key=lambda m: (m[2], m[3], m[0], m[1]))
+    verdicts = []
+    rec_units: set[int] = set()
+    for section in rules.sections:
+        verdict, hit_units = _assess_section(
+            section, doc, units, pattern_matches, headings, compiled, boundaries
+        )
+        verdicts.append(verdict)
+        if section.id == "recommendation":
+            rec_units = hit_units
+    sessions, session_units = _sessions(doc, units, rules, compiled, rec_units)
+    period = _period(doc, units, rules, compiled, rec_units, session_units)
+    return SectionReport(verdicts=tuple(verdicts), sessions_requested=sessions, period=period)
