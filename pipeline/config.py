@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024)
     max_recipients: int = Field(10, ge=1)
 
-    vault_key: str = ""  # Fernet key; empty = generated once into data_dir/vault.key
+    vault_key: str = ""  # Fernet key(s), comma-separated, newest first; empty = data_dir/vault.key
+    hash_key: str = ""  # secret for pseudonymous hashes of addresses/Message-IDs; empty = data_dir/hash.key
     outbound_smtp: str = ""  # relay "host:port"; empty = write to data_dir/outbox
     sender_address: str = "hello@heyplumm.com"
     ack_limit_per_hour: int = Field(5, ge=0)

@@ -29,3 +29,78 @@ def nlp():
     from pipeline.nlp import get_nlp
 
     return get_nlp()
+
+
+# -- databases ------------------------------------------------------------------------------
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_available() -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def fresh_database_url(kind: str, tmp_path: Path) -> str:
+    """A migrated, empty database: SQLite in tmp_path, or a new schema on the local PostgreSQL."""
+    from pipeline import store
+
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'plumm.db'}"
+    else:
+        if not postgres_available():
+            pytest.skip("local PostgreSQL not reachable on 127.0.0.1:5432")
+        import uuid
+
+        import psycopg
+
+        schema = f"plumm_test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        url = f"{PG_SERVER}?options=-csearch_path%3D{schema}"
+    store.migrate(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    url = fresh_database_url(request.param, tmp_path)
+    yield url
+    if request.param == "postgresql":
+        from pipeline import store
+
+        store.make_engine(url).dispose()
+        import psycopg
+
+        schema = url.rsplit("%3D", 1)[1]
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture
+def settings(tmp_path, database_url):
+    from cryptography.fernet import Fernet
+
+    from pipeline.config import load_settings
+
+    return load_settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        vault_key=Fernet.generate_key().decode(),
+        hash_key="test-hash-key",
+        smtp_port=free_port(),
+        max_message_bytes=64 * 1024,
+        lease_seconds=30,
+    )
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

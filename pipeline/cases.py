@@ -1,0 +1,349 @@
+"""Cases: recording a processed message, threading follow-ups, and the life cycle.
+
+Contract: every status change goes through :func:`transition`, which refuses transitions the
+life cycle does not allow and appends a ``CaseEvent`` (who, when, from, to, note). Nothing
+here logs or stores a value from a letter in clear: redacted text, counts, reason codes and
+keyed hashes only; originals live in the encrypted vault.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from pipeline import delivery, outbox, store
+from pipeline.models import CaseStatus, ParsedMail
+from pipeline.signals import sender_signals
+
+if TYPE_CHECKING:
+    from pipeline.worker import Prior, Processed, Runtime
+
+log = logging.getLogger("plumm.cases")
+
+REFERENCE_RE = re.compile(r"\bPLM-\d{4}-\d{6}\b")
+SYSTEM = "system"
+LETTER_SEPARATOR = "\n\n-- follow-up letter --\n\n"
+
+S = CaseStatus
+ALLOWED: dict[str, set[str]] = {
+    S.RECEIVED: {S.AWAITING_INFORMATION, S.READY_FOR_ASSESSMENT, S.QUARANTINED},
+    S.AWAITING_INFORMATION: {S.READY_FOR_ASSESSMENT, S.QUARANTINED, S.DECLINED, S.CLOSED},
+    S.READY_FOR_ASSESSMENT: {S.APPROVED, S.DECLINED, S.AWAITING_INFORMATION},
+    S.QUARANTINED: {S.AWAITING_INFORMATION, S.READY_FOR_ASSESSMENT, S.CLOSED},
+    S.APPROVED: {S.EMPLOYER_CONTACTED},
+    S.DECLINED: {S.CLOSED},
+    S.EMPLOYER_CONTACTED: {S.EMPLOYER_APPROVED, S.EMPLOYER_DECLINED},
+    S.EMPLOYER_APPROVED: {S.CLIENT_NOTIFIED},
+    S.EMPLOYER_DECLINED: {S.CLIENT_NOTIFIED, S.CLOSED},
+    S.CLIENT_NOTIFIED: {S.CLOSED},
+    S.CLOSED: set(),
+}
+# Statuses in which a new letter from the therapist still changes the assessment.
+OPEN_FOR_LETTERS = {S.RECEIVED, S.AWAITING_INFORMATION, S.READY_FOR_ASSESSMENT}
+
+
+class TransitionRefused(Exception):
+    """The life cycle does not allow this move; the message says which and what is allowed."""
+
+
+def transition(db: Session, case: store.Case, to: str, *, actor: str, kind: str = "status", note: str = "") -> None:
+    current = case.status
+    if to not in ALLOWED.get(current, set()):
+        allowed = ", ".join(sorted(ALLOWED.get(current, set()))) or "nothing (final)"
+        raise TransitionRefused(f"{case.reference}: cannot go from {current} to {to}; allowed: {allowed}")
+    case.status = to
+    case.updated_at = store.utcnow()
+    db.add(case)
+    add_event(db, case, actor=actor, kind=kind, from_status=current, to_status=to, note=note)
+
+
+def add_event(
+    db: Session, case: store.Case, *, actor: str, kind: str, from_status: str | None = None,
+    to_status: str | None = None, note: str = "",
+) -> None:
+    assert case.id is not None
+    db.add(store.CaseEvent(case_id=case.id, actor=actor, kind=kind, from_status=from_status,
+                           to_status=to_status, note=note))
+
+
+def by_reference(db: Session, reference: str) -> store.Case | None:
+    return db.execute(select(store.Case).where(store.Case.reference == reference)).scalar_one_or_none()
+
+
+# -- threading ------------------------------------------------------------------------------
+def thread_case_id(db: Session, rt: Runtime, mail: ParsedMail) -> int | None:
+    """A case reference in the subject, or In-Reply-To/References naming a message of a case."""
+    match = REFERENCE_RE.search(mail.subject or "")
+    if match:
+        case = by_reference(db, match.group(0))
+        if case is not None:
+            return case.id
+    ids = [i for i in (mail.in_reply_to, *mail.references) if i]
+    if not ids:
+        return None
+    hashes = [store.keyed_hash(rt.hash_key, i) for i in ids]
+    inbound = db.execute(
+        select(store.InboundMessage.case_id)
+        .where(store.InboundMessage.message_id_hash.in_(hashes), store.InboundMessage.case_id.is_not(None))
+        .order_by(store.InboundMessage.id)
+        .limit(1)
+    ).scalar_one_or_none()
+    if inbound is not None:
+        return inbound
+    return db.execute(
+        select(store.OutboundMessage.case_id)
+        .where(store.OutboundMessage.message_id_hash.in_(hashes), store.OutboundMessage.case_id.is_not(None))
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def case_vault(rt: Runtime, case: store.Case) -> dict[str, str]:
+    if not case.vault_encrypted:
+        return {}
+    return dict(json.loads(rt.cipher.decrypt(case.vault_encrypted)))
+
+
+def find_prior(rt: Runtime, mail: ParsedMail) -> Prior:
+    from pipeline.worker import Prior
+
+    with store.session(rt.engine) as db:
+        case_id = thread_case_id(db, rt, mail)
+        if case_id is None:
+            return Prior()
+        case = db.get(store.Case, case_id)
+        assert case is not None
+        letters = db.execute(
+            select(store.CaseLetter.redacted_text)
+            .where(store.CaseLetter.case_id == case_id)
+            .order_by(store.CaseLetter.seq)
+        ).scalars().all()
+        return Prior(case_id=case_id, vault=case_vault(rt, case), letters=tuple(letters))
+
+
+# -- recording ------------------------------------------------------------------------------
+def _leased_message(db: Session, message_id: int, worker_id: str) -> store.InboundMessage | None:
+    """Lock our message row and check we still hold its lease (else another worker does)."""
+    row = db.execute(
+        select(store.InboundMessage).where(store.InboundMessage.id == message_id).with_for_update()
+    ).scalar_one_or_none()
+    if row is None or row.status != store.MessageStatus.PROCESSING or row.worker_id != worker_id:
+        return None
+    return row
+
+
+def _assign_reference(db: Session, case: store.Case) -> None:
+    db.add(case)
+    db.flush()
+    assert case.id is not None
+    case.reference = store.reference_for(case.id, case.created_at)
+
+
+def _sections_json(processed: Processed) -> dict[str, Any]:
+    report = processed.sections
+    if report is None:
+        return {}
+    return {
+        v.id: {"present": v.present, "title": v.title, "evidence": v.evidence, "rule": v.rule}
+        for v in report.verdicts
+    }
+
+
+def _merge_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    merged = dict(a)
+    for key, value in b.items():
+        merged[key] = merged.get(key, 0) + value
+    return dict(sorted(merged.items()))
+
+
+def _duplicate_of(db: Session, row: store.InboundMessage) -> int | None:
+    """A resend (same Message-ID, same sender) of a message that already has a case."""
+    if not row.message_id_hash:
+        return None
+    return db.execute(
+        select(store.InboundMessage.case_id).where(
+            store.InboundMessage.id != row.id,
+            store.InboundMessage.message_id_hash == row.message_id_hash,
+            store.InboundMessage.sender_hash == row.sender_hash,
+            store.InboundMessage.case_id.is_not(None),
+        ).limit(1)
+    ).scalar_one_or_none()
+
+
+def record(rt: Runtime, message_id: int, worker_id: str, processed: Processed) -> str | None:
+    """Record the outcome of one message in one transaction; None if our lease was lost."""
+    mail = processed.mail
+    with store.session(rt.engine) as db:
+        row = _leased_message(db, message_id, worker_id)
+        if row is None:
+            db.rollback()
+            return None
+        if mail is not None and mail.message_id:
+            row.message_id_hash = store.keyed_hash(rt.hash_key, mail.message_id)
+        duplicate = _duplicate_of(db, row)
+        if duplicate is not None:
+            case = db.get(store.Case, duplicate)
+            assert case is not None
+            _finish(db, row, case, store.MessageStatus.DONE)
+            add_event(db, case, actor=SYSTEM, kind="duplicate-ignored", note=f"message {row.id}")
+            db.commit()
+            return case.reference
+        thread_id = thread_case_id(db, rt, mail) if mail is not None else None
+        thread = db.get(store.Case, thread_id) if thread_id is not None else None
+        if thread is not None:
+            case = _record_follow_up(db, rt, row, thread, processed)
+        else:
+            case = _record_new(db, rt, row, processed)
+        if mail is not None:
+            _maybe_acknowledge(db, rt, case, mail, processed)
+        db.commit()
+        return case.reference
+
+
+def _finish(db: Session, row: store.InboundMessage, case: store.Case, status: str) -> None:
+    row.status = status
+    row.case_id = case.id
+    row.processed_at = store.utcnow()
+    row.lease_until = None
+    db.add(row)
+
+
+def _signals(rt: Runtime, mail: ParsedMail | None) -> dict[str, Any]:
+    if mail is None:
+        return {}
+    return dataclasses.asdict(sender_signals(mail, directory=rt.therapists))
+
+
+def _record_new(db: Session, rt: Runtime, row: store.InboundMessage, processed: Processed) -> store.Case:
+    case = store.Case(sender_hash=row.sender_hash, sender_signals=_signals(rt, processed.mail))
+    _assign_reference(db, case)
+    add_event(db, case, actor=SYSTEM, kind="received", to_status=S.RECEIVED, note=f"message {row.id}")
+    outcome = processed.outcome
+    if outcome is not None:
+        case.reason, case.reason_stage = outcome.reason, outcome.stage
+        transition(db, case, outcome.status, actor=SYSTEM, note=outcome.reason)
+        _finish(db, row, case, store.MessageStatus.QUARANTINED if outcome.status == S.QUARANTINED
+                else store.MessageStatus.DONE)
+        return case
+    _apply_letter(db, rt, row, case, processed, seq=1)
+    _finish(db, row, case, store.MessageStatus.DONE)
+    return case
+
+
+def _apply_letter(
+    db: Session, rt: Runtime, row: store.InboundMessage, case: store.Case, processed: Processed, *, seq: int
+) -> None:
+    redaction, letter, report = processed.redaction, processed.letter, processed.sections
+    assert redaction is not None and letter is not None and report is not None
+    assert case.id is not None and row.id is not None
+    db.add(store.CaseLetter(case_id=case.id, message_id=row.id, seq=seq, redacted_text=redaction.text,
+                            sources=list(letter.sources), entity_counts=dict(redaction.counts)))
+    case.letter_redacted = (case.letter_redacted + LETTER_SEPARATOR if case.letter_redacted else "") + redaction.text
+    case.sources = list(dict.fromkeys([*case.sources, *letter.sources]))
+    case.entity_counts = _merge_counts(case.entity_counts, dict(redaction.counts))
+    case.vault_encrypted = rt.cipher.encrypt(json.dumps(dict(redaction.vault), sort_keys=True).encode())
+    case.sections = _sections_json(processed)
+    case.sessions_requested = report.sessions_requested or case.sessions_requested
+    case.period = report.period or case.period
+    target = S.READY_FOR_ASSESSMENT if report.complete else S.AWAITING_INFORMATION
+    case.reason = None if report.complete else "missing-sections:" + ",".join(v.id for v in report.missing)
+    case.reason_stage = None if report.complete else "sections"
+    if case.status != target:
+        transition(db, case, target, actor=SYSTEM, note=case.reason or "")
+    db.add(case)
+
+
+def _record_follow_up(
+    db: Session, rt: Runtime, row: store.InboundMessage, case: store.Case, processed: Processed
+) -> store.Case:
+    outcome = processed.outcome
+    if outcome is not None:
+        add_event(db, case, actor=SYSTEM, kind="follow-up-unreadable", note=f"message {row.id}: {outcome.reason}")
+        _finish(db, row, case, store.MessageStatus.QUARANTINED if outcome.status == S.QUARANTINED
+                else store.MessageStatus.DONE)
+        return case
+    seq = (db.execute(select(func.count()).select_from(store.CaseLetter)
+                      .where(store.CaseLetter.case_id == case.id)).scalar_one()) + 1
+    add_event(db, case, actor=SYSTEM, kind="letter-added", note=f"message {row.id}")
+    if case.status in OPEN_FOR_LETTERS:
+        _apply_letter(db, rt, row, case, processed, seq=seq)
+    else:
+        redaction = processed.redaction
+        assert redaction is not None and case.id is not None and row.id is not None
+        db.add(store.CaseLetter(case_id=case.id, message_id=row.id, seq=seq, redacted_text=redaction.text,
+                                sources=list(processed.letter.sources) if processed.letter else [],
+                                entity_counts=dict(redaction.counts)))
+    _finish(db, row, case, store.MessageStatus.DONE)
+    return case
+
+
+def _maybe_acknowledge(db: Session, rt: Runtime, case: store.Case, mail: ParsedMail, processed: Processed) -> None:
+    allowed, why = outbox.acknowledgement_allowed(mail, own_addresses=[*rt.settings.intake_addresses,
+                                                                        rt.settings.sender_address])
+    to = mail.sender.email
+    if not allowed or not to:
+        add_event(db, case, actor=SYSTEM, kind="acknowledgement-skipped", note=why if not allowed else "no-sender")
+        return
+    since = store.utcnow() - timedelta(hours=1)
+    recent = db.execute(
+        select(func.count()).select_from(store.OutboundMessage).where(
+            store.OutboundMessage.kind == "acknowledgement",
+            store.OutboundMessage.to_hash == store.keyed_hash(rt.hash_key, to),
+            store.OutboundMessage.created_at >= since,
+        )
+    ).scalar_one()
+    if recent >= rt.settings.ack_limit_per_hour:
+        add_event(db, case, actor=SYSTEM, kind="acknowledgement-skipped", note="rate-limited")
+        return
+    outcome = processed.outcome
+    message = outbox.build_acknowledgement(
+        case_ref=case.reference,
+        to=to,
+        original_message_id=mail.message_id,
+        original_references=mail.references,
+        sources=processed.letter.sources if processed.letter else (),
+        report=processed.sections,
+        status=case.status,
+        reason=outcome.reason if outcome else None,
+        sender_address=rt.settings.sender_address,
+        rules_dir=rt.settings.rules_dir,
+    )
+    delivery.queue(db, rt, message, kind="acknowledgement", case_id=case.id, to=to)
+    add_event(db, case, actor=SYSTEM, kind="acknowledgement-queued")
+
+
+# -- failures -------------------------------------------------------------------------------
+def record_failure(rt: Runtime, message_id: int, worker_id: str, *, stage: str, reason: str) -> str | None:
+    """Shunt: a quarantined case for a message that failed repeatedly; its raw bytes stay."""
+    with store.session(rt.engine) as db:
+        row = _leased_message(db, message_id, worker_id)
+        if row is None:
+            return None
+        case = store.Case(sender_hash=row.sender_hash, reason=reason, reason_stage=stage)
+        _assign_reference(db, case)
+        add_event(db, case, actor=SYSTEM, kind="received", to_status=S.RECEIVED, note=f"message {row.id}")
+        transition(db, case, S.QUARANTINED, actor=SYSTEM, note=f"{stage}: {reason}")
+        row.error_stage, row.error_reason = stage, reason
+        _finish(db, row, case, store.MessageStatus.QUARANTINED)
+        db.commit()
+        log.warning("message %d quarantined as %s (stage %s)", message_id, case.reference, stage)
+        return case.reference
+
+
+def release_for_retry(rt: Runtime, message_id: int, worker_id: str, *, backoff_seconds: float) -> None:
+    with store.session(rt.engine) as db:
+        row = _leased_message(db, message_id, worker_id)
+        if row is None:
+            return
+        row.status = store.MessageStatus.PENDING
+        row.lease_until = None
+        row.worker_id = None
+        row.not_before = store.utcnow() + timedelta(seconds=backoff_seconds)
+        db.add(row)
+        db.commit()

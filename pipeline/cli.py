@@ -1,0 +1,259 @@
+"""The ``plumm`` command: serve, worker, migrate, cases, replay.
+
+Every listing carries case references, statuses, counts and entity types, never a value
+from a letter (``cases show`` prints the redacted letter, as a CSM sees it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from sqlalchemy import select
+
+from pipeline import store
+from pipeline.config import ConfigError, Settings, load_settings
+from pipeline.rules import RulesError
+
+app = typer.Typer(help="Plumm intake: therapists' letters in, redacted cases out.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+cases_app = typer.Typer(help="List, show and move cases through their life cycle.", no_args_is_help=True)
+app.add_typer(cases_app, name="cases")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+log = logging.getLogger("plumm")
+
+
+class State:
+    overrides: dict[str, Any] = {}
+
+    @classmethod
+    def settings(cls, **more: Any) -> Settings:
+        try:
+            return load_settings(**{**cls.overrides, **more})
+        except ConfigError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    # Third-party loggers can echo content (e.g. presidio at DEBUG); keep them quiet.
+    for noisy in ("presidio-analyzer", "presidio-anonymizer", "mail-parser", "mailparser", "aiosmtpd",
+                  "mail.log", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.callback()
+def main(
+    database_url: Annotated[str | None, typer.Option(help="PLUMM_DATABASE_URL")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="PLUMM_DATA_DIR")] = None,
+    rules_dir: Annotated[Path | None, typer.Option(help="PLUMM_RULES_DIR")] = None,
+    vault_key: Annotated[str | None, typer.Option(help="PLUMM_VAULT_KEY", show_default=False)] = None,
+    outbound_smtp: Annotated[str | None, typer.Option(help="PLUMM_OUTBOUND_SMTP (host:port)")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    State.overrides = {"database_url": database_url, "data_dir": data_dir, "rules_dir": rules_dir,
+                       "vault_key": vault_key, "outbound_smtp": outbound_smtp}
+    setup_logging(verbose)
+
+
+def runtime(settings: Settings):  # type: ignore[no-untyped-def]
+    from pipeline.worker import Runtime
+
+    try:
+        rt = Runtime(settings)
+        rt.load_rules()
+    except RulesError as exc:
+        err.print(f"[red]rules error: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    return rt
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    settings = State.settings()
+    store.migrate(settings.effective_database_url)
+    out.print("database is at the newest schema")
+
+
+def _stop_flag() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+@app.command()
+def serve(
+    smtp_host: Annotated[str | None, typer.Option(help="PLUMM_SMTP_HOST")] = None,
+    smtp_port: Annotated[int | None, typer.Option(help="PLUMM_SMTP_PORT")] = None,
+    worker: Annotated[bool, typer.Option("--worker/--no-worker", help="also run a worker")] = True,
+) -> None:
+    """Run the SMTP listener (and a worker) until interrupted."""
+    from pipeline.smtp import build_controller
+    from pipeline.worker import Worker
+
+    settings = State.settings(smtp_host=smtp_host, smtp_port=smtp_port)
+    store.migrate(settings.effective_database_url)
+    rt = runtime(settings) if worker else None
+    if rt is None:
+        from pipeline.worker import Runtime
+
+        rt = Runtime(settings)
+    controller = build_controller(settings, rt.engine, rt.cipher, rt.hash_key)
+    controller.start()
+    out.print(f"Plumm intake listening on smtp://{settings.smtp_host}:{settings.smtp_port} "
+              f"for {', '.join(settings.intake_addresses)}; database {settings.effective_database_url.split(':')[0]}"
+              f"; worker {'on' if worker else 'off'}")
+    stop = _stop_flag()
+    try:
+        if worker:
+            Worker(rt).run(stop=stop.is_set)
+        else:
+            stop.wait()
+    finally:
+        controller.stop()
+        out.print("stopped")
+
+
+@app.command("worker")
+def worker_cmd(once: Annotated[bool, typer.Option(help="process what is pending, then exit")] = False) -> None:
+    """Run a worker (several may run against one PostgreSQL database)."""
+    from pipeline.worker import Worker
+
+    settings = State.settings()
+    store.migrate(settings.effective_database_url)
+    w = Worker(runtime(settings))
+    if once:
+        count = 0
+        while w.run_once():
+            count += 1
+        out.print(f"processed {count} message(s)")
+        return
+    stop = _stop_flag()
+    w.run(stop=stop.is_set)
+
+
+def _case_row(case: store.Case) -> dict[str, Any]:
+    return {
+        "reference": case.reference,
+        "status": case.status,
+        "received": case.created_at.isoformat(timespec="seconds"),
+        "sections": {k: bool(v.get("present")) for k, v in sorted(case.sections.items())},
+        "sessions_requested": case.sessions_requested,
+        "reason": case.reason,
+        "account": case.account,
+        "entity_counts": case.entity_counts,
+    }
+
+
+@cases_app.command("list")
+def cases_list(
+    status: Annotated[str | None, typer.Option(help="only cases in this status")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """One case per line, starting with its reference."""
+    settings = State.settings()
+    engine = store.make_engine(settings.effective_database_url)
+    with store.session(engine) as db:
+        query = select(store.Case).order_by(store.Case.id)
+        if status:
+            query = query.where(store.Case.status == status)
+        rows = [_case_row(c) for c in db.execute(query).scalars()]
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    for r in rows:
+        flags = " ".join(f"{k}={'yes' if v else 'no'}" for k, v in r["sections"].items())
+        out.print(f"{r['reference']}  {r['status']:<22} {r['received']}  {flags}  {r['reason'] or ''}".rstrip())
+
+
+@cases_app.command("show")
+def cases_show(
+    reference: str,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """A case with its redacted letter, section evidence and audit trail."""
+    settings = State.settings()
+    engine = store.make_engine(settings.effective_database_url)
+    from pipeline.cases import by_reference
+
+    with store.session(engine) as db:
+        case = by_reference(db, reference)
+        if case is None:
+            err.print(f"no case {reference}")
+            raise typer.Exit(1)
+        events = db.execute(select(store.CaseEvent).where(store.CaseEvent.case_id == case.id)
+                            .order_by(store.CaseEvent.id)).scalars().all()
+    data = _case_row(case) | {
+        "sources": case.sources,
+        "period": case.period,
+        "sender_signals": case.sender_signals,
+        "evidence": {k: v.get("evidence", "") for k, v in case.sections.items()},
+        "letter": case.letter_redacted if case.status != "quarantined" else "",
+        "events": [{"at": e.at.isoformat(timespec="seconds"), "actor": e.actor, "kind": e.kind,
+                    "from": e.from_status, "to": e.to_status, "note": e.note} for e in events],
+    }
+    if as_json:
+        out.print_json(json.dumps(data))
+        return
+    out.print(f"[bold]{data['reference']}[/bold]  {data['status']}  received {data['received']}")
+    for key, value in data["sections"].items():
+        out.print(f"  {key}: {'present' if value else 'MISSING'}  {data['evidence'].get(key, '')}", markup=False)
+    if data["sessions_requested"]:
+        out.print(f"  sessions requested: {data['sessions_requested']} {data['period'] or ''}")
+    if data["reason"]:
+        out.print(f"  reason: {data['reason']}")
+    out.print("")
+    out.print(data["letter"] or "(no letter shown)", markup=False)
+    out.print("")
+    for e in data["events"]:
+        out.print(f"  {e['at']} {e['actor']:<10} {e['kind']:<24} {e['from'] or ''} -> {e['to'] or ''} {e['note']}",
+                  markup=False)
+
+
+@app.command("replay")
+def replay_cmd(
+    source: Annotated[Path, typer.Argument(help="folder of .eml files", exists=True, file_okay=False)],
+    out_dir: Annotated[Path, typer.Option("--out", help="where to write outputs")],
+    db: Annotated[str | None, typer.Option("--db", help="database URL to use instead of fresh temporary ones")] = None,
+) -> None:
+    """Run every .eml in SOURCE through the full pipeline; write per-message outputs and a report."""
+    from pipeline.replay import replay
+
+    settings = State.settings()
+    runtime(settings)  # fail fast on bad rules before touching any message
+    count = len(list(source.glob("*.eml")))
+    from rich.progress import Progress
+
+    with Progress(console=err, disable=not err.is_terminal, transient=True) as bar:
+        task = bar.add_task("replaying", total=count)
+        results = replay(source, out_dir, settings=settings, db_url=db,
+                         progress=lambda _stem: bar.advance(task))
+    statuses: dict[str, int] = {}
+    for r in results:
+        statuses[r.summary["status"]] = statuses.get(r.summary["status"], 0) + 1
+    out.print(f"replayed {len(results)} message(s) into {out_dir}: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

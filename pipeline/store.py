@@ -1,0 +1,182 @@
+"""The database: inbound messages (our queue), cases, case letters, events and outbound mail.
+
+Contract: only the SMTP edge, the worker and the CLI call into this module; stages never do.
+Raw messages and vaults are stored encrypted (see ``pipeline.keys``); hashes of sender
+addresses and Message-IDs (keyed HMAC) allow de-duplication, threading and rate limits
+without storing those values in clear.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, Column, LargeBinary, event
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel, create_engine
+
+from pipeline.models import CaseStatus
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class MessageStatus(enum.StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    QUARANTINED = "quarantined"
+
+
+class InboundMessage(SQLModel, table=True):
+    __tablename__ = "inbound_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+    raw_encrypted: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    size: int
+    rcpt_count: int = 1
+    peer: str = ""  # "ip" only, for abuse limits; not a letter value
+    status: str = Field(default=MessageStatus.PENDING, index=True)
+    attempts: int = 0
+    lease_until: datetime | None = None
+    worker_id: str | None = None
+    not_before: datetime | None = None
+    error_stage: str | None = None
+    error_reason: str | None = None
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    message_id_hash: str | None = Field(default=None, index=True)
+    sender_hash: str | None = Field(default=None, index=True)
+    processed_at: datetime | None = None
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "case"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(default="", index=True)
+    status: str = Field(default=CaseStatus.RECEIVED, index=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+    letter_redacted: str = ""
+    sources: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    sections: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    sessions_requested: int | None = None
+    period: str | None = None
+    entity_counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    reason: str | None = None  # quarantine / awaiting reason code
+    reason_stage: str | None = None
+    vault_encrypted: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    sender_hash: str | None = Field(default=None, index=True)
+    sender_signals: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    account: str | None = Field(default=None, index=True)
+    notes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    last_digest_at: datetime | None = None
+
+
+class CaseLetter(SQLModel, table=True):
+    """One letter (message) of a case, already redacted; a thread has several."""
+
+    __tablename__ = "case_letter"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    message_id: int = Field(foreign_key="inbound_message.id", index=True, unique=True)
+    seq: int
+    received_at: datetime = Field(default_factory=utcnow)
+    redacted_text: str = ""
+    sources: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    entity_counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class CaseEvent(SQLModel, table=True):
+    """Append-only audit trail: who moved a case from what to what, when, and why."""
+
+    __tablename__ = "case_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    actor: str
+    kind: str
+    from_status: str | None = None
+    to_status: str | None = None
+    note: str = ""
+
+
+class OutboundMessage(SQLModel, table=True):
+    """Mail we sent (acknowledgements, digests, employer requests, notifications)."""
+
+    __tablename__ = "outbound_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    kind: str = Field(index=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    to_hash: str = Field(default="", index=True)
+    message_id_hash: str = Field(default="", index=True)
+    payload_encrypted: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    status: str = Field(default="pending", index=True)  # pending / sent / failed
+    attempts: int = 0
+    sent_at: datetime | None = None
+    delivered_to: str = ""  # "relay" or an outbox file name; never an address
+
+
+_ALL_TABLES = [InboundMessage, Case, CaseLetter, CaseEvent, OutboundMessage]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL + synchronous=FULL: a committed row survives a crash, and readers don't block the writer.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@lru_cache(maxsize=8)
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def migrate(url: str) -> None:
+    """Bring the schema to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["engine"] = make_engine(url)
+    command.upgrade(cfg, "head")
+
+
+def session(engine: Engine) -> Session:
+    return Session(engine, expire_on_commit=False)
+
+
+def keyed_hash(key: bytes, value: str) -> str:
+    """Stable pseudonym for an address or Message-ID: lets us match without storing it."""
+    return hmac.new(key, value.strip().lower().encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def reference_for(case_id: int, created_at: datetime) -> str:
+    return f"PLM-{created_at.year}-{case_id:06d}"

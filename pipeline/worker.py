@@ -1,0 +1,235 @@
+"""Orchestration: claim a stored message, run the stages in order, record the outcome.
+
+``process`` is the data flow of DESIGN.md in one function; it touches no database.
+``Worker`` claims messages (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a compare-and-set
+update everywhere), runs ``process``, and records the case and marks the message done in one
+transaction, guarded by the lease so a message is recorded exactly once. Business outcomes
+(``IntakeOutcome``) become cases; any other exception is a bug: the message is retried, and
+after ``max_attempts`` it is quarantined with the stage that failed (Mailman's shunt).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cached_property
+from typing import Any, TypeVar
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.engine import Engine
+
+from pipeline import cases, delivery, store
+from pipeline.config import Settings
+from pipeline.extract import extract
+from pipeline.identifiers import seed_identifiers
+from pipeline.keys import load_cipher, load_hash_key
+from pipeline.models import (
+    IntakeOutcome,
+    KnownIdentifiers,
+    Letter,
+    ParsedMail,
+    Redaction,
+    SectionReport,
+)
+from pipeline.parse import parse
+from pipeline.redact import get_redactor
+from pipeline.sections import assess_sections, load_section_rules
+from pipeline.signals import load_therapist_directory
+
+log = logging.getLogger("plumm.worker")
+T = TypeVar("T")
+
+
+class StageFailed(Exception):
+    """A bug in a stage. Carries the stage name and the exception *type* only, never its text."""
+
+    def __init__(self, stage: str, error: BaseException) -> None:
+        super().__init__(f"stage {stage} failed with {type(error).__name__}")
+        self.stage = stage
+        self.error_type = type(error).__name__
+
+
+@dataclass(frozen=True, slots=True)
+class Prior:
+    """What an existing case (a thread) contributes to a follow-up message."""
+
+    case_id: int | None = None
+    vault: Mapping[str, str] = field(default_factory=dict, repr=False)
+    letters: tuple[str, ...] = field(default=(), repr=False)  # earlier redacted letters, in order
+
+
+@dataclass(frozen=True, slots=True)
+class Processed:
+    mail: ParsedMail | None
+    letter: Letter | None = None
+    redaction: Redaction | None = None
+    sections: SectionReport | None = None
+    outcome: IntakeOutcome | None = None
+
+
+class Runtime:
+    """Everything loaded once per process: settings, database, keys, rules and the NLP model."""
+
+    def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or store.make_engine(settings.effective_database_url)
+
+    @cached_property
+    def cipher(self):  # type: ignore[no-untyped-def]
+        return load_cipher(self.settings)
+
+    @cached_property
+    def hash_key(self) -> bytes:
+        return load_hash_key(self.settings)
+
+    @cached_property
+    def redactor(self):  # type: ignore[no-untyped-def]
+        return get_redactor(self.settings.rules_dir)
+
+    @cached_property
+    def section_rules(self):  # type: ignore[no-untyped-def]
+        return load_section_rules(self.settings.rules_dir)
+
+    @cached_property
+    def therapists(self):  # type: ignore[no-untyped-def]
+        return load_therapist_directory(self.settings.rules_dir)
+
+    def load_rules(self) -> None:
+        """Validate every rules file and load the model now, so a bad file fails start-up."""
+        _ = self.redactor, self.section_rules, self.therapists
+
+
+def _stage(name: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return func(*args, **kwargs)
+    except IntakeOutcome as outcome:
+        if not outcome.stage:
+            outcome.stage = name
+        raise
+    except Exception as error:
+        raise StageFailed(name, error) from error
+
+
+def _with_prior(known: KnownIdentifiers, prior: Prior) -> KnownIdentifiers:
+    """Identifiers vaulted from earlier letters of the case are known for a follow-up too."""
+    if not prior.vault:
+        return known
+    extra = tuple(v for k, v in sorted(prior.vault.items()) if not k.startswith("[EMAIL"))
+    emails = tuple(v for k, v in sorted(prior.vault.items()) if k.startswith("[EMAIL"))
+    return KnownIdentifiers(
+        names=known.names,
+        emails=tuple(dict.fromkeys(known.emails + emails)),
+        other=tuple(dict.fromkeys(known.other + extra)),
+    )
+
+
+def process(rt: Runtime, raw: bytes, *, find_prior: Callable[[ParsedMail], Prior] = lambda _m: Prior()) -> Processed:
+    """The data flow: parse, extract, seed identifiers, redact, verify, assess sections."""
+    try:
+        mail = _stage("parse", parse, raw)
+    except IntakeOutcome as outcome:
+        return Processed(mail=None, outcome=outcome)
+    prior = find_prior(mail)
+    try:
+        letter = _stage(
+            "extract",
+            extract,
+            mail,
+            time_budget_seconds=rt.settings.message_time_budget_seconds,
+        )
+        known = _with_prior(_stage("identifiers", seed_identifiers, mail, letter), prior)
+        redaction = _stage("redact", rt.redactor.redact, letter.text, known, vault=prior.vault)
+        _stage("verify", rt.redactor.verify, redaction, known)
+        combined = "\n\n".join((*prior.letters, redaction.text))
+        report = _stage("sections", assess_sections, combined, rules=rt.section_rules)
+    except IntakeOutcome as outcome:
+        return Processed(mail=mail, outcome=outcome)
+    return Processed(mail=mail, letter=letter, redaction=redaction, sections=report)
+
+
+class Worker:
+    def __init__(self, rt: Runtime, *, worker_id: str | None = None) -> None:
+        self.rt = rt
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+
+    # -- claiming -------------------------------------------------------------------------
+    def claim(self) -> int | None:
+        """Lease one pending (or lease-expired) message; return its id, or None if idle."""
+        now = store.utcnow()
+        lease_until = now + timedelta(seconds=self.rt.settings.lease_seconds)
+        M = store.InboundMessage
+        claimable = or_(
+            (M.status == store.MessageStatus.PENDING) & (or_(M.not_before.is_(None), M.not_before <= now)),
+            (M.status == store.MessageStatus.PROCESSING) & (M.lease_until < now),
+        )
+        with store.session(self.rt.engine) as db:
+            query = select(M.id).where(claimable).order_by(M.id).limit(1)
+            if store.is_postgres(self.rt.engine):
+                query = query.with_for_update(skip_locked=True)
+            message_id = db.execute(query).scalar_one_or_none()
+            if message_id is None:
+                return None
+            # Compare-and-set: only one claimant can move this row into our lease.
+            result = db.execute(
+                update(M)
+                .where(M.id == message_id, claimable)
+                .values(
+                    status=store.MessageStatus.PROCESSING,
+                    lease_until=lease_until,
+                    worker_id=self.worker_id,
+                    attempts=M.attempts + 1,
+                )
+            )
+            db.commit()
+            return message_id if result.rowcount == 1 else None
+
+    # -- one message ----------------------------------------------------------------------
+    def handle(self, message_id: int) -> None:
+        with store.session(self.rt.engine) as db:
+            row = db.get(store.InboundMessage, message_id)
+            assert row is not None
+            attempts = row.attempts
+            raw = self.rt.cipher.decrypt(row.raw_encrypted)
+        if attempts > self.rt.settings.max_attempts:
+            # It was claimed and lost (killed worker) too many times: shunt it.
+            cases.record_failure(self.rt, message_id, self.worker_id, stage="worker", reason="attempts-exhausted")
+            return
+        started = time.perf_counter()
+        try:
+            processed = process(self.rt, raw, find_prior=lambda mail: cases.find_prior(self.rt, mail))
+        except StageFailed as failure:
+            log.error("message %d: stage %s failed (%s), attempt %d", message_id, failure.stage,
+                      failure.error_type, attempts)
+            if attempts >= self.rt.settings.max_attempts:
+                cases.record_failure(self.rt, message_id, self.worker_id, stage=failure.stage,
+                                     reason=f"internal-error:{failure.error_type}")
+            else:
+                cases.release_for_retry(self.rt, message_id, self.worker_id, backoff_seconds=2.0 * attempts)
+            return
+        reference = cases.record(self.rt, message_id, self.worker_id, processed)
+        log.info("message %d -> case %s in %.3fs", message_id, reference or "(lease lost)",
+                 time.perf_counter() - started)
+
+    def run_once(self) -> bool:
+        """Process at most one message and deliver pending outbound mail; True if one was processed."""
+        message_id = self.claim()
+        if message_id is not None:
+            self.handle(message_id)
+        delivery.deliver_pending(self.rt)
+        return message_id is not None
+
+    def run(self, *, stop: Callable[[], bool] = lambda: False) -> None:
+        log.info("worker %s started", self.worker_id)
+        while not stop():
+            try:
+                busy = self.run_once()
+            except Exception as error:  # database blip: keep serving, never exit on one fault
+                log.error("worker loop error (%s); retrying", type(error).__name__)
+                busy = False
+            if not busy:
+                time.sleep(self.rt.settings.worker_poll_seconds)
