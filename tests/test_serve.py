@@ -1,0 +1,53 @@
+"""`plumm serve` as an operator runs it: a real process, a real SMTP client, `plumm cases list`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import smtplib
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+from tests.test_worker import letter_bytes
+
+PLUMM = str(Path(sys.executable).parent / "plumm")
+
+
+@pytest.mark.slow
+def test_serve_turns_a_sent_letter_into_a_listed_case(tmp_path):
+    port = free_port()
+    env = {**os.environ, "PLUMM_DATA_DIR": str(tmp_path / "var"), "PLUMM_SMTP_PORT": str(port),
+           "PLUMM_WORKER_POLL_SECONDS": "0.2"}
+    env.pop("PLUMM_DATABASE_URL", None)
+    proc = subprocess.Popen([PLUMM, "serve"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # printed once the listener is up
+        assert f"listening on smtp://127.0.0.1:{port}" in line
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+            client.sendmail("ada.lovegood@clinic.example", ["hello@heyplumm.com"], letter_bytes(1))
+        deadline = time.monotonic() + 60
+        listing = ""
+        while time.monotonic() < deadline:
+            listing = subprocess.run([PLUMM, "cases", "list"], env=env, cwd=tmp_path, capture_output=True,
+                                     text=True, check=True).stdout
+            if "ready_for_assessment" in listing:
+                break
+            time.sleep(0.5)
+        lines = [x for x in listing.splitlines() if x.strip()]
+        assert len(lines) == 1 and lines[0].startswith("PLM-") and "ready_for_assessment" in lines[0]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, stderr = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, stderr = proc.communicate()
+    assert proc.returncode == 0
+    assert "Marigold" not in stderr and "lovegood" not in stderr.lower()

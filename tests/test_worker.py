@@ -1,0 +1,173 @@
+"""Worker: claiming, leases, retries and recording, on SQLite and on the local PostgreSQL.
+
+These run the real stages (parse, extract, redact, sections) on real letters.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import func, select, update
+
+from pipeline import store
+from pipeline.smtp import database_persister
+from pipeline.worker import Runtime, Worker
+
+CLIENT = "Marigold Featherstonehaugh"
+CLIENT_EMAIL = "marigold.f@brightwater.example"
+
+
+def letter_bytes(n: int = 0, *, recommendation: bool = True) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Dr Ada Lovegood <ada.lovegood@clinic.example>"
+    msg["To"] = "hello@heyplumm.com"
+    msg["Subject"] = f"Request for additional sessions ({n})"
+    msg["Message-ID"] = f"<worker-test-{n}@clinic.example>"
+    body = (
+        "Dear Plumm team,\n\n"
+        f"I am writing about my client {CLIENT} ({CLIENT_EMAIL}). She has attended weekly CBT sessions "
+        "and her GAD-7 score remains 15, because her panic attacks continue to affect her work.\n\n"
+    )
+    if recommendation:
+        body += "I recommend six additional sessions, weekly, to consolidate her progress.\n\n"
+    body += "Kind regards,\nDr Ada Lovegood\nCounselling Psychologist\n"
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+@pytest.fixture
+def rt(settings):
+    return Runtime(settings)
+
+
+def enqueue(rt: Runtime, raw: bytes, sender: str = "ada.lovegood@clinic.example") -> int:
+    return database_persister(rt.engine, rt.cipher, rt.hash_key)(raw, 1, "127.0.0.1", sender)
+
+
+def drain(worker: Worker, limit: int = 100) -> int:
+    n = 0
+    while n < limit and worker.run_once():
+        n += 1
+    return n
+
+
+def count(rt: Runtime, model) -> int:
+    with store.session(rt.engine) as db:
+        return db.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def test_message_becomes_a_redacted_ready_case_and_is_marked_done(rt):
+    message_id = enqueue(rt, letter_bytes())
+    assert drain(Worker(rt)) == 1
+    with store.session(rt.engine) as db:
+        row = db.get(store.InboundMessage, message_id)
+        case = db.get(store.Case, row.case_id)
+        events = db.execute(select(store.CaseEvent.to_status).where(store.CaseEvent.case_id == case.id)
+                            .order_by(store.CaseEvent.id)).scalars().all()
+    assert row.status == store.MessageStatus.DONE
+    assert case.reference.startswith("PLM-") and len(case.reference) == len("PLM-2026-000001")
+    assert case.status == "ready_for_assessment"
+    for value in ("Marigold", "Featherstonehaugh", CLIENT_EMAIL, "Lovegood"):
+        assert value.lower() not in case.letter_redacted.lower()
+    assert "GAD-7" in case.letter_redacted and "six additional sessions" in case.letter_redacted
+    assert case.sections["needs"]["present"] and case.sections["recommendation"]["present"]
+    assert case.vault_encrypted and b"Marigold" not in case.vault_encrypted
+    assert [s for s in events if s] == ["received", "ready_for_assessment"]
+
+
+def test_letter_without_recommendation_awaits_information(rt):
+    enqueue(rt, letter_bytes(recommendation=False))
+    drain(Worker(rt))
+    with store.session(rt.engine) as db:
+        case = db.execute(select(store.Case)).scalar_one()
+    assert case.status == "awaiting_information"
+    assert case.reason == "missing-sections:recommendation"
+
+
+def test_lease_expiry_lets_another_worker_finish_exactly_once(rt):
+    message_id = enqueue(rt, letter_bytes())
+    dead = Worker(rt, worker_id="dead-worker")
+    assert dead.claim() == message_id  # claimed, then the process "dies" before recording
+    alive = Worker(rt, worker_id="alive-worker")
+    assert alive.claim() is None  # the lease still holds
+    with store.session(rt.engine) as db:
+        db.execute(update(store.InboundMessage).values(lease_until=store.utcnow() - timedelta(seconds=1)))
+        db.commit()
+    assert drain(alive) == 1
+    dead.handle(message_id)  # the "dead" worker wakes up late: its lease is gone, nothing is recorded
+    assert count(rt, store.Case) == 1
+    assert count(rt, store.CaseLetter) == 1
+
+
+def test_a_stage_that_keeps_failing_quarantines_the_message_with_its_stage(rt, monkeypatch):
+    import pipeline.worker as worker_module
+
+    def broken_extract(*_a, **_k):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(worker_module, "extract", broken_extract)
+    message_id = enqueue(rt, letter_bytes())
+    worker = Worker(rt)
+    for _ in range(rt.settings.max_attempts):
+        _make_claimable(rt, message_id)
+        assert worker.claim() == message_id
+        worker.handle(message_id)
+    with store.session(rt.engine) as db:
+        row = db.get(store.InboundMessage, message_id)
+        case = db.get(store.Case, row.case_id)
+    assert row.status == store.MessageStatus.QUARANTINED
+    assert row.attempts == rt.settings.max_attempts
+    assert case.status == "quarantined" and case.reason_stage == "extract"
+    assert case.reason == "internal-error:RuntimeError"
+    assert rt.cipher.decrypt(row.raw_encrypted) == letter_bytes()  # raw bytes kept for reprocessing
+    assert case.letter_redacted == ""
+
+
+def _make_claimable(rt: Runtime, message_id: int) -> None:
+    """Skip the retry back-off in tests."""
+    with store.session(rt.engine) as db:
+        db.execute(update(store.InboundMessage).where(store.InboundMessage.id == message_id).values(not_before=None))
+        db.commit()
+
+
+def test_two_racing_workers_never_produce_a_duplicate_case(rt):
+    ids = [enqueue(rt, letter_bytes(n)) for n in range(12)]
+    workers = [Worker(rt, worker_id=f"racer-{i}") for i in range(2)]
+    done = [0, 0]
+
+    def run(i: int) -> None:
+        done[i] = drain(workers[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert sum(done) == len(ids)
+    assert count(rt, store.Case) == len(ids)
+    assert count(rt, store.CaseLetter) == len(ids)
+    with store.session(rt.engine) as db:
+        case_ids = db.execute(select(store.InboundMessage.case_id)).scalars().all()
+    assert len(set(case_ids)) == len(ids)
+
+
+def test_resend_of_the_same_message_does_not_open_a_second_case(rt):
+    enqueue(rt, letter_bytes(7))
+    enqueue(rt, letter_bytes(7))  # the client got no reply and sent it again
+    assert drain(Worker(rt)) == 2
+    assert count(rt, store.Case) == 1
+
+
+def test_logs_of_a_full_run_hold_no_value_from_the_letter(rt, caplog):
+    caplog.set_level(logging.DEBUG)
+    enqueue(rt, letter_bytes(3))
+    enqueue(rt, letter_bytes(4, recommendation=False))
+    drain(Worker(rt))
+    text = caplog.text.lower()
+    assert caplog.records  # the run did log
+    for value in ("marigold", "featherstonehaugh", "brightwater", "lovegood", "ada.lovegood", "panic"):
+        assert value not in text
