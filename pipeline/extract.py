@@ -185,16 +185,22 @@ _ATTRIBUTION = re.compile(
 _HEADER_FIELD = re.compile(
     r"^\s*\**\s*(from|sent|date|to|cc|bcc|subject|reply-to|importance|attachments)\s*\**\s*:", re.I
 )
+# Client footers that are not part of anyone's signature and hold nothing identifying.
+_CLIENT_FOOTER = re.compile(
+    r"^\s*(sent from my [\w ]{1,30}|sent from (mail|outlook) for \w+|get outlook for \w+( \w+)?|"
+    r"sent from (yahoo mail|gmail mobile|proton ?mail)[\w ]{0,30}|sent via [\w ]{1,30} app)\s*\.?\s*$",
+    re.I,
+)
 _RULE_LINE = re.compile(r"^\s*[_\-=]{8,}\s*$")
 _QUOTED = re.compile(r"^\s*>")
 _FORWARD_SUBJECT = re.compile(r"^\s*(\[[^\]]*\]\s*)?(fwd?|fw|tr|wg|doorst)\s*(\[\d+\])?\s*:", re.I)
 
 
 def _outlook_block_at(lines: list[str], index: int) -> int | None:
-    """If an Outlook-style header block starts at ``index``, return where it ends.
+    """If an Outlook-style header block starts at ``index``, return the index of its From line.
 
-    A "From:" line followed closely by "Sent:"/"Date:" and "Subject:" (or "To:") lines,
-    optionally under a rule of underscores.
+    A "From:" line followed closely by "Sent:"/"Date:" and "Subject:" lines, optionally
+    under a rule of underscores.
     """
     start = index
     if _RULE_LINE.match(lines[index]):
@@ -213,7 +219,7 @@ def _outlook_block_at(lines: list[str], index: int) -> int | None:
         elif lines[probe].strip() and probe > end + 1:
             break
     if {"from", "subject"} <= seen and ({"sent", "date"} & seen):
-        return end
+        return start
     return None
 
 
@@ -288,12 +294,12 @@ def _strip_history(text: str, *, forward: bool, depth: int = 0) -> _History:
             if _content_words(note) < _NOTE_MIN_WORDS or _is_covering(note):
                 result.removed.extend(result.kept)
                 result.kept = []
-            start = index + 1 if marker else index
-            if outlook_end is not None:
-                start = index
-            after, subject = _skip_header_block(lines, start)
-            result.removed.extend(lines[index:after])
-            rest = _unquote(lines[after:])
+            head = index + 1 if marker else (outlook_end if outlook_end is not None else index)
+            tail = _unquote(lines[head:])
+            after, subject = _skip_header_block(tail, 0)
+            result.removed.extend(lines[index:head])
+            result.removed.extend(tail[:after])
+            rest = tail[after:]
             inner = _strip_history(
                 "\n".join(rest), forward=bool(_FORWARD_SUBJECT.match(subject)), depth=depth + 1
             )
@@ -330,7 +336,7 @@ def _strip_history(text: str, *, forward: bool, depth: int = 0) -> _History:
 
 _HIDDEN_STYLE = re.compile(
     r"(display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0+(\.0+)?\s*(px|pt|em|rem|%)?\s*(;|!|$)|"
-    r"max-height\s*:\s*0+(px)?\s*(;|!|$)|opacity\s*:\s*0+(\.0+)?\s*(;|!|$)|mso-hide\s*:\s*all)",
+    r"opacity\s*:\s*0+(\.0+)?\s*(;|!|$)|mso-hide\s*:\s*all)",
     re.I,
 )
 _DROPPED_TAGS = {"script", "style", "head", "title", "template", "meta", "link", "object", "embed", "iframe"}
@@ -381,11 +387,7 @@ def _html_to_text(html: str) -> tuple[str, list[str]]:
                 element.drop_tree()
                 continue
             style = element.get("style") or ""
-            if (
-                element.get("hidden") is not None
-                or _HIDDEN_STYLE.search(style)
-                or (element.get("aria-hidden") == "true" and tag in ("div", "span", "p", "td"))
-            ):
+            if element.get("hidden") is not None or _HIDDEN_STYLE.search(style):
                 text = element.text_content()
                 if text.strip():
                     hidden.append(text)
@@ -647,7 +649,7 @@ def _body(mail: ParsedMail, found: _Found) -> tuple[str, str]:
             found.note("hidden-text-removed")
     if plain and html_text:
         plain_words, html_words = len(_words(plain)), len(_words(html_text))
-        if plain_words <= _STUB_MAX_WORDS and html_words >= 3 * max(plain_words, 1) + 10:
+        if plain_words <= 20 and html_words >= 3 * max(plain_words, 1) + 10:
             return "html", html_text
     if plain:
         return "body", plain
@@ -736,7 +738,7 @@ def _extract(mail: ParsedMail, *, budget: _Budget, max_inflated: int, depth: int
     removed_history = _clean("\n".join(history.removed))
     if removed_history:
         found.removed.append(removed_history)
-    body = _clean("\n".join(history.kept))
+    body = _clean("\n".join(line for line in history.kept if not _CLIENT_FOOTER.match(line)))
 
     _attachment_texts(mail, found, budget, max_inflated, depth)
 
