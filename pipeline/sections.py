@@ -51,6 +51,7 @@ class PatternRule(RuleModel):
 
 class NegationRules(RuleModel):
     cues: list[str] = []
+    reversers: list[str] = []
     exceptions: list[str] = []
     window_before: int = Field(6, ge=0, le=20)
     window_after: int = Field(2, ge=0, le=20)
@@ -94,6 +95,7 @@ class PeriodRules(RuleModel):
 
 class SectionRules(RuleModel):
     clause_boundaries: list[str] = []
+    closings: list[str] = []
     sections: list[SectionRule] = Field(min_length=1)
     sessions: SessionsRules
     period: PeriodRules
@@ -305,8 +307,11 @@ class _Hit:
 class _Scope:
     """Negation cues of one section over one doc."""
 
-    def __init__(self, doc: Doc, compiled: _Compiled, section: SectionRule, boundaries: set[str]) -> None:
+    def __init__(
+        self, doc: Doc, compiled: _Compiled, section: SectionRule, boundaries: set[str], closings: tuple[str, ...]
+    ) -> None:
         self.doc = doc
+        self.closings = closings
         self.section = section
         self.boundaries = boundaries
         excepted: set[int] = set()
@@ -319,6 +324,26 @@ class _Scope:
         self.excepted = excepted
 
     def negated(self, start: int, end: int, unit: _Unit) -> bool:
+        negated = self._cue_near(start, end, unit)
+        if self._reversed(end, unit):
+            return not negated
+        return negated
+
+    def _reversed(self, end: int, unit: _Unit) -> bool:
+        neg = self.section.negation
+        reversers = {r.lower() for r in neg.reversers}
+        seen = 0
+        for tok in self.doc[end : unit.end]:
+            if tok.is_space:
+                continue
+            seen += 1
+            if seen > neg.window_after or tok.lower_ in self.boundaries:
+                break
+            if tok.lower_ in reversers:
+                return True
+        return False
+
+    def _cue_near(self, start: int, end: int, unit: _Unit) -> bool:
         neg = self.section.negation
         if self.cue_tokens.intersection(range(start, end)):
             return True
@@ -355,6 +380,9 @@ class _Scope:
         tokens = [t for t in self.doc[from_token : unit.end] if not (t.is_space or t.is_punct)]
         if not tokens:
             return True
+        words = " ".join(t.lower_ for t in tokens)
+        if any(words == c or words.startswith(c + " ") for c in self.closings):
+            return True
         return bool(self.cue_tokens.intersection(range(from_token, unit.end)))
 
 
@@ -384,8 +412,10 @@ def _writer_is_subject(tok: Token) -> bool:
 _HEADING_TAIL = re.compile(r"^[\s*_]*(?:[:\-–—]|$)")
 
 
-def _heading_hits(doc: Doc, units: list[_Unit], compiled: _Compiled, text: str) -> dict[str, list[tuple[int, int]]]:
-    """Per section: (unit index, token index where the heading's content starts).
+def _heading_hits(
+    doc: Doc, units: list[_Unit], compiled: _Compiled, text: str
+) -> tuple[dict[str, list[tuple[int, int]]], set[int]]:
+    """Per section: (unit index, token index where the heading's content starts); heading tokens.
 
     A heading is a phrase at the start of a line (after an optional bullet, number or markup)
     followed by ":" / "-" or the end of the line; its content is what follows, on the same
@@ -415,7 +445,8 @@ def _heading_hits(doc: Doc, units: list[_Unit], compiled: _Compiled, text: str) 
         if ui is None:
             continue
         found.setdefault(label, []).append((ui, first.i))
-    return found
+    heading_tokens = {i for _, s, e in raw for i in range(s, e)}
+    return found, heading_tokens
 
 
 def _assess_section(
@@ -426,8 +457,9 @@ def _assess_section(
     headings: dict[str, list[tuple[int, int]]],
     compiled: _Compiled,
     boundaries: set[str],
+    closings: tuple[str, ...],
 ) -> tuple[SectionVerdict, set[int]]:
-    scope = _Scope(doc, compiled, section, boundaries)
+    scope = _Scope(doc, compiled, section, boundaries, closings)
     rules_by_id = {p.id: p for p in section.patterns}
     hits: list[_Hit] = []
     for section_id, rule_id, s, e in pattern_matches:
@@ -532,10 +564,13 @@ def assess_sections(text: str, *, rules: SectionRules) -> SectionReport:
     nlp = get_nlp()
     doc = nlp(text)
     units = _units(doc, _layout_boundaries(text))
-    headings = _heading_hits(doc, units, compiled, text)
+    headings, heading_tokens = _heading_hits(doc, units, compiled, text)
     boundaries = {b.lower() for b in rules.clause_boundaries}
+    closings = tuple(" ".join(c.lower().split()) for c in rules.closings)
     pattern_matches: list[tuple[str, str, int, int]] = []
     for match_id, s, e in compiled.patterns(doc):
+        if s in heading_tokens:
+            continue  # "Clinical rationale: n/a" - the heading's own words are not content
         section_id, rule_id = doc.vocab.strings[match_id].split(_SEP, 1)
         pattern_matches.append((section_id, rule_id, s, e))
     pattern_matches.sort(key=lambda m: (m[2], m[3], m[0], m[1]))
@@ -543,7 +578,7 @@ def assess_sections(text: str, *, rules: SectionRules) -> SectionReport:
     rec_units: set[int] = set()
     for section in rules.sections:
         verdict, hit_units = _assess_section(
-            section, doc, units, pattern_matches, headings, compiled, boundaries
+            section, doc, units, pattern_matches, headings, compiled, boundaries, closings
         )
         verdicts.append(verdict)
         if section.id == "recommendation":
