@@ -1,0 +1,221 @@
+"""Known identifiers: names, addresses and numbers seeded from the message itself.
+
+Contract: :func:`seed_identifiers` reads the parsed mail (From/To/Cc/Reply-To display names and
+addresses, the subject) and the letter (its text and the text extraction removed, such as quoted
+history) and returns the :class:`~pipeline.models.KnownIdentifiers` that redaction removes wherever
+they recur. Names come with full-name, first-name and surname variants; our own intake addresses and
+allow-listed vocabulary ("Dear Plumm team") are never identifiers. Pure function: no model run, no
+logging of values.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from pipeline.models import Address, KnownIdentifiers, Letter, ParsedMail
+from pipeline.recognizers import EmailRecognizer, Vocabulary, fold
+from pipeline.rules import DEFAULT_RULES_DIR
+
+_UPPER = "A-Z\u00c0-\u00d6\u00d8-\u00de\u0100-\u017f"
+_WORD = rf"[{_UPPER}][\w'\u2019\-]*"
+_PARTICLE = r"(?:van|von|der|den|de|da|di|du|del|della|dos|das|le|la|bin|ibn|al|el|ter|ten|mac|ap|ní|ní|nic|ó|o')"
+_NAME_RUN = rf"{_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_WORD}){{0,3}}"
+
+_CLOSINGS = re.compile(
+    r"^\s*(?:kind(?:est)?\s+regards|best\s+regards|warm(?:est)?\s+regards|with\s+(?:best|kind|warm)\s+"
+    r"(?:regards|wishes)|best\s+wishes|all\s+the\s+best|many\s+thanks|with\s+thanks|thanks(?:\s+again)?|"
+    r"thank\s+you|yours\s+sincerely|yours\s+faithfully|yours\s+truly|yours|sincerely|regards|best|"
+    r"cheers|warmly|take\s+care|respectfully)\s*[,.!]?\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_TEXT_TRIGGERS = re.compile(
+    rf"(?:^[ \t>]*Dear[ \t]+|\b(?:my|our|the|this|your)[ \t]+(?:client|patient|service[ \t]+user|supervisee)"
+    rf"[ \t]*,?[ \t]*|\b(?:client|patient|service[ \t]+user)(?:'s)?[ \t]+(?:full[ \t]+)?(?:name|initials)?"
+    rf"[ \t]*[:\-][ \t]*|^[ \t>]*(?:re|regarding|name|full[ \t]+name|client|patient|subject)[ \t]*:[ \t]*"
+    rf"(?:(?:re|fw|fwd)[ \t]*:[ \t]*)*|\b(?:referral|letter|sessions|support|request)[ \t]+(?:for|regarding)"
+    rf"[ \t]+|\b(?:named|called|known[ \t]+as)[ \t]+)"
+    rf"(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?[ \t]+)?(?P<name>{_NAME_RUN})",
+    re.MULTILINE | re.IGNORECASE,
+)
+_RELATIVES = re.compile(
+    r"\b(?:husband|wife|partner|spouse|son|daughter|mother|father|mum|dad|brother|sister|boyfriend|"
+    r"girlfriend|fianc[ée]e?|friend|colleague|manager|boss|grandmother|grandfather|aunt|uncle|cousin|"
+    r"niece|nephew|child|stepfather|stepmother|flatmate|housemate|carer|supervisor)[ \t]*,?[ \t]+"
+    rf"(?P<name>{_NAME_RUN})"
+)
+_LABELLED_VALUES = re.compile(
+    r"^[ \t>*\-]*(?:d\.?o\.?b\.?|date[ \t]+of[ \t]+birth|nhs[ \t]+(?:no|number)|ni[ \t]+(?:no|number)|"
+    r"national[ \t]+insurance(?:[ \t]+number)?|employer|company|organisation|organization|address|"
+    r"home[ \t]+address|employee[ \t]+(?:id|number|no)|staff[ \t]+(?:id|number|no)|postcode|phone|tel|"
+    r"telephone|mobile|mob)\.?[ \t]*[:\-][ \t]*(?P<value>[^\n]{2,80})$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_PHONE = re.compile(r"(?<![\w])\+?\(?\d[\d \t\-()]{8,16}\d(?!\w)")
+_LONG_NUMBER = re.compile(r"(?<![\w])(?:[A-Z]{1,4}[ \t]?)?\d{5,}(?!\w)")
+_EMAIL = re.compile(EmailRecognizer.PATTERN)
+_ANGLE_ADDRESS = re.compile(rf"(?P<name>{_NAME_RUN})[ \t]*[<\[](?:mailto:)?(?P<email>[^>\]\s]+@[^>\]\s]+)[>\]]")
+_GENERIC_LOCAL = frozenset(
+    "info admin hello contact office reception enquiries enquiry clinic therapy counselling counseling "
+    "team mail noreply no-reply support practice hr help the and referrals referral bookings booking "
+    "appointments accounts secretary manager mailbox inbox admin1 postmaster service services".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _vocab() -> Vocabulary:
+    from pipeline.redact import load_redaction_rules
+
+    return Vocabulary(load_redaction_rules(DEFAULT_RULES_DIR))
+
+
+class _Collector:
+    def __init__(self, vocab: Vocabulary) -> None:
+        self.vocab = vocab
+        self.names: list[str] = []
+        self.emails: list[str] = []
+        self.others: list[str] = []
+
+    @staticmethod
+    def _add(bucket: list[str], value: str) -> None:
+        value = " ".join(value.split())
+        if value and fold(value).casefold() not in {fold(v).casefold() for v in bucket}:
+            bucket.append(value)
+
+    def name(self, raw: str) -> None:
+        words = self._name_words(raw)
+        if not words:
+            return
+        full = " ".join(words)
+        self._add(self.names, full)
+        if len(words) > 1:
+            for w in (words[0], words[-1]):
+                if len(w) >= 2:
+                    self._add(self.names, w)
+            for w in words[1:-1]:
+                if len(w) >= 2 and w[0].isupper():
+                    self._add(self.names, w)
+
+    def _name_words(self, raw: str) -> list[str]:
+        raw = re.sub(r"\([^)]*\)", " ", raw)
+        if "," in raw:
+            head, _, tail = raw.partition(",")
+            tail_words = tail.split()
+            # "Okafor, Sarah" (surname first) vs "Sarah Okafor, MBACP" (post-nominals)
+            if len(head.split()) == 1 and tail_words and tail_words[0][:1].isupper() and not tail_words[0].isupper():
+                raw = f"{tail} {head}"
+            else:
+                raw = head
+        words = [w.strip(".,;:\"'()[]") for w in raw.split()]
+        words = [w for w in words if w]
+        out: list[str] = []
+        for w in words:
+            low = fold(w).casefold().rstrip(".")
+            if low in self.vocab.titles or low in ("dr", "prof", "professor", "rev", "revd"):
+                if out:
+                    break
+                continue
+            if re.fullmatch(_PARTICLE, low) and out:
+                out.append(w)
+                continue
+            if not w[:1].isupper() or any(c.isdigit() for c in w) or "@" in w:
+                break
+            if w.isupper() and len(w) > 2 and out:
+                break  # post-nominals: MBACP, DClinPsy-like all-caps tails
+            if self.vocab.not_a_name(w):
+                if out:
+                    break
+                continue
+            out.append(w)
+        while out and re.fullmatch(_PARTICLE, fold(out[-1]).casefold()):
+            out.pop()
+        return out[:4]
+
+    def email(self, address: str) -> None:
+        address = address.strip().strip("<>").rstrip(".")
+        if not address or "@" not in address or self.vocab.is_own_address(address):
+            return
+        self._add(self.emails, address)
+        local = address.split("@", 1)[0]
+        parts = [p for p in re.split(r"[._\-+\d]+", local) if p]
+        useful = [p for p in parts if len(p) >= 3 and p.isalpha() and p.casefold() not in _GENERIC_LOCAL]
+        if len(parts) > 1 and useful:
+            for p in useful:
+                if not self.vocab.not_a_name(p):
+                    self._add(self.names, p.capitalize())
+            if len(useful) >= 2:
+                self._add(self.names, " ".join(p.capitalize() for p in useful))
+
+    def address(self, addr: Address) -> None:
+        if addr.email and self.vocab.is_own_address(addr.email):
+            return
+        if addr.name and "@" not in addr.name:
+            self.name(addr.name)
+        if addr.email:
+            self.email(addr.email)
+
+    def other(self, value: str) -> None:
+        value = value.strip(" \t.,;:")
+        if len(value) >= 3 and not self.vocab.is_allowed_span(value):
+            self._add(self.others, value)
+
+
+def _signature_lines(text: str) -> list[str]:
+    """Lines after the last closing ("Kind regards", "Best wishes", "Sincerely"...)."""
+    matches = list(_CLOSINGS.finditer(text))
+    blocks = []
+    for m in matches:
+        tail = text[m.end() :].splitlines()
+        lines = [ln.strip(" \t>") for ln in tail[:12]]
+        blocks.append([ln for ln in lines if ln][:8])
+    return [ln for block in blocks for ln in block]
+
+
+def _scan_text(text: str, c: _Collector) -> None:
+    if not text:
+        return
+    for m in _ANGLE_ADDRESS.finditer(text):
+        c.name(m.group("name"))
+        c.email(m.group("email"))
+    for m in _EMAIL.finditer(text):
+        c.email(m.group(0))
+    for m in _TEXT_TRIGGERS.finditer(text):
+        c.name(m.group("name"))
+    for m in _RELATIVES.finditer(text):
+        c.name(m.group("name"))
+    for m in _LABELLED_VALUES.finditer(text):
+        c.other(m.group("value"))
+    sig = _signature_lines(text)
+    name_taken = False
+    for line in sig:
+        if _EMAIL.search(line) or _PHONE.search(line) or _LONG_NUMBER.search(line):
+            for m in _PHONE.finditer(line):
+                c.other(m.group(0))
+            for m in _LONG_NUMBER.finditer(line):
+                c.other(m.group(0))
+            continue
+        words = re.findall(r"[^\s,|]+", line)
+        if not name_taken and 1 <= len(words) <= 6 and words[0][:1].isupper():
+            before = len(c.names)
+            c.name(line)
+            if len(c.names) > before:
+                name_taken = True
+                continue
+        if name_taken and not any(ch.isdigit() for ch in line) and len(line) <= 60:
+            # practice or clinic name lines (allow-listed role lines such as
+            # "Counselling Psychologist" are dropped by other())
+            for part in re.split(r"\s*[,|\u2022]\s*", line):
+                if part and part[:1].isupper() and not c.vocab.is_allowed_span(part):
+                    if any(not c.vocab.not_a_name(w) for w in part.split()):
+                        c.other(part)
+
+
+def seed_identifiers(mail: ParsedMail, letter: Letter) -> KnownIdentifiers:
+    c = _Collector(_vocab())
+    for addr in (mail.sender, *mail.reply_to, *mail.to, *mail.cc):
+        c.address(addr)
+    if mail.subject:
+        _scan_text(mail.subject.replace("\n", " "), c)
+    _scan_text(letter.text, c)
+    _scan_text(letter.removed_text, c)
+    return KnownIdentifiers(names=tuple(c.names), emails=tuple(c.emails), other=tuple(c.others))

@@ -1,0 +1,307 @@
+"""Redaction stage: letter text + known identifiers -> redacted text, vault and counts; then verify.
+
+Contract:
+- :func:`get_redactor` builds one :class:`Redactor` per process (rules validated at start-up; a broken
+  ``rules/*.yaml`` raises :class:`~pipeline.rules.RulesError` naming file and key) with a Presidio
+  ``AnalyzerEngine`` holding only our recognizers, on the shared spaCy model (never downloaded).
+- :meth:`Redactor.redact` analyses the text once (one spaCy run, reused by every recognizer), then
+  substitutes: identifiers become stable placeholders (``[PERSON_1]``, ``[EMAIL_1]``...; the same
+  value, case-insensitively, and every variant of one known person, get the same placeholder; an
+  existing case ``vault`` continues the numbering), pronouns become ``[they]``/``[them]``/``[their]``/
+  ``[theirs]``/``[themself]`` and gendered titles ``[TITLE]``. Output is deterministic.
+- :meth:`Redactor.verify` fails closed with :class:`RedactionUnverified` (entity types only) when a
+  known identifier, a vault original, or a high-confidence pattern identifier survives.
+- The vault (placeholder -> original) is encrypted with Fernet by :func:`encrypt_vault`.
+
+Nothing here logs, prints or raises with a value from a letter.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+
+from cryptography.fernet import Fernet
+from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry, RecognizerResult
+
+from pipeline.models import KnownIdentifiers, Redaction, RedactionUnverified
+from pipeline.nlp import presidio_nlp_engine
+from pipeline.recognizers import (
+    AllowRules,
+    KnownIdentifierRecognizer,
+    RedactionRules,
+    Vocabulary,
+    build_recognizers,
+    fold,
+)
+from pipeline.rules import DEFAULT_RULES_DIR, load_rules
+
+__all__ = [
+    "Redactor",
+    "get_redactor",
+    "load_redaction_rules",
+    "encrypt_vault",
+    "decrypt_vault",
+    "RedactionRules",
+    "PLACEHOLDER_RE",
+]
+
+REDACTION_FILE = "redaction.yaml"
+ALLOW_FILE = "allow.yaml"
+NEUTRAL_TYPES = ("PRONOUN", "TITLE")
+NAME_TYPES = frozenset({"PERSON", "ORG", "EMPLOYER", "LOCATION", "ADDRESS"})
+PLACEHOLDER_RE = re.compile(r"\[(?:[A-Z][A-Z_]*?_\d+|TITLE|they|them|their|theirs|themself)\]")
+_VAULT_KEY_RE = re.compile(r"^\[([A-Z][A-Z_]*?)_(\d+)\]$")
+
+
+def load_redaction_rules(rules_dir: Path) -> RedactionRules:
+    """``rules_dir/redaction.yaml`` with ``rules_dir/allow.yaml`` as its allow-list, validated."""
+    rules = load_rules(Path(rules_dir) / REDACTION_FILE, RedactionRules)
+    allow = load_rules(Path(rules_dir) / ALLOW_FILE, AllowRules)
+    return rules.model_copy(update={"allow": allow})
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    start: int
+    end: int
+    entity: str
+    score: float
+    canonical: str
+    known: bool
+
+
+class Redactor:
+    """Analyse once, then substitute; one instance per process (see :func:`get_redactor`)."""
+
+    def __init__(self, rules: RedactionRules) -> None:
+        self.rules = rules
+        self.vocab = Vocabulary(rules)
+        recognizers = build_recognizers(rules, self.vocab)
+        registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
+        self.analyzer = AnalyzerEngine(
+            registry=registry,
+            nlp_engine=presidio_nlp_engine(),
+            supported_languages=["en"],
+            default_score_threshold=rules.score_threshold,
+        )
+        verify_types = set(rules.verify_types)
+        self._verify_recognizers = [
+            r for r in recognizers if isinstance(r, PatternRecognizer) and set(r.supported_entities) & verify_types
+        ]
+        self._priority = {t: i for i, t in enumerate(rules.entity_priority)}
+
+    # ------------------------------------------------------------------ redact
+
+    def redact(self, text: str, known: KnownIdentifiers, *, vault: Mapping[str, str] | None = None) -> Redaction:
+        text = unicodedata.normalize("NFC", text)
+        vault = dict(vault or {})
+        known_rec = KnownIdentifierRecognizer(known, self.vocab, typed_extra=_vault_typed(vault))
+        artifacts = self.analyzer.nlp_engine.process_text(text, "en")
+        results = self.analyzer.analyze(
+            text, "en", nlp_artifacts=artifacts, score_threshold=self.rules.score_threshold
+        )
+        # Known identifiers are matched outside Presidio's de-duplication, which treats results with
+        # equal spans as one and would drop the "known" mark that decides the placeholder.
+        results = results + known_rec.analyze(text, [], artifacts)
+        spans, neutral = self._select(text, results)
+        return self._substitute(text, spans, neutral, vault)
+
+    def _select(self, text: str, results: list[RecognizerResult]) -> tuple[list[_Span], list[RecognizerResult]]:
+        entity_spans: list[_Span] = []
+        neutral: list[RecognizerResult] = []
+        for r in results:
+            meta = r.recognition_metadata or {}
+            if r.entity_type in NEUTRAL_TYPES:
+                neutral.append(r)
+                continue
+            value = text[r.start : r.end]
+            is_known = bool(meta.get("known"))
+            if not is_known and r.entity_type in NAME_TYPES and self.vocab.is_allowed_span(value):
+                continue
+            if not is_known and " ".join(fold(value).casefold().split()) in self.vocab.allow_terms:
+                continue
+            canonical = meta.get("canonical") or _canonical(value)
+            entity_spans.append(_Span(r.start, r.end, r.entity_type, r.score, canonical, is_known))
+        merged = self._merge(text, entity_spans)
+        kept_neutral = []
+        for r in sorted(neutral, key=lambda r: (r.start, r.end, r.entity_type)):
+            if any(s.start < r.end and r.start < s.end for s in merged):
+                continue
+            if kept_neutral and kept_neutral[-1].end > r.start:
+                continue
+            kept_neutral.append(r)
+        return merged, kept_neutral
+
+    def _rank(self, s: _Span) -> tuple:
+        return (0 if s.known else 1, -s.score, self._priority.get(s.entity, 99), -(s.end - s.start), s.canonical)
+
+    def _merge(self, text: str, spans: list[_Span]) -> list[_Span]:
+        """One span per identifier: known identifiers first; other detections lose the parts a known
+        identifier covers (a model entity running across "Acme Ltd. Sarah" must not swallow a known
+        name into another placeholder); the rest are unioned when they overlap."""
+        known = self._union(text, [s for s in spans if s.known])
+        rest: list[_Span] = []
+        for s in spans:
+            if s.known:
+                continue
+            pieces = [(s.start, s.end)]
+            for k in known:
+                nxt = []
+                for a, b in pieces:
+                    if k.end <= a or k.start >= b:
+                        nxt.append((a, b))
+                        continue
+                    if a < k.start:
+                        nxt.append((a, k.start))
+                    if k.end < b:
+                        nxt.append((k.end, b))
+                pieces = nxt
+            for a, b in pieces:
+                while a < b and not text[a].isalnum():
+                    a += 1
+                while b > a and not text[b - 1].isalnum():
+                    b -= 1
+                if b <= a:
+                    continue
+                if (a, b) != (s.start, s.end) and self.vocab.is_allowed_span(text[a:b]):
+                    continue
+                if (a, b) != (s.start, s.end) and text[a:b].casefold() in ("s", "ltd", "plc"):
+                    continue
+                rest.append(_Span(a, b, s.entity, s.score, _canonical(text[a:b]), False))
+        return sorted(known + self._union(text, rest), key=lambda s: (s.start, s.end))
+
+    def _union(self, text: str, spans: list[_Span]) -> list[_Span]:
+        spans = sorted(spans, key=lambda s: (s.start, -s.end, self._rank(s)))
+        groups: list[list[_Span]] = []
+        end = -1
+        for s in spans:
+            if groups and (s.start < end or self._joinable(text, groups[-1], s, end)):
+                groups[-1].append(s)
+                end = max(end, s.end)
+            else:
+                groups.append([s])
+                end = s.end
+        merged = []
+        for g in groups:
+            start, stop = min(s.start for s in g), max(s.end for s in g)
+            best = min(g, key=self._rank)
+            known = [s for s in g if s.known and s.entity == best.entity]
+            if known:
+                # The canonical of the longest known member names the person (or value).
+                canonical = max(known, key=lambda s: (s.end - s.start, s.canonical)).canonical
+            else:
+                canonical = _canonical(text[start:stop])
+            merged.append(_Span(start, stop, best.entity, best.score, canonical, bool(known)))
+        return merged
+
+    @staticmethod
+    def _joinable(text: str, group: list[_Span], s: _Span, end: int) -> bool:
+        gap = text[end : s.start]
+        if s.start < end or len(gap) > 2 or gap.strip(" -"):
+            return False
+        return any(g.entity == "PERSON" for g in group) and s.entity == "PERSON"
+
+    def _substitute(
+        self, text: str, spans: list[_Span], neutral: list[RecognizerResult], vault: dict[str, str]
+    ) -> Redaction:
+        by_value: dict[str, str] = {}
+        counters: dict[str, int] = {}
+        for placeholder, original in sorted(vault.items()):
+            m = _VAULT_KEY_RE.match(placeholder)
+            if not m:
+                continue
+            typ, n = m.group(1), int(m.group(2))
+            counters[typ] = max(counters.get(typ, 0), n)
+            by_value.setdefault(_canonical(original), placeholder)
+        new_vault = dict(vault)
+        counts: dict[str, int] = {}
+        pieces: list[tuple[int, int, str]] = []
+        for s in spans:
+            placeholder = by_value.get(s.canonical)
+            if placeholder is None:
+                counters[s.entity] = counters.get(s.entity, 0) + 1
+                placeholder = f"[{s.entity}_{counters[s.entity]}]"
+                by_value[s.canonical] = placeholder
+            original = text[s.start : s.end]
+            previous = new_vault.get(placeholder)
+            if previous is None or (placeholder not in vault and len(original) > len(previous)):
+                new_vault[placeholder] = original
+            typ = _VAULT_KEY_RE.match(placeholder).group(1)  # type: ignore[union-attr]
+            counts[typ] = counts.get(typ, 0) + 1
+            pieces.append((s.start, s.end, placeholder))
+        for r in neutral:
+            if r.entity_type == "PRONOUN":
+                pieces.append((r.start, r.end, f"[{r.recognition_metadata['neutral']}]"))
+            else:
+                pieces.append((r.start, r.end, "[TITLE]"))
+            counts[r.entity_type] = counts.get(r.entity_type, 0) + 1
+        pieces.sort()
+        out, pos = [], 0
+        for start, end, replacement in pieces:
+            out.append(text[pos:start])
+            out.append(replacement)
+            pos = end
+        out.append(text[pos:])
+        return Redaction(
+            text="".join(out),
+            counts=MappingProxyType(dict(sorted(counts.items()))),
+            vault=MappingProxyType(dict(sorted(new_vault.items()))),
+        )
+
+    # ------------------------------------------------------------------ verify
+
+    def verify(self, redaction: Redaction, known: KnownIdentifiers) -> None:
+        """Raise :class:`RedactionUnverified` if anything identifying survives (types only, no values)."""
+        masked = PLACEHOLDER_RE.sub(lambda m: " " * len(m.group(0)), redaction.text)
+        found: set[str] = set()
+        checker = KnownIdentifierRecognizer(
+            known, self.vocab, typed_extra=_vault_typed(redaction.vault), min_length=3
+        )
+        for r in checker.analyze(masked, []):
+            found.add(r.entity_type)
+        threshold = self.rules.score_threshold
+        for rec in self._verify_recognizers:
+            for r in rec.analyze(masked, rec.supported_entities, None):
+                if r.score >= threshold:
+                    found.add(r.entity_type)
+        if found:
+            raise RedactionUnverified(entity_types=tuple(sorted(found)))
+
+
+def _canonical(value: str) -> str:
+    v = " ".join(fold(value).casefold().split())
+    if v.endswith("'s"):
+        v = v[:-2]
+    return v.strip(" .,:;")
+
+
+def _vault_typed(vault: Mapping[str, str]) -> list[tuple[str, str]]:
+    typed = []
+    for placeholder, original in sorted(vault.items()):
+        m = _VAULT_KEY_RE.match(placeholder)
+        if m:
+            typed.append((m.group(1), original))
+    return typed
+
+
+@lru_cache(maxsize=4)
+def get_redactor(rules_dir: Path | None = None) -> Redactor:
+    return Redactor(load_redaction_rules(Path(rules_dir) if rules_dir else DEFAULT_RULES_DIR))
+
+
+def encrypt_vault(vault: Mapping[str, str], key: bytes) -> bytes:
+    """Fernet token of the vault as JSON with sorted keys."""
+    payload = json.dumps(dict(vault), sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return Fernet(key).encrypt(payload)
+
+
+def decrypt_vault(token: bytes, key: bytes) -> dict[str, str]:
+    """The vault back; raises ``cryptography.fernet.InvalidToken`` for a wrong key or a tampered token."""
+    return dict(json.loads(Fernet(key).decrypt(token).decode("utf-8")))
