@@ -199,7 +199,7 @@ def _single_address(to: str) -> str:
     if not addr or addr.count("@") != 1 or any(c.isspace() or c in "<>\"(),;:\\[]" for c in addr):
         raise ValueError("recipient must be a single email address")
     local, _, domain = addr.partition("@")
-    if not local or "." not in domain:
+    if not local or not domain:
         raise ValueError("recipient must be a single email address")
     return addr
 
