@@ -1,33 +1,61 @@
 """Replay: run every ``*.eml`` of a folder through the full pipeline and write what came out.
 
 Per message ``OUT/<stem>.txt`` (the redacted letter exactly as a CSM sees it) and
-``OUT/<stem>.json`` (status, sections, counts by type, reason); ``OUT/report.json`` and
-``OUT/report.txt`` summarise. Outputs hold no timestamps and no removed values, so two runs
-over the same inputs and rules are byte-identical; timings go to ``OUT/run.json``.
-Each message runs in a fresh temporary database (unless ``db_url`` is given) so one
-fixture's outcome never depends on which others sit beside it. It never stops at a bad message.
+``OUT/<stem>.json`` (status, sections, counts by type, reason); ``OUT/report.json``,
+``OUT/report.txt`` and ``OUT/report.html`` summarise. Outputs hold no timestamps, paths or
+removed values, so two runs over the same inputs and rules are byte-identical; timings and
+other run metadata go to ``OUT/run.json`` only.
+
+In process, each message runs in a fresh temporary database (unless ``db_url`` is given) so one
+fixture's outcome never depends on which others sit beside it. ``via_smtp`` instead sends each
+message to a running listener and reads its case from the listener's database. It never stops
+at a bad message.
+
+Checks, for compliance staff: ``expect`` compares with golden ``<stem>.replay.txt`` /
+``<stem>.replay.json`` beside each fixture (drift = fail); ``ground_truth`` counts every
+``must_not_survive`` string of ``<stem>.expected.json`` found in the outputs (leak = fail) and
+the share of ``must_keep`` phrases kept. Diffs and leak reports name fixtures, entity types and
+list indices, never a removed value.
 """
 
 from __future__ import annotations
 
+import difflib
+import email
+import email.policy
+import email.utils
 import json
 import logging
+import re
+import smtplib
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from pipeline import store
 from pipeline.config import Settings
 from pipeline.smtp import database_persister
-from pipeline.worker import Runtime, Worker
 
 log = logging.getLogger("plumm.replay")
+
+GOLDEN_TXT = ".replay.txt"
+GOLDEN_JSON = ".replay.json"
+GROUND_TRUTH = ".expected.json"
+FALLBACK_SENDER = "replay@heyplumm.com"
+SMTP_WAIT_SECONDS = 120.0
+_THREAD_MARK = re.compile(r"\bPLM-\d{4}-\d{6}\b")
+
+
+class ReplayError(Exception):
+    """The replay cannot run as asked (configuration or environment); exit code 2."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +64,70 @@ class ReplayResult:
     summary: dict[str, Any]
     letter: str
     seconds: float
+    notes: tuple[str, ...] = ()  # run metadata (goes to run.json only)
+
+    @property
+    def txt(self) -> str:
+        """The bytes of ``OUT/<stem>.txt`` (and of the golden ``<stem>.replay.txt``)."""
+        return self.letter + ("\n" if self.letter else "")
+
+    @property
+    def json_text(self) -> str:
+        return json.dumps({"message": self.stem, **self.summary}, indent=2, sort_keys=True,
+                          ensure_ascii=False) + "\n"
 
 
+@dataclass(frozen=True, slots=True)
+class Drift:
+    stem: str
+    missing: bool
+    diff: str  # unified diff, scrubbed (see ``Scrubber``); empty when the golden is missing
+
+
+@dataclass(frozen=True, slots=True)
+class Leak:
+    stem: str
+    entity_type: str
+    index: int  # position in must_not_survive[entity_type]; never the value
+    where: str  # "letter" or "json"
+
+    def describe(self) -> str:
+        return f"{self.stem}: {self.entity_type}[{self.index}] survived in the {self.where} output"
+
+
+@dataclass(frozen=True, slots=True)
+class GroundTruth:
+    stem: str
+    strings: int
+    by_type: dict[str, int]
+    leaks: tuple[Leak, ...]
+    must_keep: int
+    kept: int
+    missing_kept: tuple[int, ...]  # indices into must_keep
+
+
+@dataclass(slots=True)
+class ReplayRun:
+    results: list[ReplayResult]
+    drifts: list[Drift] | None = None  # None: not checked
+    ground_truth: list[GroundTruth] | None = None
+    golden_written: list[str] = field(default_factory=list)
+    golden_refused: list[str] = field(default_factory=list)  # leaking messages never become golden
+
+    @property
+    def leaks(self) -> list[Leak]:
+        return [leak for gt in self.ground_truth or [] for leak in gt.leaks]
+
+    @property
+    def passed(self) -> bool:
+        return not self.drifts and not self.leaks and not self.golden_refused
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+
+# -- summaries ----------------------------------------------------------------------------
 def case_summary(case: store.Case | None, *, acknowledged: bool) -> dict[str, Any]:
     if case is None:
         return {"status": "not-recorded", "reason": "no-case", "stage": None, "sections": None,
@@ -51,16 +141,58 @@ def case_summary(case: store.Case | None, *, acknowledged: bool) -> dict[str, An
         "sections": sections,
         "sessions_requested": case.sessions_requested,
         "period": case.period,
-        "entity_counts": dict(sorted(case.entity_counts.items())),
+        "entity_counts": {k: int(v) for k, v in sorted(case.entity_counts.items())},
         "sources": list(case.sources),
         "acknowledged": acknowledged,
     }
 
 
-def _replay_one(settings: Settings, raw: bytes, db_url: str) -> tuple[dict[str, Any], str]:
+def envelope_sender(raw: bytes) -> str:
+    """The From header's address, as a mail client would use for MAIL FROM; a fixed one if absent."""
+    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    _name, address = email.utils.parseaddr(str(message.get("From", "")))
+    return address if address.count("@") == 1 and all(address.split("@")) else FALLBACK_SENDER
+
+
+def _thread_marked(raw: bytes) -> bool:
+    """Carries In-Reply-To/References or a case reference in the subject (a follow-up)."""
+    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    subject = str(message.get("Subject", ""))
+    return bool(message.get("In-Reply-To") or message.get("References") or _THREAD_MARK.search(subject))
+
+
+def _read_case(engine: Engine, message_id: int) -> tuple[dict[str, Any], str, tuple[str, ...]]:
+    """Summary and redacted letter of the case a stored message ended in."""
+    with store.session(engine) as db:
+        row = db.get(store.InboundMessage, message_id)
+        case = db.get(store.Case, row.case_id) if row is not None and row.case_id is not None else None
+        notes: tuple[str, ...] = ()
+        acknowledged = False
+        if case is not None:
+            acknowledged = db.execute(
+                select(col(store.OutboundMessage.id)).where(
+                    col(store.OutboundMessage.case_id) == case.id,
+                    col(store.OutboundMessage.kind) == "acknowledgement",
+                )
+            ).first() is not None
+            others = db.execute(
+                select(func.count()).select_from(store.InboundMessage).where(
+                    col(store.InboundMessage.case_id) == case.id, col(store.InboundMessage.id) != message_id
+                )
+            ).scalar_one()
+            if others:
+                notes = (f"threaded onto a case with {others} other message(s)",)
+        letter = case.letter_redacted if case is not None and case.status != "quarantined" else ""
+        return case_summary(case, acknowledged=acknowledged), letter, notes
+
+
+# -- in process ---------------------------------------------------------------------------
+def _replay_one(settings: Settings, raw: bytes, db_url: str) -> tuple[dict[str, Any], str, tuple[str, ...]]:
+    from pipeline.worker import Runtime, Worker
+
     rt = Runtime(settings.model_copy(update={"database_url": db_url}))
     store.migrate(db_url)
-    message_id = database_persister(rt.engine, rt.cipher, rt.hash_key)(raw, 1, "replay", "")
+    message_id = database_persister(rt.engine, rt.cipher, rt.hash_key)(raw, 1, "replay", envelope_sender(raw))
     worker = Worker(rt, worker_id="replay")
     for _ in range(settings.max_attempts + 1):
         with store.session(rt.engine) as db:
@@ -75,18 +207,114 @@ def _replay_one(settings: Settings, raw: bytes, db_url: str) -> tuple[dict[str, 
                     row.not_before = None
                     db.add(row)
                     db.commit()
-    with store.session(rt.engine) as db:
-        row = db.get(store.InboundMessage, message_id)
-        case = db.get(store.Case, row.case_id) if row is not None and row.case_id is not None else None
-        acknowledged = case is not None and db.execute(
-            select(store.OutboundMessage.id).where(
-                store.OutboundMessage.case_id == case.id, store.OutboundMessage.kind == "acknowledgement"
+    return _read_case(rt.engine, message_id)
+
+
+def _failed(stem: str, error: BaseException, started: float) -> ReplayResult:
+    log.error("replay of %s failed (%s)", stem, type(error).__name__)
+    summary = case_summary(None, acknowledged=False)
+    summary["reason"] = f"replay-error:{type(error).__name__}"
+    return ReplayResult(stem, summary, "", time.perf_counter() - started)
+
+
+def _in_process(paths: list[Path], settings: Settings, db_url: str | None, tmp: Path,
+                progress: Callable[[str], None]) -> list[ReplayResult]:
+    results = []
+    for index, path in enumerate(paths):
+        started = time.perf_counter()
+        url = db_url or f"sqlite:///{tmp / f'replay-{index}.db'}"
+        try:
+            summary, letter, notes = _replay_one(settings, path.read_bytes(), url)
+            result = ReplayResult(path.stem, summary, letter, time.perf_counter() - started, notes)
+        except Exception as error:  # never stop at one message; say what happened
+            result = _failed(path.stem, error, started)
+        results.append(result)
+        progress(path.stem)
+    return results
+
+
+# -- via SMTP -----------------------------------------------------------------------------
+def parse_host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ReplayError("--via-smtp must be HOST:PORT")
+    return host, int(port)
+
+
+def _via_smtp(paths: list[Path], settings: Settings, db_url: str, address: tuple[str, int],
+              progress: Callable[[str], None], timeout: float) -> list[ReplayResult]:
+    """Send each message to the listener, then wait for its case in the listener's database.
+
+    One client sends sequentially and waits for each case before the next message, so the
+    stored row of a send is the newest row with its sender's keyed hash, and follow-ups go first
+    so that, on a fresh database, no fixture threads onto another fixture's case.
+    """
+    from pipeline.keys import load_hash_key
+
+    engine = store.make_engine(db_url)
+    hash_key = load_hash_key(settings)
+    recipient = settings.intake_addresses[0]
+    deadline = time.monotonic() + timeout
+    raws = {path: path.read_bytes() for path in paths}
+    order = sorted(paths, key=lambda p: (not _thread_marked(raws[p]), p.name))
+    by_stem: dict[str, ReplayResult] = {}
+    try:
+        client = smtplib.SMTP(*address, timeout=30)
+    except OSError as error:
+        raise ReplayError(f"cannot connect to the SMTP listener ({type(error).__name__})") from error
+    with client:
+        for path in order:
+            started = time.perf_counter()
+            raw, sender = raws[path], envelope_sender(raws[path])
+            try:
+                with store.session(engine) as db:
+                    high_water = db.execute(select(func.max(col(store.InboundMessage.id)))).scalar_one() or 0
+                client.sendmail(sender, [recipient], raw)
+                message_id = _stored_row(engine, high_water, store.keyed_hash(hash_key, sender))
+                _wait_for_case(engine, message_id, deadline)
+                summary, letter, notes = _read_case(engine, message_id)
+                result = ReplayResult(path.stem, summary, letter, time.perf_counter() - started, notes)
+            except ReplayError:
+                raise
+            except Exception as error:  # a refused or timed-out message: record it, go on
+                result = _failed(path.stem, error, started)
+                if isinstance(error, smtplib.SMTPServerDisconnected):
+                    client.connect(*address)
+            by_stem[path.stem] = result
+            progress(path.stem)
+    return [by_stem[p.stem] for p in paths]
+
+
+def _stored_row(engine: Engine, high_water: int, sender_hash: str) -> int:
+    with store.session(engine) as db:
+        row_id = db.execute(
+            select(func.min(col(store.InboundMessage.id))).where(
+                col(store.InboundMessage.id) > high_water,
+                col(store.InboundMessage.sender_hash) == sender_hash,
             )
-        ).first() is not None
-        letter = case.letter_redacted if case is not None and case.status != "quarantined" else ""
-        return case_summary(case, acknowledged=acknowledged), letter
+        ).scalar_one()
+    if row_id is None:
+        raise ReplayError("the listener accepted a message but no stored row matched it: do the listener and "
+                          "the replay use the same database and PLUMM_HASH_KEY/PLUMM_DATA_DIR?")
+    return int(row_id)
 
 
+class CaseTimeout(Exception):
+    """A sent message had no case before the overall deadline."""
+
+
+def _wait_for_case(engine: Engine, message_id: int, deadline: float) -> None:
+    while True:
+        with store.session(engine) as db:
+            row = db.get(store.InboundMessage, message_id)
+            if row is not None and row.case_id is not None:
+                return
+        if time.monotonic() > deadline:
+            raise CaseTimeout(f"message row {message_id} has no case yet")
+        time.sleep(0.1)
+
+
+# -- the run ------------------------------------------------------------------------------
 def replay(
     source: Path,
     out: Path,
@@ -94,57 +322,305 @@ def replay(
     settings: Settings,
     db_url: str | None = None,
     progress: Callable[[str], None] = lambda _stem: None,
-) -> list[ReplayResult]:
+    via_smtp: str | None = None,
+    expect: bool = False,
+    ground_truth: bool = False,
+    update_golden: bool = False,
+    smtp_timeout: float = SMTP_WAIT_SECONDS,
+) -> ReplayRun:
+    """Replay every ``*.eml`` of ``source``, check as asked, write outputs and reports to ``out``."""
+    if via_smtp and not db_url:
+        raise ReplayError("--via-smtp needs --db: the listener's database, where the cases appear")
+    if expect and update_golden:
+        raise ReplayError("--expect and --update-golden exclude each other: update, review, then expect")
+    address = parse_host_port(via_smtp) if via_smtp else None
+    paths = sorted(source.glob("*.eml"))
     out.mkdir(parents=True, exist_ok=True)
-    results: list[ReplayResult] = []
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="plumm-replay-") as tmp:
-        base = settings.model_copy(update={"data_dir": Path(tmp), "outbound_smtp": ""})
-        for index, path in enumerate(sorted(source.glob("*.eml"))):
-            started = time.perf_counter()
-            url = db_url or f"sqlite:///{Path(tmp) / f'replay-{index}.db'}"
-            try:
-                summary, letter = _replay_one(base, path.read_bytes(), url)
-            except Exception as error:  # never stop at one message; say what happened
-                log.error("replay of message %d failed (%s)", index, type(error).__name__)
-                summary, letter = case_summary(None, acknowledged=False), ""
-                summary["reason"] = f"replay-error:{type(error).__name__}"
-            result = ReplayResult(path.stem, summary, letter, time.perf_counter() - started)
-            write_outputs(out, result)
-            results.append(result)
-            progress(path.stem)
-    write_report(out, results)
-    return results
+        if address is not None:
+            assert db_url is not None
+            results = _via_smtp(paths, settings, db_url, address, progress, smtp_timeout)
+        else:
+            base = settings.model_copy(update={"data_dir": Path(tmp), "outbound_smtp": ""})
+            results = _in_process(paths, base, db_url, Path(tmp), progress)
+    run = ReplayRun(results)
+    for result in results:
+        write_outputs(out, result)
+    truths = load_ground_truth(source, [r.stem for r in results]) if (ground_truth or update_golden) else {}
+    if ground_truth or update_golden:
+        run.ground_truth = [check_ground_truth(r, truths[r.stem]) for r in results if r.stem in truths]
+    if expect:
+        run.drifts = compare_golden(source, results, Scrubber(truths or load_ground_truth(
+            source, [r.stem for r in results])))
+    if update_golden:
+        leaking = {leak.stem for leak in run.leaks}
+        for result in results:
+            if result.stem in leaking:
+                run.golden_refused.append(result.stem)
+                continue
+            write_golden(source, result)
+            run.golden_written.append(result.stem)
+        if not ground_truth:
+            run.ground_truth = None
+    write_report(out, run)
+    write_run_metadata(out, run, mode="via-smtp" if address else "in-process",
+                       seconds=time.perf_counter() - started)
+    return run
 
 
 def write_outputs(out: Path, result: ReplayResult) -> None:
-    (out / f"{result.stem}.txt").write_text(result.letter + ("\n" if result.letter else ""), encoding="utf-8")
-    (out / f"{result.stem}.json").write_text(
-        json.dumps({"message": result.stem, **result.summary}, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    (out / f"{result.stem}.txt").write_text(result.txt, encoding="utf-8", newline="\n")
+    (out / f"{result.stem}.json").write_text(result.json_text, encoding="utf-8", newline="\n")
 
 
-def write_report(out: Path, results: list[ReplayResult]) -> None:
+# -- golden files -------------------------------------------------------------------------
+def write_golden(source: Path, result: ReplayResult) -> None:
+    (source / f"{result.stem}{GOLDEN_TXT}").write_text(result.txt, encoding="utf-8", newline="\n")
+    (source / f"{result.stem}{GOLDEN_JSON}").write_text(result.json_text, encoding="utf-8", newline="\n")
+
+
+class Scrubber:
+    """Masks removed values in diffs: every ground-truth string, and, on lines that are new,
+    any identifier-shaped word (capitalised, with a digit or an @) the golden text does not have."""
+
+    _WORD = re.compile(r"[\w@.+'’-]*\w")
+
+    def __init__(self, truths: dict[str, dict[str, Any]]) -> None:
+        patterns = []
+        for truth in truths.values():
+            for etype, values in sorted((truth.get("must_not_survive") or {}).items()):
+                patterns += [(etype, value) for value in values if value.strip()]
+        # Longest first, so "Dr Vikram Anand" is masked whole before "Anand".
+        self._patterns = [(etype, value_pattern(value))
+                          for etype, value in sorted(patterns, key=lambda p: (-len(p[1]), p[0], p[1]))]
+
+    def known(self, line: str) -> str:
+        for etype, pattern in self._patterns:
+            line = pattern.sub(f"[LEAK:{etype}]", line)
+        return line
+
+    def new_line(self, line: str, golden_words: set[str]) -> str:
+        line = self.known(line)
+
+        def mask(match: re.Match[str]) -> str:
+            word = match.group(0)
+            if word.lower() in golden_words or word.startswith("LEAK:"):
+                return word
+            if word[0].isupper() or "@" in word or any(c.isdigit() for c in word):
+                return "[?]"
+            return word
+
+        return self._WORD.sub(mask, line)
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in Scrubber._WORD.findall(text)}
+
+
+def _diff(old: str, new: str, name: str, scrub: Scrubber) -> list[str]:
+    golden_words = _words(old)
+    lines = []
+    for line in difflib.unified_diff(old.splitlines(), new.splitlines(), f"golden/{name}", f"replay/{name}",
+                                     lineterm="", n=2):
+        if line.startswith("+") and not line.startswith("+++"):
+            line = "+" + scrub.new_line(line[1:], golden_words)
+        elif not line.startswith(("---", "+++", "@@")):
+            line = scrub.known(line)
+        lines.append(line)
+    return lines
+
+
+def compare_golden(source: Path, results: Iterable[ReplayResult], scrub: Scrubber) -> list[Drift]:
+    drifts = []
+    for result in results:
+        txt_path, json_path = source / f"{result.stem}{GOLDEN_TXT}", source / f"{result.stem}{GOLDEN_JSON}"
+        if not txt_path.exists() or not json_path.exists():
+            drifts.append(Drift(result.stem, missing=True, diff=""))
+            continue
+        old_txt = txt_path.read_text(encoding="utf-8")
+        old_json = json_path.read_text(encoding="utf-8")
+        if old_txt == result.txt and old_json == result.json_text:
+            continue
+        lines = _diff(old_txt, result.txt, f"{result.stem}.txt", scrub)
+        lines += _diff(old_json, result.json_text, f"{result.stem}.json", scrub)
+        drifts.append(Drift(result.stem, missing=False, diff="\n".join(lines) + "\n"))
+    return drifts
+
+
+# -- ground truth -------------------------------------------------------------------------
+def value_pattern(value: str) -> re.Pattern[str]:
+    """Case-insensitive, whole-word, any run of whitespace (a line break too) between words."""
+    body = r"\s+".join(re.escape(part) for part in value.split())
+    return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
+
+
+def load_ground_truth(source: Path, stems: Iterable[str]) -> dict[str, dict[str, Any]]:
+    truths = {}
+    for stem in stems:
+        path = source / f"{stem}{GROUND_TRUTH}"
+        if path.exists():
+            try:
+                truths[stem] = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError as error:
+                raise ReplayError(f"{path.name}: not valid JSON ({type(error).__name__})") from error
+    return truths
+
+
+def check_ground_truth(result: ReplayResult, truth: dict[str, Any]) -> GroundTruth:
+    leaks: list[Leak] = []
+    by_type: dict[str, int] = {}
+    strings = 0
+    json_text = result.json_text
+    for etype, values in sorted((truth.get("must_not_survive") or {}).items()):
+        for index, value in enumerate(values):
+            if not value.strip():
+                continue
+            strings += 1
+            by_type[etype] = by_type.get(etype, 0) + 1
+            pattern = value_pattern(value)
+            for where, text in (("letter", result.letter), ("json", json_text)):
+                if pattern.search(text):
+                    leaks.append(Leak(result.stem, etype, index, where))
+    keep = [p for p in truth.get("must_keep") or [] if p.strip()]
+    normalised = " ".join(result.letter.split()).lower()
+    missing = tuple(i for i, phrase in enumerate(keep) if " ".join(phrase.split()).lower() not in normalised)
+    return GroundTruth(result.stem, strings, by_type, tuple(leaks), must_keep=len(keep),
+                       kept=len(keep) - len(missing), missing_kept=missing)
+
+
+# -- reports ------------------------------------------------------------------------------
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def report_data(run: ReplayRun) -> dict[str, Any]:
+    """Everything the reports show, deterministic (sorted keys and lists, no times or paths)."""
+    results = run.results
     by_status = Counter(r.summary["status"] for r in results)
     entities: Counter[str] = Counter()
     for r in results:
         entities.update(r.summary["entity_counts"])
-    report = {
-        "summary": {"messages": len(results), "by_status": dict(sorted(by_status.items())),
-                    "entities_removed": dict(sorted(entities.items()))},
-        "messages": [{"message": r.stem, **r.summary} for r in results],
+    summary: dict[str, Any] = {
+        "messages": len(results),
+        "by_status": dict(sorted(by_status.items())),
+        "entities_removed": dict(sorted(entities.items())),
     }
-    (out / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    lines = [f"Replay of {len(results)} messages", ""]
-    lines += [f"  {status:<22} {count}" for status, count in sorted(by_status.items())]
-    lines += ["", "Identifiers removed, by type:"]
-    lines += [f"  {etype:<22} {count}" for etype, count in sorted(entities.items())]
-    lines += ["", "Per message:"]
+    drift_by_stem = {d.stem: d for d in run.drifts or []}
+    truth_by_stem = {gt.stem: gt for gt in run.ground_truth or []}
+    if run.drifts is not None:
+        summary["expect"] = {
+            "passed": not run.drifts,
+            "drifted": sorted(d.stem for d in run.drifts if not d.missing),
+            "missing_golden": sorted(d.stem for d in run.drifts if d.missing),
+        }
+    if run.ground_truth is not None:
+        leaks = run.leaks
+        leaked_strings = {(leak.stem, leak.entity_type, leak.index) for leak in leaks}
+        strings_by_type: Counter[str] = Counter()
+        for gt in run.ground_truth:
+            strings_by_type.update(gt.by_type)
+        leaks_by_type = Counter(etype for _stem, etype, _i in leaked_strings)
+        strings = sum(gt.strings for gt in run.ground_truth)
+        must_keep = sum(gt.must_keep for gt in run.ground_truth)
+        kept = sum(gt.kept for gt in run.ground_truth)
+        summary["ground_truth"] = {
+            "passed": not leaks,
+            "fixtures": len(run.ground_truth),
+            "strings": strings,
+            "leaked_strings": len(leaked_strings),
+            "leak_rate": _rate(len(leaked_strings), strings),
+            "leaks_by_type": {t: {"strings": n, "leaked": leaks_by_type.get(t, 0)}
+                              for t, n in sorted(strings_by_type.items())},
+            "must_keep": must_keep,
+            "kept": kept,
+            "kept_rate": _rate(kept, must_keep),
+        }
+    if run.golden_refused:
+        summary["golden_refused"] = sorted(run.golden_refused)
+    if run.drifts is not None or run.ground_truth is not None or run.golden_refused:
+        summary["passed"] = run.passed
+    messages = []
     for r in results:
-        s = r.summary
-        flags = " ".join(f"{k}={'yes' if v else 'NO'}" for k, v in (s["sections"] or {}).items())
-        lines.append(f"  {r.stem:<50} {s['status']:<22} {s['reason'] or '':<28} {flags}")
-    (out / "report.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    timings = {"messages": {r.stem: round(r.seconds, 4) for r in results},
-               "total_seconds": round(sum(r.seconds for r in results), 3),
-               "finished_at": store.utcnow().isoformat()}
-    (out / "run.json").write_text(json.dumps(timings, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        entry: dict[str, Any] = {"message": r.stem, **r.summary}
+        if run.drifts is not None:
+            drift = drift_by_stem.get(r.stem)
+            entry["golden"] = "same" if drift is None else ("missing" if drift.missing else "drift")
+        truth = truth_by_stem.get(r.stem)
+        if truth is not None:
+            entry["ground_truth"] = {
+                "strings": truth.strings,
+                "leaks": [{"type": leak.entity_type, "index": leak.index, "where": leak.where}
+                          for leak in truth.leaks],
+                "must_keep": truth.must_keep,
+                "kept": truth.kept,
+                "missing_kept": list(truth.missing_kept),
+            }
+        messages.append(entry)
+    return {"summary": summary, "messages": messages}
+
+
+def _pct(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate * 100:.1f}%"
+
+
+def report_text(data: dict[str, Any], run: ReplayRun) -> str:
+    s = data["summary"]
+    lines = [f"Replay of {s['messages']} messages", ""]
+    if "passed" in s:
+        lines += [f"RESULT: {'PASS' if s['passed'] else 'FAIL'}", ""]
+    lines += [f"  {status:<22} {count}" for status, count in s["by_status"].items()]
+    lines += ["", "Identifiers removed, by type:"]
+    lines += [f"  {etype:<22} {count}" for etype, count in s["entities_removed"].items()]
+    if "expect" in s:
+        e = s["expect"]
+        lines += ["", f"Golden comparison: {'no drift' if e['passed'] else 'DRIFT'}"]
+        lines += [f"  drifted: {stem}" for stem in e["drifted"]]
+        lines += [f"  no golden file: {stem}" for stem in e["missing_golden"]]
+    if "ground_truth" in s:
+        g = s["ground_truth"]
+        lines += ["", f"Ground truth ({g['fixtures']} fixtures): {g['leaked_strings']} of {g['strings']} "
+                      f"must-not-survive strings leaked ({_pct(g['leak_rate'])}); kept phrases "
+                      f"{g['kept']}/{g['must_keep']} ({_pct(g['kept_rate'])})"]
+        lines += [f"  {etype:<22} {v['leaked']} leaked of {v['strings']}"
+                  for etype, v in g["leaks_by_type"].items()]
+        lines += [f"  LEAK {leak.describe()}" for leak in run.leaks]
+    for stem in s.get("golden_refused", []):
+        lines.append(f"  golden NOT written for {stem}: it leaks")
+    lines += ["", "Per message:"]
+    for m in data["messages"]:
+        flags = " ".join(f"{k}={'yes' if v else 'NO'}" for k, v in (m["sections"] or {}).items())
+        extra = ""
+        if "golden" in m:
+            extra += f" golden={m['golden']}"
+        if "ground_truth" in m:
+            gt = m["ground_truth"]
+            extra += f" leaks={len(gt['leaks'])} kept={gt['kept']}/{gt['must_keep']}"
+        line = f"  {m['message']:<45} {m['status']:<22} {m['reason'] or '-':<28} {flags}{extra}"
+        lines.append(line.rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def write_report(out: Path, run: ReplayRun) -> None:
+    from pipeline.report import render_html
+
+    data = report_data(run)
+    (out / "report.json").write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                                     encoding="utf-8", newline="\n")
+    (out / "report.txt").write_text(report_text(data, run), encoding="utf-8", newline="\n")
+    letters = {r.stem: r.letter for r in run.results}
+    leaks = [leak.describe() for leak in run.leaks]
+    (out / "report.html").write_text(render_html(data, letters, leaks=leaks), encoding="utf-8", newline="\n")
+
+
+def write_run_metadata(out: Path, run: ReplayRun, *, mode: str, seconds: float) -> None:
+    """The only non-deterministic file: timings, mode, notes, when."""
+    meta = {
+        "mode": mode,
+        "messages": {r.stem: {"seconds": round(r.seconds, 4), **({"notes": list(r.notes)} if r.notes else {})}
+                     for r in run.results},
+        "total_seconds": round(seconds, 3),
+        "finished_at": store.utcnow().isoformat(),
+        "golden_written": run.golden_written,
+    }
+    (out / "run.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -1,0 +1,173 @@
+"""The replay report as one HTML page for compliance staff: no JavaScript, inline CSS only.
+
+Contract: :func:`render_html` takes the deterministic report data of ``pipeline.replay`` and the
+redacted letters (the text a CSM sees) and returns the same bytes for the same inputs. Every
+text is HTML-escaped; placeholders (``[PERSON_1]``, ``[EMAIL_2]``, ``[they]``) are marked with
+``<mark class="ph ph-<type>">``. Nothing else reaches the page, so a removed value never does.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from typing import Any
+
+# An entity placeholder as written by pipeline.redact, or a neutralised pronoun ("[they]").
+PLACEHOLDER = re.compile(r"\[(?:(?P<type>[A-Z][A-Z_]*?)_\d+|(?P<pronoun>[a-z]+))\]")
+
+_CSS = """
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2330;
+ background:#f6f7f9}
+main{max-width:1100px;margin:0 auto;padding:24px}
+h1{font-size:24px;margin:0 0 4px} h2{font-size:18px;margin:0 0 8px} h3{font-size:15px;margin:16px 0 6px}
+.verdict{display:inline-block;padding:4px 12px;border-radius:6px;font-weight:700;color:#fff}
+.pass{background:#1a7f37} .fail{background:#c62828} .muted{color:#5b6472}
+section{background:#fff;border:1px solid #d9dde3;border-radius:8px;padding:16px 20px;margin:16px 0}
+table{border-collapse:collapse;margin:4px 0 8px}
+td,th{border-bottom:1px solid #e6e9ee;padding:3px 12px 3px 0;text-align:left;vertical-align:top}
+th{font-weight:600;color:#3b4350}
+.grid{display:flex;flex-wrap:wrap;gap:24px}
+.status{font-weight:700} .yes{color:#1a7f37;font-weight:600} .no{color:#c62828;font-weight:600}
+.leak{color:#c62828;font-weight:700}
+pre.letter{white-space:pre-wrap;word-wrap:break-word;background:#fbfbfc;border:1px solid #e6e9ee;
+ border-radius:6px;padding:12px;max-width:100%;
+ font:13px/1.5 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+mark.ph{border-radius:3px;padding:0 2px;background:#fff3b0;color:#1d2330}
+mark.ph-person,mark.ph-therapist,mark.ph-relative{background:#ffd6d6}
+mark.ph-email,mark.ph-url{background:#d6e8ff}
+mark.ph-phone,mark.ph-phone_number{background:#d9f2e3}
+mark.ph-address,mark.ph-postcode,mark.ph-uk_postcode,mark.ph-location{background:#eadcff}
+mark.ph-employer,mark.ph-org{background:#ffe2c2}
+mark.ph-nhs,mark.ph-ni,mark.ph-uk_nhs,mark.ph-uk_nino,mark.ph-dob,mark.ph-date_of_birth,mark.ph-registration,mark.ph-employee_id{background:#ffd1ec}
+mark.ph-pronoun{background:#e3e6ea;font-style:italic}
+nav a{margin-right:12px}
+"""
+
+
+def _e(value: Any) -> str:
+    return escape(str(value), quote=True)
+
+
+def highlight(letter: str) -> str:
+    """HTML-escape the redacted letter and mark each placeholder with a class per type."""
+    pieces: list[str] = []
+    position = 0
+    for match in PLACEHOLDER.finditer(letter):
+        pieces.append(_e(letter[position:match.start()]))
+        kind = "pronoun" if match.group("pronoun") else match.group("type").lower()
+        pieces.append(f'<mark class="ph ph-{_e(kind)}">{_e(match.group(0))}</mark>')
+        position = match.end()
+    pieces.append(_e(letter[position:]))
+    return "".join(pieces)
+
+
+def _table(rows: list[tuple[str, str]], head: tuple[str, str] | None = None) -> str:
+    if not rows:
+        return '<p class="muted">none</p>'
+    top = f"<tr><th>{_e(head[0])}</th><th>{_e(head[1])}</th></tr>" if head else ""
+    body = "".join(f"<tr><td>{_e(a)}</td><td>{b}</td></tr>" for a, b in rows)
+    return f"<table>{top}{body}</table>"
+
+
+def _anchor(stem: str) -> str:
+    return "m-" + re.sub(r"[^A-Za-z0-9_-]", "-", stem)
+
+
+def _summary(summary: dict[str, Any], leaks: list[str]) -> str:
+    parts = ['<section id="summary"><h2>Summary</h2>']
+    if "passed" in summary:
+        ok = summary["passed"]
+        verdict = '<span class="verdict pass">PASS</span>' if ok else '<span class="verdict fail">FAIL</span>'
+        parts.append(f"<p>{verdict}</p>")
+    parts.append(f'<p>Messages replayed: <strong>{_e(summary["messages"])}</strong></p>')
+    parts.append('<div class="grid"><div>')
+    parts.append("<h3>By status</h3>" + _table([(k, _e(v)) for k, v in summary["by_status"].items()],
+                                                ("status", "messages")))
+    parts.append("</div><div><h3>Identifiers removed, by type</h3>")
+    parts.append(_table([(k, _e(v)) for k, v in summary["entities_removed"].items()], ("type", "removed")))
+    parts.append("</div>")
+    if "expect" in summary:
+        e = summary["expect"]
+        result = '<span class="yes">no drift</span>' if e["passed"] else '<span class="no">DRIFT</span>'
+        rows = [("result", result)]
+        rows += [("drifted", _e(stem)) for stem in e["drifted"]]
+        rows += [("no golden file", _e(stem)) for stem in e["missing_golden"]]
+        parts.append("<div><h3>Golden comparison (--expect)</h3>" + _table(rows) + "</div>")
+    if "ground_truth" in summary:
+        g = summary["ground_truth"]
+        rate = "n/a" if g["leak_rate"] is None else f"{g['leak_rate'] * 100:.1f}%"
+        kept = "n/a" if g["kept_rate"] is None else f"{g['kept_rate'] * 100:.1f}%"
+        rows = [
+            ("result", '<span class="yes">no leak</span>' if g["passed"] else '<span class="no">LEAK</span>'),
+            ("fixtures with ground truth", _e(g["fixtures"])),
+            ("must-not-survive strings", _e(g["strings"])),
+            ("leaked", f'{_e(g["leaked_strings"])} ({_e(rate)})'),
+            ("kept phrases", f'{_e(g["kept"])} of {_e(g["must_keep"])} ({_e(kept)})'),
+        ]
+        by_type = [(t, f'{_e(v["leaked"])} of {_e(v["strings"])}') for t, v in g["leaks_by_type"].items()]
+        parts.append("<div><h3>Ground truth (--ground-truth)</h3>" + _table(rows)
+                     + _table(by_type, ("type", "leaked")) + "</div>")
+    parts.append("</div>")
+    if leaks:
+        parts.append('<h3 class="leak">Leaks (type, fixture and list index; values are never shown)</h3><ul>')
+        parts += [f'<li class="leak">{_e(leak)}</li>' for leak in leaks]
+        parts.append("</ul>")
+    for stem in summary.get("golden_refused", []):
+        parts.append(f'<p class="leak">Golden files not written for {_e(stem)}: it leaks.</p>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _message(m: dict[str, Any], letter: str) -> str:
+    stem = m["message"]
+    parts = [f'<section id="{_anchor(stem)}" class="message"><h2>{_e(stem)}</h2>']
+    rows = [("outcome", f'<span class="status">{_e(m["status"])}</span>'),
+            ("reason", _e(m["reason"] or "—"))]
+    if m.get("stage"):
+        rows.append(("stage", _e(m["stage"])))
+    for key, present in (m["sections"] or {}).items():
+        rows.append((f"section: {key}", '<span class="yes">present</span>' if present
+                     else '<span class="no">missing</span>'))
+    if m.get("sessions_requested") is not None:
+        rows.append(("sessions requested", _e(f'{m["sessions_requested"]} {m.get("period") or ""}'.strip())))
+    rows.append(("letter from", _e(", ".join(m.get("sources") or []) or "—")))
+    rows.append(("acknowledged", "yes" if m.get("acknowledged") else "no"))
+    if "golden" in m:
+        cls = "yes" if m["golden"] == "same" else "no"
+        rows.append(("golden", f'<span class="{cls}">{_e(m["golden"])}</span>'))
+    gt = m.get("ground_truth")
+    if gt is not None:
+        leak_text = ", ".join(f'{x["type"]}[{x["index"]}] in {x["where"]}' for x in gt["leaks"])
+        rows.append(("leaks", f'<span class="leak">{_e(leak_text)}</span>' if gt["leaks"]
+                     else '<span class="yes">none</span>'))
+        rows.append(("kept phrases", _e(f'{gt["kept"]} of {gt["must_keep"]}')))
+    parts.append('<div class="grid"><div>' + _table(rows) + "</div><div><h3>Removed, by type</h3>")
+    parts.append(_table([(k, _e(v)) for k, v in m["entity_counts"].items()], ("type", "count")))
+    parts.append("</div></div>")
+    parts.append("<h3>Redacted letter (as a CSM sees it)</h3>")
+    if letter:
+        parts.append(f'<pre class="letter">{highlight(letter)}</pre>')
+    else:
+        parts.append('<p class="muted">No letter is shown for this outcome.</p>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def render_html(data: dict[str, Any], letters: dict[str, str], *, leaks: list[str] | None = None) -> str:
+    messages = data["messages"]
+    nav = " ".join(f'<a href="#{_anchor(m["message"])}">{_e(m["message"])}</a>' for m in messages)
+    body = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>Plumm replay report</title>",
+        f"<style>{_CSS}</style></head><body><main>",
+        "<h1>Plumm replay report</h1>",
+        '<p class="muted">What the intake pipeline kept and removed for each message. '
+        "Removed values are never shown: only their types and counts.</p>",
+        _summary(data["summary"], leaks or []),
+        f"<nav>{nav}</nav>",
+        *(_message(m, letters.get(m["message"], "")) for m in messages),
+        "</main></body></html>",
+    ]
+    return "\n".join(body) + "\n"
