@@ -40,12 +40,15 @@ from __future__ import annotations
 
 import html as html_lib
 import io
+import logging
 import re
 import time
 import unicodedata
+import warnings
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import lxml.html
 from inscriptis import Inscriptis
@@ -56,6 +59,10 @@ from langdetect.lang_detect_exception import LangDetectException
 from pipeline.models import Attachment, IntakeOutcome, Letter, LetterMissing, MessageUnreadable, ParsedMail
 
 DetectorFactory.seed = 0  # langdetect is randomised; replay must not differ run to run
+
+# pypdf logs the first bytes of a file it cannot read ("invalid pdf header: b'Dear '") and
+# other fragments of content: a letter must never reach the log, so its logger stays quiet.
+logging.getLogger("pypdf").setLevel(logging.CRITICAL + 1)
 
 __all__ = ["extract"]
 
@@ -467,7 +474,7 @@ def _pdf_text(data: bytes, budget: _Budget, max_inflated: int) -> str:
     import pypdf
     from pypdf.errors import LimitReachedError
 
-    limits = {
+    limits: dict[str, Any] = {
         "zlib_maximum_output_length": max_inflated,
         "lzw_maximum_output_length": max_inflated,
         "run_length_maximum_output_length": max_inflated,
@@ -477,7 +484,8 @@ def _pdf_text(data: bytes, budget: _Budget, max_inflated: int) -> str:
         "stream_decoding_work_maximum_length": max(max_inflated * 4, 1),
     }
     try:
-        with pypdf.apply_configuration(**limits):
+        with pypdf.apply_configuration(**limits), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             try:
                 reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
             except LimitReachedError:

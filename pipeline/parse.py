@@ -255,7 +255,7 @@ def _message_bytes(part: Message) -> bytes:
     """Bytes of an attached ``message/rfc822`` so extract can parse it as a message."""
     try:
         inner = part.get_payload()
-        if isinstance(inner, list) and inner:
+        if isinstance(inner, list) and inner and isinstance(inner[0], Message):
             return bytes(inner[0].as_bytes())
         if isinstance(inner, str):
             return inner.encode("utf-8", "surrogateescape")

@@ -7,6 +7,7 @@ DOCX files with python-docx. The golden test at the bottom replays every fixture
 from __future__ import annotations
 
 import io
+import logging
 import time
 import zipfile
 from email.message import EmailMessage
@@ -369,7 +370,8 @@ def test_time_budget_exceeded_is_an_outcome():
 def test_gmail_forward_keeps_forwarded_letter_and_drops_header_block():
     msg = message(subject="Fwd: Letter")
     msg.set_content(
-        "FYI, see below.\n\n---------- Forwarded message ---------\nFrom: Dr Sam Patel <sam@practice.example>\n"
+        "FYI, see below.\n\n---------- Forwarded message ---------\n"
+        "From: Dr Sam Patel <sam@practice.example>\n"
         "Date: Mon, 3 Jun 2024 at 10:02\nSubject: Letter\nTo: <admin@practice.example>\n\n\n" + LETTER
     )
     letter = run(msg)
@@ -511,7 +513,8 @@ def test_english_letter_full_of_foreign_names_is_not_misjudged():
 def test_bounce_delivery_status_is_not_a_letter():
     raw = (
         b"From: MAILER-DAEMON@mx.example\r\nTo: hello@heyplumm.com\r\nSubject: Undelivered\r\n"
-        b"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n"
         b"--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
         b"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example\r\n\r\n"
         b"Final-Recipient: rfc822; someone@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n"
@@ -571,3 +574,14 @@ def test_golden_fixture(stem):
     golden = (FIXTURES / f"{stem}.letter.txt").read_text(encoding="utf-8")
     assert normalise(letter.text) == normalise(golden)
     assert list(letter.sources) == want["letter_sources"]
+
+
+def test_extract_never_logs_message_values(caplog):
+    caplog.set_level(logging.DEBUG)
+    msg = message()
+    msg.set_content("Please find attached my letter.")
+    attach(msg, b"Jordan Quinn is not a PDF", "application", "pdf", "letter.pdf")
+    attach(msg, b"%PDF-1.4\nJordan Quinn broken", "application", "pdf", "letter2.pdf")
+    with pytest.raises(MessageUnreadable):
+        run(msg)
+    assert "Jordan" not in caplog.text

@@ -81,7 +81,8 @@ def test_content_type_is_top_level_type():
     raw = (
         b"From: MAILER-DAEMON@mx.example\r\nContent-Type: multipart/report; report-type=delivery-status;"
         b" boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--B\r\n"
-        b"Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\nAction: failed\r\n--B--\r\n"
+        b"Content-Type: message/delivery-status\r\n\r\n"
+        b"Reporting-MTA: dns; mx\r\n\r\nAction: failed\r\n--B--\r\n"
     )
     mail = parse(raw)
     assert mail.content_type == "multipart/report"
