@@ -163,8 +163,8 @@ REASON_TEXTS = {
     "open it. Please send the letter again without a password.",
     "pdf-unreadable": "We could not read the PDF attached to your email. Please send the letter again, "
     "either as a new PDF or in the body of an email.",
-    "pdf-no-text": "The PDF attached to your email seems to be a scanned image, so we could not read its text. "
-    "Please send the letter as text, in the body of an email, or as a Word document or text-based PDF.",
+    "pdf-no-text": "The PDF attached to your email seems to be a scanned image, so we could not read its "
+    "text. Please send the letter as text, in the body of an email, or as a Word document or text-based PDF.",
     "docx-unreadable": "We could not read the Word document attached to your email. Please send the letter "
     "again, either as a new document or in the body of an email.",
     "attachment-unsupported": "The letter seems to be in an attachment type we cannot read. Please send it "
@@ -196,7 +196,7 @@ def _single_address(to: str) -> str:
     if len(pairs) != 1 or "," in cleaned or ";" in cleaned:
         raise ValueError("recipient must be a single email address")
     _, addr = parseaddr(cleaned)
-    if not addr or addr.count("@") != 1 or any(c.isspace() or c in "<>\"(),;:\\[]" for c in addr):
+    if not addr or addr.count("@") != 1 or any(c.isspace() or c in '<>"(),;:\\[]' for c in addr):
         raise ValueError("recipient must be a single email address")
     local, _, domain = addr.partition("@")
     if not local or not domain:

@@ -64,7 +64,7 @@ class SectionRule(RuleModel):
     guidance: str = Field(min_length=1)
     headings: list[str] = []
     patterns: list[PatternRule] = []
-    negation: NegationRules = NegationRules()
+    negation: NegationRules = NegationRules(window_before=6, window_after=2)
 
     @model_validator(mode="after")
     def _something_to_match(self) -> SectionRule:
@@ -154,7 +154,9 @@ def _compile(rules: SectionRules) -> _Compiled:
     exceptions: dict[str, PhraseMatcher] = {}
     for si, section in enumerate(rules.sections):
         for pi, rule in enumerate(section.patterns):
-            _add(patterns, f"{section.id}{_SEP}{rule.id}", rule.pattern, f"sections.{si}.patterns.{pi}.pattern")
+            _add(
+                patterns, f"{section.id}{_SEP}{rule.id}", rule.pattern, f"sections.{si}.patterns.{pi}.pattern"
+            )
         if section.headings:
             headings.add(section.id, [nlp.make_doc(h) for h in section.headings])
         cue_matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
@@ -233,7 +235,9 @@ def _layout_boundaries(text: str) -> set[int]:
         # a short line that does not run on (a heading, greeting, sign-off, "Dr [PERSON_1]")
         nxt = text[lines[i + 1][0] : lines[i + 1][1]].strip() if i + 1 < len(lines) else ""
         runs_on = nxt[:1].islower()
-        if (stripped.endswith(":") or (len(stripped) <= 60 and not stripped.endswith(_TERMINAL))) and not runs_on:
+        if (
+            stripped.endswith(":") or (len(stripped) <= 60 and not stripped.endswith(_TERMINAL))
+        ) and not runs_on:
             boundaries.add(start)
             boundaries.add(end)
         elif stripped.endswith(_TERMINAL) and not runs_on:
@@ -255,7 +259,14 @@ def _units(doc: Doc, extra_boundaries: set[int]) -> list[_Unit]:
             text = span.text.strip()
             if text:
                 units.append(
-                    _Unit(start, upto + 1, span.start_char, span.end_char, text, text.rstrip("*_ ").endswith("?"))
+                    _Unit(
+                        start,
+                        upto + 1,
+                        span.start_char,
+                        span.end_char,
+                        text,
+                        text.rstrip("*_ ").endswith("?"),
+                    )
                 )
         start = None
 
@@ -308,7 +319,12 @@ class _Scope:
     """Negation cues of one section over one doc."""
 
     def __init__(
-        self, doc: Doc, compiled: _Compiled, section: SectionRule, boundaries: set[str], closings: tuple[str, ...]
+        self,
+        doc: Doc,
+        compiled: _Compiled,
+        section: SectionRule,
+        boundaries: set[str],
+        closings: tuple[str, ...],
     ) -> None:
         self.doc = doc
         self.closings = closings
@@ -481,7 +497,9 @@ def _assess_section(
         if scope.content_negated(unit, max(content_start, unit.start)):
             continue
         hits.append(_Hit(ui, content_start, "heading"))
-    hit_units = {h.unit for h in hits}
+    # where the request is stated: the hit sentences, and the line after a heading's first one
+    # ("Recommendation:" / "* 6 more sessions" / "* weekly")
+    hit_units = {h.unit for h in hits} | {h.unit + 1 for h in hits if h.rule == "heading"}
     if not hits:
         return SectionVerdict(id=section.id, title=section.title, present=False), hit_units
     first = min(hits, key=lambda h: (h.token, h.rule))
@@ -527,7 +545,12 @@ def _sessions(
 
 
 def _period(
-    doc: Doc, units: list[_Unit], rules: SectionRules, compiled: _Compiled, preferred: set[int], near: set[int]
+    doc: Doc,
+    units: list[_Unit],
+    rules: SectionRules,
+    compiled: _Compiled,
+    preferred: set[int],
+    near: set[int],
 ) -> str | None:
     not_before = {w.lower() for w in rules.period.not_before}
     durations = {s: e for _, s, e in compiled.duration(doc)}
@@ -546,7 +569,9 @@ def _period(
         elif e + 1 in durations and doc[e].is_punct and doc[e].text == ",":
             end = durations[e + 1]
         phrase = " ".join(doc[s:end].text.lower().split())
-        rank = 0 if ui in near else 1 if ui in preferred else 2
+        if ui not in near and ui not in preferred:
+            continue  # "the end of [their] monthly sessions" in a question is not a requested period
+        rank = 0 if ui in near else 1
         candidates.append((rank, s, phrase))
     if not candidates:
         return None
@@ -571,6 +596,8 @@ def assess_sections(text: str, *, rules: SectionRules) -> SectionReport:
     for match_id, s, e in compiled.patterns(doc):
         if s in heading_tokens:
             continue  # "Clinical rationale: n/a" - the heading's own words are not content
+        if any(t.text in _TERMINAL for t in doc[s : e - 1]):
+            continue  # a gap in a pattern never spans two sentences ("I asked. More sessions...")
         section_id, rule_id = doc.vocab.strings[match_id].split(_SEP, 1)
         pattern_matches.append((section_id, rule_id, s, e))
     pattern_matches.sort(key=lambda m: (m[2], m[3], m[0], m[1]))

@@ -69,8 +69,17 @@ class SenderSignals:
 # "method=result" pairs of RFC 8601; the result is a bare word.
 _RESULT = re.compile(r"(?:^|[;\s])(spf|dkim|dmarc)\s*=\s*([a-zA-Z]+)", re.IGNORECASE)
 _COMMENT = re.compile(r"\([^()]*\)")
-_KNOWN_RESULTS = {"pass", "fail", "softfail", "neutral", "none", "temperror", "permerror", "policy",
-                  "bestguesspass"}
+_KNOWN_RESULTS = {
+    "pass",
+    "fail",
+    "softfail",
+    "neutral",
+    "none",
+    "temperror",
+    "permerror",
+    "policy",
+    "bestguesspass",
+}
 
 
 def parse_authentication_results(values: tuple[str, ...] | list[str]) -> dict[str, str]:

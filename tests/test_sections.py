@@ -36,7 +36,7 @@ RECOMMENDATION_PRESENT = {
     "would-recommend": "I would recommend that [PERSON_1] is offered eight more sessions.",
     "strongly-recommend": "I strongly recommend continued weekly therapy for [them].",
     "would-benefit-further": "[they] would benefit from a further block of six sessions.",
-    "support-request": "[PERSON_1] has asked for more sessions and I support the request for additional sessions.",
+    "support-request": "[PERSON_1] asked for more sessions; I support the request for additional sessions.",
     "requesting-additional": "I am requesting an additional twelve sessions for my client.",
     "propose-with-gap": "I propose that [they] receives 8 more sessions on a fortnightly basis.",
     "like-to-request": "Hi,\nI'd like to request six more sessions for my client.\nThanks",
@@ -64,8 +64,8 @@ RECOMMENDATION_ABSENT = {
     "not-in-position": "I am not in a position to recommend an increase.",
     "recommend-ending": "I would recommend ending therapy now.",
     "process-question": "What is the process for requesting more sessions?",
-    "process-question-in-letter": "Dear Plumm,\n\nWhat is the process for requesting more sessions for my client?\n\n"
-    "Thanks,\n[PERSON_1]",
+    "process-question-in-letter": "Dear Plumm,\n\nWhat is the process for requesting more sessions "
+    "for my client?\n\nThanks,\n[PERSON_1]",
     "how-to-question": "Could you tell me how to request more sessions for [them]?",
     "client-asked": "[PERSON_1] has asked for more sessions. [they] finds them helpful.",
     "needs-only": "[PERSON_1] continues to experience panic attacks due to [their] workload.",
@@ -139,7 +139,8 @@ def test_bare_process_question_is_neither_section(rules: SectionRules) -> None:
 def test_evidence_is_the_sentence_that_fired_and_rule_is_named(rules: SectionRules) -> None:
     text = (
         "Dear Plumm,\n\n[PERSON_1] continues to experience low mood. [they] enjoys walking.\n\n"
-        "I would strongly recommend six additional sessions, weekly for two months.\n\nKind regards,\n[PERSON_2]"
+        "I would strongly recommend six additional sessions, weekly for two months.\n\n"
+        "Kind regards,\n[PERSON_2]"
     )
     report = assess_sections(text, rules=rules)
     needs, recommendation = report.verdicts
@@ -148,7 +149,10 @@ def test_evidence_is_the_sentence_that_fired_and_rule_is_named(rules: SectionRul
         "[PERSON_1] continues to experience low mood.",
         "needs-continues-to",
     )
-    assert recommendation.evidence == "I would strongly recommend six additional sessions, weekly for two months."
+    assert (
+        recommendation.evidence
+        == "I would strongly recommend six additional sessions, weekly for two months."
+    )
     assert recommendation.rule == "rec-recommend"
     assert report.complete
 
@@ -156,7 +160,11 @@ def test_evidence_is_the_sentence_that_fired_and_rule_is_named(rules: SectionRul
 def test_heading_verdict_names_the_heading_rule_and_content_sentence(rules: SectionRules) -> None:
     report = assess_sections("Recommendation\nSix further sessions, fortnightly.\n", rules=rules)
     verdict = report.verdicts[1]
-    assert (verdict.present, verdict.rule, verdict.evidence) == (True, "heading", "Six further sessions, fortnightly.")
+    assert (verdict.present, verdict.rule, verdict.evidence) == (
+        True,
+        "heading",
+        "Six further sessions, fortnightly.",
+    )
 
 
 def test_absent_section_has_no_evidence(rules: SectionRules) -> None:
@@ -190,9 +198,11 @@ def test_sessions_and_period_extraction(text: str, sessions: int | None, period:
 
 
 def test_output_is_deterministic(rules: SectionRules) -> None:
-    text = (FIXTURES / "plain-text-letter-with-headings.letter.txt").read_text(encoding="utf-8") if (
-        FIXTURES / "plain-text-letter-with-headings.letter.txt"
-    ).exists() else "Recommendation\nI recommend six additional sessions, weekly.\n"
+    text = (
+        (FIXTURES / "plain-text-letter-with-headings.letter.txt").read_text(encoding="utf-8")
+        if (FIXTURES / "plain-text-letter-with-headings.letter.txt").exists()
+        else "Recommendation\nI recommend six additional sessions, weekly.\n"
+    )
     reports = {assess_sections(text, rules=rules) for _ in range(3)}
     reloaded = assess_sections(text, rules=load_section_rules(DEFAULT_RULES_DIR))
     assert len(reports) == 1 and reports == {reloaded}
@@ -235,8 +245,16 @@ def test_invalid_yaml_is_a_rules_error_naming_file(tmp_path: Path) -> None:
 
 LETTER_STEMS = [s for s in fixture_stems() if (FIXTURES / f"{s}.letter.txt").exists()]
 
-_PRONOUNS = {"he": "they", "she": "they", "him": "them", "his": "their", "her": "their", "hers": "theirs",
-             "himself": "themself", "herself": "themself"}
+_PRONOUNS = {
+    "he": "they",
+    "she": "they",
+    "him": "them",
+    "his": "their",
+    "her": "their",
+    "hers": "theirs",
+    "himself": "themself",
+    "herself": "themself",
+}
 
 
 def _simulated_redaction(text: str, exp: dict) -> str:

@@ -60,7 +60,7 @@ AUTH_RESULTS = [
         ("pass", "pass", "pass"),
     ),
     (
-        "mx.heyplumm.com;\r\n\tspf=softfail (domain of transitioning x does not designate) smtp.mailfrom=x;\r\n"
+        "mx.heyplumm.com;\r\n\tspf=softfail (domain of x does not designate) smtp.mailfrom=x;\r\n"
         "\tdkim=none; dmarc=fail header.from=clinic.example",
         ("softfail", "none", "fail"),
     ),
