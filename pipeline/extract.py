@@ -18,6 +18,9 @@ Contract
   (From/Sent/To/Subject lines). The forwarder's own note above it is kept only when it is
   substantive (at least ``_NOTE_MIN_WORDS`` words once greeting and signature are set
   aside); otherwise it moves to ``removed_text``. Notes: ``forwarded``;
+* a bounce or read report (``multipart/report``), an automatic reply (``Auto-Submitted:
+  auto-replied``, ``X-Autoreply``) or bulk/list mail (``Precedence: bulk|list|junk``) holds
+  no letter: ``no-letter-found``, whatever its text; so does binary noise in a text part;
 * replies drop quoted history (``>`` lines, "On ... wrote:" and what follows it, Outlook's
   From/Sent block, "-----Original Message-----", Gmail/Apple quote blocks in HTML) into
   ``removed_text``. Note: ``quoted-history-dropped``. Signatures stay.
@@ -646,7 +649,7 @@ class _Found:
 
 def _body(mail: ParsedMail, found: _Found) -> tuple[str, str]:
     """(source, text) of the body: plain, or HTML when plain is missing or a stub."""
-    plain = _clean(mail.text_plain)
+    plain = "" if _is_binary_noise(mail.text_plain) else _clean(mail.text_plain)
     html_text = ""
     if mail.text_html.strip():
         html_text, hidden = _html_to_text(mail.text_html)
@@ -736,7 +739,36 @@ def _extract_inner(raw: bytes, budget: _Budget, max_inflated: int, depth: int) -
     return _extract(inner, budget=budget, max_inflated=max_inflated, depth=depth)
 
 
+def _is_machine_report(mail: ParsedMail) -> bool:
+    """A delivery/read report (RFC 6522) or an automatic reply (RFC 3834): never a letter.
+
+    ``Auto-Submitted: auto-generated`` is not enough: practice-management systems send
+    genuine letters that way. Only replies generated automatically are excluded.
+    """
+    if mail.content_type == "multipart/report":
+        return True
+    auto = mail.header("auto-submitted").strip().lower()
+    if auto.startswith("auto-replied"):
+        return True
+    if mail.header("x-autoreply").strip() or mail.header("x-autorespond").strip():
+        return True
+    # Bulk and list mail (newsletters, digests) is not addressed to us as a letter.
+    return mail.header("precedence").strip().lower() in ("auto_reply", "bulk", "list", "junk")
+
+
+_BINARY_CHAR = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]")
+
+
+def _is_binary_noise(text: str) -> bool:
+    """True for binary bytes sent as a text part: real text has almost no control characters."""
+    if len(text) < 200:
+        return False
+    return len(_BINARY_CHAR.findall(text)) / len(text) > 0.05
+
+
 def _extract(mail: ParsedMail, *, budget: _Budget, max_inflated: int, depth: int) -> Letter:
+    if _is_machine_report(mail):
+        raise LetterMissing("no-letter-found")
     found = _Found()
     source, body = _body(mail, found)
     budget.check()

@@ -8,16 +8,16 @@ payload bytes, in order of appearance) and the parser's defects as fixed codes. 
 only :class:`~pipeline.models.MessageUnreadable` with one of these reasons:
 
 ``empty-message``       no bytes at all
-``header-too-large``    a header block (top level or MIME part) over ``max_header_bytes``
+``header-too-large``    a header block (top level or MIME part) over 8 x ``max_header_bytes``
 ``too-many-parts``      more than ``max_parts`` MIME parts
 ``nesting-too-deep``    multipart / message nesting deeper than ``max_depth``
 ``mime-unparseable``    mail-parser (or the standard library under it) raised
 
 A cheap line scan runs *before* mail-parser so that a hostile message (thousands of parts,
 1,000-level nesting, a 200 KB header line) is refused in linear time instead of being fed
-to a recursive parser. Oversized headers are refused rather than truncated: truncating
-could silently drop ``From`` or ``Content-Type`` and change what the message means, while
-a refusal keeps the raw bytes for manual review.
+to a recursive parser. A single header line over ``max_header_bytes`` is truncated to that
+length (defect ``HeaderLineTruncated``): one runaway trace header must not block a valid
+letter. A header block that is too large as a whole is refused.
 
 mail-parser is the primary parser: it builds the message tree, decodes encoded words and
 addresses and reports defects. Body text is re-decoded here from the part's bytes
@@ -49,6 +49,7 @@ logging.getLogger("mailparser").setLevel(logging.CRITICAL + 1)
 __all__ = ["parse", "decode_text"]
 
 _STAGE = "parse"
+_HEADER_BLOCK_FACTOR = 8  # a header block may hold this many maximum-length lines
 
 _HEADER_LINE = re.compile(rb"^([!-9;-~]+)[ \t]*:", re.ASCII)
 _BOUNDARY_PARAM = re.compile(rb"""boundary\s*=\s*(?:"([^"]*)"|([^\s;]+))""", re.IGNORECASE)
@@ -93,13 +94,20 @@ def _header_content_type(block: list[bytes]) -> tuple[str, bytes | None]:
     return ctype, boundary
 
 
-def _prescan(raw: bytes, *, max_header_bytes: int, max_parts: int, max_depth: int) -> None:
+def _prescan(raw: bytes, *, max_header_bytes: int, max_parts: int, max_depth: int) -> list[tuple[int, int]]:
     """Refuse hostile structure in one linear pass over the lines.
 
     Follows the MIME tree the way the standard library's feed parser does: a header block,
     then either a multipart body (delimiter lines of a boundary on the stack), a nested
     ``message/*`` (another header block), or an opaque leaf body.
+
+    Returns the (offset, length) of header lines longer than ``max_header_bytes``: they are
+    truncated, not refused, because one runaway trace header should not block a letter. A
+    whole header block over ``_HEADER_BLOCK_FACTOR`` times that size is refused.
     """
+    long_lines: list[tuple[int, int]] = []
+    offset = 0
+    block_limit = max_header_bytes * _HEADER_BLOCK_FACTOR
     # Each frame is the boundary of an open multipart, or None for a message/rfc822 level.
     stack: list[bytes | None] = []
     in_headers = True
@@ -122,6 +130,8 @@ def _prescan(raw: bytes, *, max_header_bytes: int, max_parts: int, max_depth: in
         return nested_message
 
     for line in raw.split(b"\n"):
+        line_start = offset
+        offset += len(line) + 1
         if line.endswith(b"\r"):
             line = line[:-1]
         if in_headers:
@@ -129,8 +139,10 @@ def _prescan(raw: bytes, *, max_header_bytes: int, max_parts: int, max_depth: in
                 in_headers = end_block()
                 continue
             if line[:1] in (b" ", b"\t") or line.startswith(b"From ") or _HEADER_LINE.match(line):
-                block_bytes += len(line) + 1
-                if block_bytes > max_header_bytes:
+                if len(line) > max_header_bytes:
+                    long_lines.append((line_start, len(line)))
+                block_bytes += min(len(line), max_header_bytes) + 1
+                if block_bytes > block_limit:
                     raise MessageUnreadable("header-too-large", stage=_STAGE)
                 block.append(line)
                 continue
@@ -157,6 +169,17 @@ def _prescan(raw: bytes, *, max_header_bytes: int, max_parts: int, max_depth: in
             if stripped == delimiter + b"--":
                 del stack[index:]
                 break
+    return long_lines
+
+
+def _truncate_lines(raw: bytes, spans: list[tuple[int, int]], keep: int) -> bytes:
+    pieces: list[bytes] = []
+    position = 0
+    for start, length in spans:
+        pieces.append(raw[position : start + keep])
+        position = start + length
+    pieces.append(raw[position:])
+    return b"".join(pieces)
 
 
 # --------------------------------------------------------------------------- decoding
@@ -343,7 +366,9 @@ def parse(
         raise TypeError("parse() takes the raw message as bytes")
     if not raw.strip():
         raise MessageUnreadable("empty-message", stage=_STAGE)
-    _prescan(raw, max_header_bytes=max_header_bytes, max_parts=max_parts, max_depth=max_depth)
+    long_lines = _prescan(raw, max_header_bytes=max_header_bytes, max_parts=max_parts, max_depth=max_depth)
+    if long_lines:
+        raw = _truncate_lines(raw, long_lines, max_header_bytes)
 
     try:
         mp = mailparser.parse_from_bytes(raw)
@@ -359,6 +384,8 @@ def parse(
         walk.visit(message, in_attachment=False, non_body=False)
 
         defects = set(mp.defects_categories) | walk.defects
+        if long_lines:
+            defects.add("HeaderLineTruncated")
         references = tuple(
             ref for value in headers.get("references", ()) for ref in re.findall(r"<[^<>\s]+>", value)
         )

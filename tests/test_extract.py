@@ -510,7 +510,7 @@ def test_english_letter_full_of_foreign_names_is_not_misjudged():
     assert run(msg).sources == ("body",)
 
 
-def test_bounce_delivery_status_is_not_a_letter():
+def test_bounce_report_is_not_a_letter():
     raw = (
         b"From: MAILER-DAEMON@mx.example\r\nTo: hello@heyplumm.com\r\nSubject: Undelivered\r\n"
         b"MIME-Version: 1.0\r\n"
@@ -521,9 +521,45 @@ def test_bounce_delivery_status_is_not_a_letter():
         b"--B\r\nContent-Type: message/rfc822\r\n\r\nFrom: hello@heyplumm.com\r\nSubject: ack\r\n\r\n"
         b"Original acknowledgement text\r\n--B--\r\n"
     )
-    letter = extract(parse(raw))
-    assert "could not be delivered" in letter.text
-    assert "Final-Recipient" not in letter.text and "Original acknowledgement" not in letter.text
+    with pytest.raises(LetterMissing) as caught:
+        extract(parse(raw))
+    assert caught.value.reason == "no-letter-found"
+
+
+@pytest.mark.parametrize(
+    "header", [("Auto-Submitted", "auto-replied"), ("X-Autoreply", "yes"), ("Precedence", "auto_reply")]
+)
+def test_automatic_reply_holds_no_letter(header):
+    msg = message(subject="Automatic reply: Letter")
+    msg[header[0]] = header[1]
+    msg.set_content("I am on leave until Monday. For anything urgent call reception.")
+    with pytest.raises(LetterMissing) as caught:
+        run(msg)
+    assert caught.value.reason == "no-letter-found"
+
+
+def test_list_mail_holds_no_letter():
+    msg = message(subject="CPD Digest", Precedence="list", List_Id="<digest.example>")
+    msg.set_content(LETTER)
+    with pytest.raises(LetterMissing) as caught:
+        run(msg)
+    assert caught.value.reason == "no-letter-found"
+
+
+def test_binary_noise_in_a_text_part_is_no_letter_found():
+    import random
+
+    noise = bytes(random.Random(7).randrange(256) for _ in range(4096))
+    raw = b"From: a@b.example\r\nSubject: s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + noise
+    with pytest.raises(LetterMissing) as caught:
+        extract(parse(raw))
+    assert caught.value.reason == "no-letter-found"
+
+
+def test_auto_generated_letter_from_a_practice_system_is_read():
+    msg = message(Auto_Submitted="auto-generated")
+    msg.set_content(LETTER)
+    assert run(msg).sources == ("body",)
 
 
 def test_outcome_messages_carry_reason_codes_only():
