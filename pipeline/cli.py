@@ -190,9 +190,12 @@ def cases_list(
 def cases_show(
     reference: str,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    reveal: Annotated[bool, typer.Option("--reveal", help="also decrypt the vault (audited)")] = False,
+    operator: Annotated[str | None, typer.Option(help="who reveals (default: your login name)")] = None,
 ) -> None:
     """A case with its redacted letter, section evidence and audit trail."""
     settings = State.settings()
+    vault = _reveal(settings, reference, operator) if reveal else None
     engine = store.make_engine(settings.effective_database_url)
     from pipeline.cases import by_reference
 
@@ -212,6 +215,8 @@ def cases_show(
         "events": [{"at": e.at.isoformat(timespec="seconds"), "actor": e.actor, "kind": e.kind,
                     "from": e.from_status, "to": e.to_status, "note": e.note} for e in events],
     }
+    if vault is not None:
+        data["vault"] = vault
     if as_json:
         out.print_json(json.dumps(data))
         return
@@ -228,31 +233,219 @@ def cases_show(
     for e in data["events"]:
         out.print(f"  {e['at']} {e['actor']:<10} {e['kind']:<24} {e['from'] or ''} -> {e['to'] or ''} {e['note']}",
                   markup=False)
+    if vault is not None:
+        out.print("")
+        out.print(f"VAULT (revealed to {operator or _me()}; this reveal is recorded on the case):", markup=False)
+        for placeholder, original in sorted(vault.items()):
+            out.print(f"  {placeholder} = {original}", markup=False)
+
+
+def _reveal(settings: Settings, reference: str, operator: str | None) -> dict[str, str]:
+    from pipeline import csm
+
+    try:
+        return csm.reveal(_csm_runtime(settings), reference, operator=operator or _me())
+    except csm.ActionRefused as exc:
+        err.print(f"refused: {exc}", markup=False)
+        raise typer.Exit(1) from exc
 
 
 @app.command("replay")
 def replay_cmd(
     source: Annotated[Path, typer.Argument(help="folder of .eml files", exists=True, file_okay=False)],
     out_dir: Annotated[Path, typer.Option("--out", help="where to write outputs")],
-    db: Annotated[str | None, typer.Option("--db", help="database URL to use instead of fresh temporary ones")] = None,
+    db: Annotated[str | None, typer.Option(
+        "--db", help="database URL instead of fresh temporary ones (--via-smtp: the listener's)")] = None,
+    expect: Annotated[bool, typer.Option(
+        "--expect", help="fail on any drift from the golden <stem>.replay.txt/.json files")] = False,
+    ground_truth: Annotated[bool, typer.Option(
+        "--ground-truth", help="fail on any leak of a must_not_survive string (<stem>.expected.json)",
+    )] = False,
+    update_golden: Annotated[bool, typer.Option(
+        "--update-golden", help="rewrite the golden files (review the diff first)")] = False,
+    via_smtp: Annotated[str | None, typer.Option(
+        "--via-smtp", metavar="HOST:PORT", help="send to a running listener instead (needs --db)")] = None,
 ) -> None:
-    """Run every .eml in SOURCE through the full pipeline; write per-message outputs and a report."""
-    from pipeline.replay import replay
+    """Run every .eml in SOURCE through the full pipeline; write per-message outputs and a report.
 
-    settings = State.settings()
-    runtime(settings)  # fail fast on bad rules before touching any message
-    count = len(list(source.glob("*.eml")))
+    Exit code: 0 all good, 1 drift or leak, 2 usage or configuration error."""
     from rich.progress import Progress
 
-    with Progress(console=err, disable=not err.is_terminal, transient=True) as bar:
-        task = bar.add_task("replaying", total=count)
-        results = replay(source, out_dir, settings=settings, db_url=db,
-                         progress=lambda _stem: bar.advance(task))
+    from pipeline.replay import ReplayError, replay
+
+    settings = State.settings()
+    if not via_smtp:
+        runtime(settings)  # fail fast on bad rules before touching any message
+    count = len(list(source.glob("*.eml")))
+    try:
+        with Progress(console=err, disable=not err.is_terminal, transient=True) as bar:
+            task = bar.add_task("replaying", total=count)
+            run = replay(source, out_dir, settings=settings, db_url=db,
+                         progress=lambda _stem: bar.advance(task), via_smtp=via_smtp,
+                         expect=expect, ground_truth=ground_truth, update_golden=update_golden)
+    except ReplayError as exc:
+        err.print(f"replay: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    # Diffs and leak lines are scrubbed: fixtures, types and list indices, never a removed value.
+    for drift in run.drifts or []:
+        if drift.missing:
+            out.print(f"DRIFT {drift.stem}: no golden file (--update-golden, review, commit)", markup=False)
+        else:
+            out.print(f"DRIFT {drift.stem}:", markup=False)
+            out.print(drift.diff.rstrip("\n"), markup=False)
+    for leak in run.leaks:
+        out.print(f"LEAK {leak.describe()}", markup=False)
+    for stem in run.golden_refused:
+        out.print(f"golden files NOT written for {stem}: it leaks", markup=False)
     statuses: dict[str, int] = {}
-    for r in results:
+    for r in run.results:
         statuses[r.summary["status"]] = statuses.get(r.summary["status"], 0) + 1
-    out.print(f"replayed {len(results)} message(s) into {out_dir}: "
-              + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
+    out.print(f"replayed {len(run.results)} message(s) into {out_dir}: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())), markup=False)
+    if run.golden_written:
+        out.print(f"golden files written for {len(run.golden_written)} message(s) in {source}", markup=False)
+    if run.drifts is not None:
+        verdict = f"DRIFT in {len(run.drifts)} message(s)" if run.drifts else "no drift"
+        out.print(f"expect: {verdict}", markup=False)
+    if run.ground_truth is not None:
+        out.print("ground truth: " + (f"{len(run.leaks)} LEAK(S)" if run.leaks else "no leak"), markup=False)
+    out.print(f"report: {out_dir / 'report.html'}", markup=False)
+    raise typer.Exit(run.exit_code)
+
+
+# -- the CSM's commands (pipeline.csm, pipeline.digest) --------------------------------------
+def _csm_runtime(settings: Settings):  # type: ignore[no-untyped-def]
+    """A runtime for CSM commands: database and keys, accounts validated; no NLP model loaded."""
+    from pipeline.accounts import load_accounts
+    from pipeline.worker import Runtime
+
+    try:
+        load_accounts(settings.rules_dir)
+        return Runtime(settings)
+    except (RulesError, ValueError) as exc:
+        err.print(f"[red]{exc}[/red]", markup=False)
+        raise typer.Exit(2) from exc
+
+
+def _csm_action(action: str, reference: str, *args: str, **kwargs: Any) -> None:
+    """Run one pipeline.csm action; a refusal prints its reason and exits 1."""
+    from pipeline import csm, delivery
+    from pipeline.cases import TransitionRefused
+
+    rt = _csm_runtime(State.settings())
+    try:
+        result = getattr(csm, action)(rt, reference, *args, **kwargs)
+    except (TransitionRefused, csm.ActionRefused) as exc:
+        err.print(f"refused: {exc}", markup=False)
+        raise typer.Exit(1) from exc
+    sent = delivery.deliver_pending(rt)
+    if action == "reprocess":
+        out.print(f"{reference}: {result} message(s) re-queued; the worker re-runs them", markup=False)
+        return
+    out.print(f"{result.reference}: {result.status}" + (f", {sent} email(s) sent" if sent else ""), markup=False)
+
+
+Actor = Annotated[str, typer.Option(help="who acts (recorded on the case event)")]
+Note = Annotated[str, typer.Option(help="a note for the case event")]
+
+
+def _me() -> str:
+    import getpass
+
+    return getpass.getuser()
+
+
+@cases_app.command("approve")
+def cases_approve(reference: str, actor: Actor = "", note: Note = "") -> None:
+    """Approve a case ready for assessment."""
+    _csm_action("approve", reference, actor=actor or _me(), note=note)
+
+
+@cases_app.command("decline")
+def cases_decline(
+    reference: str, reason: Annotated[str, typer.Option(help="why (recorded on the case)")], actor: Actor = "",
+) -> None:
+    """Decline a case, with a reason."""
+    _csm_action("decline", reference, actor=actor or _me(), reason=reason)
+
+
+@cases_app.command("request-employer")
+def cases_request_employer(reference: str, actor: Actor = "", note: Note = "") -> None:
+    """Send the employer's HR contact an anonymous request for the sessions."""
+    _csm_action("request_employer", reference, actor=actor or _me(), note=note)
+
+
+@cases_app.command("record-employer")
+def cases_record_employer(
+    reference: str, decision: Annotated[str, typer.Argument(help="approved or declined")],
+    actor: Actor = "", note: Note = "",
+) -> None:
+    """Record the employer's answer."""
+    _csm_action("record_employer", reference, decision, actor=actor or _me(), note=note)
+
+
+@cases_app.command("notify-client")
+def cases_notify_client(
+    reference: str,
+    to: Annotated[str | None, typer.Option(help="the client's address, if the vault does not say")] = None,
+    actor: Actor = "", note: Note = "",
+) -> None:
+    """Tell the client the outcome and how to book (to the address in the vault, or --to)."""
+    _csm_action("notify_client", reference, actor=actor or _me(), to=to, note=note)
+
+
+@cases_app.command("close")
+def cases_close(reference: str, actor: Actor = "", note: Note = "") -> None:
+    """Close a case."""
+    _csm_action("close", reference, actor=actor or _me(), note=note)
+
+
+@cases_app.command("reprocess")
+def cases_reprocess(reference: str, actor: Actor = "", note: Note = "") -> None:
+    """Re-queue the case's quarantined message(s); the worker re-runs them into this case."""
+    _csm_action("reprocess", reference, actor=actor or _me(), note=note)
+
+
+@cases_app.command("assign")
+def cases_assign(
+    reference: str, account: Annotated[str, typer.Argument(help="an account id from accounts.yaml")],
+    actor: Actor = "", note: Note = "",
+) -> None:
+    """Route a case to an account by hand (the team lead, for the unassigned queue)."""
+    _csm_action("assign", reference, account, actor=actor or _me(), note=note)
+
+
+@app.command("digest")
+def digest_cmd(
+    since: Annotated[str | None, typer.Option(help="only cases changed since this ISO date/time")] = None,
+    only_new: Annotated[bool, typer.Option("--only-new", help="only cases changed since their last digest")] = False,
+    to: Annotated[str | None, typer.Option(help="only this CSM's digest")] = None,
+) -> None:
+    """Email each CSM their cases waiting for assessment or action (cron-friendly)."""
+    from datetime import UTC, datetime
+
+    from pipeline import delivery, digest
+
+    since_at = None
+    if since:
+        try:
+            since_at = datetime.fromisoformat(since)
+        except ValueError as exc:
+            err.print("--since must be an ISO date or date-time, e.g. 2026-11-02 or 2026-11-02T09:00")
+            raise typer.Exit(2) from exc
+        since_at = since_at if since_at.tzinfo else since_at.replace(tzinfo=UTC)
+    settings = State.settings()
+    store.migrate(settings.effective_database_url)
+    rt = _csm_runtime(settings)
+    try:
+        result = digest.send(rt, since=since_at, only_new=only_new, to=to)
+    except digest.DigestError as exc:
+        err.print(f"digest: {exc}", markup=False)
+        raise typer.Exit(1) from exc
+    sent = delivery.deliver_pending(rt)
+    out.print(f"digest: {result.emails} email(s) covering {result.cases} case(s)"
+              + (f" to {', '.join(result.recipients)}" if result.recipients else "") + f"; {sent} sent",
+              markup=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import difflib
 import email
+import email.message
+import email.parser
 import email.policy
 import email.utils
 import json
@@ -147,16 +149,21 @@ def case_summary(case: store.Case | None, *, acknowledged: bool) -> dict[str, An
     }
 
 
+def _headers(raw: bytes) -> email.message.Message:
+    """Headers only: a hostile body (thousands of nested parts) must not break the replay itself."""
+    return email.parser.BytesParser(policy=email.policy.compat32).parsebytes(raw, headersonly=True)
+
+
 def envelope_sender(raw: bytes) -> str:
     """The From header's address, as a mail client would use for MAIL FROM; a fixed one if absent."""
-    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    message = _headers(raw)
     _name, address = email.utils.parseaddr(str(message.get("From", "")))
     return address if address.count("@") == 1 and all(address.split("@")) else FALLBACK_SENDER
 
 
 def _thread_marked(raw: bytes) -> bool:
     """Carries In-Reply-To/References or a case reference in the subject (a follow-up)."""
-    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    message = _headers(raw)
     subject = str(message.get("Subject", ""))
     return bool(message.get("In-Reply-To") or message.get("References") or _THREAD_MARK.search(subject))
 
@@ -392,12 +399,13 @@ class Scrubber:
             for etype, values in sorted((truth.get("must_not_survive") or {}).items()):
                 patterns += [(etype, value) for value in values if value.strip()]
         # Longest first, so "Dr Vikram Anand" is masked whole before "Anand".
-        self._patterns = [(etype, value_pattern(value))
+        self._patterns = [(etype, value, value_pattern(value))
                           for etype, value in sorted(patterns, key=lambda p: (-len(p[1]), p[0], p[1]))]
 
     def known(self, line: str) -> str:
-        for etype, pattern in self._patterns:
-            line = pattern.sub(f"[LEAK:{etype}]", line)
+        for etype, value, pattern in self._patterns:
+            line = pattern.sub(lambda m, t=etype, v=value: m.group(0) if not survives(v, m.group(0))
+                               else f"[LEAK:{t}]", line)
         return line
 
     def new_line(self, line: str, golden_words: set[str]) -> str:
@@ -455,6 +463,15 @@ def value_pattern(value: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
 
 
+def survives(value: str, text: str) -> bool:
+    """Whether a must-not-survive value is in ``text``: case-insensitive and whole-word, except that
+    a capitalised one-word value found only in lower case is the ordinary word ("Will" the client,
+    "I will recommend"), which must survive."""
+    ordinary_word = " " not in value.strip() and value != value.lower()
+    return any(not (ordinary_word and match.group(0).islower())
+               for match in value_pattern(value).finditer(text))
+
+
 def load_ground_truth(source: Path, stems: Iterable[str]) -> dict[str, dict[str, Any]]:
     truths = {}
     for stem in stems:
@@ -478,9 +495,8 @@ def check_ground_truth(result: ReplayResult, truth: dict[str, Any]) -> GroundTru
                 continue
             strings += 1
             by_type[etype] = by_type.get(etype, 0) + 1
-            pattern = value_pattern(value)
             for where, text in (("letter", result.letter), ("json", json_text)):
-                if pattern.search(text):
+                if survives(value, text):
                     leaks.append(Leak(result.stem, etype, index, where))
     keep = [p for p in truth.get("must_keep") or [] if p.strip()]
     normalised = " ".join(result.letter.split()).lower()
@@ -596,7 +612,7 @@ def report_text(data: dict[str, Any], run: ReplayRun) -> str:
         if "ground_truth" in m:
             gt = m["ground_truth"]
             extra += f" leaks={len(gt['leaks'])} kept={gt['kept']}/{gt['must_keep']}"
-        line = f"  {m['message']:<45} {m['status']:<22} {m['reason'] or '-':<28} {flags}{extra}"
+        line = f"  {m['message']:<45} {m['status']:<22} {m['reason'] or '-':<38} {flags}{extra}"
         lines.append(line.rstrip())
     return "\n".join(lines) + "\n"
 

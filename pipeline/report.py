@@ -12,8 +12,9 @@ import re
 from html import escape
 from typing import Any
 
-# An entity placeholder as written by pipeline.redact, or a neutralised pronoun ("[they]").
-PLACEHOLDER = re.compile(r"\[(?:(?P<type>[A-Z][A-Z_]*?)_\d+|(?P<pronoun>[a-z]+))\]")
+# An entity placeholder as written by pipeline.redact ("[PERSON_1]", "[TITLE]"), or a
+# neutralised pronoun ("[they]").
+PLACEHOLDER = re.compile(r"\[(?:(?P<type>[A-Z][A-Z_]*?)(?:_\d+)?|(?P<pronoun>[a-z]+))\]")
 
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2330;
