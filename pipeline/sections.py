@@ -402,11 +402,12 @@ class _Scope:
         return bool(self.cue_tokens.intersection(range(from_token, unit.end)))
 
 
-_FIRST_PERSON = {"i", "we", "me", "us"}
+# the writer, or the reader being asked ("I would be grateful if you could approve...")
+_FIRST_PERSON = {"i", "we", "me", "us", "you"}
 
 
 def _writer_is_subject(tok: Token) -> bool:
-    """True when the verb's subject is the writer (I / we) or there is none (imperative, fragment)."""
+    """True when the verb's subject is the writer (I / we), the reader, or none (imperative, fragment)."""
     seen = 0
     while seen < 8:
         seen += 1

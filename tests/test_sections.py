@@ -50,6 +50,7 @@ RECOMMENDATION_PRESENT = {
     "heading-caps-blank-line": "PROFESSIONAL RECOMMENDATION\n\nA further block of sessions, weekly.",
     "bullet-list": "Recommendation:\n* 6 more sessions\n* weekly",
     "sessions-indicated": "Additional sessions are clinically indicated.",
+    "grateful-if-you-approve": "I would be grateful if you could approve a further six sessions.",
     "placeholder-subject": "[PERSON_1] [PERSON_2] recommended that [they] continue for another 4 sessions.",
 }
 
@@ -75,6 +76,9 @@ RECOMMENDATION_ABSENT = {
     "heading-then-heading": "Recommendation\nClinical rationale\n[they] has ongoing panic attacks.",
     "not-clinically-indicated": "Further sessions are not clinically indicated.",
     "title-only": "Request for additional sessions",
+    "recommended-by-gp": "[PERSON_1] was recommended to me by [their] GP.",
+    "pointer-to-attachment": "The formal letter with my recommendation is attached.",
+    "will-write-later": "I will write again shortly with my recommendation once we have met.",
 }
 
 
