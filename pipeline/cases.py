@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from pipeline import delivery, outbox, store
+from pipeline import accounts, delivery, outbox, store
 from pipeline.models import CaseStatus, ParsedMail
 from pipeline.signals import sender_signals
 
@@ -186,6 +186,11 @@ def record(rt: Runtime, message_id: int, worker_id: str, processed: Processed) -
             return None
         if mail is not None and mail.message_id:
             row.message_id_hash = store.keyed_hash(rt.hash_key, mail.message_id)
+        rerun = db.get(store.Case, row.case_id) if row.case_id is not None else None
+        if rerun is not None:  # re-queued by `plumm cases reprocess`: it updates its own case, no new ack
+            case = _record_rerun(db, rt, row, rerun, processed)
+            db.commit()
+            return case.reference
         duplicate = _duplicate_of(db, row)
         if duplicate is not None:
             case = db.get(store.Case, duplicate)
@@ -257,6 +262,32 @@ def _apply_letter(
     if case.status != target:
         transition(db, case, target, actor=SYSTEM, note=case.reason or "")
     db.add(case)
+    accounts.assign_account(rt, db, case)
+
+
+def _record_rerun(
+    db: Session, rt: Runtime, row: store.InboundMessage, case: store.Case, processed: Processed
+) -> store.Case:
+    """A quarantined message re-run after a fix: it moves its quarantined case on, never opens another."""
+    if case.status != S.QUARANTINED:
+        return _record_follow_up(db, rt, row, case, processed)
+    add_event(db, case, actor=SYSTEM, kind="reprocessed", note=f"message {row.id}")
+    outcome = processed.outcome
+    if outcome is not None:
+        case.reason, case.reason_stage = outcome.reason, outcome.stage
+        db.add(case)
+        if outcome.status != S.QUARANTINED:
+            transition(db, case, outcome.status, actor=SYSTEM, note=outcome.reason)
+        _finish(db, row, case, store.MessageStatus.QUARANTINED if outcome.status == S.QUARANTINED
+                else store.MessageStatus.DONE)
+        return case
+    if not case.sender_signals:
+        case.sender_signals = _signals(rt, processed.mail)
+    seq = (db.execute(select(func.count()).select_from(store.CaseLetter)
+                      .where(store.CaseLetter.case_id == case.id)).scalar_one()) + 1
+    _apply_letter(db, rt, row, case, processed, seq=seq)
+    _finish(db, row, case, store.MessageStatus.DONE)
+    return case
 
 
 def _record_follow_up(
@@ -325,10 +356,14 @@ def record_failure(rt: Runtime, message_id: int, worker_id: str, *, stage: str, 
         row = _leased_message(db, message_id, worker_id)
         if row is None:
             return None
-        case = store.Case(sender_hash=row.sender_hash, reason=reason, reason_stage=stage)
-        _assign_reference(db, case)
-        add_event(db, case, actor=SYSTEM, kind="received", to_status=S.RECEIVED, note=f"message {row.id}")
-        transition(db, case, S.QUARANTINED, actor=SYSTEM, note=f"{stage}: {reason}")
+        case = db.get(store.Case, row.case_id) if row.case_id is not None else None
+        if case is not None:  # a re-queued message failed again: it stays with its own case
+            add_event(db, case, actor=SYSTEM, kind="reprocess-failed", note=f"{stage}: {reason}")
+        else:
+            case = store.Case(sender_hash=row.sender_hash, reason=reason, reason_stage=stage)
+            _assign_reference(db, case)
+            add_event(db, case, actor=SYSTEM, kind="received", to_status=S.RECEIVED, note=f"message {row.id}")
+            transition(db, case, S.QUARANTINED, actor=SYSTEM, note=f"{stage}: {reason}")
         row.error_stage, row.error_reason = stage, reason
         _finish(db, row, case, store.MessageStatus.QUARANTINED)
         db.commit()
