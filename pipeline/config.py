@@ -41,6 +41,16 @@ class Settings(BaseSettings):
     intake_addresses: Annotated[list[str], NoDecode] = ["hello@heyplumm.com"]
     max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024)
     max_recipients: int = Field(10, ge=1)
+    # Abuse limits at the SMTP edge. Behind one relay (Postfix) every connection comes from the
+    # relay's address; Postfix's default per-destination concurrency is 20.
+    smtp_max_connections: int = Field(100, ge=1)
+    smtp_max_connections_per_ip: int = Field(20, ge=1)
+    smtp_read_timeout_seconds: float = Field(60.0, gt=0)  # one command or DATA line
+    smtp_data_seconds: float = Field(120.0, gt=0)  # the whole DATA transfer
+    smtp_session_seconds: float = Field(900.0, gt=0)  # the whole connection
+    smtp_error_limit: int = Field(10, ge=1)  # 5xx replies per session before 421 and close
+    tls_cert: Path | None = None  # PEM certificate chain; with tls_key, STARTTLS is offered
+    tls_key: Path | None = None
 
     vault_key: str = ""  # Fernet key(s), comma-separated, newest first; empty = data_dir/vault.key
     hash_key: str = ""  # secret for pseudonymous hashes of addresses/Message-IDs; empty = data_dir/hash.key
@@ -54,6 +64,7 @@ class Settings(BaseSettings):
     message_time_budget_seconds: float = Field(60.0, gt=0)
 
     revealers: Annotated[list[str], NoDecode] = []  # operator names allowed to decrypt the vault
+    retention_days: int = Field(365, ge=1)  # raw messages and vaults of cases closed longer are deleted
 
     @field_validator("intake_addresses", "revealers", mode="before")
     @classmethod
@@ -84,6 +95,13 @@ class Settings(BaseSettings):
             host, _, port = value.rpartition(":")
             if not host or not port.isdigit():
                 raise ValueError("must be host:port")
+        return value
+
+    @field_validator("tls_key")
+    @classmethod
+    def _tls_pair(cls, value: Path | None, info: Any) -> Path | None:
+        if (value is None) != (info.data.get("tls_cert") is None):
+            raise ValueError("PLUMM_TLS_CERT and PLUMM_TLS_KEY must be set together")
         return value
 
     @property

@@ -3,13 +3,23 @@
 Contract: ``250`` is sent only after the raw bytes are committed to the database (encrypted);
 any failure to persist answers ``451 4.3.0``. No parsing or NLP happens here. Replies are
 the named constants below and never echo a value from the message or an exception.
+
+Limits against abuse (all from settings): connections per client address and in total
+(``421`` at connect), a read timeout per line, a budget for the whole DATA transfer and for
+the whole session, an error budget per session (``421`` and close after N ``5xx`` replies),
+per-command call limits, VRFY that verifies nothing and EXPN disabled. STARTTLS is offered
+when a certificate and key are configured.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import ssl
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -30,8 +40,59 @@ REPLY_TOO_BIG = "552 5.3.4 Message too big for this server"
 REPLY_TRY_LATER = "451 4.3.0 Temporary failure, please try again later"
 REPLY_NO_RECIPIENTS = "554 5.5.1 No valid recipients"
 REPLY_VRFY_DISABLED = "252 2.5.2 Cannot verify users; send mail and we will try delivery"
+REPLY_EXPN_DISABLED = "502 5.5.1 EXPN is disabled"
+REPLY_TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"
+REPLY_TOO_MANY_ERRORS = "421 4.7.0 Too many errors, closing connection"
+REPLY_DATA_TOO_SLOW = "421 4.4.2 Message transfer took too long, closing connection"
+REPLY_SESSION_TOO_LONG = "421 4.4.2 Session took too long, closing connection"
+
+# Per-session call limits for commands with no business being repeated; "*" is for the rest
+# (MAIL/RCPT/DATA: a relay may deliver many messages over one connection).
+COMMAND_CALL_LIMITS = {"*": 1000, "NOOP": 20, "HELP": 5, "VRFY": 5, "EXPN": 5, "EHLO": 10, "HELO": 10,
+                       "STARTTLS": 2, "AUTH": 3}
 
 Persist = Callable[[bytes, int, str, str], int]
+
+
+def storage_failure_reason(exc: BaseException) -> str:
+    """A reason code for a failed persist, from the exception's type and error code only.
+
+    Never uses the exception's text, which may hold a path or a value."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        name = getattr(current, "sqlite_errorname", "") or ""
+        if name:
+            if name.startswith("SQLITE_FULL"):
+                return f"storage-full ({name})"
+            if name.startswith(("SQLITE_READONLY", "SQLITE_PERM", "SQLITE_CANTOPEN", "SQLITE_AUTH")):
+                return f"storage-not-writable ({name})"
+            if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+                return f"database-busy ({name})"
+            if name.startswith("SQLITE_IOERR"):
+                return f"storage-io-error ({name})"
+            return f"database-error ({name})"
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate:
+            if sqlstate.startswith("53"):
+                return f"storage-full (SQLSTATE {sqlstate})"
+            if sqlstate in ("25006", "42501"):
+                return f"storage-not-writable (SQLSTATE {sqlstate})"
+            if sqlstate.startswith("08") or sqlstate.startswith("57P"):
+                return f"database-unavailable (SQLSTATE {sqlstate})"
+            return f"database-error (SQLSTATE {sqlstate})"
+        if isinstance(current, OSError) and current.errno is not None:
+            code = errno.errorcode.get(current.errno, str(current.errno))
+            if current.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                return f"storage-full ({code})"
+            if current.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                return f"storage-not-writable ({code})"
+            return f"storage-io-error ({code})"
+        current = current.__cause__ or current.__context__
+    if type(exc).__module__.startswith("psycopg") or "OperationalError" in type(exc).__name__:
+        return f"database-unavailable ({type(exc).__name__})"
+    return f"unexpected ({type(exc).__name__})"
 
 
 def database_persister(engine: Engine, cipher: MultiFernet, hash_key: bytes) -> Persist:
@@ -97,7 +158,8 @@ class IntakeHandler:
                 None, self.persist, raw, len(envelope.rcpt_tos), str(peer), envelope.mail_from or ""
             )
         except Exception as exc:  # any storage fault: the client must retry, we must not say 250
-            log.error("persist failed (%s); answered 451", type(exc).__name__)
+            log.error("persist failed: %s [%s]; answered 451",
+                      storage_failure_reason(exc), type(exc).__name__)
             return REPLY_TRY_LATER
         log.info("accepted message id=%s size=%d", message_id, len(raw))
         return REPLY_ACCEPTED
@@ -107,22 +169,184 @@ class IntakeHandler:
         return REPLY_TRY_LATER
 
 
+@dataclass(frozen=True, slots=True)
+class EdgeLimits:
+    max_connections: int = 100
+    max_connections_per_ip: int = 20
+    read_timeout_seconds: float = 60.0
+    data_seconds: float = 120.0
+    session_seconds: float = 900.0
+    error_limit: int = 10
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EdgeLimits:
+        return cls(
+            max_connections=settings.smtp_max_connections,
+            max_connections_per_ip=settings.smtp_max_connections_per_ip,
+            read_timeout_seconds=settings.smtp_read_timeout_seconds,
+            data_seconds=settings.smtp_data_seconds,
+            session_seconds=settings.smtp_session_seconds,
+            error_limit=settings.smtp_error_limit,
+        )
+
+
+class ConnectionGate:
+    """Open connections, in total and per client address. Used from the server's event loop only."""
+
+    def __init__(self, *, total: int, per_ip: int) -> None:
+        self.total, self.per_ip = total, per_ip
+        self.open: Counter[str] = Counter()
+
+    def acquire(self, ip: str) -> bool:
+        if sum(self.open.values()) >= self.total or self.open[ip] >= self.per_ip:
+            return False
+        self.open[ip] += 1
+        return True
+
+    def release(self, ip: str) -> None:
+        self.open[ip] -= 1
+        if self.open[ip] <= 0:
+            del self.open[ip]
+
+    @property
+    def count(self) -> int:
+        return sum(self.open.values())
+
+
+class IntakeSMTP(SMTP):
+    """aiosmtpd's SMTP with our limits: connection gate, DATA and session budgets, error budget."""
+
+    def __init__(self, handler: Any, *, gate: ConnectionGate, limits: EdgeLimits, **kwargs: Any) -> None:
+        super().__init__(handler, timeout=limits.read_timeout_seconds,
+                         command_call_limit=dict(COMMAND_CALL_LIMITS), **kwargs)
+        self.gate, self.limits = gate, limits
+        self._ip: str | None = None  # set while we hold a slot in the gate
+        self._refused = False
+        self._errors = 0
+        self._session_timer: asyncio.TimerHandle | None = None
+        self._data_timer: asyncio.TimerHandle | None = None
+        self._in_handler = False
+
+    # -- connection gate ----------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        first = self._original_transport is None and self.transport is None  # not the STARTTLS re-entry
+        if first:
+            peer = transport.get_extra_info("peername")
+            ip = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+            if self.gate.acquire(ip):
+                self._ip = ip
+                self._session_timer = self.loop.call_later(self.limits.session_seconds, self._over_budget,
+                                                           "session", REPLY_SESSION_TOO_LONG)
+            else:
+                self._refused = True
+                log.warning("connection refused: over the connection limit (open %d)", self.gate.count)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._release()
+        super().connection_lost(error)
+
+    def _release(self) -> None:
+        for timer in (self._session_timer, self._data_timer):
+            if timer is not None:
+                timer.cancel()
+        if self._ip is not None:
+            self.gate.release(self._ip)
+            self._ip = None
+
+    async def _handle_client(self) -> None:
+        if self._refused:
+            await self.push(REPLY_TOO_MANY_CONNECTIONS)
+            assert self.transport is not None
+            self.transport.close()
+            return
+        await super()._handle_client()
+
+    # -- budgets --------------------------------------------------------------------------
+    def _over_budget(self, what: str, reply: str) -> None:
+        if self._in_handler:  # never cut a persist short: its answer decides 250 or 451
+            self._data_timer = self.loop.call_later(1.0, self._over_budget, what, reply)
+            return
+        log.warning("%s budget exceeded; answered 421 and closed", what)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(reply.encode("ascii") + b"\r\n")
+            self.transport.close()
+
+    async def smtp_DATA(self, arg: str) -> None:
+        self._data_timer = self.loop.call_later(self.limits.data_seconds, self._over_budget,
+                                                "data", REPLY_DATA_TOO_SLOW)
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            if self._data_timer is not None:
+                self._data_timer.cancel()
+                self._data_timer = None
+
+    async def _call_handler_hook(self, command: str, *args: Any) -> Any:
+        if command == "DATA" and self._data_timer is not None:  # the transfer is complete
+            self._data_timer.cancel()
+            self._data_timer = None
+        self._in_handler = True
+        try:
+            return await super()._call_handler_hook(command, *args)
+        finally:
+            self._in_handler = False
+
+    async def push(self, status: Any) -> None:
+        await super().push(status)
+        text = status.decode("ascii", "replace") if isinstance(status, bytes) else str(status)
+        if text.startswith("5"):
+            self._errors += 1
+            if self._errors >= self.limits.error_limit and self.transport is not None:
+                log.warning("error budget exhausted (%d errors); answered 421 and closed", self._errors)
+                await super().push(REPLY_TOO_MANY_ERRORS)
+                self.transport.close()
+
+    async def smtp_EXPN(self, arg: str) -> None:
+        await self.push(REPLY_EXPN_DISABLED)
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """A server context for STARTTLS when a certificate and key are configured."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
+    return context
+
+
 class IntakeController(Controller):
     """aiosmtpd Controller whose SMTP instances get our limits."""
 
-    def __init__(self, handler: IntakeHandler, *, hostname: str, port: int, **smtp_kwargs: Any) -> None:
+    def __init__(
+        self,
+        handler: IntakeHandler,
+        *,
+        hostname: str,
+        port: int,
+        limits: EdgeLimits | None = None,
+        tls: ssl.SSLContext | None = None,
+        **smtp_kwargs: Any,
+    ) -> None:
         super().__init__(handler, hostname=hostname, port=port, **smtp_kwargs)
         self.intake = handler
+        self.limits = limits or EdgeLimits()
+        self.tls = tls
+        self.gate = ConnectionGate(total=self.limits.max_connections,
+                                   per_ip=self.limits.max_connections_per_ip)
 
     def factory(self) -> SMTP:
-        return SMTP(
+        return IntakeSMTP(
             self.handler,
+            gate=self.gate,
+            limits=self.limits,
             data_size_limit=self.intake.max_message_bytes,
             enable_SMTPUTF8=True,
             decode_data=False,
             hostname="heyplumm.com",
             ident="Plumm intake",
-            timeout=60,
+            tls_context=self.tls,
         )
 
 
@@ -133,4 +357,5 @@ def build_controller(settings: Settings, engine: Engine, cipher: MultiFernet, ha
         max_recipients=settings.max_recipients,
         persist=database_persister(engine, cipher, hash_key),
     )
-    return IntakeController(handler, hostname=settings.smtp_host, port=settings.smtp_port)
+    return IntakeController(handler, hostname=settings.smtp_host, port=settings.smtp_port,
+                            limits=EdgeLimits.from_settings(settings), tls=tls_context(settings))
