@@ -34,10 +34,12 @@ _TEXT_TRIGGERS = re.compile(
     rf"[ \t]*,?[ \t]*|\b(?:client|patient|service[ \t]+user)(?:'s)?[ \t]+(?:full[ \t]+)?(?:name|initials)?"
     rf"[ \t]*[:\-][ \t]*|^[ \t>]*(?:re|regarding|name|full[ \t]+name|client|patient|subject)[ \t]*:[ \t]*"
     rf"(?:(?:re|fw|fwd)[ \t]*:[ \t]*)*|\b(?:referral|letter|sessions|support|request)[ \t]+(?:for|regarding)"
-    rf"[ \t]+|\b(?:named|called|known[ \t]+as)[ \t]+)"
+    rf"[ \t]+|\b(?:named|called|known[ \t]+as|goes[ \t]+by)[ \t]+|\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?[ \t]+)"
+    rf"(?:[A-Z]\.?[ \t]+)?"
     rf"(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?[ \t]+)?(?P<name>{_NAME_RUN})",
     re.MULTILINE | re.IGNORECASE,
 )
+_NICKNAME = re.compile(rf"{_WORD}[ \t]*\((?:known[ \t]+as[ \t]+|prefers[ \t]+|aka[ \t]+)?(?P<name>{_WORD})\)")
 _RELATIVES = re.compile(
     r"\b(?:husband|wife|partner|spouse|son|daughter|mother|father|mum|dad|brother|sister|boyfriend|"
     r"girlfriend|fianc[ée]e?|friend|colleague|manager|boss|grandmother|grandfather|aunt|uncle|cousin|"
@@ -120,6 +122,8 @@ class _Collector:
                 continue
             if not w[:1].isupper() or any(c.isdigit() for c in w) or "@" in w:
                 break
+            if len(w) == 1 or re.fullmatch(r"(?:[A-Z]\.)+[A-Z]?", w):
+                continue  # initials
             if w.isupper() and len(w) > 2 and out:
                 break  # post-nominals: MBACP, DClinPsy-like all-caps tails
             if self.vocab.not_a_name(w):
@@ -181,26 +185,31 @@ def _scan_text(text: str, c: _Collector) -> None:
         c.email(m.group(0))
     for m in _TEXT_TRIGGERS.finditer(text):
         c.name(m.group("name"))
+    for m in _NICKNAME.finditer(text):
+        c.name(m.group("name"))
     for m in _RELATIVES.finditer(text):
         c.name(m.group("name"))
     for m in _LABELLED_VALUES.finditer(text):
         c.other(m.group("value"))
     sig = _signature_lines(text)
     name_taken = False
-    for line in sig:
+    for index, line in enumerate(sig):
         if _EMAIL.search(line) or _PHONE.search(line) or _LONG_NUMBER.search(line):
+            phones = [m.span() for m in _PHONE.finditer(line)]
             for m in _PHONE.finditer(line):
                 c.other(m.group(0))
             for m in _LONG_NUMBER.finditer(line):
-                c.other(m.group(0))
+                if not any(a <= m.start() < b for a, b in phones):
+                    c.other(m.group(0))
             continue
         words = re.findall(r"[^\s,|]+", line)
-        if not name_taken and 1 <= len(words) <= 6 and words[0][:1].isupper():
-            before = len(c.names)
+        found = c._name_words(line)
+        if index < 4 and 1 <= len(words) <= 6 and found and (not name_taken or len(found) >= 2) and (
+            all(w[:1].isupper() for w in words)
+        ):
             c.name(line)
-            if len(c.names) > before:
-                name_taken = True
-                continue
+            name_taken = True
+            continue
         if name_taken and not any(ch.isdigit() for ch in line) and len(line) <= 60:
             # practice or clinic name lines (allow-listed role lines such as
             # "Counselling Psychologist" are dropped by other())

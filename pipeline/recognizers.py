@@ -187,6 +187,10 @@ class Vocabulary:
         self.titles = {t.casefold() for t in rules.titles}
         self.stop = {w.casefold() for w in STOP_WORDS}
         self.own_domains = tuple(d.casefold() for d in rules.own_domains)
+        upper = [t for t in rules.allow.terms if t.isupper()]
+        mixed = [t for t in rules.allow.terms if not t.isupper()]
+        self._protected_cs = re.compile(rf"(?<![\w]){_word_re(fold(t) for t in upper)}(?![\w])")
+        self._protected_ci = re.compile(rf"(?<![\w]){_word_re(fold(t) for t in mixed)}(?![\w])", re.IGNORECASE)
         positional = {w.casefold() for w in rules.pronouns.needs_pronoun_position}
         self.pronouns = {w.casefold() for w in [*rules.pronouns.fixed, *rules.pronouns.by_role]} - positional
 
@@ -208,6 +212,13 @@ class Vocabulary:
             (w in self.allow_words or w in self.allow_terms or w in self.stop or w in self.titles)
             and w not in self.ambiguous
             for w in words
+        )
+
+    def protected_ranges(self, text: str) -> list[tuple[int, int]]:
+        """Where allow-listed clinical and process terms ("GAD-7", "Insomnia Severity Index") occur."""
+        folded = fold(text)
+        return sorted(
+            {m.span() for m in self._protected_cs.finditer(folded)} | {m.span() for m in self._protected_ci.finditer(folded)}
         )
 
     def is_own_address(self, text: str) -> bool:
@@ -247,7 +258,7 @@ def _context_near(text: str, start: int, end: int, words_re: re.Pattern[str], wi
 class EmailRecognizer(PatternRecognizer):
     """Email addresses with any top-level domain, including ``name@localhost`` (no network lookups)."""
 
-    PATTERN = r"(?<![\w.+\-])[A-Za-z0-9][A-Za-z0-9._%+'\-]*@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*"
+    PATTERN = r"(?<![\w.+\-])[A-Za-z0-9][A-Za-z0-9._%+'\-]*@(?=[A-Za-z0-9.\-]*[A-Za-z])[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*"
 
     def __init__(self, rules: EmailRules, vocab: Vocabulary) -> None:
         self._vocab = vocab
@@ -449,7 +460,7 @@ class RegistrationNumberRecognizer(EntityRecognizer):
         r"(?<![\w])(?:PYL|CS|AS|OT|PH|SL|DT|AR|PA|CH|RA|ODP|PA|BS)[ \t]?\d{5,6}(?!\w)",
         r"(?<![\w])\d{2}[A-Z]\d{4}[A-Z](?!\w)",  # NMC PIN
     )
-    VALUE = r"(?:[A-Z]{1,4}[ \t\-]?)?\d[\dA-Z\-/]{3,14}(?<![\-/])"
+    VALUE = r"(?:[A-Z]{1,4}-?)?\d[\dA-Z\-/]{3,14}(?<![\-/])"
 
     def __init__(self, rules: RegistrationRules) -> None:
         self._rules = rules
@@ -491,7 +502,7 @@ class EmployeeIdRecognizer(EntityRecognizer):
             re.escape(c).replace(r"\ ", r"[ \t]*") for c in sorted(rules.context, key=len, reverse=True)
         )
         self._rx = re.compile(
-            rf"(?<![\w])(?:{ctx})(?![\w])[ \t]*(?:is|was|:|-|=|#)?[ \t]*(?:is[ \t]+)?(?P<v>[A-Z0-9][A-Z0-9\-/]{{2,19}})(?![\w])",
+            rf"(?<![\w])(?:{ctx})(?![\w])\.?[ \t]*(?:is|was|:|-|=|#)?[ \t]*(?:is[ \t]+)?(?P<v>[A-Z0-9][A-Z0-9\-/]{{2,19}})(?![\w])",
             re.IGNORECASE,
         )
         super().__init__(supported_entities=["EMPLOYEE_ID"], name="EmployeeIdRecognizer")
@@ -523,7 +534,7 @@ class StreetAddressRecognizer(EntityRecognizer):
         town = rf"(?:(?:,[ \t]*|[ \t]*\n[ \t]*){cap}(?:[ \t]+{cap}){{0,2}})"
         self._numbered = re.compile(
             rf"(?<![\w])(?:{unit}[ \t]+\d+[A-Za-z]?,?[ \t]+)?\d{{1,4}}[A-Za-z]?(?:-\d{{1,4}})?,?[ \t]+"
-            rf"(?:{cap}[ \t]+){{1,4}}?{suffix}\.?(?![\w]){town}{{0,2}}"
+            rf"(?:{cap}[ \t]+){{1,4}}?{suffix}(?![\w]){town}{{0,2}}"
         )
         self._unit = re.compile(rf"(?<![\w]){unit}[ \t]+\d+[A-Za-z]?(?![\w])")
         self._bare = re.compile(rf"(?<![\w])(?:{cap}[ \t]+){{1,3}}{bare}(?![\w])")
@@ -654,7 +665,7 @@ class PersonRecognizer(_DocRecognizer):
         for tok in doc:
             if tok.tag_ not in ("NNP", "NNPS") or tok.ent_type_ in _NON_NAME_ENTS:
                 continue
-            if not self.name_like(tok) or not self.ambiguous_ok(tok):
+            if len(tok.text) < 2 or not self.name_like(tok) or not self.ambiguous_ok(tok):
                 continue
             if tok.is_upper and len(tok) > 1 and tok.ent_type_ != "PERSON":
                 continue  # acronyms are organisations or clinical terms, handled elsewhere
@@ -774,9 +785,9 @@ class EmployerRecognizer(_DocRecognizer):
     def _keep(self, tok: Token) -> bool:
         if tok.text in ("'s", "\u2019s"):
             return False
-        return not self._vocab.not_a_name(tok.text) and not (
-            fold(tok.text).casefold() in self._vocab.allow_terms
-        )
+        if tok.like_num or (tok.text[:1].isdigit() and any(c.isalpha() for c in tok.text)):
+            return True  # "3M", "7digital"
+        return self.name_like(tok) and fold(tok.text).casefold() not in self._vocab.allow_terms
 
 
 class LocationRecognizer(_DocRecognizer):
@@ -942,13 +953,17 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         vocab: Vocabulary,
         *,
         typed_extra: Sequence[tuple[str, str]] = (),
+        discovered: Sequence[str] = (),
         min_length: int = 1,
     ) -> None:
         self._vocab = vocab
         # (regex, entity, canonical, mode): mode "ci" any case, "cs" exact, "word" Title or ALL CAPS
         entries: list[tuple[str, str, str, str]] = []
-        persons = [(n, "PERSON") for n in known.names]
-        persons += [(v, t) for t, v in typed_extra if t == "PERSON"]
+        # Seeded names match in any case; names from a case vault or found in this letter by the
+        # model ("discovered") only capitalised, so a mislabelled word cannot spread in lower case.
+        persons = [(n, "seeded") for n in known.names]
+        persons += [(v, "vault") for t, v in typed_extra if t == "PERSON"]
+        persons += [(v, "discovered") for v in discovered]
         canon_of: dict[str, str] = {}
         for name, _ in persons:
             words = [w for w in re.split(r"\s+", name.strip()) if w]
@@ -958,14 +973,15 @@ class KnownIdentifierRecognizer(EntityRecognizer):
                 for w in words:
                     canon_of.setdefault(fold(w).casefold(), key)
             canon_of[key] = canon_of.get(key, key) if len(words) == 1 else key
-        for name, _ in persons:
+        for name, origin in persons:
             for variant in self._name_variants(name):
                 if len(variant.replace(" ", "")) < min_length:
                     continue
                 key = fold(variant).casefold()
                 canonical = canon_of.get(key, key)
-                if self._is_ordinary_word(variant):
-                    entries.append((_flex(variant.lower()), "PERSON", canonical, "word"))
+                if origin != "seeded" or self._is_ordinary_word(variant):
+                    mode = "word" if origin != "discovered" else "word-discovered"
+                    entries.append((_flex(variant.lower()), "PERSON", canonical, mode))
                 else:
                     entries.append((_flex(variant), "PERSON", canonical, "ci"))
             words = [w for w in re.split(r"[\s\-]+", name.strip()) if w and w[0].isalpha()]
@@ -1016,24 +1032,25 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         return sorted(variants, key=lambda v: (-len(v), v))
 
     @staticmethod
-    def _compile(entries: list[tuple[str, str, str, str]]) -> list[tuple[re.Pattern[str], str, str]]:
+    def _compile(entries: list[tuple[str, str, str, str]]) -> list[tuple[re.Pattern[str], str, str, bool]]:
         compiled = []
         for rx, entity, canonical, mode in entries:
-            if mode == "word":
+            if mode.startswith("word"):
                 pattern = rf"(?<![\w])(?:{_title_variant(rx)}|{_upper_variant(rx)})(?![\w])"
-                compiled.append((re.compile(pattern), entity, canonical))
+                compiled.append((re.compile(pattern), entity, canonical, mode == "word"))
             elif mode == "cs":
-                compiled.append((re.compile(rf"(?<![\w.])(?:{rx})(?![\w])"), entity, canonical))
+                compiled.append((re.compile(rf"(?<![\w.])(?:{rx})(?![\w])"), entity, canonical, True))
             else:
-                compiled.append((re.compile(rf"(?<![\w])(?:{rx})(?![\w])", re.IGNORECASE), entity, canonical))
+                compiled.append((re.compile(rf"(?<![\w])(?:{rx})(?![\w])", re.IGNORECASE), entity, canonical, True))
         return compiled
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         folded = fold(text)
         out = []
-        for rx, entity, canonical in self._compiled:
+        for rx, entity, canonical, known in self._compiled:
+            meta = {"canonical": canonical, "known": "1"} if known else {"canonical": canonical}
             for m in rx.finditer(folded):
-                out.append(_result(entity, m.start(), m.end(), 1.0, canonical=canonical, known="1"))
+                out.append(_result(entity, m.start(), m.end(), 1.0 if known else 0.9, **meta))
         return out
 
 
@@ -1094,7 +1111,7 @@ def classify_value(value: str) -> str:
         return "POSTCODE"
     if len(digits) == 10 and re.fullmatch(r"[\d \-]+", v) and nhs_checksum_ok(v):
         return "NHS"
-    if re.fullmatch(r"[+()\d \-.]+", v) and 10 <= len(digits) <= 13:
+    if re.fullmatch(r"[+()\d \-.]+", v) and 10 <= len(digits) <= 13 and re.match(r"\(?(?:0|\+)", v):
         return "PHONE"
     if re.fullmatch(r"[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]", v, re.IGNORECASE):
         return "NI"

@@ -102,16 +102,34 @@ class Redactor:
     def redact(self, text: str, known: KnownIdentifiers, *, vault: Mapping[str, str] | None = None) -> Redaction:
         text = unicodedata.normalize("NFC", text)
         vault = dict(vault or {})
-        known_rec = KnownIdentifierRecognizer(known, self.vocab, typed_extra=_vault_typed(vault))
         artifacts = self.analyzer.nlp_engine.process_text(text, "en")
         results = self.analyzer.analyze(
             text, "en", nlp_artifacts=artifacts, score_threshold=self.rules.score_threshold
         )
         # Known identifiers are matched outside Presidio's de-duplication, which treats results with
-        # equal spans as one and would drop the "known" mark that decides the placeholder.
+        # equal spans as one and would drop the "known" mark that decides the placeholder. People the
+        # model found with confidence are matched again everywhere they recur ("Robin" alone after
+        # "Robin Achterberg"), capitalised only.
+        known_rec = KnownIdentifierRecognizer(
+            known, self.vocab, typed_extra=_vault_typed(vault), discovered=self._discovered(text, results)
+        )
         results = results + known_rec.analyze(text, [], artifacts)
         spans, neutral = self._select(text, results)
         return self._substitute(text, spans, neutral, vault)
+
+    def _discovered(self, text: str, results: list[RecognizerResult]) -> list[str]:
+        protected = self.vocab.protected_ranges(text)
+        names = []
+        for r in results:
+            if r.entity_type != "PERSON" or r.score < self.rules.person.entity_score:
+                continue
+            if any(a < r.end and r.start < b for a, b in protected):
+                continue
+            words = [w for w in re.findall(r"[^\W\d_][\w'\-]*", text[r.start : r.end]) if len(w) >= 2]
+            words = [w for w in words if w[0].isupper() and not self.vocab.not_a_name(w)]
+            if words:
+                names.append(" ".join(words))
+        return sorted(set(names))
 
     def _select(self, text: str, results: list[RecognizerResult]) -> tuple[list[_Span], list[RecognizerResult]]:
         entity_spans: list[_Span] = []
@@ -147,33 +165,24 @@ class Redactor:
         identifier covers (a model entity running across "Acme Ltd. Sarah" must not swallow a known
         name into another placeholder); the rest are unioned when they overlap."""
         known = self._union(text, [s for s in spans if s.known])
+        blocked = [(k.start, k.end) for k in known] + self.vocab.protected_ranges(text)
         rest: list[_Span] = []
         for s in spans:
             if s.known:
                 continue
-            pieces = [(s.start, s.end)]
-            for k in known:
-                nxt = []
-                for a, b in pieces:
-                    if k.end <= a or k.start >= b:
-                        nxt.append((a, b))
-                        continue
-                    if a < k.start:
-                        nxt.append((a, k.start))
-                    if k.end < b:
-                        nxt.append((k.end, b))
-                pieces = nxt
-            for a, b in pieces:
+            for a, b in _subtract((s.start, s.end), blocked):
                 while a < b and not text[a].isalnum():
                     a += 1
                 while b > a and not text[b - 1].isalnum():
                     b -= 1
                 if b <= a:
                     continue
-                if (a, b) != (s.start, s.end) and self.vocab.is_allowed_span(text[a:b]):
-                    continue
-                if (a, b) != (s.start, s.end) and text[a:b].casefold() in ("s", "ltd", "plc"):
-                    continue
+                if (a, b) != (s.start, s.end):
+                    piece = text[a:b]
+                    if self.vocab.is_allowed_span(piece) or piece.casefold() in ("s", "ltd", "plc"):
+                        continue
+                    if s.entity in NAME_TYPES and len(piece) < 2:
+                        continue
                 rest.append(_Span(a, b, s.entity, s.score, _canonical(text[a:b]), False))
         return sorted(known + self._union(text, rest), key=lambda s: (s.start, s.end))
 
@@ -273,6 +282,22 @@ class Redactor:
                     found.add(r.entity_type)
         if found:
             raise RedactionUnverified(entity_types=tuple(sorted(found)))
+
+
+def _subtract(span: tuple[int, int], blocked: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    pieces = [span]
+    for ka, kb in blocked:
+        nxt = []
+        for a, b in pieces:
+            if kb <= a or ka >= b:
+                nxt.append((a, b))
+                continue
+            if a < ka:
+                nxt.append((a, ka))
+            if kb < b:
+                nxt.append((kb, b))
+        pieces = nxt
+    return pieces
 
 
 def _canonical(value: str) -> str:

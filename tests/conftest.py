@@ -104,3 +104,11 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redactor():
+    """The process-wide Redactor (rules validated, spaCy model loaded once per session)."""
+    from pipeline.redact import get_redactor
+
+    return get_redactor()

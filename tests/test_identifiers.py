@@ -1,0 +1,77 @@
+"""Known identifiers seeded from headers, greeting, "my client X", "Re: X", signature, local parts."""
+
+from __future__ import annotations
+
+from pipeline.identifiers import seed_identifiers
+from pipeline.models import Address, Letter, ParsedMail
+
+LETTER = """Dear Plumm team,
+
+Re: Sarah Okafor
+
+I am writing about my client, Sarah Okafor. Client name: Sarah Okafor. Her husband, Tom, is supportive.
+
+Kind regards,
+
+Dr Jane Smith MBACP
+Counselling Psychologist
+Mindful Therapy Clinic
+Tel: 07700 900123
+UKCP 2009134567
+"""
+
+
+def _mail(**kw) -> ParsedMail:
+    base = dict(
+        subject="Additional sessions - Mx R. Achterberg",
+        sender=Address(name="Jane Smith", email="jane.smith@clinic.example"),
+        to=(Address(name="Plumm", email="hello@heyplumm.com"),),
+        cc=(Address(name="Okafor, Sarah", email="sarah.okafor@gmail.com"),),
+    )
+    base.update(kw)
+    return ParsedMail(**base)
+
+
+def names(known) -> set[str]:
+    return set(known.names)
+
+
+def test_headers_give_names_and_addresses_but_not_ours():
+    known = seed_identifiers(_mail(), Letter(text="Hello."))
+    assert {"Jane Smith", "Jane", "Smith", "Sarah Okafor", "Sarah", "Okafor"} <= names(known)
+    assert "jane.smith@clinic.example" in known.emails and "sarah.okafor@gmail.com" in known.emails
+    assert not any("heyplumm" in e for e in known.emails)
+    assert "Plumm" not in names(known)
+
+
+def test_subject_title_and_initial():
+    known = seed_identifiers(_mail(), Letter(text="Hello."))
+    assert "Achterberg" in names(known)
+
+
+def test_letter_triggers_and_signature():
+    mail = _mail(sender=Address(name="", email="office@clinic.example"), cc=(), subject="Request")
+    known = seed_identifiers(mail, Letter(text=LETTER))
+    assert {"Sarah Okafor", "Sarah", "Okafor", "Tom", "Jane Smith"} <= names(known)
+    assert "Plumm" not in names(known) and "Dear" not in names(known)
+    assert "07700 900123" in known.other
+    assert any("2009134567" in o for o in known.other)
+    assert "Mindful Therapy Clinic" in known.other
+    assert not any(n in ("Counselling", "Psychologist", "MBACP", "Dr", "Kind") for n in names(known))
+
+
+def test_local_part_split_into_names():
+    mail = _mail(sender=Address(name="", email="priya.shah-jones@practice.example"), cc=(), subject="")
+    known = seed_identifiers(mail, Letter(text="Hi."))
+    assert {"Priya", "Shah", "Jones"} <= names(known)
+
+
+def test_removed_text_is_a_source():
+    letter = Letter(text="Please see below.", removed_text="From: Aoife O'Brien <aoife@x.example>\nmy client Liam Byrne")
+    known = seed_identifiers(_mail(cc=(), subject=""), letter)
+    assert {"Aoife O'Brien", "Liam Byrne", "Byrne"} <= names(known)
+
+
+def test_greeting_to_plumm_team_is_not_a_name():
+    known = seed_identifiers(_mail(cc=(), subject=""), Letter(text="Dear Plumm team,\n\nDear Sir or Madam,\n"))
+    assert not ({"Plumm", "Sir", "Madam", "Team"} & names(known))

@@ -1,0 +1,294 @@
+"""Per-recognizer tables of positive and negative examples."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.models import KnownIdentifiers
+from pipeline.recognizers import KnownIdentifierRecognizer, nhs_checksum_ok
+
+
+def found(redactor, text: str, entity: str) -> list[str]:
+    results = redactor.analyzer.analyze(text, "en", score_threshold=redactor.rules.score_threshold)
+    return sorted(text[r.start : r.end] for r in results if r.entity_type == entity)
+
+
+def redacted(redactor, text: str, known: KnownIdentifiers = KnownIdentifiers()) -> str:
+    return redactor.redact(text, known).text
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Email me at sarah.okafor@gmail.com please.", "sarah.okafor@gmail.com"),
+        ("Write to jo@localhost for details.", "jo@localhost"),
+        ("Contact: j.smith@clinic.example.", "j.smith@clinic.example"),
+        ("Reach me on first.last+nhs@practice.co.uk today.", "first.last+nhs@practice.co.uk"),
+        ("Try therapist@mind-space.therapy instead.", "therapist@mind-space.therapy"),
+    ],
+)
+def test_email_positive(redactor, text, value):
+    assert found(redactor, text, "EMAIL") == [value]
+
+
+@pytest.mark.parametrize("text", ["Please reply to hello@heyplumm.com.", "The score was 5@10 minutes.", "no email here"])
+def test_email_negative(redactor, text):
+    assert found(redactor, text, "EMAIL") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Mobile: 07700 900123.", "07700 900123"),
+        ("Call 07700900123 anytime.", "07700900123"),
+        ("Call +44 7700 900123 anytime.", "+44 7700 900123"),
+        ("Tel 020 7946 0000.", "020 7946 0000"),
+        ("Tel (020) 7946 0000.", "(020) 7946 0000"),
+        ("Office 01632 960001 weekdays.", "01632 960001"),
+        ("Office 0161-496-0000 weekdays.", "0161-496-0000"),
+        ("Ring +44 (0)20 7946 0000.", "+44 (0)20 7946 0000"),
+    ],
+)
+def test_phone_positive(redactor, text, value):
+    assert found(redactor, text, "PHONE") == [value]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Her PHQ-9 fell from 15 to 9.", "Six sessions on 12/03/2025.", "Reference 2024 0001.", "Score 1234567"],
+)
+def test_phone_negative(redactor, text):
+    assert found(redactor, text, "PHONE") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("NHS number 943 476 5919.", "943 476 5919"),
+        ("NHS no: 9434765919", "9434765919"),
+        ("NHS 943-476-5919 on file", "943-476-5919"),
+    ],
+)
+def test_nhs_valid_checksum_is_found(redactor, text, value):
+    assert nhs_checksum_ok(value)
+    assert found(redactor, text, "NHS") == [value]
+
+
+@pytest.mark.parametrize("text", ["NHS number 943 476 5918.", "NHS no: 1234567890", "999 123 4561"])
+def test_nhs_bad_checksum_is_not_one(redactor, text):
+    assert found(redactor, text, "NHS") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("NI number QQ 12 34 56 C.", "QQ 12 34 56 C"),
+        ("NI: QQ123456C", "QQ123456C"),
+        ("National Insurance AB 12 34 56 D", "AB 12 34 56 D"),
+    ],
+)
+def test_ni_positive(redactor, text, value):
+    assert found(redactor, text, "NI") == [value]
+
+
+@pytest.mark.parametrize("text", ["QQ 12 34 56 E", "GB 12 34 56 A", "GAD 7 scored 12"])
+def test_ni_negative(redactor, text):
+    assert found(redactor, text, "NI") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("She lives in LS6 2AB now.", "LS6 2AB"), ("Post code SW1A 1AA.", "SW1A 1AA"), ("at W1G 9PF", "W1G 9PF")],
+)
+def test_postcode_positive(redactor, text, value):
+    assert value in " ".join(found(redactor, text, "POSTCODE") + found(redactor, text, "ADDRESS"))
+
+
+@pytest.mark.parametrize("text", ["Her GAD-7 was 12.", "We met in room 12 at 3pm.", "PHQ-9 score 15"])
+def test_postcode_negative(redactor, text):
+    assert found(redactor, text, "POSTCODE") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("DOB: 12/03/1991", "12/03/1991"),
+        ("Date of birth 4 July 1985.", "4 July 1985"),
+        ("She was born on 12 March 1991.", "12 March 1991"),
+        ("born 1991-03-12", "1991-03-12"),
+        ("DOB 12/03/91", "12/03/91"),
+        ("Her birthday is March 3rd, 1979.", "March 3rd, 1979"),
+        ("First seen 02.05.1988 by the team.", "02.05.1988"),
+    ],
+)
+def test_dob_positive(redactor, text, value):
+    assert found(redactor, text, "DOB") == [value]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We have met weekly for two months.",
+        "I recommend six sessions, fortnightly, for two months.",
+        "She started in March.",
+        "Letter dated 14 October 2026.",
+        "Sessions monthly since 2024.",
+        "GAD-7 was 12 in May.",
+    ],
+)
+def test_dob_negative(redactor, text):
+    assert found(redactor, text, "DOB") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("HCPC registration PYL01234.", "PYL01234"),
+        ("BACP membership number 123456.", "123456"),
+        ("UKCP 2009134567", "2009134567"),
+        ("NMC PIN 12A3456E", "12A3456E"),
+        ("GMC number 7654321.", "7654321"),
+    ],
+)
+def test_registration_positive(redactor, text, value):
+    assert found(redactor, text, "REGISTRATION") == [value]
+
+
+@pytest.mark.parametrize("text", ["BACP registered since 2015.", "A member of the team for 12 years."])
+def test_registration_negative(redactor, text):
+    assert found(redactor, text, "REGISTRATION") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Employee ID: FFG-3318.", "FFG-3318"),
+        ("Her staff number is 445512.", "445512"),
+        ("payroll no. AB12345", "AB12345"),
+    ],
+)
+def test_employee_id_positive(redactor, text, value):
+    assert found(redactor, text, "EMPLOYEE_ID") == [value]
+
+
+@pytest.mark.parametrize("text", ["The employee number of sessions is low.", "Employee wellbeing matters."])
+def test_employee_id_negative(redactor, text):
+    assert found(redactor, text, "EMPLOYEE_ID") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("She lives at 14 Elm Road with her partner.", "14 Elm Road"),
+        ("Flat 2, 7 Queen's Crescent, Leeds", "Flat 2, 7 Queen's Crescent, Leeds"),
+        ("The clinic is at 22 Harley Street.", "22 Harley Street"),
+        ("Address: 3a Mill Lane", "3a Mill Lane"),
+    ],
+)
+def test_address_positive(redactor, text, value):
+    assert value in found(redactor, text, "ADDRESS")
+
+
+@pytest.mark.parametrize("text", ["We did 6 sessions over the last weeks.", "She walked 3 miles on Sunday."])
+def test_address_negative(redactor, text):
+    assert found(redactor, text, "ADDRESS") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("He works at Acme Widgets Ltd as a tester.", "Acme Widgets Ltd"),
+        ("She is employed by Northgate Civil Engineering.", "Northgate Civil Engineering"),
+    ],
+)
+def test_employer_positive(redactor, text, value):
+    out = redacted(redactor, text)
+    assert value not in out
+    assert "[EMPLOYER_1]" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("I have been seeing her husband, Tom, as well.", "Tom"),
+        ("His sister Jane visits weekly.", "Jane"),
+        ("They live with their partner Alex.", "Alex"),
+    ],
+)
+def test_relative_names_redacted(redactor, text, name):
+    assert name not in redacted(redactor, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("I have been seeing Will Turner since May.", "Will"),
+        ("My client Hope has attended every session.", "Hope"),
+        ("Sessions with Grace Adeyemi began in June.", "Grace"),
+        ("I met Mark Jennings for the first time.", "Mark"),
+        ("Joseph Kowalczyk has been seeing me since September.", "Kowalczyk"),
+    ],
+)
+def test_word_names_used_as_names_are_redacted(redactor, text, name):
+    assert name not in redacted(redactor, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("I will recommend six additional sessions.", "will"),
+        ("There is hope in the progress made.", "hope"),
+        ("By the grace of good support, things improved.", "grace"),
+        ("Please mark the date of the review.", "mark"),
+        ("Her joy at work has returned.", "joy"),
+    ],
+)
+def test_word_names_used_as_words_are_kept(redactor, text, word):
+    assert word in redacted(redactor, text)
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        "GAD-7", "PHQ-9", "CORE-10", "CORE-OM", "PCL-5", "WSAS", "CBT", "EMDR", "DBT", "IAPT", "NHS", "GP",
+        "Plumm", "weekly", "fortnightly", "monthly", "six additional sessions", "8 more sessions",
+        "two months", "PTSD", "OCD", "GAD", "Monday", "March",
+    ],
+)
+def test_clinical_vocabulary_is_kept(redactor, phrase):
+    text = (
+        f"Dear Plumm team, her scores on {phrase} improved. I recommend {phrase} weekly, "
+        "six additional sessions over two months, starting Monday in March."
+    )
+    out = redacted(redactor, text)
+    assert phrase in out
+
+
+@pytest.mark.parametrize(
+    ("known_name", "text"),
+    [
+        ("Sarah Okafor", "Sarah's mood has lifted."),
+        ("Sarah Okafor", "OKAFOR, SARAH was referred."),
+        ("Sarah Okafor", "sarah okafor replied."),
+        ("Sarah Okafor", "S.O. attended. So did S. O. later; SO agreed."),
+        ("Sarah Okafor", "Ms S. Okafor attended."),
+        ("Aoife O'Brien", "Aoife O\u2019Brien and O'Brien and OBrien."),
+        ("Siobhán Ní Bhriain", "Siobhan Ni Bhriain attended; Ní Bhriain agreed."),
+        ("Anna Smith-Jones", "Anna Smith Jones, Smith-Jones and Jones."),
+    ],
+)
+def test_known_identifier_variants_removed(redactor, known_name, text):
+    parts = known_name.replace("-", " ").split()
+    known = KnownIdentifiers(names=(known_name, *parts))
+    out = redacted(redactor, text, known)
+    rec = KnownIdentifierRecognizer(known, redactor.vocab, min_length=3)
+    assert rec.analyze(out, []) == []
+    for part in parts:
+        assert part.replace("\u2019", "'").lower() not in out.replace("\u2019", "'").lower().replace("[person", "")
+
+
+def test_initials_only_for_known_names(redactor):
+    text = "SO we met. S.O. said so."
+    assert "SO we met" in redacted(redactor, text)
+    out = redacted(redactor, text, KnownIdentifiers(names=("Sarah Okafor",)))
+    assert "S.O." not in out
