@@ -156,6 +156,10 @@ SOURCE_LABELS = {
 
 # Plain-language explanation per quarantine / unreadable reason code. Unknown codes get a
 # generic sentence; the code itself is never shown to the therapist.
+_SCANNED = (
+    "The PDF attached to your email seems to be a scanned image, so we could not read its text. Please send "
+    "the letter as text, in the body of an email, or as a Word document or text-based PDF."
+)
 REASON_TEXTS = {
     "pdf-encrypted": "The PDF attached to your email is protected by a password, so we could not open it. "
     "Please send the letter again without a password.",
@@ -163,8 +167,7 @@ REASON_TEXTS = {
     "open it. Please send the letter again without a password.",
     "pdf-unreadable": "We could not read the PDF attached to your email. Please send the letter again, "
     "either as a new PDF or in the body of an email.",
-    "pdf-no-text": "The PDF attached to your email seems to be a scanned image, so we could not read its "
-    "text. Please send the letter as text, in the body of an email, or as a Word document or text-based PDF.",
+    "pdf-no-text": _SCANNED,
     "docx-unreadable": "We could not read the Word document attached to your email. Please send the letter "
     "again, either as a new document or in the body of an email.",
     "attachment-unsupported": "The letter seems to be in an attachment type we cannot read. Please send it "
@@ -176,6 +179,20 @@ REASON_TEXTS = {
     "empty": "Your email seemed to be empty. Please send the letter in the body of an email, or attach it "
     "as a PDF or Word document.",
     "not-english": "We could only process letters written in English. Please send the letter in English.",
+    # codes raised by the parse and extract stages
+    "pdf-no-text-layer": _SCANNED,
+    "pdf-corrupt": "We could not read the PDF attached to your email. Please send the letter again, "
+    "either as a new PDF or in the body of an email.",
+    "docx-corrupt": "We could not read the Word document attached to your email. Please send the letter "
+    "again, either as a new document or in the body of an email.",
+    "unsupported-attachment": "The letter seems to be in an attachment type we cannot read (for example a "
+    "photo or a Pages file). Please send it in the body of an email, or as a PDF or Word document.",
+    "attachment-too-large-inflated": "An attachment to your email was larger than we can accept. Please "
+    "send the letter on its own, in the body of an email or as a PDF or Word document.",
+    "language-not-supported": "We could only process letters written in English. Please send the letter "
+    "in English.",
+    "empty-message": "Your email seemed to be empty. Please send the letter in the body of an email, or "
+    "attach it as a PDF or Word document.",
     "redaction-unverified": "Your letter arrived safely. A member of our team needs to review it before it "
     "can move on; you do not need to do anything now.",
 }
