@@ -19,7 +19,9 @@ from pipeline.rules import DEFAULT_RULES_DIR
 
 _UPPER = "A-Z\u00c0-\u00d6\u00d8-\u00de\u0100-\u017f"
 _WORD = rf"[{_UPPER}][\w'\u2019\-]*"
-_PARTICLE = r"(?:van|von|der|den|de|da|di|du|del|della|dos|das|le|la|bin|ibn|al|el|ter|ten|mac|ap|ní|ní|nic|ó|o')"
+_PARTICLE = (
+    r"(?:van|von|der|den|de|da|di|du|del|della|dos|das|le|la|bin|ibn|al|el|ter|ten|mac|ap|ní|ní|nic|ó|o')"
+)
 _NAME_RUN = rf"{_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_WORD}){{0,3}}"
 
 _CLOSINGS = re.compile(
@@ -56,7 +58,9 @@ _LABELLED_VALUES = re.compile(
 _PHONE = re.compile(r"(?<![\w])\+?\(?\d[\d \t\-()]{8,16}\d(?!\w)")
 _LONG_NUMBER = re.compile(r"(?<![\w])(?:[A-Z]{1,4}[ \t]?)?\d{5,}(?!\w)")
 _EMAIL = re.compile(EmailRecognizer.PATTERN)
-_ANGLE_ADDRESS = re.compile(rf"(?P<name>{_NAME_RUN})[ \t]*[<\[](?:mailto:)?(?P<email>[^>\]\s]+@[^>\]\s]+)[>\]]")
+_ANGLE_ADDRESS = re.compile(
+    rf"(?P<name>{_NAME_RUN})[ \t]*[<\[](?:mailto:)?(?P<email>[^>\]\s]+@[^>\]\s]+)[>\]]"
+)
 _GENERIC_LOCAL = frozenset(
     "info admin hello contact office reception enquiries enquiry clinic therapy counselling counseling "
     "team mail noreply no-reply support practice hr help the and referrals referral bookings booking "
@@ -104,7 +108,12 @@ class _Collector:
             head, _, tail = raw.partition(",")
             tail_words = tail.split()
             # "Okafor, Sarah" (surname first) vs "Sarah Okafor, MBACP" (post-nominals)
-            if len(head.split()) == 1 and tail_words and tail_words[0][:1].isupper() and not tail_words[0].isupper():
+            if (
+                len(head.split()) == 1
+                and tail_words
+                and tail_words[0][:1].isupper()
+                and not tail_words[0].isupper()
+            ):
                 raw = f"{tail} {head}"
             else:
                 raw = head
@@ -204,8 +213,12 @@ def _scan_text(text: str, c: _Collector) -> None:
             continue
         words = re.findall(r"[^\s,|]+", line)
         found = c._name_words(line)
-        if index < 4 and 1 <= len(words) <= 6 and found and (not name_taken or len(found) >= 2) and (
-            all(w[:1].isupper() for w in words)
+        if (
+            index < 4
+            and 1 <= len(words) <= 6
+            and found
+            and (not name_taken or len(found) >= 2)
+            and (all(w[:1].isupper() for w in words))
         ):
             c.name(line)
             name_taken = True

@@ -190,7 +190,9 @@ class Vocabulary:
         upper = [t for t in rules.allow.terms if t.isupper()]
         mixed = [t for t in rules.allow.terms if not t.isupper()]
         self._protected_cs = re.compile(rf"(?<![\w]){_word_re(fold(t) for t in upper)}(?![\w])")
-        self._protected_ci = re.compile(rf"(?<![\w]){_word_re(fold(t) for t in mixed)}(?![\w])", re.IGNORECASE)
+        self._protected_ci = re.compile(
+            rf"(?<![\w]){_word_re(fold(t) for t in mixed)}(?![\w])", re.IGNORECASE
+        )
         positional = {w.casefold() for w in rules.pronouns.needs_pronoun_position}
         self.pronouns = {w.casefold() for w in [*rules.pronouns.fixed, *rules.pronouns.by_role]} - positional
 
@@ -218,7 +220,8 @@ class Vocabulary:
         """Where allow-listed clinical and process terms ("GAD-7", "Insomnia Severity Index") occur."""
         folded = fold(text)
         return sorted(
-            {m.span() for m in self._protected_cs.finditer(folded)} | {m.span() for m in self._protected_ci.finditer(folded)}
+            {m.span() for m in self._protected_cs.finditer(folded)}
+            | {m.span() for m in self._protected_ci.finditer(folded)}
         )
 
     def is_own_address(self, text: str) -> bool:
@@ -230,11 +233,19 @@ class Vocabulary:
         w = fold(word).casefold()
         if w in self.ambiguous:
             return False
-        return w in self.pronouns or w in self.allow_words or w in self.allow_terms or w in self.stop or w in self.titles
+        return (
+            w in self.pronouns
+            or w in self.allow_words
+            or w in self.allow_terms
+            or w in self.stop
+            or w in self.titles
+        )
 
 
 def _result(entity: str, start: int, end: int, score: float, **meta: str) -> RecognizerResult:
-    return RecognizerResult(entity_type=entity, start=start, end=end, score=score, recognition_metadata=dict(meta))
+    return RecognizerResult(
+        entity_type=entity, start=start, end=end, score=score, recognition_metadata=dict(meta)
+    )
 
 
 def _doc(nlp_artifacts: NlpArtifacts | None) -> Doc | None:
@@ -258,7 +269,7 @@ def _context_near(text: str, start: int, end: int, words_re: re.Pattern[str], wi
 class EmailRecognizer(PatternRecognizer):
     """Email addresses with any top-level domain, including ``name@localhost`` (no network lookups)."""
 
-    PATTERN = r"(?<![\w.+\-])[A-Za-z0-9][A-Za-z0-9._%+'\-]*@(?=[A-Za-z0-9.\-]*[A-Za-z])[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*"
+    PATTERN = r"(?<![\w.+\-])[A-Za-z0-9][A-Za-z0-9._%+'\-]*@(?=[A-Za-z0-9.\-]*[A-Za-z])[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*"  # noqa: E501 (a regex reads best on one line)
 
     def __init__(self, rules: EmailRules, vocab: Vocabulary) -> None:
         self._vocab = vocab
@@ -365,7 +376,9 @@ class NiNumberRecognizer(PatternRecognizer):
             supported_entity="NI",
             name="NiNumberRecognizer",
             patterns=[
-                Pattern("ni", r"(?<![\w])[A-Z]{2}[ \t]?\d{2}[ \t]?\d{2}[ \t]?\d{2}[ \t]?[A-D](?!\w)", rules.score)
+                Pattern(
+                    "ni", r"(?<![\w])[A-Z]{2}[ \t]?\d{2}[ \t]?\d{2}[ \t]?\d{2}[ \t]?[A-D](?!\w)", rules.score
+                )
             ],
             context=rules.context,
             global_regex_flags=re.IGNORECASE,
@@ -412,12 +425,12 @@ class DateOfBirthRecognizer(EntityRecognizer):
 
     FULL_DATES = (
         r"(?<![\w/.\-])(?P<d>\d{1,2})[/.\-](?P<m>\d{1,2})[/.\-](?P<y>\d{4}|\d{2})(?![\w/\-]|\.\d)",
-        rf"(?<![\w])(?P<d>\d{{1,2}})(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?(?P<mn>{_MONTHS})\.?,?[ \t]+(?P<y>\d{{4}})(?!\w)",
+        rf"(?<![\w])(?P<d>\d{{1,2}})(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?(?P<mn>{_MONTHS})\.?,?[ \t]+(?P<y>\d{{4}})(?!\w)",  # noqa: E501 (a regex reads best on one line)
         rf"(?<![\w])(?P<mn>{_MONTHS})\.?[ \t]+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?[ \t]+(?P<y>\d{{4}})(?!\w)",
         r"(?<![\w\-])(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})(?![\w\-])",
     )
     PARTIAL_DATES = (
-        rf"(?<![\w])(?:(?:\d{{1,2}}(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?)?(?:{_MONTHS})\.?,?[ \t]+)?(?:19|20)\d{{2}}(?!\w)",
+        rf"(?<![\w])(?:(?:\d{{1,2}}(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?)?(?:{_MONTHS})\.?,?[ \t]+)?(?:19|20)\d{{2}}(?!\w)",  # noqa: E501 (a regex reads best on one line)
         rf"(?<![\w])\d{{1,2}}(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?(?:{_MONTHS})(?!\w)",
     )
 
@@ -425,14 +438,18 @@ class DateOfBirthRecognizer(EntityRecognizer):
         self._rules = rules
         self._full = [re.compile(p, re.IGNORECASE) for p in self.FULL_DATES]
         self._partial = [re.compile(p, re.IGNORECASE) for p in self.PARTIAL_DATES]
-        ctx = "|".join(re.escape(c).replace(r"\ ", r"\s*") for c in sorted(rules.context, key=len, reverse=True))
+        ctx = "|".join(
+            re.escape(c).replace(r"\ ", r"\s*") for c in sorted(rules.context, key=len, reverse=True)
+        )
         self._context = re.compile(rf"(?<!\w)(?:{ctx})(?!\w)", re.IGNORECASE)
         super().__init__(supported_entities=["DOB"], name="DateOfBirthRecognizer")
 
     def load(self) -> None:
         pass
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         rules = self._rules
         out: list[RecognizerResult] = []
         for rx in self._full:
@@ -473,10 +490,14 @@ class RegistrationNumberRecognizer(EntityRecognizer):
     def load(self) -> None:
         pass
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         out: list[RecognizerResult] = []
         for rx in self._standalone:
-            out.extend(_result("REGISTRATION", m.start(), m.end(), self._rules.score) for m in rx.finditer(text))
+            out.extend(
+                _result("REGISTRATION", m.start(), m.end(), self._rules.score) for m in rx.finditer(text)
+            )
         for c in self._context.finditer(text):
             window = text[c.end() : c.end() + self._rules.window]
             window = window.split("\n", 1)[0]
@@ -502,7 +523,7 @@ class EmployeeIdRecognizer(EntityRecognizer):
             re.escape(c).replace(r"\ ", r"[ \t]*") for c in sorted(rules.context, key=len, reverse=True)
         )
         self._rx = re.compile(
-            rf"(?<![\w])(?:{ctx})(?![\w])\.?[ \t]*(?:is|was|:|-|=|#)?[ \t]*(?:is[ \t]+)?(?P<v>[A-Z0-9][A-Z0-9\-/]{{2,19}})(?![\w])",
+            rf"(?<![\w])(?:{ctx})(?![\w])\.?[ \t]*(?:is|was|:|-|=|#)?[ \t]*(?:is[ \t]+)?(?P<v>[A-Z0-9][A-Z0-9\-/]{{2,19}})(?![\w])",  # noqa: E501 (a regex reads best on one line)
             re.IGNORECASE,
         )
         super().__init__(supported_entities=["EMPLOYEE_ID"], name="EmployeeIdRecognizer")
@@ -510,7 +531,9 @@ class EmployeeIdRecognizer(EntityRecognizer):
     def load(self) -> None:
         pass
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         out = []
         for m in self._rx.finditer(text):
             if any(ch.isdigit() for ch in m.group("v")):
@@ -544,7 +567,9 @@ class StreetAddressRecognizer(EntityRecognizer):
     def load(self) -> None:
         pass
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         score = self._rules.score
         out = [_result("ADDRESS", m.start(), m.end(), score) for m in self._numbered.finditer(text)]
         out += [_result("ADDRESS", m.start(), m.end(), score) for m in self._unit.finditer(text)]
@@ -596,12 +621,21 @@ class _DocRecognizer(EntityRecognizer):
         if tok.is_upper and len(tok) > 1:
             return True
         nxt = tok.nbor(1) if tok.i + 1 < len(tok.doc) else None
-        if nxt is not None and nxt.text[:1].isupper() and nxt.is_alpha and not self._vocab.not_a_name(nxt.text):
+        if (
+            nxt is not None
+            and nxt.text[:1].isupper()
+            and nxt.is_alpha
+            and not self._vocab.not_a_name(nxt.text)
+        ):
             return True
         if tok.tag_ in ("NNP", "NNPS") and not _sentence_start(tok):
             return True
         prev = tok.nbor(-1) if tok.i > 0 else None
-        return prev is not None and prev.lower_ in ("client", "dear", "named", "called", ",") and tok.tag_ == "NNP"
+        return (
+            prev is not None
+            and prev.lower_ in ("client", "dear", "named", "called", ",")
+            and tok.tag_ == "NNP"
+        )
 
     def run_from(self, doc: Doc, i: int, limit: int = 4) -> tuple[int, int] | None:
         """Token range of a run of name-like words starting at ``i`` (possessive "'s" excluded)."""
@@ -625,7 +659,7 @@ def _sentence_start(tok: Token) -> bool:
     if tok.i == 0 or tok.is_sent_start:
         return True
     prev = tok.doc[tok.i - 1]
-    return prev.is_space or "\n" in prev.whitespace_ or prev.text in (":", "-", "\u2022", "*", "\"", "(")
+    return prev.is_space or "\n" in prev.whitespace_ or prev.text in (":", "-", "\u2022", "*", '"', "(")
 
 
 class PersonRecognizer(_DocRecognizer):
@@ -641,7 +675,9 @@ class PersonRecognizer(_DocRecognizer):
         self._verbs = {v.casefold() for v in rules.name_verbs}
         super().__init__(["PERSON"], "PersonRecognizer", vocab)
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         doc = _doc(nlp_artifacts)
         if doc is None:
             return []
@@ -651,17 +687,25 @@ class PersonRecognizer(_DocRecognizer):
             if ent.label_ != "PERSON":
                 continue
             toks = [t for t in ent if self.name_like(t) and self.ambiguous_ok(t)]
-            if len(toks) == 1 and len(ent) == 1 and _sentence_start(toks[0]) and toks[0].lower_ in _common_words():
+            if (
+                len(toks) == 1
+                and len(ent) == 1
+                and _sentence_start(toks[0])
+                and toks[0].lower_ in _common_words()
+            ):
                 nxt = doc[ent.end] if ent.end < len(doc) else None
                 if nxt is None or nxt.pos_ not in ("VERB", "AUX"):
                     continue  # "Contact:", "Overall," labelled PERSON at the start of a line
             for t in toks:
                 out.append(_result("PERSON", t.idx, t.idx + len(t.text), r.entity_score))
+        lowers = [t.lower_ for t in doc]
         for i in range(len(doc)):
-            span = self._after_trigger(doc, i)
+            span = self._after_trigger(doc, i, lowers)
             if span:
                 a, b = span
-                out.append(_result("PERSON", doc[a].idx, doc[b - 1].idx + len(doc[b - 1].text), r.trigger_score))
+                out.append(
+                    _result("PERSON", doc[a].idx, doc[b - 1].idx + len(doc[b - 1].text), r.trigger_score)
+                )
         for tok in doc:
             if tok.tag_ not in ("NNP", "NNPS") or tok.ent_type_ in _NON_NAME_ENTS:
                 continue
@@ -672,7 +716,10 @@ class PersonRecognizer(_DocRecognizer):
             nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
             prev = doc[tok.i - 1] if tok.i > 0 else None
             paired = (nxt is not None and nxt.tag_ in ("NNP", "NNPS") and self.name_like(nxt)) or (
-                prev is not None and prev.tag_ in ("NNP", "NNPS") and self.name_like(prev) and not _sentence_start(tok)
+                prev is not None
+                and prev.tag_ in ("NNP", "NNPS")
+                and self.name_like(prev)
+                and not _sentence_start(tok)
             )
             if _sentence_start(tok):
                 verb_follows = nxt is not None and (
@@ -683,12 +730,12 @@ class PersonRecognizer(_DocRecognizer):
             out.append(_result("PERSON", tok.idx, tok.idx + len(tok.text), r.propn_score))
         return out
 
-    def _after_trigger(self, doc: Doc, i: int) -> tuple[int, int] | None:
+    def _after_trigger(self, doc: Doc, i: int, lowers: list[str]) -> tuple[int, int] | None:
         for trig in self._triggers:
             n = len(trig)
-            if i - n < 0:
+            if i - n < 0 or lowers[i - 1] != trig[-1]:
                 continue
-            if tuple(t.lower_ for t in doc[i - n : i]) != trig:
+            if tuple(lowers[i - n : i]) != trig:
                 continue
             j = i
             while j < len(doc) and doc[j].text in (",", ":", "-", "\u2013") and j - i < 2:
@@ -709,7 +756,9 @@ class RelativeRecognizer(_DocRecognizer):
         self._nouns = {n.casefold() for n in rules.nouns}
         super().__init__(["PERSON"], "RelativeRecognizer", vocab)
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         doc = _doc(nlp_artifacts)
         if doc is None:
             return []
@@ -725,7 +774,9 @@ class RelativeRecognizer(_DocRecognizer):
             span = self.run_from(doc, j, limit=3) if j < len(doc) else None
             if span:
                 a, b = span
-                out.append(_result("PERSON", doc[a].idx, doc[b - 1].idx + len(doc[b - 1].text), self._rules.score))
+                out.append(
+                    _result("PERSON", doc[a].idx, doc[b - 1].idx + len(doc[b - 1].text), self._rules.score)
+                )
         return out
 
 
@@ -735,14 +786,18 @@ class EmployerRecognizer(_DocRecognizer):
 
     def __init__(self, rules: EmployerRules, vocab: Vocabulary) -> None:
         self._rules = rules
-        ctx = "|".join(re.escape(c).replace(r"\ ", r"\s+") for c in sorted(rules.context, key=len, reverse=True))
+        ctx = "|".join(
+            re.escape(c).replace(r"\ ", r"\s+") for c in sorted(rules.context, key=len, reverse=True)
+        )
         self._context = re.compile(rf"(?<!\w)(?:{ctx})\W{{0,3}}$", re.IGNORECASE)
         cap = StreetAddressRecognizer.CAP
         suffix = _word_re(rules.company_suffixes)
         self._company = re.compile(rf"(?<![\w])(?:{cap}[ \t]+|&[ \t]+){{1,4}}{suffix}\.?(?![\w])")
         super().__init__(["EMPLOYER", "ORG"], "EmployerRecognizer", vocab)
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         r = self._rules
         out = []
         for m in self._company.finditer(text):
@@ -770,7 +825,9 @@ class EmployerRecognizer(_DocRecognizer):
             if self._vocab.is_allowed_span(text[start:end]):
                 continue
             employer = bool(self._context.search(text[max(0, start - 40) : start]))
-            out.append(_result("EMPLOYER" if employer else "ORG", start, end, r.score if employer else r.org_score))
+            out.append(
+                _result("EMPLOYER" if employer else "ORG", start, end, r.score if employer else r.org_score)
+            )
         # "works at X" where the model found no entity.
         for tok in doc:
             if tok.i == 0 or not self.name_like(tok):
@@ -779,7 +836,9 @@ class EmployerRecognizer(_DocRecognizer):
                 span = self.run_from(doc, tok.i)
                 if span:
                     a, b = span
-                    out.append(_result("EMPLOYER", doc[a].idx, doc[b - 1].idx + len(doc[b - 1].text), r.score))
+                    out.append(
+                        _result("EMPLOYER", doc[a].idx, doc[b - 1].idx + len(doc[b - 1].text), r.score)
+                    )
         return out
 
     def _keep(self, tok: Token) -> bool:
@@ -798,7 +857,9 @@ class LocationRecognizer(_DocRecognizer):
         self._labels = set(rules.labels)
         super().__init__(["LOCATION"], "LocationRecognizer", vocab)
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         doc = _doc(nlp_artifacts)
         if doc is None:
             return []
@@ -842,7 +903,9 @@ class PronounRecognizer(EntityRecognizer):
     def words(self) -> set[str]:
         return set(self._fixed) | set(self._by_role)
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         doc = _doc(nlp_artifacts)
         if doc is None:
             return []
@@ -879,7 +942,11 @@ def _pronoun_position(tok: Token) -> bool:
     nxt = tok.doc[tok.i + 1] if tok.i + 1 < len(tok.doc) else None
     prev = tok.doc[tok.i - 1] if tok.i > 0 else None
     subject = nxt is not None and nxt.pos_ in ("VERB", "AUX")
-    obj = prev is not None and prev.pos_ in ("VERB", "ADP") and (nxt is None or nxt.is_punct or nxt.pos_ in ("ADP", "CCONJ"))
+    obj = (
+        prev is not None
+        and prev.pos_ in ("VERB", "ADP")
+        and (nxt is None or nxt.is_punct or nxt.pos_ in ("ADP", "CCONJ"))
+    )
     return subject or obj
 
 
@@ -899,7 +966,9 @@ class TitleRecognizer(EntityRecognizer):
     def load(self) -> None:
         pass
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         out = [_result("TITLE", m.start(), m.end(), 1.0) for m in self._plain.finditer(text)]
         out += [_result("TITLE", m.start(), m.end(), 1.0) for m in self._ambiguous.finditer(text)]
         out += [_result("TITLE", m.start(), m.end(), 1.0) for m in self._lower_sir.finditer(text)]
@@ -1002,7 +1071,9 @@ class KnownIdentifierRecognizer(EntityRecognizer):
             if len(value) < max(min_length, 2) or vocab.is_allowed_span(value):
                 continue
             entity = typ or classify_value(value)
-            if entity == "PHONE" or (entity in ("NHS", "NI", "REGISTRATION", "EMPLOYEE_ID") and _phone_flex(value)):
+            if entity == "PHONE" or (
+                entity in ("NHS", "NI", "REGISTRATION", "EMPLOYEE_ID") and _phone_flex(value)
+            ):
                 rx = _phone_flex(value) if entity in ("PHONE", "NHS") else None
                 entries.append((rx or _flex(value), entity, re.sub(r"\W", "", value).casefold(), "ci"))
             else:
@@ -1041,10 +1112,14 @@ class KnownIdentifierRecognizer(EntityRecognizer):
             elif mode == "cs":
                 compiled.append((re.compile(rf"(?<![\w.])(?:{rx})(?![\w])"), entity, canonical, True))
             else:
-                compiled.append((re.compile(rf"(?<![\w])(?:{rx})(?![\w])", re.IGNORECASE), entity, canonical, True))
+                compiled.append(
+                    (re.compile(rf"(?<![\w])(?:{rx})(?![\w])", re.IGNORECASE), entity, canonical, True)
+                )
         return compiled
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
         folded = fold(text)
         out = []
         for rx, entity, canonical, known in self._compiled:

@@ -93,13 +93,17 @@ class Redactor:
         )
         verify_types = set(rules.verify_types)
         self._verify_recognizers = [
-            r for r in recognizers if isinstance(r, PatternRecognizer) and set(r.supported_entities) & verify_types
+            r
+            for r in recognizers
+            if isinstance(r, PatternRecognizer) and set(r.supported_entities) & verify_types
         ]
         self._priority = {t: i for i, t in enumerate(rules.entity_priority)}
 
     # ------------------------------------------------------------------ redact
 
-    def redact(self, text: str, known: KnownIdentifiers, *, vault: Mapping[str, str] | None = None) -> Redaction:
+    def redact(
+        self, text: str, known: KnownIdentifiers, *, vault: Mapping[str, str] | None = None
+    ) -> Redaction:
         text = unicodedata.normalize("NFC", text)
         vault = dict(vault or {})
         artifacts = self.analyzer.nlp_engine.process_text(text, "en")
@@ -131,7 +135,9 @@ class Redactor:
                 names.append(" ".join(words))
         return sorted(set(names))
 
-    def _select(self, text: str, results: list[RecognizerResult]) -> tuple[list[_Span], list[RecognizerResult]]:
+    def _select(
+        self, text: str, results: list[RecognizerResult]
+    ) -> tuple[list[_Span], list[RecognizerResult]]:
         entity_spans: list[_Span] = []
         neutral: list[RecognizerResult] = []
         for r in results:
@@ -158,7 +164,13 @@ class Redactor:
         return merged, kept_neutral
 
     def _rank(self, s: _Span) -> tuple:
-        return (0 if s.known else 1, -s.score, self._priority.get(s.entity, 99), -(s.end - s.start), s.canonical)
+        return (
+            0 if s.known else 1,
+            -s.score,
+            self._priority.get(s.entity, 99),
+            -(s.end - s.start),
+            s.canonical,
+        )
 
     def _merge(self, text: str, spans: list[_Span]) -> list[_Span]:
         """One span per identifier: known identifiers first; other detections lose the parts a known

@@ -67,11 +67,15 @@ def test_local_part_split_into_names():
 
 
 def test_removed_text_is_a_source():
-    letter = Letter(text="Please see below.", removed_text="From: Aoife O'Brien <aoife@x.example>\nmy client Liam Byrne")
+    letter = Letter(
+        text="Please see below.", removed_text="From: Aoife O'Brien <aoife@x.example>\nmy client Liam Byrne"
+    )
     known = seed_identifiers(_mail(cc=(), subject=""), letter)
     assert {"Aoife O'Brien", "Liam Byrne", "Byrne"} <= names(known)
 
 
 def test_greeting_to_plumm_team_is_not_a_name():
-    known = seed_identifiers(_mail(cc=(), subject=""), Letter(text="Dear Plumm team,\n\nDear Sir or Madam,\n"))
+    known = seed_identifiers(
+        _mail(cc=(), subject=""), Letter(text="Dear Plumm team,\n\nDear Sir or Madam,\n")
+    )
     assert not ({"Plumm", "Sir", "Madam", "Team"} & names(known))

@@ -13,7 +13,10 @@ def found(redactor, text: str, entity: str) -> list[str]:
     return sorted(text[r.start : r.end] for r in results if r.entity_type == entity)
 
 
-def redacted(redactor, text: str, known: KnownIdentifiers = KnownIdentifiers()) -> str:
+NO_KNOWN = KnownIdentifiers()
+
+
+def redacted(redactor, text: str, known: KnownIdentifiers = NO_KNOWN) -> str:
     return redactor.redact(text, known).text
 
 
@@ -31,7 +34,9 @@ def test_email_positive(redactor, text, value):
     assert found(redactor, text, "EMAIL") == [value]
 
 
-@pytest.mark.parametrize("text", ["Please reply to hello@heyplumm.com.", "The score was 5@10 minutes.", "no email here"])
+@pytest.mark.parametrize(
+    "text", ["Please reply to hello@heyplumm.com.", "The score was 5@10 minutes.", "no email here"]
+)
 def test_email_negative(redactor, text):
     assert found(redactor, text, "EMAIL") == []
 
@@ -98,7 +103,11 @@ def test_ni_negative(redactor, text):
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("She lives in LS6 2AB now.", "LS6 2AB"), ("Post code SW1A 1AA.", "SW1A 1AA"), ("at W1G 9PF", "W1G 9PF")],
+    [
+        ("She lives in LS6 2AB now.", "LS6 2AB"),
+        ("Post code SW1A 1AA.", "SW1A 1AA"),
+        ("at W1G 9PF", "W1G 9PF"),
+    ],
 )
 def test_postcode_positive(redactor, text, value):
     assert value in " ".join(found(redactor, text, "POSTCODE") + found(redactor, text, "ADDRESS"))
@@ -250,9 +259,30 @@ def test_word_names_used_as_words_are_kept(redactor, text, word):
 @pytest.mark.parametrize(
     "phrase",
     [
-        "GAD-7", "PHQ-9", "CORE-10", "CORE-OM", "PCL-5", "WSAS", "CBT", "EMDR", "DBT", "IAPT", "NHS", "GP",
-        "Plumm", "weekly", "fortnightly", "monthly", "six additional sessions", "8 more sessions",
-        "two months", "PTSD", "OCD", "GAD", "Monday", "March",
+        "GAD-7",
+        "PHQ-9",
+        "CORE-10",
+        "CORE-OM",
+        "PCL-5",
+        "WSAS",
+        "CBT",
+        "EMDR",
+        "DBT",
+        "IAPT",
+        "NHS",
+        "GP",
+        "Plumm",
+        "weekly",
+        "fortnightly",
+        "monthly",
+        "six additional sessions",
+        "8 more sessions",
+        "two months",
+        "PTSD",
+        "OCD",
+        "GAD",
+        "Monday",
+        "March",
     ],
 )
 def test_clinical_vocabulary_is_kept(redactor, phrase):
@@ -284,7 +314,9 @@ def test_known_identifier_variants_removed(redactor, known_name, text):
     rec = KnownIdentifierRecognizer(known, redactor.vocab, min_length=3)
     assert rec.analyze(out, []) == []
     for part in parts:
-        assert part.replace("\u2019", "'").lower() not in out.replace("\u2019", "'").lower().replace("[person", "")
+        assert part.replace("\u2019", "'").lower() not in out.replace("\u2019", "'").lower().replace(
+            "[person", ""
+        )
 
 
 def test_initials_only_for_known_names(redactor):

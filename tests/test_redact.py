@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 
-from pipeline.models import Address, IntakeOutcome, KnownIdentifiers, Letter, ParsedMail, Redaction, RedactionUnverified
+from pipeline.models import (
+    Address,
+    IntakeOutcome,
+    KnownIdentifiers,
+    Letter,
+    ParsedMail,
+    Redaction,
+    RedactionUnverified,
+)
 from pipeline.redact import PLACEHOLDER_RE, decrypt_vault, encrypt_vault
 from tests.conftest import FIXTURES, expected, fixture_stems
 
@@ -73,7 +81,7 @@ def test_follow_up_with_vault_reuses_and_continues_numbering(redactor):
 
 
 def test_pronouns_neutralised_by_role(redactor):
-    text = "I saw her yesterday. Her mood was low and she said the book was hers. He blamed himself; his son saw him."
+    text = "I saw her yesterday. Her mood was low and she said the book was hers. He blamed himself; his son saw him."  # noqa: E501 (a regex reads best on one line)
     red = redactor.redact(text, KnownIdentifiers())
     assert red.text == (
         "I saw [them] yesterday. [their] mood was low and [they] said the book was [theirs]. "
@@ -84,7 +92,7 @@ def test_pronouns_neutralised_by_role(redactor):
 
 
 def test_neopronouns_and_titles_neutralised(redactor):
-    text = "Mx Jones said xe felt xyr anxiety lift; I asked xem. Ze told me zir plan. Dear Sir or Madam, Mrs. Patel agreed."
+    text = "Mx Jones said xe felt xyr anxiety lift; I asked xem. Ze told me zir plan. Dear Sir or Madam, Mrs. Patel agreed."  # noqa: E501 (a regex reads best on one line)
     red = redactor.redact(text, KnownIdentifiers())
     rest = outside_placeholders(red.text)
     assert not GENDERED.search(rest), rest
@@ -94,7 +102,9 @@ def test_neopronouns_and_titles_neutralised(redactor):
 
 
 def test_known_identifiers_in_all_forms_removed(redactor):
-    text = "SARAH OKAFOR attended. okafor agreed. Sarah's partner and S.O. and S. Okafor too; Jane Smith wrote."
+    text = (
+        "SARAH OKAFOR attended. okafor agreed. Sarah's partner and S.O. and S. Okafor too; Jane Smith wrote."
+    )
     red = redactor.redact(text, KNOWN)
     low = outside_placeholders(red.text).lower()
     for word in ("sarah", "okafor", "jane", "smith", "s.o."):
@@ -114,8 +124,13 @@ def test_verify_raises_on_planted_leak(redactor):
 
 @pytest.mark.parametrize(
     ("planted", "entity"),
-    [("mail me: x.y@z.example", "EMAIL"), ("call 07700 900999", "PHONE"), ("NHS 943 476 5919", "NHS"),
-     ("NI QQ 12 34 56 C", "NI"), ("at LS1 4AB", "POSTCODE")],
+    [
+        ("mail me: x.y@z.example", "EMAIL"),
+        ("call 07700 900999", "PHONE"),
+        ("NHS 943 476 5919", "NHS"),
+        ("NI QQ 12 34 56 C", "NI"),
+        ("at LS1 4AB", "POSTCODE"),
+    ],
 )
 def test_verify_finds_pattern_identifiers(redactor, planted, entity):
     with pytest.raises(RedactionUnverified) as err:
@@ -221,7 +236,9 @@ def test_fixture_no_gendered_pronoun_or_title(redactor, stem):
 def test_fixture_verify_passes_and_is_deterministic(redactor, stem):
     known, red = _run_fixture(redactor, stem)
     redactor.verify(red, known)
-    assert redactor.redact((FIXTURES / f"{stem}.letter.txt").read_text(encoding="utf-8"), known).text == red.text
+    assert (
+        redactor.redact((FIXTURES / f"{stem}.letter.txt").read_text(encoding="utf-8"), known).text == red.text
+    )
 
 
 def test_fixtures_keep_at_least_98_percent_of_must_keep_phrases(redactor):
