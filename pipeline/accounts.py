@@ -204,5 +204,6 @@ def assign_account(rt: Runtime, db: Session, case: store.Case) -> str:
     if case.account != result.account:
         case.account = result.account
         db.add(case)
-        add_event(db, case, actor=SYSTEM, kind="account-assigned", note=f"{result.account} ({result.matched_by})")
+        add_event(db, case, actor=SYSTEM, kind="account-assigned",
+                  note=f"{result.account} ({result.matched_by})")
     return result.account

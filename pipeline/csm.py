@@ -25,7 +25,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from pipeline import accounts, cases, delivery, outbox, store
 from pipeline.cases import TransitionRefused
@@ -42,8 +42,9 @@ MSGID_DOMAIN = "heyplumm.com"
 NON_IDENTIFYING_TYPES = {"PRONOUN", "TITLE", "GENDER"}
 
 __all__ = [
-    "ActionRefused", "CaseNotFound", "RevealRefused", "TransitionRefused", "approve", "assign", "close", "compose",
-    "decline", "leaked_types", "notify_client", "record_employer", "reprocess", "request_employer", "reveal",
+    "ActionRefused", "CaseNotFound", "RevealRefused", "TransitionRefused", "approve", "assign", "close",
+    "compose", "decline", "leaked_types", "notify_client", "record_employer", "reprocess", "request_employer",
+    "reveal",
 ]
 
 
@@ -68,7 +69,7 @@ def _locked_case(rt: Runtime, reference: str) -> Iterator[tuple[Session, store.C
         raise CaseNotFound("not a case reference (expected PLM-YYYY-NNNNNN)")
     with store.session(rt.engine) as db:
         case = db.execute(
-            select(store.Case).where(store.Case.reference == reference).with_for_update()
+            select(store.Case).where(col(store.Case.reference) == reference).with_for_update()
         ).scalar_one_or_none()
         if case is None:
             raise CaseNotFound(f"no case {reference}")
@@ -120,8 +121,9 @@ def _account(rt: Runtime, case: store.Case) -> accounts.Account:
     directory = accounts.load_accounts(rt.settings.rules_dir)
     account = directory.get(case.account)
     if account is None:
-        raise ActionRefused(f"{case.reference}: no employer account assigned (in the '{accounts.UNASSIGNED}' "
-                            f"queue); the team lead assigns one with `plumm cases assign {case.reference} ACCOUNT`")
+        raise ActionRefused(
+            f"{case.reference}: no employer account assigned (in the '{accounts.UNASSIGNED}' queue); "
+            f"the team lead assigns one with `plumm cases assign {case.reference} ACCOUNT`")
     return account
 
 
@@ -215,9 +217,10 @@ def client_addresses(rt: Runtime, case: store.Case) -> list[str]:
     own_domains = {a.rpartition("@")[2].lower() for a in [rt.settings.sender_address,
                                                           *rt.settings.intake_addresses]}
     therapists = load_therapist_directory(rt.settings.rules_dir)
+    excluded_domains = sender_domains | own_domains
     candidates = [
         e for e in emails
-        if not sender(e) and e.rpartition("@")[2] not in sender_domains | own_domains and not therapists.knows(e)
+        if not sender(e) and e.rpartition("@")[2] not in excluded_domains and not therapists.knows(e)
     ]
     if len(candidates) > 1:
         directory = accounts.load_accounts(rt.settings.rules_dir)
@@ -243,7 +246,9 @@ def client_notification(rt: Runtime, case: store.Case, *, to: str, approved: boo
     return compose(rt, to=to, subject=subject, text=text, html=html)
 
 
-def notify_client(rt: Runtime, reference: str, *, actor: str, to: str | None = None, note: str = "") -> store.Case:
+def notify_client(
+    rt: Runtime, reference: str, *, actor: str, to: str | None = None, note: str = ""
+) -> store.Case:
     with _locked_case(rt, reference) as (db, case):
         approved = case.status == S.EMPLOYER_APPROVED
         cases.transition(db, case, S.CLIENT_NOTIFIED, actor=actor, kind="client-notified",
@@ -268,14 +273,13 @@ def reprocess(rt: Runtime, reference: str, *, actor: str, note: str = "") -> int
     """Re-queue the case's quarantined messages; the worker re-runs them into this same case."""
     with _locked_case(rt, reference) as (db, case):
         M = store.InboundMessage
-        count = db.execute(
-            select(func.count()).select_from(M).where(M.case_id == case.id, M.status == store.MessageStatus.QUARANTINED)
-        ).scalar_one()
+        mine = (col(M.case_id) == case.id) & (col(M.status) == store.MessageStatus.QUARANTINED)
+        count = db.execute(select(func.count()).select_from(M).where(mine)).scalar_one()
         if not count:
             raise ActionRefused(f"{case.reference}: no quarantined message to reprocess")
         db.execute(
             update(M)
-            .where(M.case_id == case.id, M.status == store.MessageStatus.QUARANTINED)
+            .where(mine)
             .values(status=store.MessageStatus.PENDING, attempts=0, not_before=None, lease_until=None,
                     worker_id=None, error_stage=None, error_reason=None, processed_at=None)
         )

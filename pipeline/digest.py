@@ -24,6 +24,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from pipeline import accounts, cases, csm, delivery, outbox, store
 from pipeline.models import CaseStatus
@@ -38,7 +39,7 @@ S = CaseStatus
 WAITING: tuple[str, ...] = (
     S.READY_FOR_ASSESSMENT, S.EMPLOYER_APPROVED, S.EMPLOYER_DECLINED, S.APPROVED, S.AWAITING_INFORMATION,
 )
-NEXT_STEP = {
+NEXT_STEP: dict[str, str] = {
     S.READY_FOR_ASSESSMENT: "assess: plumm cases approve {ref}  |  plumm cases decline {ref} --reason ...",
     S.APPROVED: "ask the employer: plumm cases request-employer {ref}",
     S.EMPLOYER_APPROVED: "tell the client: plumm cases notify-client {ref}",
@@ -99,12 +100,13 @@ def _signals(raw: dict[str, Any]) -> dict[str, str]:
 
 
 def entry(rt: Runtime, case: store.Case, *, now: datetime, queue: str) -> dict[str, Any]:
-    sections = [
-        {"title": str(v.get("title") or key), "present": bool(v.get("present")), "evidence": str(v.get("evidence") or "")}
+    sections: list[dict[str, Any]] = [
+        {"title": str(v.get("title") or key), "present": bool(v.get("present")),
+         "evidence": str(v.get("evidence") or "")}
         for key, v in sorted(case.sections.items())
     ]
     letter = case.letter_redacted
-    leaks = csm.leaked_types(cases.case_vault(rt, case), letter, *(s["evidence"] for s in sections))
+    leaks = csm.leaked_types(cases.case_vault(rt, case), letter, *(str(s["evidence"]) for s in sections))
     if leaks:
         log.warning("%s: letter withheld from digest, vaulted value(s) of type %s found", case.reference,
                     ",".join(leaks))
@@ -139,7 +141,9 @@ def collect(
     digests: dict[str, Digest] = defaultdict(lambda: Digest(to=""))
 
     rows = db.execute(
-        select(store.Case).where(store.Case.status.in_([*WAITING, S.QUARANTINED])).order_by(store.Case.id)
+        select(store.Case)
+        .where(col(store.Case.status).in_([*WAITING, S.QUARANTINED]))
+        .order_by(col(store.Case.id))
     ).scalars().all()
     for case in sorted(rows, key=lambda c: (WAITING.index(c.status) if c.status in WAITING else 99, c.id)):
         if not _changed(case, since=since, only_new=only_new):
@@ -157,7 +161,8 @@ def collect(
             account = directory.get(case.account)
             address = account.csm if account is not None else directory.team_lead
             digest = digests[address]
-            digest.entries.append(entry(rt, case, now=now, queue="your accounts" if account else accounts.UNASSIGNED))
+            queue = "your accounts" if account else accounts.UNASSIGNED
+            digest.entries.append(entry(rt, case, now=now, queue=queue))
         assert case.id is not None
         digest.case_ids.append(case.id)
     result = []
@@ -202,7 +207,8 @@ def send(
         digests = collect(rt, db, since=since, only_new=only_new, to=to, now=now)
         listed = 0
         for digest in digests:
-            delivery.queue(db, rt, build_message(rt, digest, now=now), kind="digest", case_id=None, to=digest.to)
+            message = build_message(rt, digest, now=now)
+            delivery.queue(db, rt, message, kind="digest", case_id=None, to=digest.to)
             for case_id in digest.case_ids:
                 case = db.get(store.Case, case_id)
                 assert case is not None

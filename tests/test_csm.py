@@ -40,8 +40,10 @@ VAULT = {
 SECTIONS = {
     "needs": {"present": True, "title": "Therapy needs", "rule": "t",
               "evidence": "[PERSON_1] has attended weekly CBT sessions and their GAD-7 score remains 15."},
-    "recommendation": {"present": True, "title": "Professional recommendation", "rule": "t",
-                       "evidence": "I recommend six additional sessions, weekly, to consolidate their progress."},
+    "recommendation": {
+        "present": True, "title": "Professional recommendation", "rule": "t",
+        "evidence": "I recommend six additional sessions, weekly, to consolidate their progress.",
+    },
 }
 
 
@@ -85,17 +87,20 @@ def redact_fixture(stem: str) -> tuple[str, dict[str, str]]:
             counts[kind] = counts.get(kind, 0) + 1
             placeholder_of[key] = f"[{kind}_{counts[kind]}]"
             vault[placeholder_of[key]] = value
-        text = re.sub(r"(?<!\w)" + re.escape(value) + r"(?!\w)", placeholder_of[key], text, flags=re.IGNORECASE)
+        pattern = r"(?<!\w)" + re.escape(value) + r"(?!\w)"
+        text = re.sub(pattern, placeholder_of[key], text, flags=re.IGNORECASE)
     return text, vault
 
 
 def fixture_case(rt: Runtime, stem: str, **kwargs) -> store.Case:
     letter, vault = redact_fixture(stem)
-    recommendation = next((s.strip() for s in re.split(r"(?<=[.!?])\s+", letter) if "recommend" in s.lower()), "")
+    sentences = re.split(r"(?<=[.!?])\s+", letter)
+    recommendation = next((s.strip() for s in sentences if "recommend" in s.lower()), "")
     sections = {
-        "needs": {"present": True, "title": "Therapy needs", "rule": "t", "evidence": letter.split("\n\n")[0][:200]},
-        "recommendation": {"present": bool(recommendation), "title": "Professional recommendation", "rule": "t",
-                           "evidence": recommendation},
+        "needs": {"present": True, "title": "Therapy needs", "rule": "t",
+                  "evidence": letter.split("\n\n")[0][:200]},
+        "recommendation": {"present": bool(recommendation), "title": "Professional recommendation",
+                           "rule": "t", "evidence": recommendation},
     }
     return make_case(rt, letter=letter, vault=vault, sections=sections, **kwargs)
 
@@ -115,8 +120,10 @@ def reload(rt: Runtime, case: store.Case) -> store.Case:
 
 def outbound(rt: Runtime, kind: str) -> list:
     with store.session(rt.engine) as db:
-        rows = db.execute(select(store.OutboundMessage).where(store.OutboundMessage.kind == kind)).scalars().all()
-        return [message_from_bytes(rt.cipher.decrypt(r.payload_encrypted), policy=policy.default) for r in rows]
+        rows = db.execute(select(store.OutboundMessage).where(store.OutboundMessage.kind == kind)
+                          .order_by(store.OutboundMessage.id)).scalars().all()
+        return [message_from_bytes(rt.cipher.decrypt(r.payload_encrypted), policy=policy.default)
+                for r in rows]
 
 
 def full_text(message) -> str:
@@ -134,7 +141,7 @@ def assert_no_vault_value(text: str, vault: dict[str, str]) -> None:
 # -- the life cycle table -------------------------------------------------------------------
 ACTIONS = {
     "approve": (lambda rt, ref: csm.approve(rt, ref, actor="alex"), S.APPROVED),
-    "decline": (lambda rt, ref: csm.decline(rt, ref, actor="alex", reason="not clinically indicated"), S.DECLINED),
+    "decline": (lambda rt, ref: csm.decline(rt, ref, actor="alex", reason="not indicated"), S.DECLINED),
     "request_employer": (lambda rt, ref: csm.request_employer(rt, ref, actor="alex"), S.EMPLOYER_CONTACTED),
     "record_employer_approved": (lambda rt, ref: csm.record_employer(rt, ref, "approved", actor="alex"),
                                  S.EMPLOYER_APPROVED),
@@ -228,8 +235,8 @@ def test_employer_request_for_an_unassigned_case_is_refused(rt):
 
 
 def test_employer_request_is_refused_if_the_recommendation_carries_a_vault_value(rt):
-    leaky = {**SECTIONS, "recommendation": {**SECTIONS["recommendation"],
-                                             "evidence": "I recommend six sessions for Marigold Featherstonehaugh."}}
+    evidence = "I recommend six sessions for Marigold Featherstonehaugh."
+    leaky = {**SECTIONS, "recommendation": {**SECTIONS["recommendation"], "evidence": evidence}}
     case = make_case(rt, status=S.APPROVED, sections=leaky)
     with pytest.raises(csm.ActionRefused) as refused:
         csm.request_employer(rt, case.reference, actor="alex")

@@ -9,22 +9,19 @@ import pytest
 
 from pipeline import cases, csm, delivery, digest, store
 from pipeline.models import CaseStatus
+from pipeline.worker import Runtime
 from tests.conftest import FIXTURES, expected, fixture_stems, normalise
-from tests.test_csm import (  # noqa: F401  (rt is a fixture)
-    REDACTED,
-    VAULT,
-    full_text,
-    fixture_case,
-    make_case,
-    outbound,
-    redact_fixture,
-    rt,
-)
+from tests.test_csm import REDACTED, VAULT, fixture_case, full_text, make_case, outbound, redact_fixture
 
 S = CaseStatus
 ALEX = "alex.rivers@plumm-staff.example"
 JO = "jo.bramley@plumm-staff.example"
 LEAD = "morgan.lead@plumm-staff.example"
+
+
+@pytest.fixture
+def rt(settings):
+    return Runtime(settings)
 
 
 def by_recipient(rt) -> dict[str, object]:
@@ -52,7 +49,8 @@ def test_digest_contains_none_of_the_vault_originals_of_a_fixture_letter(rt, ste
     case = fixture_case(rt, stem, account="brightwater")
     # Even if a quarantined case held the letter unredacted, nothing of it may reach a digest.
     original = (FIXTURES / f"{stem}.letter.txt").read_text(encoding="utf-8")
-    quarantined = make_case(rt, status=S.QUARANTINED, letter=original, account=None, reason="redaction-unverified")
+    quarantined = make_case(rt, status=S.QUARANTINED, letter=original, account=None,
+                            reason="redaction-unverified")
     digest.send(rt)
     sent = by_recipient(rt)
     text = full_text(sent[ALEX])
@@ -111,7 +109,8 @@ def test_digest_leaves_out_cases_that_wait_for_no_one(rt):
 
 def test_quarantined_cases_go_to_the_team_lead_by_reference_and_reason_only(rt):
     letter, _ = redact_fixture("plain-text-letter-with-headings")
-    case = make_case(rt, status=S.QUARANTINED, letter=letter, account="brightwater", reason="redaction-unverified")
+    case = make_case(rt, status=S.QUARANTINED, letter=letter, account="brightwater",
+                     reason="redaction-unverified")
     digest.send(rt)
     sent = by_recipient(rt)
     assert ALEX not in sent  # not to the account's CSM
