@@ -115,6 +115,7 @@ class ReplayRun:
     ground_truth: list[GroundTruth] | None = None
     golden_written: list[str] = field(default_factory=list)
     golden_refused: list[str] = field(default_factory=list)  # leaking messages never become golden
+    scrubber: Scrubber | None = None  # masks ground-truth values wherever a letter is shown
 
     @property
     def leaks(self) -> list[Leak]:
@@ -276,20 +277,37 @@ def _via_smtp(paths: list[Path], settings: Settings, db_url: str, address: tuple
             try:
                 with store.session(engine) as db:
                     high_water = db.execute(select(func.max(col(store.InboundMessage.id)))).scalar_one() or 0
-                client.sendmail(sender, [recipient], raw)
+                client.sendmail(sender, [recipient], _smtp_line_endings(raw))
                 message_id = _stored_row(engine, high_water, store.keyed_hash(hash_key, sender))
                 _wait_for_case(engine, message_id, deadline)
                 summary, letter, notes = _read_case(engine, message_id)
                 result = ReplayResult(path.stem, summary, letter, time.perf_counter() - started, notes)
             except ReplayError:
                 raise
-            except Exception as error:  # a refused or timed-out message: record it, go on
+            except smtplib.SMTPResponseException as refusal:  # the listener said no: an outcome, not a bug
+                summary = case_summary(None, acknowledged=False)
+                summary.update(status="refused", reason=f"smtp-refused:{refusal.smtp_code}", stage="smtp")
+                result = ReplayResult(path.stem, summary, "", time.perf_counter() - started)
+            except Exception as error:  # a timed-out or dropped message: record it, go on
                 result = _failed(path.stem, error, started)
-                if isinstance(error, smtplib.SMTPServerDisconnected):
-                    client.connect(*address)
+            if result.summary["status"] in {"refused", "not-recorded"}:
+                _reconnect_if_closed(client, address)
             by_stem[path.stem] = result
             progress(path.stem)
     return [by_stem[p.stem] for p in paths]
+
+
+def _smtp_line_endings(raw: bytes) -> bytes:
+    """CRLF line endings, as any mail client puts on the wire (smtplib leaves bytes alone)."""
+    return re.sub(rb"\r?\n", b"\r\n", raw)
+
+
+def _reconnect_if_closed(client: smtplib.SMTP, address: tuple[str, int]) -> None:
+    try:
+        client.noop()
+    except (smtplib.SMTPServerDisconnected, OSError):
+        client.connect(*address)
+        client.ehlo()
 
 
 def _stored_row(engine: Engine, high_water: int, sender_hash: str) -> int:
@@ -351,15 +369,14 @@ def replay(
         else:
             base = settings.model_copy(update={"data_dir": Path(tmp), "outbound_smtp": ""})
             results = _in_process(paths, base, db_url, Path(tmp), progress)
-    run = ReplayRun(results)
     for result in results:
         write_outputs(out, result)
-    truths = load_ground_truth(source, [r.stem for r in results]) if (ground_truth or update_golden) else {}
+    truths = load_ground_truth(source, [r.stem for r in results])
+    run = ReplayRun(results, scrubber=Scrubber(truths))
     if ground_truth or update_golden:
         run.ground_truth = [check_ground_truth(r, truths[r.stem]) for r in results if r.stem in truths]
     if expect:
-        run.drifts = compare_golden(source, results, Scrubber(truths or load_ground_truth(
-            source, [r.stem for r in results])))
+        run.drifts = compare_golden(source, results, run.scrubber or Scrubber({}))
     if update_golden:
         leaking = {leak.stem for leak in run.leaks}
         for result in results:
@@ -408,18 +425,19 @@ class Scrubber:
                                else f"[LEAK:{t}]", line)
         return line
 
-    def new_line(self, line: str, golden_words: set[str]) -> str:
-        line = self.known(line)
+    _BRACKETED = re.compile(r"(\[[^\[\]\s]+\])")  # placeholders, [LEAK:TYPE] and [?] stay as they are
 
+    def new_line(self, line: str, golden_words: set[str]) -> str:
         def mask(match: re.Match[str]) -> str:
             word = match.group(0)
-            if word.lower() in golden_words or word.startswith("LEAK:"):
+            if word.lower() in golden_words:
                 return word
             if word[0].isupper() or "@" in word or any(c.isdigit() for c in word):
                 return "[?]"
             return word
 
-        return self._WORD.sub(mask, line)
+        pieces = self._BRACKETED.split(self.known(line))
+        return "".join(piece if i % 2 else self._WORD.sub(mask, piece) for i, piece in enumerate(pieces))
 
 
 def _words(text: str) -> set[str]:
@@ -585,9 +603,9 @@ def report_text(data: dict[str, Any], run: ReplayRun) -> str:
     lines = [f"Replay of {s['messages']} messages", ""]
     if "passed" in s:
         lines += [f"RESULT: {'PASS' if s['passed'] else 'FAIL'}", ""]
-    lines += [f"  {status:<22} {count}" for status, count in s["by_status"].items()]
+    lines += [f"  {status:<22} {count}" for status, count in sorted(s["by_status"].items())]
     lines += ["", "Identifiers removed, by type:"]
-    lines += [f"  {etype:<22} {count}" for etype, count in s["entities_removed"].items()]
+    lines += [f"  {etype:<22} {count}" for etype, count in sorted(s["entities_removed"].items())]
     if "expect" in s:
         e = s["expect"]
         lines += ["", f"Golden comparison: {'no drift' if e['passed'] else 'DRIFT'}"]
@@ -599,13 +617,13 @@ def report_text(data: dict[str, Any], run: ReplayRun) -> str:
                       f"must-not-survive strings leaked ({_pct(g['leak_rate'])}); kept phrases "
                       f"{g['kept']}/{g['must_keep']} ({_pct(g['kept_rate'])})"]
         lines += [f"  {etype:<22} {v['leaked']} leaked of {v['strings']}"
-                  for etype, v in g["leaks_by_type"].items()]
+                  for etype, v in sorted(g["leaks_by_type"].items())]
         lines += [f"  LEAK {leak.describe()}" for leak in run.leaks]
     for stem in s.get("golden_refused", []):
         lines.append(f"  golden NOT written for {stem}: it leaks")
     lines += ["", "Per message:"]
     for m in data["messages"]:
-        flags = " ".join(f"{k}={'yes' if v else 'NO'}" for k, v in (m["sections"] or {}).items())
+        flags = " ".join(f"{k}={'yes' if v else 'NO'}" for k, v in sorted((m["sections"] or {}).items()))
         extra = ""
         if "golden" in m:
             extra += f" golden={m['golden']}"
@@ -624,7 +642,10 @@ def write_report(out: Path, run: ReplayRun) -> None:
     (out / "report.json").write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
                                      encoding="utf-8", newline="\n")
     (out / "report.txt").write_text(report_text(data, run), encoding="utf-8", newline="\n")
-    letters = {r.stem: r.letter for r in run.results}
+    # The page shows the letter as a CSM sees it, except a ground-truth value that survived,
+    # which is shown as [LEAK:TYPE]: the report proves the leak without repeating it.
+    scrub = run.scrubber or Scrubber({})
+    letters = {r.stem: scrub.known(r.letter) for r in run.results}
     leaks = [leak.describe() for leak in run.leaks]
     (out / "report.html").write_text(render_html(data, letters, leaks=leaks), encoding="utf-8", newline="\n")
 

@@ -1,9 +1,10 @@
 """The replay report as one HTML page for compliance staff: no JavaScript, inline CSS only.
 
 Contract: :func:`render_html` takes the deterministic report data of ``pipeline.replay`` and the
-redacted letters (the text a CSM sees) and returns the same bytes for the same inputs. Every
-text is HTML-escaped; placeholders (``[PERSON_1]``, ``[EMAIL_2]``, ``[they]``) are marked with
-``<mark class="ph ph-<type>">``. Nothing else reaches the page, so a removed value never does.
+redacted letters (the text a CSM sees, with any surviving ground-truth value already masked as
+``[LEAK:TYPE]`` by the caller) and returns the same bytes for the same inputs. Every text is
+HTML-escaped; placeholders (``[PERSON_1]``, ``[EMAIL_2]``, ``[they]``, ``[LEAK:PERSON]``) are marked
+with ``<mark class="ph ph-<type>">``. Nothing else reaches the page, so a removed value never does.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 
 # An entity placeholder as written by pipeline.redact ("[PERSON_1]", "[TITLE]"), or a
 # neutralised pronoun ("[they]").
-PLACEHOLDER = re.compile(r"\[(?:(?P<type>[A-Z][A-Z_]*?)(?:_\d+)?|(?P<pronoun>[a-z]+))\]")
+PLACEHOLDER = re.compile(
+    r"\[(?:LEAK:(?P<leak>[A-Z_]+)|(?P<type>[A-Z][A-Z_]*?)(?:_\d+)?|(?P<pronoun>[a-z]+))\]")
 
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2330;
@@ -41,6 +43,7 @@ mark.ph-address,mark.ph-postcode,mark.ph-uk_postcode,mark.ph-location{background
 mark.ph-employer,mark.ph-org{background:#ffe2c2}
 mark.ph-nhs,mark.ph-ni,mark.ph-uk_nhs,mark.ph-uk_nino,mark.ph-dob,mark.ph-date_of_birth,mark.ph-registration,mark.ph-employee_id{background:#ffd1ec}
 mark.ph-pronoun{background:#e3e6ea;font-style:italic}
+mark.ph-leak{background:#c62828;color:#fff;font-weight:700}
 nav a{margin-right:12px}
 """
 
@@ -55,7 +58,8 @@ def highlight(letter: str) -> str:
     position = 0
     for match in PLACEHOLDER.finditer(letter):
         pieces.append(_e(letter[position:match.start()]))
-        kind = "pronoun" if match.group("pronoun") else match.group("type").lower()
+        kind = ("leak" if match.group("leak") else "pronoun" if match.group("pronoun")
+                else match.group("type").lower())
         pieces.append(f'<mark class="ph ph-{_e(kind)}">{_e(match.group(0))}</mark>')
         position = match.end()
     pieces.append(_e(letter[position:]))
@@ -82,10 +86,11 @@ def _summary(summary: dict[str, Any], leaks: list[str]) -> str:
         parts.append(f"<p>{verdict}</p>")
     parts.append(f'<p>Messages replayed: <strong>{_e(summary["messages"])}</strong></p>')
     parts.append('<div class="grid"><div>')
-    parts.append("<h3>By status</h3>" + _table([(k, _e(v)) for k, v in summary["by_status"].items()],
+    parts.append("<h3>By status</h3>" + _table([(k, _e(v)) for k, v in sorted(summary["by_status"].items())],
                                                 ("status", "messages")))
     parts.append("</div><div><h3>Identifiers removed, by type</h3>")
-    parts.append(_table([(k, _e(v)) for k, v in summary["entities_removed"].items()], ("type", "removed")))
+    removed = [(k, _e(v)) for k, v in sorted(summary["entities_removed"].items())]
+    parts.append(_table(removed, ("type", "removed")))
     parts.append("</div>")
     if "expect" in summary:
         e = summary["expect"]
@@ -105,7 +110,8 @@ def _summary(summary: dict[str, Any], leaks: list[str]) -> str:
             ("leaked", f'{_e(g["leaked_strings"])} ({_e(rate)})'),
             ("kept phrases", f'{_e(g["kept"])} of {_e(g["must_keep"])} ({_e(kept)})'),
         ]
-        by_type = [(t, f'{_e(v["leaked"])} of {_e(v["strings"])}') for t, v in g["leaks_by_type"].items()]
+        by_type = [(t, f'{_e(v["leaked"])} of {_e(v["strings"])}')
+                   for t, v in sorted(g["leaks_by_type"].items())]
         parts.append("<div><h3>Ground truth (--ground-truth)</h3>" + _table(rows)
                      + _table(by_type, ("type", "leaked")) + "</div>")
     parts.append("</div>")
@@ -126,7 +132,7 @@ def _message(m: dict[str, Any], letter: str) -> str:
             ("reason", _e(m["reason"] or "—"))]
     if m.get("stage"):
         rows.append(("stage", _e(m["stage"])))
-    for key, present in (m["sections"] or {}).items():
+    for key, present in sorted((m["sections"] or {}).items()):
         rows.append((f"section: {key}", '<span class="yes">present</span>' if present
                      else '<span class="no">missing</span>'))
     if m.get("sessions_requested") is not None:
@@ -143,7 +149,7 @@ def _message(m: dict[str, Any], letter: str) -> str:
                      else '<span class="yes">none</span>'))
         rows.append(("kept phrases", _e(f'{gt["kept"]} of {gt["must_keep"]}')))
     parts.append('<div class="grid"><div>' + _table(rows) + "</div><div><h3>Removed, by type</h3>")
-    parts.append(_table([(k, _e(v)) for k, v in m["entity_counts"].items()], ("type", "count")))
+    parts.append(_table([(k, _e(v)) for k, v in sorted(m["entity_counts"].items())], ("type", "count")))
     parts.append("</div></div>")
     parts.append("<h3>Redacted letter (as a CSM sees it)</h3>")
     if letter:

@@ -1,0 +1,269 @@
+"""Compliance replay: determinism, golden drift, ground-truth leaks, and the SMTP path.
+
+The first tests use hand-made results (no NLP); the rest replay the real fixtures. No test
+prints a value from a letter or a ground-truth string: assertions name types, stems and indices.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from pipeline.replay import (
+    ReplayResult,
+    ReplayRun,
+    Scrubber,
+    check_ground_truth,
+    compare_golden,
+    envelope_sender,
+    replay,
+    report_data,
+    survives,
+    write_golden,
+    write_report,
+)
+from tests.conftest import FIXTURES, ROOT, expected, fixture_stems, free_port
+
+PLUMM = ROOT / ".venv" / "bin" / "plumm"
+# Fixtures whose registration numbers only the registration recognizer removes (found by
+# emptying its vocabulary; see test_weakened_rule_fails_expect_and_ground_truth_with_readable_diff).
+REGISTRATION_LEAKERS = ["body-and-pdf-both-substance", "process-question-only",
+                        "rfc2047-encoded-subject-and-names"]
+
+
+def _summary(**more):
+    base = {"status": "ready_for_assessment", "reason": None, "stage": None,
+            "sections": {"needs": True, "recommendation": True}, "sessions_requested": 6, "period": "weekly",
+            "entity_counts": {"PERSON": 2, "EMAIL": 1}, "sources": ["body"], "acknowledged": True}
+    return base | more
+
+
+def _settings(tmp: Path, **more):
+    from cryptography.fernet import Fernet
+
+    from pipeline.config import load_settings
+
+    return load_settings(data_dir=tmp / "data", vault_key=Fernet.generate_key().decode(),
+                         hash_key="replay-test-hash-key", worker_poll_seconds=0.05, **more)
+
+
+def _all_files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != "run.json"}
+
+
+def _ground_truth_values() -> list[tuple[str, str, int, str]]:
+    values = []
+    for stem in fixture_stems():
+        if (FIXTURES / f"{stem}.expected.json").exists():
+            for etype, strings in expected(stem).get("must_not_survive", {}).items():
+                values += [(stem, etype, i, v) for i, v in enumerate(strings) if v.strip()]
+    return values
+
+
+# -- unit: hand-made outputs ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "text", "found"),
+    [
+        ("Priya Raman", "my client Priya\nRaman has", True),  # a line break between words
+        ("priya", "PRIYA attended", True),  # case-insensitive
+        ("Raman", "Ramanathan attended", False),  # whole words only
+        ("v.anand@example.org", "write to V.Anand@example.org.", True),
+        ("Will", "I will recommend", False),  # the ordinary word survives
+        ("Will", "Will attended", True),
+        ("Hope", "there is real hope", False),
+        ("Fenwick & Rowe", "works at fenwick & rowe now", True),
+    ],
+)
+def test_survives_is_case_insensitive_whole_word_but_spares_ordinary_words(value, text, found):
+    assert survives(value, text) is found
+
+
+def test_ground_truth_reports_leak_type_and_index_and_kept_rate():
+    result = ReplayResult("stem-a", _summary(), "Dear Plumm, [PERSON_1] and Anjali. CORE-10 weekly.", 0.1)
+    truth = {"must_not_survive": {"PERSON": ["Priya"], "RELATIVE": ["Bob", "Anjali"]},
+             "must_keep": ["CORE-10", "six sessions"]}
+    gt = check_ground_truth(result, truth)
+    assert [(x.entity_type, x.index, x.where) for x in gt.leaks] == [("RELATIVE", 1, "letter")]
+    assert (gt.strings, gt.must_keep, gt.kept, gt.missing_kept) == (3, 2, 1, (1,))
+    assert "Anjali" not in gt.leaks[0].describe()
+    assert gt.leaks[0].describe() == "stem-a: RELATIVE[1] survived in the letter output"
+
+
+def test_drift_diff_masks_ground_truth_and_new_identifier_shaped_words(tmp_path):
+    old = ReplayResult("stem-a", _summary(), "Dear Plumm,\n[PERSON_1] has anxiety.\nI recommend six.", 0)
+    write_golden(tmp_path, old)
+    text = "Dear Plumm,\nSecretname has anxiety, call 07700 900123 or x@y.example.\nI recommend six."
+    new = ReplayResult("stem-a", _summary(entity_counts={"PERSON": 1}), text, 0)
+    scrub = Scrubber({"stem-a": {"must_not_survive": {"PERSON": ["Secretname"]}}})
+    [drift] = compare_golden(tmp_path, [new], scrub)
+    assert drift.stem == "stem-a" and not drift.missing
+    for secret in ("Secretname", "07700", "900123", "x@y.example"):
+        assert secret not in drift.diff
+    assert "[LEAK:PERSON]" in drift.diff and "+[LEAK:PERSON] has anxiety, call [?] [?] or [?]." in drift.diff
+    assert "-[PERSON_1] has anxiety." in drift.diff  # golden lines are redacted text, shown as is
+    assert '-    "PERSON": 2' in drift.diff and '+    "PERSON": 1' in drift.diff
+
+
+def test_missing_golden_counts_as_drift(tmp_path):
+    [drift] = compare_golden(tmp_path, [ReplayResult("stem-b", _summary(), "text", 0)], Scrubber({}))
+    assert drift.missing and drift.diff == ""
+
+
+def test_html_report_escapes_text_and_marks_placeholders_by_type(tmp_path):
+    letter = "Dear <b>Plumm</b> & co,\n[PERSON_1] said [they] would email [EMAIL_2]. [TITLE] [PERSON_1]"
+    run = ReplayRun([ReplayResult("stem-c", _summary(), letter, 0)], drifts=[], ground_truth=[])
+    write_report(tmp_path, run)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "&lt;b&gt;Plumm&lt;/b&gt; &amp; co" in html and "<b>Plumm</b>" not in html
+    assert '<mark class="ph ph-person">[PERSON_1]</mark>' in html
+    assert '<mark class="ph ph-email">[EMAIL_2]</mark>' in html
+    assert '<mark class="ph ph-pronoun">[they]</mark>' in html
+    assert "<script" not in html.lower()
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["summary"]["passed"] is True and data["messages"][0]["golden"] == "same"
+
+
+def test_report_is_the_same_whatever_order_counts_arrive_in(tmp_path):
+    a = ReplayRun([ReplayResult("s", _summary(entity_counts={"PERSON": 2, "EMAIL": 1}), "x", 0.1)])
+    b = ReplayRun([ReplayResult("s", _summary(entity_counts={"EMAIL": 1, "PERSON": 2}), "x", 9.9)])
+    assert report_data(a) == report_data(b)
+    for name, run in (("a", a), ("b", b)):
+        (tmp_path / name).mkdir()
+        write_report(tmp_path / name, run)
+    assert _all_files(tmp_path / "a") == _all_files(tmp_path / "b")
+
+
+def test_envelope_sender_is_the_from_address_or_a_fixed_one():
+    assert envelope_sender(b"From: Dr A <a@b.example>\nSubject: x\n\nbody") == "a@b.example"
+    assert envelope_sender(b"Subject: x\n\nbody") == "replay@heyplumm.com"
+
+
+def test_usage_errors_exit_2(tmp_path):
+    from pipeline.cli import app
+
+    runner = CliRunner()
+    base = ["replay", str(FIXTURES), "--out", str(tmp_path)]
+    result = runner.invoke(app, [*base, "--via-smtp", "127.0.0.1:1"])  # without --db
+    assert result.exit_code == 2, result.output
+    result = runner.invoke(app, [*base, "--expect", "--update-golden"])
+    assert result.exit_code == 2, result.output
+    result = runner.invoke(app, [*base, "--via-smtp", "nonsense", "--db", "sqlite:///x.db"])
+    assert result.exit_code == 2, result.output
+
+
+# -- the real fixtures ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def in_process(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("replay-a")
+    run = replay(FIXTURES, tmp / "out", settings=_settings(tmp), expect=True, ground_truth=True)
+    return tmp / "out", run
+
+
+def test_two_runs_give_byte_identical_outputs(in_process, tmp_path):
+    first_out, first = in_process
+    second = replay(FIXTURES, tmp_path / "out", settings=_settings(tmp_path), expect=True, ground_truth=True)
+    assert [r.stem for r in second.results] == fixture_stems()
+    first_files, second_files = _all_files(first_out), _all_files(tmp_path / "out")
+    assert sorted(first_files) == sorted(second_files)
+    differing = [name for name in first_files if first_files[name] != second_files[name]]
+    assert differing == []
+    assert {"report.json", "report.txt", "report.html"} <= set(first_files)
+    for text in (first_files["report.json"], first_files["report.html"], first_files["report.txt"]):
+        assert str(tmp_path).encode() not in text and b"/tmp" not in text
+
+
+def test_fixtures_match_their_golden_files_and_do_not_leak(in_process):
+    _out, run = in_process
+    assert [d.stem for d in run.drifts or []] == [], "drift: review with `make replay`, then --update-golden"
+    assert [leak.describe() for leak in run.leaks] == []
+
+
+def _weakened_rules(tmp: Path) -> Path:
+    rules = tmp / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    doc = yaml.safe_load((rules / "redaction.yaml").read_text(encoding="utf-8"))
+    doc["registration"]["bodies"] = ["NOSUCHBODY"]  # the recognizer loses its vocabulary
+    doc["registration"]["context"] = ["nosuchword"]
+    (rules / "redaction.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return rules
+
+
+def test_weakened_rule_fails_expect_and_ground_truth_with_readable_diff(tmp_path):
+    stems = [s for s in REGISTRATION_LEAKERS if (FIXTURES / f"{s}.eml").exists()]
+    assert stems, "none of the registration fixtures exists any more: pick another weakened rule"
+    source = tmp_path / "fixtures"
+    source.mkdir()
+    for stem in stems:
+        for suffix in (".eml", ".expected.json", ".replay.txt", ".replay.json"):
+            shutil.copy(FIXTURES / f"{stem}{suffix}", source)
+    env = {**os.environ, "PLUMM_RULES_DIR": str(_weakened_rules(tmp_path)), "PLUMM_DATA_DIR": str(tmp_path)}
+    command = [str(PLUMM), "replay", str(source), "--out", str(tmp_path / "out"), "--expect",
+               "--ground-truth"]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    output = proc.stdout
+    leaking = [s for s in stems if f"LEAK {s}: REGISTRATION_NUMBER[" in output]
+    assert leaking, "the weakened rule leaked nothing: the test no longer proves anything"
+    for stem in leaking:
+        assert f"DRIFT {stem}:" in output
+        assert f"--- golden/{stem}.txt" in output and f"+++ replay/{stem}.txt" in output
+        assert f"--- golden/{stem}.json" in output
+    assert "[LEAK:REGISTRATION_NUMBER]" in output  # the diff says what leaked, by type
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["summary"]["passed"] is False
+    assert report["summary"]["ground_truth"]["leaks_by_type"]["REGISTRATION_NUMBER"]["leaked"] >= 1
+    everything = output + proc.stderr + "".join(
+        p.read_text(encoding="utf-8") for p in (tmp_path / "out").glob("report.*"))
+    # Booleans only: an assertion on the value itself would make pytest print it.
+    shown = [(stem, etype, i) for stem, etype, i, v in _ground_truth_values() if survives(v, everything)]
+    assert shown == []
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert '<mark class="ph ph-leak">[LEAK:REGISTRATION_NUMBER]</mark>' in html
+
+
+# -- via SMTP -------------------------------------------------------------------------------
+def test_via_smtp_and_in_process_agree_on_every_fixture(in_process, tmp_path):
+    from pipeline import store
+    from pipeline.smtp import build_controller
+    from pipeline.worker import Runtime, Worker
+
+    _out, local = in_process
+    db_url = f"sqlite:///{tmp_path / 'listener.db'}"
+    settings = _settings(tmp_path, database_url=db_url, smtp_port=free_port())
+    store.migrate(db_url)
+    rt = Runtime(settings)
+    rt.load_rules()
+    controller = build_controller(settings, rt.engine, rt.cipher, rt.hash_key)
+    controller.start()
+    stop = threading.Event()
+    worker = threading.Thread(target=Worker(rt, worker_id="test").run, kwargs={"stop": stop.is_set},
+                              daemon=True)
+    worker.start()
+    try:
+        remote = replay(FIXTURES, tmp_path / "out", settings=settings, db_url=db_url, smtp_timeout=240,
+                        via_smtp=f"{settings.smtp_host}:{settings.smtp_port}", expect=True, ground_truth=True)
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+        controller.stop()
+    assert [r.stem for r in remote.results] == [r.stem for r in local.results]
+    # The one real reason to differ: a line over RFC 5321's 998 bytes, which no SMTP server takes
+    # (the sender's MTA would bounce it); in process the parser sees it and quarantines it.
+    over_long = {stem for stem in fixture_stems()
+                 if max(map(len, (FIXTURES / f"{stem}.eml").read_bytes().splitlines() or [b""])) > 998}
+    refused = {r.stem for r in remote.results if r.summary["status"] == "refused"}
+    assert refused == over_long
+    assert all(r.summary["reason"].startswith("smtp-refused:5") for r in remote.results if r.stem in refused)
+    disagree = [(a.stem, sorted(k for k in a.summary if a.summary[k] != b.summary.get(k)))
+                for a, b in zip(local.results, remote.results, strict=True)
+                if a.stem not in refused and (a.summary != b.summary or a.letter != b.letter)]
+    assert disagree == []
+    assert [r.stem for r in remote.results if r.notes] == []  # nothing threaded onto another case
