@@ -26,7 +26,7 @@ bench: install
 	$(BIN)/python -m bench
 
 replay: install
-	$(BIN)/plumm replay fixtures/emails --out out/replay
+	$(BIN)/plumm replay fixtures/emails --out out/replay --expect --ground-truth
 
 lint: install
 	$(BIN)/ruff check pipeline tests
