@@ -15,7 +15,7 @@ import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from pipeline import accounts, delivery, outbox, store
@@ -191,6 +191,10 @@ def record(rt: Runtime, message_id: int, worker_id: str, processed: Processed) -
             case = _record_rerun(db, rt, row, rerun, processed)
             db.commit()
             return case.reference
+        if row.message_id_hash and store.is_postgres(rt.engine):
+            # Two workers recording two copies of one resent message at once must not both see
+            # "no case yet": serialise on the Message-ID hash until this transaction ends.
+            db.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": row.message_id_hash})
         duplicate = _duplicate_of(db, row)
         if duplicate is not None:
             case = db.get(store.Case, duplicate)

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from pipeline import cases, delivery, store
 from pipeline.config import Settings
@@ -211,9 +212,27 @@ class Worker:
             else:
                 cases.release_for_retry(self.rt, message_id, self.worker_id, backoff_seconds=2.0 * attempts)
             return
-        reference = cases.record(self.rt, message_id, self.worker_id, processed)
+        reference = self._record(message_id, processed)
         log.info("message %d -> case %s in %.3fs", message_id, reference or "(lease lost)",
                  time.perf_counter() - started)
+
+    RECORD_RETRIES = 5
+
+    def _record(self, message_id: int, processed: Processed) -> str | None:
+        """Record, retrying a database blip a few times: the result is in memory, and recording is
+        idempotent under the lease (a retry after a commit that did land finds the lease gone)."""
+        delay = 0.2
+        for attempt in range(1, self.RECORD_RETRIES + 1):
+            try:
+                return cases.record(self.rt, message_id, self.worker_id, processed)
+            except OperationalError as error:
+                if attempt == self.RECORD_RETRIES:
+                    raise
+                log.warning("message %d: recording failed (%s), retry %d", message_id, type(error).__name__,
+                            attempt)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        return None  # not reached
 
     def run_once(self) -> bool:
         """Process at most one message and deliver pending outbound mail; True if one was processed."""
