@@ -53,6 +53,7 @@ GOLDEN_JSON = ".replay.json"
 GROUND_TRUTH = ".expected.json"
 FALLBACK_SENDER = "replay@heyplumm.com"
 SMTP_WAIT_SECONDS = 120.0
+MAX_SMTP_LINE = 998  # RFC 5321 4.5.3.1.6, without CRLF
 _THREAD_MARK = re.compile(r"\bPLM-\d{4}-\d{6}\b")
 
 
@@ -116,6 +117,7 @@ class ReplayRun:
     golden_written: list[str] = field(default_factory=list)
     golden_refused: list[str] = field(default_factory=list)  # leaking messages never become golden
     scrubber: Scrubber | None = None  # masks ground-truth values wherever a letter is shown
+    not_compared: list[str] = field(default_factory=list)  # refused over SMTP as any server would
 
     @property
     def leaks(self) -> list[Leak]:
@@ -297,6 +299,17 @@ def _via_smtp(paths: list[Path], settings: Settings, db_url: str, address: tuple
     return [by_stem[p.stem] for p in paths]
 
 
+def _unsendable(result: ReplayResult, source: Path) -> bool:
+    """Refused over SMTP because a line is over RFC 5321's 998 bytes: no SMTP server takes it (the
+    sender's own server would bounce it), so via SMTP it is an outcome, not drift; any other
+    refusal is drift."""
+    summary = result.summary
+    if summary["status"] != "refused" or not str(summary["reason"]).startswith("smtp-refused:5"):
+        return False
+    raw = (source / f"{result.stem}.eml").read_bytes()
+    return max((len(line) for line in raw.splitlines()), default=0) > MAX_SMTP_LINE
+
+
 def _smtp_line_endings(raw: bytes) -> bytes:
     """CRLF line endings, as any mail client puts on the wire (smtplib leaves bytes alone)."""
     return re.sub(rb"\r?\n", b"\r\n", raw)
@@ -376,7 +389,9 @@ def replay(
     if ground_truth or update_golden:
         run.ground_truth = [check_ground_truth(r, truths[r.stem]) for r in results if r.stem in truths]
     if expect:
-        run.drifts = compare_golden(source, results, run.scrubber or Scrubber({}))
+        run.not_compared = sorted(r.stem for r in results if _unsendable(r, source))
+        compared = [r for r in results if r.stem not in run.not_compared]
+        run.drifts = compare_golden(source, compared, run.scrubber or Scrubber({}))
     if update_golden:
         leaking = {leak.stem for leak in run.leaks}
         for result in results:
@@ -415,14 +430,16 @@ class Scrubber:
         for truth in truths.values():
             for etype, values in sorted((truth.get("must_not_survive") or {}).items()):
                 patterns += [(etype, value) for value in values if value.strip()]
-        # Longest first, so "Dr Vikram Anand" is masked whole before "Anand".
+        # Longest first, so "Dr Jane Doe" is masked whole before "Doe".
         self._patterns = [(etype, value, value_pattern(value))
                           for etype, value in sorted(patterns, key=lambda p: (-len(p[1]), p[0], p[1]))]
 
     def known(self, line: str) -> str:
         for etype, value, pattern in self._patterns:
-            line = pattern.sub(lambda m, t=etype, v=value: m.group(0) if not survives(v, m.group(0))
-                               else f"[LEAK:{t}]", line)
+            def mask(match: re.Match[str], etype: str = etype, value: str = value) -> str:
+                return f"[LEAK:{etype}]" if survives(value, match.group(0)) else match.group(0)
+
+            line = pattern.sub(mask, line)
         return line
 
     _BRACKETED = re.compile(r"(\[[^\[\]\s]+\])")  # placeholders, [LEAK:TYPE] and [?] stay as they are
@@ -548,6 +565,8 @@ def report_data(run: ReplayRun) -> dict[str, Any]:
             "drifted": sorted(d.stem for d in run.drifts if not d.missing),
             "missing_golden": sorted(d.stem for d in run.drifts if d.missing),
         }
+        if run.not_compared:
+            summary["expect"]["not_compared_refused_over_smtp"] = run.not_compared
     if run.ground_truth is not None:
         leaks = run.leaks
         leaked_strings = {(leak.stem, leak.entity_type, leak.index) for leak in leaks}
@@ -579,7 +598,8 @@ def report_data(run: ReplayRun) -> dict[str, Any]:
         entry: dict[str, Any] = {"message": r.stem, **r.summary}
         if run.drifts is not None:
             drift = drift_by_stem.get(r.stem)
-            entry["golden"] = "same" if drift is None else ("missing" if drift.missing else "drift")
+            entry["golden"] = ("not-compared" if r.stem in run.not_compared else "same" if drift is None
+                               else "missing" if drift.missing else "drift")
         truth = truth_by_stem.get(r.stem)
         if truth is not None:
             entry["ground_truth"] = {
@@ -611,6 +631,8 @@ def report_text(data: dict[str, Any], run: ReplayRun) -> str:
         lines += ["", f"Golden comparison: {'no drift' if e['passed'] else 'DRIFT'}"]
         lines += [f"  drifted: {stem}" for stem in e["drifted"]]
         lines += [f"  no golden file: {stem}" for stem in e["missing_golden"]]
+        lines += [f"  not compared (line over 998 bytes, refused over SMTP): {stem}"
+                  for stem in e.get("not_compared_refused_over_smtp", [])]
     if "ground_truth" in s:
         g = s["ground_truth"]
         lines += ["", f"Ground truth ({g['fixtures']} fixtures): {g['leaked_strings']} of {g['strings']} "

@@ -98,6 +98,8 @@ def _summary(summary: dict[str, Any], leaks: list[str]) -> str:
         rows = [("result", result)]
         rows += [("drifted", _e(stem)) for stem in e["drifted"]]
         rows += [("no golden file", _e(stem)) for stem in e["missing_golden"]]
+        rows += [("not compared: refused over SMTP (line over 998 bytes)", _e(stem))
+                 for stem in e.get("not_compared_refused_over_smtp", [])]
         parts.append("<div><h3>Golden comparison (--expect)</h3>" + _table(rows) + "</div>")
     if "ground_truth" in summary:
         g = summary["ground_truth"]

@@ -72,14 +72,14 @@ def _ground_truth_values() -> list[tuple[str, str, int, str]]:
 @pytest.mark.parametrize(
     ("value", "text", "found"),
     [
-        ("Priya Raman", "my client Priya\nRaman has", True),  # a line break between words
-        ("priya", "PRIYA attended", True),  # case-insensitive
-        ("Raman", "Ramanathan attended", False),  # whole words only
-        ("v.anand@example.org", "write to V.Anand@example.org.", True),
+        ("Jane Doe", "my client Jane\nDoe has", True),  # a line break between words
+        ("jane", "JANE attended", True),  # case-insensitive
+        ("Doe", "Doering attended", False),  # whole words only
+        ("j.doe@example.org", "write to J.Doe@example.org.", True),
         ("Will", "I will recommend", False),  # the ordinary word survives
         ("Will", "Will attended", True),
         ("Hope", "there is real hope", False),
-        ("Fenwick & Rowe", "works at fenwick & rowe now", True),
+        ("Acme & Sons", "works at acme & sons now", True),
     ],
 )
 def test_survives_is_case_insensitive_whole_word_but_spares_ordinary_words(value, text, found):
@@ -87,13 +87,13 @@ def test_survives_is_case_insensitive_whole_word_but_spares_ordinary_words(value
 
 
 def test_ground_truth_reports_leak_type_and_index_and_kept_rate():
-    result = ReplayResult("stem-a", _summary(), "Dear Plumm, [PERSON_1] and Anjali. CORE-10 weekly.", 0.1)
-    truth = {"must_not_survive": {"PERSON": ["Priya"], "RELATIVE": ["Bob", "Anjali"]},
+    result = ReplayResult("stem-a", _summary(), "Dear Plumm, [PERSON_1] and Zed. CORE-10 weekly.", 0.1)
+    truth = {"must_not_survive": {"PERSON": ["Jane"], "RELATIVE": ["Bob", "Zed"]},
              "must_keep": ["CORE-10", "six sessions"]}
     gt = check_ground_truth(result, truth)
     assert [(x.entity_type, x.index, x.where) for x in gt.leaks] == [("RELATIVE", 1, "letter")]
     assert (gt.strings, gt.must_keep, gt.kept, gt.missing_kept) == (3, 2, 1, (1,))
-    assert "Anjali" not in gt.leaks[0].describe()
+    assert "Zed" not in gt.leaks[0].describe()
     assert gt.leaks[0].describe() == "stem-a: RELATIVE[1] survived in the letter output"
 
 
@@ -267,3 +267,5 @@ def test_via_smtp_and_in_process_agree_on_every_fixture(in_process, tmp_path):
                 if a.stem not in refused and (a.summary != b.summary or a.letter != b.letter)]
     assert disagree == []
     assert [r.stem for r in remote.results if r.notes] == []  # nothing threaded onto another case
+    assert remote.not_compared == sorted(over_long)  # --expect: reported, not counted as drift
+    assert [d.stem for d in remote.drifts or []] == [d.stem for d in local.drifts or []]
