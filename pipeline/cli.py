@@ -265,6 +265,8 @@ def replay_cmd(
         "--update-golden", help="rewrite the golden files (review the diff first)")] = False,
     via_smtp: Annotated[str | None, typer.Option(
         "--via-smtp", metavar="HOST:PORT", help="send to a running listener instead (needs --db)")] = None,
+    timeout: Annotated[float, typer.Option(
+        help="--via-smtp: overall seconds to wait for the cases", min=1)] = 120.0,
 ) -> None:
     """Run every .eml in SOURCE through the full pipeline; write per-message outputs and a report.
 
@@ -277,15 +279,21 @@ def replay_cmd(
     if not via_smtp:
         runtime(settings)  # fail fast on bad rules before touching any message
     count = len(list(source.glob("*.eml")))
+    if logging.getLogger().level > logging.DEBUG:  # per-message INFO lines would break the bar; -v keeps them
+        for name in ("plumm.worker", "plumm.cases", "plumm.smtp", "presidio-analyzer"):
+            logging.getLogger(name).setLevel(logging.ERROR)
     try:
         with Progress(console=err, disable=not err.is_terminal, transient=True) as bar:
             task = bar.add_task("replaying", total=count)
             run = replay(source, out_dir, settings=settings, db_url=db,
-                         progress=lambda _stem: bar.advance(task), via_smtp=via_smtp,
+                         progress=lambda _stem: bar.advance(task), via_smtp=via_smtp, smtp_timeout=timeout,
                          expect=expect, ground_truth=ground_truth, update_golden=update_golden)
     except ReplayError as exc:
         err.print(f"replay: {exc}", markup=False)
         raise typer.Exit(2) from exc
+    for r in run.results:
+        for note in r.notes:  # e.g. threaded onto an earlier case: replay against a fresh database
+            err.print(f"note: {r.stem}: {note}", markup=False)
     # Diffs and leak lines are scrubbed: fixtures, types and list indices, never a removed value.
     for drift in run.drifts or []:
         if drift.missing:
