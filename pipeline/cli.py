@@ -456,5 +456,57 @@ def digest_cmd(
               markup=False)
 
 
+keys_app = typer.Typer(help="Encryption keys at rest.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("new")
+def keys_new() -> None:
+    """Print a new Fernet key (put it FIRST in PLUMM_VAULT_KEY, then run `plumm keys rotate`)."""
+    from pipeline.keys import new_key
+
+    out.print(new_key(), markup=False)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt raw messages, vaults and outbound payloads with the newest (first) key.
+
+    1. PLUMM_VAULT_KEY=NEW,OLD on every process, restart them; 2. plumm keys rotate;
+    3. PLUMM_VAULT_KEY=NEW once it reports nothing left under the old key."""
+    from pipeline.keys import rotate
+
+    settings = State.settings()
+    report = rotate(store.make_engine(settings.effective_database_url), settings)
+    for name in report.rotated:
+        out.print(f"{name}: rotated {report.rotated[name]}, already current {report.current[name]}, "
+                  f"changed meanwhile {report.changed_meanwhile[name]}, unreadable {report.unreadable[name]}")
+    if not report.complete:
+        err.print("rotation incomplete: run again (changed meanwhile) or find the missing key (unreadable); "
+                  "keep the old key configured")
+        raise typer.Exit(1)
+    out.print("every token uses the newest key; the old key can be dropped from PLUMM_VAULT_KEY")
+
+
+@app.command("retention")
+def retention_cmd(
+    days: Annotated[int | None, typer.Option(help="PLUMM_RETENTION_DAYS", min=1)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would be deleted")] = False,
+) -> None:
+    """Delete raw messages, vaults and sent mail of cases closed more than N days ago (keeps the
+    redacted case and its audit trail)."""
+    from pipeline.retention import purge
+
+    settings = State.settings(retention_days=days)
+    report = purge(store.make_engine(settings.effective_database_url), days=settings.retention_days,
+                   dry_run=dry_run)
+    for reference in report.cases:
+        out.print(reference)
+    verb = "would purge" if dry_run else "purged"
+    cutoff = report.cutoff.isoformat(timespec="seconds")
+    out.print(f"{verb} {len(report.cases)} case(s) closed before {cutoff}: {report.messages} raw message(s), "
+              f"{report.vaults} vault(s), {report.outbound} sent mail payload(s)")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -3,18 +3,22 @@
 ``PLUMM_VAULT_KEY`` holds one or more comma-separated Fernet keys: the first encrypts, all
 decrypt (``MultiFernet``), which is what key rotation needs. With no key configured, one is
 generated once into ``<data_dir>/vault.key`` (mode 0600) so ``make run`` works alone.
+:func:`rotate` (``plumm keys rotate``) re-encrypts everything at rest with the newest key.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy.engine import Engine
 
 from pipeline.config import Settings
 
-__all__ = ["InvalidToken", "key_file", "load_cipher", "load_hash_key", "new_key"]
+__all__ = ["InvalidToken", "RotationReport", "key_file", "load_cipher", "load_hash_key", "new_key", "rotate"]
 
 
 def new_key() -> str:
@@ -57,3 +61,82 @@ def load_cipher(settings: Settings) -> MultiFernet:
     except (ValueError, TypeError) as exc:
         # Never echo the key itself.
         raise ValueError("PLUMM_VAULT_KEY: not a valid Fernet key (32 url-safe base64 bytes)") from exc
+
+
+# -- rotation ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RotationReport:
+    """Counts per table; never a value. ``unreadable``: no configured key opens the token."""
+
+    rotated: dict[str, int]
+    current: dict[str, int]
+    changed_meanwhile: dict[str, int]
+    unreadable: dict[str, int]
+
+    @property
+    def complete(self) -> bool:
+        return not any(self.unreadable.values()) and not any(self.changed_meanwhile.values())
+
+
+def _encrypted_columns() -> list[tuple[str, Any, Any]]:
+    from pipeline import store
+
+    M, C, Out = store.InboundMessage, store.Case, store.OutboundMessage
+    return [
+        ("inbound_message.raw_encrypted", M, M.raw_encrypted),
+        ("case.vault_encrypted", C, C.vault_encrypted),
+        ("outbound_message.payload_encrypted", Out, Out.payload_encrypted),
+    ]
+
+
+def rotate(engine: Engine, settings: Settings, *, batch: int = 200) -> RotationReport:
+    """Re-encrypt every raw message, vault and outbound payload with the newest key.
+
+    Procedure: put the new key first in ``PLUMM_VAULT_KEY`` (``new,old``) on every process and
+    restart them, run this, then drop the old key. Each row is updated by compare-and-set on the
+    old token, so a vault a worker rewrote meanwhile is left alone (and already uses the new key).
+    Tokens the newest key already opens are skipped, so a second run is cheap and idempotent."""
+    from sqlalchemy import select, update
+
+    from pipeline import store
+
+    keys = _configured_keys(settings)
+    cipher = load_cipher(settings)
+    newest = Fernet(keys[0].encode("ascii"))
+    rotated: dict[str, int] = {}
+    current: dict[str, int] = {}
+    changed: dict[str, int] = {}
+    unreadable: dict[str, int] = {}
+    for name, model, column in _encrypted_columns():
+        rotated[name] = current[name] = changed[name] = unreadable[name] = 0
+        last_id = 0
+        while True:
+            with store.session(engine) as db:
+                rows = db.execute(
+                    select(model.id, column).where(model.id > last_id).order_by(model.id).limit(batch)
+                ).all()
+                if not rows:
+                    break
+                for row_id, token in rows:
+                    last_id = row_id
+                    if not token:  # purged by retention, or no vault
+                        continue
+                    try:
+                        newest.decrypt(token)
+                        current[name] += 1
+                        continue
+                    except InvalidToken:
+                        pass
+                    try:
+                        fresh = cipher.rotate(token)
+                    except InvalidToken:
+                        unreadable[name] += 1
+                        continue
+                    result = db.execute(update(model).where(model.id == row_id, column == token)
+                                        .values({column.key: fresh}))
+                    if result.rowcount == 1:
+                        rotated[name] += 1
+                    else:
+                        changed[name] += 1
+                db.commit()
+    return RotationReport(rotated=rotated, current=current, changed_meanwhile=changed, unreadable=unreadable)
