@@ -1,0 +1,485 @@
+"""End-to-end benchmark over SMTP on loopback: letters per second from first byte to recorded case.
+
+* throughput: one ``plumm serve --no-worker`` listener and 1, 2 or 4 ``plumm worker`` processes
+  (SQLite: 1 worker only, it is the single-machine default with a single writer; PostgreSQL: 1, 2
+  and 4). Workers are started and their model loaded before the clock starts; the clock runs from
+  the first byte sent to the last case recorded (``processed_at`` in the database).
+* SMTP acceptance latency: 50 concurrent senders, each timing ``sendmail`` to its ``250`` (the
+  raw message committed), listener alone, on SQLite and PostgreSQL.
+* peak memory per worker: ``VmHWM`` of each worker process, read from /proc before it stops.
+* reference: the same letters' extracted text through our pipeline in one process (no SMTP, no
+  database) and through plain Presidio (default recognizers, the same spaCy model, analyse then
+  anonymise; email validation offline, as in ``bench.redaction``), each in a fresh process so its
+  VmHWM is its own.
+
+Letters: every ``fixtures/emails/*.eml`` that can travel over SMTP (no line over 998 bytes) plus
+generated letters in the style of ``tests/test_worker.letter_bytes``. Loopback only; every loop
+is bounded in count and time. Prints and returns counts, rates, latencies and memory only.
+
+Standalone: ``python -m bench.e2e [--json PATH]``; for ``python -m bench``: :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import re
+import select
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import contextmanager, suppress
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures" / "emails"
+PLUMM = str(Path(sys.executable).parent / "plumm")
+NAME = "e2e"
+PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+SENDER = "ada.lovegood@clinic.example"
+INTAKE = "hello@heyplumm.com"
+GENERATED = 40
+LATENCY_SENDERS = 50
+LATENCY_PER_SENDER = 6
+
+
+# -- letters ----------------------------------------------------------------------------------------
+def generated_letter(n: int, *, recommendation: bool = True) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Dr Ada Lovegood <{SENDER}>"
+    msg["To"] = INTAKE
+    msg["Subject"] = f"Request for additional sessions ({n})"
+    msg["Message-ID"] = f"<bench-{n}-{uuid.uuid4().hex[:8]}@clinic.example>"
+    body = (
+        "Dear Plumm team,\n\nI am writing about my client Marigold Featherstonehaugh "
+        "(marigold.f@brightwater.example). She has attended weekly CBT sessions and her GAD-7 score "
+        "remains 15, because her panic attacks continue to affect her work.\n\n"
+    )
+    if recommendation:
+        body += "I recommend six additional sessions, weekly, to consolidate her progress.\n\n"
+    body += "Kind regards,\nDr Ada Lovegood\nCounselling Psychologist\n"
+    msg.set_content(body)
+    return msg.as_bytes(policy=SMTP_POLICY)
+
+
+def fixture_letters() -> tuple[list[bytes], int]:
+    """Fixture messages with CRLF line ends; the count of those SMTP cannot carry (lines > 998)."""
+    letters, skipped = [], 0
+    for path in sorted(FIXTURES.glob("*.eml")):
+        raw = re.sub(rb"\r?\n", b"\r\n", path.read_bytes())
+        if any(len(line) > 998 for line in raw.split(b"\r\n")):
+            skipped += 1
+            continue
+        letters.append(raw)
+    return letters, skipped
+
+
+def letters() -> tuple[list[bytes], dict[str, int]]:
+    fixtures, skipped = fixture_letters()
+    generated = [generated_letter(n, recommendation=n % 4 != 3) for n in range(GENERATED)]
+    return fixtures + generated, {"fixtures": len(fixtures), "fixtures_skipped_long_lines": skipped,
+                                  "generated": len(generated)}
+
+
+# -- databases -------------------------------------------------------------------------------------
+def postgres_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_DSN, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+@contextmanager
+def database(kind: str, workdir: Path):
+    from pipeline import store
+
+    if kind == "sqlite":
+        url = f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:6]}.db'}"
+        store.migrate(url)
+        try:
+            yield url
+        finally:
+            store.make_engine(url).dispose()
+        return
+    import psycopg
+
+    schema = f"plumm_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    try:
+        store.migrate(url)
+        yield url
+    finally:
+        store.make_engine(url).dispose()
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+# -- processes -----------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Fleet:
+    """A listener and N workers, as subprocesses, sharing one database and key."""
+
+    def __init__(self, url: str, workdir: Path) -> None:
+        from cryptography.fernet import Fernet
+
+        self.url, self.workdir = url, workdir
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PLUMM_")}
+        self.env.update({"PLUMM_DATABASE_URL": url, "PLUMM_DATA_DIR": str(workdir / "data"),
+                         "PLUMM_VAULT_KEY": Fernet.generate_key().decode(), "PLUMM_HASH_KEY": "bench",
+                         "PLUMM_WORKER_POLL_SECONDS": "0.05", "PLUMM_SMTP_MAX_CONNECTIONS_PER_IP": "64",
+                         "PLUMM_ACK_LIMIT_PER_HOUR": "0"})
+        self.procs: list[subprocess.Popen] = []
+        self.workers: list[subprocess.Popen] = []
+        self.port = free_port()
+
+    def listener(self, timeout: float = 60) -> None:
+        env = {**self.env, "PLUMM_SMTP_PORT": str(self.port)}
+        proc = subprocess.Popen([PLUMM, "serve", "--no-worker"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+        self.procs.append(proc)
+        assert proc.stdout is not None
+        seen, deadline = b"", time.monotonic() + timeout
+        while b"listening on" not in seen and time.monotonic() < deadline:
+            if select.select([proc.stdout], [], [], 0.5)[0]:
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                seen += chunk
+        if b"listening on" not in seen:
+            raise RuntimeError("listener did not start")
+
+    def start_workers(self, n: int, timeout: float = 120) -> None:
+        logs = []
+        for i in range(n):
+            log = self.workdir / f"worker-{uuid.uuid4().hex[:6]}-{i}.log"
+            with open(log, "wb") as err:
+                proc = subprocess.Popen([PLUMM, "worker"], env=self.env, stdout=subprocess.DEVNULL,
+                                        stderr=err)
+            self.procs.append(proc)
+            self.workers.append(proc)
+            logs.append(log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:  # "started" is logged once the model and rules are loaded
+            if all(b"started" in log.read_bytes() for log in logs):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("workers did not start")
+
+    def worker_hwm_mib(self) -> list[float]:
+        return [v for v in (_vm_hwm_mib(p.pid) for p in self.workers) if v is not None]
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+def _vm_hwm_mib(pid: int | str = "self") -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+# -- senders ---------------------------------------------------------------------------------------
+def send_all(port: int, batch: list[bytes], senders: int, *, deadline: float) -> tuple[list[float], int]:
+    """Send each letter once over ``senders`` concurrent connections; per-letter seconds to 250."""
+    latencies: list[float] = []
+    failures = [0]
+    lock = threading.Lock()
+
+    def sender(part: list[bytes]) -> None:
+        client = None
+        for raw in part:
+            if time.monotonic() > deadline:
+                with lock:
+                    failures[0] += 1
+                continue
+            try:
+                if client is None:
+                    client = smtplib.SMTP("127.0.0.1", port, timeout=60)
+                t = time.perf_counter()
+                client.sendmail(SENDER, [INTAKE], raw)
+                with lock:
+                    latencies.append(time.perf_counter() - t)
+            except (smtplib.SMTPException, OSError):
+                with lock:
+                    failures[0] += 1
+                if client is not None:
+                    with suppress(Exception):
+                        client.close()
+                client = None
+        if client is not None:
+            with suppress(Exception):
+                client.quit()
+
+    threads = [threading.Thread(target=sender, args=(batch[i::senders],), daemon=True)
+               for i in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=max(1.0, deadline - time.monotonic()))
+    return latencies, failures[0]
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def _ms(v: float | None) -> float | None:
+    return None if v is None else round(v * 1000, 1)
+
+
+# -- measurements --------------------------------------------------------------------------------
+def throughput(kind: str, workers: int, batch: list[bytes], workdir: Path) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from pipeline import store
+
+    with database(kind, workdir) as url:
+        fleet = Fleet(url, workdir)
+        try:
+            fleet.listener()
+            fleet.start_workers(workers)
+            engine = store.make_engine(url)
+            M = store.InboundMessage
+            t0_wall = store.utcnow()
+            t0 = time.perf_counter()
+            latencies, failed = send_all(fleet.port, batch, 4, deadline=time.monotonic() + 120)
+            accepted = len(latencies)
+            deadline = time.monotonic() + 240
+            done = 0
+            while time.monotonic() < deadline:
+                with store.session(engine) as db:
+                    finished = M.status.in_([store.MessageStatus.DONE, store.MessageStatus.QUARANTINED])
+                    done = db.execute(select(func.count()).select_from(M).where(finished)).scalar_one()
+                if done >= accepted:
+                    break
+                time.sleep(0.1)
+            wall = time.perf_counter() - t0
+            with store.session(engine) as db:
+                last = db.execute(select(func.max(M.processed_at))).scalar_one()
+                rows = db.execute(select(M.received_at, M.processed_at)
+                                  .where(M.processed_at.is_not(None))).all()
+                cases = db.execute(select(func.count()).select_from(store.Case)).scalar_one()
+            hwm = fleet.worker_hwm_mib()
+        finally:
+            fleet.stop()
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=t0_wall.tzinfo)
+    elapsed = (last - t0_wall).total_seconds() if last is not None else wall
+    per_letter = [(p - r).total_seconds() for r, p in rows]
+    return {
+        "database": kind, "workers": workers, "sent": len(batch), "accepted_250": accepted,
+        "smtp_failures": failed, "recorded": done, "cases": cases,
+        "seconds": round(elapsed, 2),
+        "letters_per_second": round(done / elapsed, 2) if elapsed > 0 else None,
+        "received_to_recorded_p50_ms": _ms(_pct(per_letter, 0.5)),
+        "worker_vm_hwm_mib": hwm, "worker_vm_hwm_max_mib": max(hwm) if hwm else None,
+    }
+
+
+def acceptance_latency(kind: str, workdir: Path) -> dict[str, Any]:
+    batch = [generated_letter(10_000 + n) for n in range(LATENCY_SENDERS * LATENCY_PER_SENDER)]
+    with database(kind, workdir) as url:
+        fleet = Fleet(url, workdir)
+        try:
+            fleet.listener()
+            t0 = time.perf_counter()
+            latencies, failed = send_all(fleet.port, batch, LATENCY_SENDERS, deadline=time.monotonic() + 120)
+            wall = time.perf_counter() - t0
+        finally:
+            fleet.stop()
+    return {
+        "database": kind, "senders": LATENCY_SENDERS, "sent": len(batch), "accepted_250": len(latencies),
+        "failures": failed, "p50_ms": _ms(_pct(latencies, 0.5)), "p99_ms": _ms(_pct(latencies, 0.99)),
+        "max_ms": _ms(max(latencies) if latencies else None),
+        "accepted_per_second": round(len(latencies) / wall, 1) if wall > 0 else None,
+    }
+
+
+def _letter_texts(batch: list[bytes]) -> list[str]:
+    from pipeline.extract import extract
+    from pipeline.parse import parse
+
+    texts = []
+    for raw in batch:
+        try:
+            texts.append(extract(parse(raw), time_budget_seconds=30).text)
+        except Exception:  # unreadable letters are quarantined by the pipeline; no text to compare
+            continue
+    return texts
+
+
+def _reference_child(which: str, batch: list[bytes], out: Any) -> None:
+    """In a fresh process: build, warm up on one letter, time one pass over all; report VmHWM."""
+    import logging
+
+    logging.disable(logging.WARNING)
+    texts = _letter_texts(batch)
+    t = time.perf_counter()
+    if which == "presidio":
+        from presidio_anonymizer import AnonymizerEngine
+
+        from bench.redaction import plain_presidio_analyzer
+
+        analyzer, anonymizer = plain_presidio_analyzer(), AnonymizerEngine()
+
+        def one(text: str) -> None:
+            anonymizer.anonymize(text=text, analyzer_results=analyzer.analyze(text=text, language="en"))
+
+        items: list[Any] = texts
+    else:
+        from cryptography.fernet import Fernet
+
+        from pipeline.config import load_settings
+        from pipeline.worker import Runtime, process
+
+        tmp = tempfile.mkdtemp(prefix="plumm-bench-")
+        rt = Runtime(load_settings(data_dir=Path(tmp), database_url=f"sqlite:///{tmp}/x.db",
+                                   vault_key=Fernet.generate_key().decode(), hash_key="bench"))
+        rt.load_rules()
+
+        def one(raw: bytes) -> None:
+            process(rt, raw)
+
+        items = batch
+    build = time.perf_counter() - t
+    one(items[0])
+    t = time.perf_counter()
+    for item in items:
+        one(item)
+    seconds = time.perf_counter() - t
+    out.put({"letters": len(items), "seconds": round(seconds, 2),
+             "letters_per_second": round(len(items) / seconds, 2) if seconds else None,
+             "build_seconds": round(build, 2), "vm_hwm_mib": _vm_hwm_mib()})
+
+
+def reference(which: str, batch: list[bytes]) -> dict[str, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_reference_child, args=(which, batch, queue))
+    proc.start()
+    try:
+        result = queue.get(timeout=300)
+    finally:
+        proc.join(timeout=30)
+        if proc.is_alive():
+            proc.kill()
+    return {"pipeline": which, **result}
+
+
+def run(*, quick: bool = False) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    batch, composition = letters()
+    if quick:
+        batch = batch[-8:]
+    pg = postgres_available()
+    results: dict[str, Any] = {"name": NAME, "letters": composition, "cores": os.cpu_count(),
+                               "postgresql": pg, "throughput": [], "latency": [], "reference": []}
+    with tempfile.TemporaryDirectory(prefix="plumm-bench-") as tmp:
+        workdir = Path(tmp)
+        plan = [("sqlite", 1)] + ([("postgresql", n) for n in (1, 2, 4)] if pg else [])
+        if quick:
+            plan = plan[:1]
+        for kind, n in plan:
+            results["throughput"].append(throughput(kind, n, batch, workdir))
+        for kind in ["sqlite"] + (["postgresql"] if pg and not quick else []):
+            results["latency"].append(acceptance_latency(kind, workdir))
+    for which in ("ours", "presidio"):
+        results["reference"].append(reference(which, batch))
+    results["total_seconds"] = round(time.perf_counter() - t0, 1)
+    return results
+
+
+def render(results: dict[str, Any]) -> str:
+    c = results["letters"]
+    lines = [f"End to end over SMTP on loopback ({results['cores']} cores): {c['fixtures']} fixture "
+             f"letters (+{c['fixtures_skipped_long_lines']} skipped: lines over 998 bytes) and "
+             f"{c['generated']} generated"]
+    rows = [("pipeline", "database", "workers", "letters", "letters/s", "recv->case p50 ms",
+             "VmHWM MiB (max)")]
+    for r in results["throughput"]:
+        rows.append(("plumm over SMTP", r["database"], str(r["workers"]), f"{r['recorded']}/{r['sent']}",
+                     str(r["letters_per_second"]), str(r["received_to_recorded_p50_ms"]),
+                     str(r["worker_vm_hwm_max_mib"])))
+    for r in results["reference"]:
+        name = "plumm stages, in process" if r["pipeline"] == "ours" else "plain Presidio, in process"
+        rows.append((name, "-", "1", str(r["letters"]), str(r["letters_per_second"]), "-",
+                     str(r["vm_hwm_mib"])))
+    lines += _table(rows)
+    lines.append("")
+    rows = [("SMTP acceptance", "senders", "accepted", "p50 ms", "p99 ms", "max ms", "accepted/s")]
+    for r in results["latency"]:
+        rows.append((r["database"], str(r["senders"]), f"{r['accepted_250']}/{r['sent']}",
+                     str(r["p50_ms"]), str(r["p99_ms"]), str(r["max_ms"]), str(r["accepted_per_second"])))
+    lines += _table(rows)
+    if not results["postgresql"]:
+        lines.append("PostgreSQL not reachable on 127.0.0.1:5432: multi-worker rows skipped")
+    lines.append("SQLite runs 1 worker only (single writer, the single-machine default).")
+    lines.append(f"e2e bench took {results['total_seconds']} s")
+    return "\n".join(lines)
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for i, r in enumerate(rows):
+        out.append("  ".join(cell.ljust(w) if j == 0 else cell.rjust(w)
+                             for j, (cell, w) in enumerate(zip(r, widths, strict=True))).rstrip())
+        if i == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.e2e")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--quick", action="store_true", help="8 letters, SQLite only (a smoke test)")
+    args = parser.parse_args(argv)
+    results = run(quick=args.quick)
+    print(render(results))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
