@@ -194,7 +194,7 @@ def assign_account(rt: Runtime, db: Session, case: store.Case) -> str:
     if case.account and case.account != UNASSIGNED:
         return case.account
     try:
-        directory = load_accounts(rt.settings.rules_dir)
+        directory = rt.accounts
     except RulesError as exc:
         # The case must still be recorded; it waits in the team lead's queue.
         log.error("%s: accounts not loaded (%s)", case.reference, exc)

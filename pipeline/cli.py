@@ -324,12 +324,12 @@ def replay_cmd(
 # -- the CSM's commands (pipeline.csm, pipeline.digest) --------------------------------------
 def _csm_runtime(settings: Settings):  # type: ignore[no-untyped-def]
     """A runtime for CSM commands: database and keys, accounts validated; no NLP model loaded."""
-    from pipeline.accounts import load_accounts
     from pipeline.worker import Runtime
 
     try:
-        load_accounts(settings.rules_dir)
-        return Runtime(settings)
+        rt = Runtime(settings)
+        _ = rt.accounts
+        return rt
     except (RulesError, ValueError) as exc:
         err.print(f"[red]{exc}[/red]", markup=False)
         raise typer.Exit(2) from exc

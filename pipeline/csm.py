@@ -118,7 +118,7 @@ def leaked_types(vault: Mapping[str, str], *texts: str) -> list[str]:
 
 
 def _account(rt: Runtime, case: store.Case) -> accounts.Account:
-    directory = accounts.load_accounts(rt.settings.rules_dir)
+    directory = rt.accounts
     account = directory.get(case.account)
     if account is None:
         raise ActionRefused(
@@ -150,7 +150,7 @@ def close(rt: Runtime, reference: str, *, actor: str, note: str = "") -> store.C
 
 def assign(rt: Runtime, reference: str, account_id: str, *, actor: str, note: str = "") -> store.Case:
     """The team lead routes a case by hand (from the unassigned queue, or to correct routing)."""
-    directory = accounts.load_accounts(rt.settings.rules_dir)
+    directory = rt.accounts
     if account_id != accounts.UNASSIGNED and directory.get(account_id) is None:
         known = ", ".join(a.id for a in directory.accounts) or "none"
         raise ActionRefused(f"no account '{account_id}' in accounts.yaml; known: {known}")
@@ -223,7 +223,7 @@ def client_addresses(rt: Runtime, case: store.Case) -> list[str]:
         if not sender(e) and e.rpartition("@")[2] not in excluded_domains and not therapists.knows(e)
     ]
     if len(candidates) > 1:
-        directory = accounts.load_accounts(rt.settings.rules_dir)
+        directory = rt.accounts
         account = directory.get(case.account)
         work = [e for e in candidates if account is not None and account.owns_domain(e.rpartition("@")[2])]
         if len(work) == 1:
@@ -232,7 +232,7 @@ def client_addresses(rt: Runtime, case: store.Case) -> list[str]:
 
 
 def client_notification(rt: Runtime, case: store.Case, *, to: str, approved: bool) -> EmailMessage:
-    directory = accounts.load_accounts(rt.settings.rules_dir)
+    directory = rt.accounts
     context = {
         "case_ref": case.reference,
         "approved": approved,

@@ -134,7 +134,7 @@ def collect(
 ) -> list[Digest]:
     """Digests to send, one per CSM address (empty ones left out), in address order."""
     now = now or store.utcnow()
-    directory = accounts.load_accounts(rt.settings.rules_dir)
+    directory = rt.accounts
     recipients = {a.csm for a in directory.accounts} | {directory.team_lead}
     if to is not None and to.strip().lower() not in recipients:
         raise DigestError(f"{to.strip()} is neither a CSM nor the team lead in accounts.yaml")

@@ -100,9 +100,15 @@ class Runtime:
     def therapists(self):  # type: ignore[no-untyped-def]
         return load_therapist_directory(self.settings.rules_dir)
 
+    @cached_property
+    def accounts(self):  # type: ignore[no-untyped-def]
+        from pipeline.accounts import load_accounts
+
+        return load_accounts(self.settings.rules_dir)
+
     def load_rules(self) -> None:
         """Validate every rules file and load the model now, so a bad file fails start-up."""
-        _ = self.redactor, self.section_rules, self.therapists
+        _ = self.redactor, self.section_rules, self.therapists, self.accounts
 
 
 def _stage(name: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
