@@ -337,18 +337,22 @@ def _maybe_acknowledge(db: Session, rt: Runtime, case: store.Case, mail: ParsedM
         add_event(db, case, actor=SYSTEM, kind="acknowledgement-skipped", note="rate-limited")
         return
     outcome = processed.outcome
-    message = outbox.build_acknowledgement(
-        case_ref=case.reference,
-        to=to,
-        original_message_id=mail.message_id,
-        original_references=mail.references,
-        sources=processed.letter.sources if processed.letter else (),
-        report=processed.sections,
-        status=case.status,
-        reason=outcome.reason if outcome else None,
-        sender_address=rt.settings.sender_address,
-        rules_dir=rt.settings.rules_dir,
-    )
+    try:
+        message = outbox.build_acknowledgement(
+            case_ref=case.reference,
+            to=to,
+            original_message_id=mail.message_id,
+            original_references=mail.references,
+            sources=processed.letter.sources if processed.letter else (),
+            report=processed.sections,
+            status=case.status,
+            reason=outcome.reason if outcome else None,
+            sender_address=rt.settings.sender_address,
+            rules_dir=rt.settings.rules_dir,
+        )
+    except ValueError:  # the sender address cannot be a single safe recipient
+        add_event(db, case, actor=SYSTEM, kind="acknowledgement-skipped", note="bad-recipient")
+        return
     delivery.queue(db, rt, message, kind="acknowledgement", case_id=case.id, to=to)
     add_event(db, case, actor=SYSTEM, kind="acknowledgement-queued")
 
