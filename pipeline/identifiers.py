@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 
 from pipeline.models import Address, KnownIdentifiers, Letter, ParsedMail
-from pipeline.recognizers import EmailRecognizer, Vocabulary, fold
+from pipeline.recognizers import EmailRecognizer, Vocabulary, _common_words, fold
 from pipeline.rules import DEFAULT_RULES_DIR
 
 _UPPER = "A-Z\u00c0-\u00d6\u00d8-\u00de\u0100-\u017f"
@@ -41,7 +41,51 @@ _TEXT_TRIGGERS = re.compile(
     rf"(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?[ \t]+)?(?P<name>{_NAME_RUN})",
     re.MULTILINE | re.IGNORECASE,
 )
-_NICKNAME = re.compile(rf"{_WORD}[ \t]*\((?:known[ \t]+as[ \t]+|prefers[ \t]+|aka[ \t]+)?(?P<name>{_WORD})\)")
+_NICKNAME = re.compile(
+    rf"{_WORD}[ \t]*\([ \t]*[\"\u201c'\u2018]?(?:known[ \t]+as[ \t]+|prefers[ \t]+|aka[ \t]+)?"
+    rf"[\"\u201c'\u2018]?"
+    rf"(?P<name>{_WORD}?)[\"\u201d'\u2019]?[ \t]*\)"
+)
+# A nickname in quotes inside or after a full name: Oluwadamilare "Dami" Ogunbanjo, Harriet Lyle ("Hattie").
+_QUOTED_NICKNAME = re.compile(
+    rf"(?P<first>{_WORD})[ \t]+[\"\u201c\u2018](?P<nick>{_WORD}?)[\"\u201d\u2019][ \t]+(?P<last>{_WORD})"
+)
+# A name in apposition to a relation: "Faith, their eldest daughter,", "Tom (her husband)".
+_APPOSITIVE_RELATIVE = re.compile(
+    rf"(?P<name>{_WORD})[ \t]*[,(][ \t]*"
+    rf"(?:her|his|their|my|the[ \t]+client's|the[ \t]+client\u2019s|whose|xyr|zir|hir)"
+    rf"[ \t]+(?:[a-z\-]+[ \t]+){{0,2}}?(?:husband|wife|partner|spouse|son|daughter|child|mother|father|"
+    rf"mum|dad|brother|sister|boyfriend|girlfriend|fianc[\u00e9e]e?|manager|boss|grandmother|grandfather|"
+    rf"aunt|uncle|cousin|"
+    rf"niece|nephew|stepfather|stepmother|stepson|stepdaughter|carer|GP|twin|baby)\b"
+)
+# After an explicit client trigger a careless writer may type the name in lower case ("my client
+# sarah jones who..."). Accepted only when no word is ordinary English.
+_LOWER_TRIGGER = re.compile(
+    r"(?i:\b(?:(?:my|our|the|this)[ \t]+(?:client|patient|service[ \t]+user)|"
+    r"writing[ \t]+(?:for|about|regarding|on[ \t]+behalf[ \t]+of)|"
+    r"(?:referral|letter|sessions|support|request)[ \t]+(?:for|regarding|about)|"
+    r"named|called|known[ \t]+as|goes[ \t]+by))[ \t]*,?[ \t]+"
+    r"(?P<name>[a-z][a-z'\u2019\-]+(?:[ \t]+[a-z][a-z'\u2019\-]+){0,2})"
+    r"|^[ \t>]*(?i:client|patient|name|full[ \t]+name|re|regarding|dear|hi|hello)[ \t]*[:\-,]?[ \t]+"
+    r"(?P<name2>[a-z][a-z'\u2019\-]+(?:[ \t]+[a-z][a-z'\u2019\-]+){0,2})",
+    re.MULTILINE,
+)
+# Initials standing for the client: "Client J.K.", "Re: A. B.", "my client, JK,".
+_INITIALS_TRIGGER = re.compile(
+    r"(?i:\b(?:client|patient|service[ \t]+user|re|regarding|about|for|employee|staff[ \t]+member))"
+    r"[ \t]*[:,\-]?[ \t]*(?P<initials>(?:[A-Z]\.[ \t]?){2,3})"
+    r"|(?i:\b(?:client|patient|service[ \t]+user|re|regarding))[ \t]*[:,\-]?[ \t]*"
+    r"(?P<bare>[A-Z]{2,3})(?=[ \t]*[,.)(:;\-]|[ \t]+(?:has|is|was|had|reports|attended)\b)"
+)
+# Words after "my client ..." that are ordinary nouns although not in the spaCy word tables.
+_CLIENT_COMPOUNDS = frozenset(
+    "group base list work load notes note record records file files session sessions feedback contact "
+    "contacts care consent portal account accounts details information info case cases caseload team "
+    "appointment appointments relationship relationships review reviews confidentiality agreement "
+    "meeting meetings history".split()
+)
+_FILENAME_SPLIT = re.compile(r"[\s_\-+.,()\[\]]+")
 _RELATIVES = re.compile(
     r"\b(?:husband|wife|partner|spouse|son|daughter|mother|father|mum|dad|brother|sister|boyfriend|"
     r"girlfriend|fianc[ée]e?|friend|colleague|manager|boss|grandmother|grandfather|aunt|uncle|cousin|"
@@ -68,6 +112,15 @@ _GENERIC_LOCAL = frozenset(
 )
 
 
+_OBFUSCATED_EMAIL = re.compile(EmailRecognizer.OBFUSCATED, re.IGNORECASE)
+
+
+def _deobfuscate(text: str) -> str:
+    text = re.sub(r"[ \t]*[(\[{]?\b(?:dot)\b[)\]}]?[ \t]*", ".", text, flags=re.IGNORECASE)
+    text = re.sub(r"[ \t]*[(\[{]?(?:\bat\b|@)[)\]}]?[ \t]*", "@", text, count=1, flags=re.IGNORECASE)
+    return text.replace(" ", "")
+
+
 @lru_cache(maxsize=1)
 def _vocab() -> Vocabulary:
     from pipeline.redact import load_redaction_rules
@@ -88,7 +141,10 @@ class _Collector:
         if value and fold(value).casefold() not in {fold(v).casefold() for v in bucket}:
             bucket.append(value)
 
-    def name(self, raw: str) -> None:
+    def name(self, raw: str, *, lower_ok: bool = False) -> None:
+        if lower_ok:
+            # Display names and careless lower-case names: capitalise each word, then judge as usual.
+            raw = " ".join(w[:1].upper() + w[1:] if w[:1].islower() else w for w in raw.split())
         words = self._name_words(raw)
         if not words:
             return
@@ -101,6 +157,12 @@ class _Collector:
             for w in words[1:-1]:
                 if len(w) >= 2 and w[0].isupper():
                     self._add(self.names, w)
+
+    def initials(self, raw: str) -> None:
+        """A client known only by initials ("J.K."): kept whole; matched upper case only."""
+        letters = re.sub(r"[^A-Z]", "", raw)
+        if 2 <= len(letters) <= 3 and not self.vocab.is_allowed_word(letters):
+            self._add(self.names, ".".join(letters) + ".")
 
     def _name_words(self, raw: str) -> list[str]:
         raw = re.sub(r"\([^)]*\)", " ", raw)
@@ -146,6 +208,9 @@ class _Collector:
 
     def email(self, address: str) -> None:
         address = address.strip().strip("<>").rstrip(".")
+        if _OBFUSCATED_EMAIL.fullmatch(address):
+            self.other(address)  # the written-out form is removed as it stands
+            address = _deobfuscate(address)
         if not address or "@" not in address or self.vocab.is_own_address(address):
             return
         self._add(self.emails, address)
@@ -163,7 +228,8 @@ class _Collector:
         if addr.email and self.vocab.is_own_address(addr.email):
             return
         if addr.name and "@" not in addr.name:
-            self.name(addr.name)
+            # A display name is a name even when typed in lower case ("kate ferreira-lund").
+            self.name(addr.name, lower_ok=addr.name == addr.name.lower())
         if addr.email:
             self.email(addr.email)
 
@@ -194,8 +260,19 @@ def _scan_text(text: str, c: _Collector) -> None:
         c.email(m.group(0))
     for m in _TEXT_TRIGGERS.finditer(text):
         c.name(m.group("name"))
+    for m in _OBFUSCATED_EMAIL.finditer(text):
+        c.email(m.group(0))
     for m in _NICKNAME.finditer(text):
         c.name(m.group("name"))
+    for m in _QUOTED_NICKNAME.finditer(text):
+        c.name(f"{m.group('first')} {m.group('last')}")
+        c.name(m.group("nick"))
+    for m in _APPOSITIVE_RELATIVE.finditer(text):
+        c.name(m.group("name"))
+    for m in _LOWER_TRIGGER.finditer(text):
+        _lower_name(m.group("name") or m.group("name2"), c)
+    for m in _INITIALS_TRIGGER.finditer(text):
+        c.initials(m.group("initials") or m.group("bare"))
     for m in _RELATIVES.finditer(text):
         c.name(m.group("name"))
     for m in _LABELLED_VALUES.finditer(text):
@@ -212,6 +289,9 @@ def _scan_text(text: str, c: _Collector) -> None:
                     c.other(m.group(0))
             continue
         words = re.findall(r"[^\s,|]+", line)
+        if index == 0 and line == line.lower() and 1 <= len(words) <= 3 and all(w.isalpha() for w in words):
+            # A sign-off typed in lower case ("thanks\nkate").
+            _lower_name(line, c)
         found = c._name_words(line)
         if (
             index < 4
@@ -232,12 +312,51 @@ def _scan_text(text: str, c: _Collector) -> None:
                         c.other(part)
 
 
+def _ordinary(word: str, vocab: Vocabulary) -> bool:
+    w = word.casefold().strip("'")
+    if w in _CLIENT_COMPOUNDS or vocab.not_a_name(w) or w in vocab.ambiguous:
+        return True
+    common = _common_words()
+    stems = {w, w[:-1], w[:-2], w[:-3], w[:-3] + "e", w[:-2] + "e", w[:-3] + "y"}
+    if w.endswith(("s", "ed", "ing", "ly", "ies")) and any(len(x) > 2 and x in common for x in stems):
+        return True
+    return w in common
+
+
+def _lower_name(run: str, c: _Collector) -> None:
+    """Seed a lower-case run after a client trigger, up to the first ordinary word."""
+    words = []
+    for w in run.split():
+        if _ordinary(w, c.vocab) or len(w) < 2:
+            break
+        words.append(w)
+    if words:
+        c.name(" ".join(words), lower_ok=True)
+
+
+def _scan_filename(filename: str, c: _Collector) -> None:
+    """Attachment names often carry the client's name ("Letter re Jane Doe.pdf", "J Doe - Plumm.docx")."""
+    stem = filename.rsplit(".", 1)[0] if "." in filename else filename
+    words = [w for w in _FILENAME_SPLIT.split(stem) if w]
+    run: list[str] = []
+    for w in [*words, ""]:
+        if w and w[:1].isupper() and not any(ch.isdigit() for ch in w) and not c.vocab.not_a_name(w):
+            run.append(w)
+            continue
+        if run:
+            c.name(" ".join(run))
+        run = []
+
+
 def seed_identifiers(mail: ParsedMail, letter: Letter) -> KnownIdentifiers:
     c = _Collector(_vocab())
     for addr in (mail.sender, *mail.reply_to, *mail.to, *mail.cc):
         c.address(addr)
     if mail.subject:
         _scan_text(mail.subject.replace("\n", " "), c)
+    for attachment in mail.attachments:
+        if attachment.filename:
+            _scan_filename(attachment.filename, c)
     _scan_text(letter.text, c)
     _scan_text(letter.removed_text, c)
     return KnownIdentifiers(names=tuple(c.names), emails=tuple(c.emails), other=tuple(c.others))

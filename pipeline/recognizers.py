@@ -126,6 +126,7 @@ class RedactionRules(RuleModel):
     own_domains: list[str] = []
     email: EmailRules
     url: UrlRules
+    handle: ContextRules
     phone: ContextRules
     nhs: ContextRules
     ni: ContextRules
@@ -271,13 +272,28 @@ class EmailRecognizer(PatternRecognizer):
 
     PATTERN = r"(?<![\w.+\-])[A-Za-z0-9][A-Za-z0-9._%+'\-]*@(?=[A-Za-z0-9.\-]*[A-Za-z])[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*"  # noqa: E501 (a regex reads best on one line)
 
+    # Written out to dodge harvesters: "jane dot doe at example dot com", "jane.doe (at) example (dot) com",
+    # "jane[at]example[dot]org". The domain must use a spelled-out dot, so "looked at home. Then" is not one.
+    _DOT = r"(?:[ \t]+dot[ \t]+|[ \t]*[(\[{]dot[)\]}][ \t]*)"
+    _AT = r"(?:[ \t]+at[ \t]+|[ \t]*[(\[{]at[)\]}][ \t]*|[ \t]+@[ \t]+)"
+    _BRACKET_AT = r"(?:[ \t]*[(\[{]at[)\]}][ \t]*|[ \t]+AT[ \t]+)"
+    _LOCAL = rf"(?<![\w.@])[a-z0-9][a-z0-9_%+'\-]*(?:(?:{_DOT}|\.)[a-z0-9][a-z0-9_%+'\-]*)*"
+    OBFUSCATED = (
+        rf"{_LOCAL}(?:{_AT}[a-z0-9][a-z0-9\-]*(?:(?:{_DOT}|\.)[a-z0-9][a-z0-9\-]*)*{_DOT}"
+        rf"|(?-i:{_BRACKET_AT})[a-z0-9][a-z0-9\-]*(?:(?:{_DOT}|\.)[a-z0-9][a-z0-9\-]*)*(?:{_DOT}|\.))"
+        rf"[a-z]{{2,12}}(?![\w@])"
+    )
+
     def __init__(self, rules: EmailRules, vocab: Vocabulary) -> None:
         self._vocab = vocab
         super().__init__(
             supported_entity="EMAIL",
             name="EmailRecognizer",
-            patterns=[Pattern("email", self.PATTERN, rules.score)],
-            global_regex_flags=re.UNICODE,
+            patterns=[
+                Pattern("email", self.PATTERN, rules.score),
+                Pattern("email_obfuscated", self.OBFUSCATED, rules.score),
+            ],
+            global_regex_flags=re.UNICODE | re.IGNORECASE,
         )
 
     def invalidate_result(self, pattern_text: str) -> bool | None:
@@ -305,6 +321,24 @@ class UrlRecognizer(PatternRecognizer):
     def invalidate_result(self, pattern_text: str) -> bool | None:
         host = re.sub(r"^(?:https?://)?(?:www\.)?", "", pattern_text, flags=re.I).split("/")[0]
         return self._vocab.is_own_address(host)
+
+
+class HandleRecognizer(PatternRecognizer):
+    """Social-media handles ("@sarahj_art"): an @ that starts a word, not the middle of an email."""
+
+    PATTERN = r"(?<![\w@.])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?(?![\w@])"
+
+    def __init__(self, rules: ContextRules) -> None:
+        super().__init__(
+            supported_entity="HANDLE",
+            name="HandleRecognizer",
+            patterns=[Pattern("handle", self.PATTERN, rules.score)],
+            context=rules.context,
+        )
+
+    def invalidate_result(self, pattern_text: str) -> bool | None:
+        # "@ 3pm", "@10" are times and prices, not handles.
+        return not any(c.isalpha() for c in pattern_text)
 
 
 class UkPhoneRecognizer(PatternRecognizer):
@@ -416,6 +450,13 @@ _MONTHS = (
 )
 
 
+_UNITS = "one|two|three|four|five|six|seven|eight|nine"
+_NUMBER_WORDS = (
+    rf"(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[ \t\-]?(?:{_UNITS}))?|"
+    rf"ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|{_UNITS})"
+)
+
+
 class DateOfBirthRecognizer(EntityRecognizer):
     """Dates of birth: any date near "DOB"/"born"/"date of birth", or a full date in a birth-year range.
 
@@ -425,8 +466,8 @@ class DateOfBirthRecognizer(EntityRecognizer):
 
     FULL_DATES = (
         r"(?<![\w/.\-])(?P<d>\d{1,2})[/.\-](?P<m>\d{1,2})[/.\-](?P<y>\d{4}|\d{2})(?![\w/\-]|\.\d)",
-        rf"(?<![\w])(?P<d>\d{{1,2}})(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?(?P<mn>{_MONTHS})\.?,?[ \t]+(?P<y>\d{{4}})(?!\w)",  # noqa: E501 (a regex reads best on one line)
-        rf"(?<![\w])(?P<mn>{_MONTHS})\.?[ \t]+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?[ \t]+(?P<y>\d{{4}})(?!\w)",
+        rf"(?<![\w])(?P<d>\d{{1,2}})(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?(?P<mn>{_MONTHS})\.?,?[ \t]+'?(?P<y>\d{{4}}|\d{{2}})(?!\w)",  # noqa: E501 (a regex reads best on one line)
+        rf"(?<![\w])(?P<mn>{_MONTHS})\.?[ \t]+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?[ \t]+'?(?P<y>\d{{4}}|\d{{2}})(?!\w)",  # noqa: E501 (a regex reads best on one line)
         r"(?<![\w\-])(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})(?![\w\-])",
     )
     PARTIAL_DATES = (
@@ -434,15 +475,26 @@ class DateOfBirthRecognizer(EntityRecognizer):
         rf"(?<![\w])\d{{1,2}}(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?(?:{_MONTHS})(?!\w)",
     )
 
+    # Ages narrow a person down as much as a birth year: "aged 34", "age: 34", "a 52-year-old",
+    # "34 years old", "34yo". Durations ("a 12-week course", "for six years") are not ages.
+    AGES = (
+        r"(?<![\w\-])aged?[ \t]*[:\-]?[ \t]*\d{1,3}(?![\w\-]|[ \t]*(?:weeks?|months?|days?|sessions?|hours?|mins?|minutes?|%))",  # noqa: E501 (a regex reads best on one line)
+        r"(?<![\w\-])\d{1,3}[ \t\-]*(?:years?|yrs?|yr)[ \t\-]*old(?![\w])",
+        r"(?<![\w\-])\d{1,3}[ \t]?(?:yo|y/o|y\.o\.)(?![\w])",
+        rf"(?<![\w\-])aged?[ \t]+{_NUMBER_WORDS}(?![\w\-])",
+        rf"(?<![\w\-]){_NUMBER_WORDS}[ \t\-]*(?:years?|yrs?)[ \t\-]*old(?![\w\-])",
+    )
+
     def __init__(self, rules: DobRules) -> None:
         self._rules = rules
         self._full = [re.compile(p, re.IGNORECASE) for p in self.FULL_DATES]
         self._partial = [re.compile(p, re.IGNORECASE) for p in self.PARTIAL_DATES]
+        self._ages = [re.compile(p, re.IGNORECASE) for p in self.AGES]
         ctx = "|".join(
             re.escape(c).replace(r"\ ", r"\s*") for c in sorted(rules.context, key=len, reverse=True)
         )
         self._context = re.compile(rf"(?<!\w)(?:{ctx})(?!\w)", re.IGNORECASE)
-        super().__init__(supported_entities=["DOB"], name="DateOfBirthRecognizer")
+        super().__init__(supported_entities=["DOB", "AGE"], name="DateOfBirthRecognizer")
 
     def load(self) -> None:
         pass
@@ -466,6 +518,8 @@ class DateOfBirthRecognizer(EntityRecognizer):
             for m in rx.finditer(text):
                 if _context_near(text, m.start(), m.end(), self._context, rules.context_window):
                     out.append(_result("DOB", m.start(), m.end(), rules.score_with_context))
+        for rx in self._ages:
+            out.extend(_result("AGE", *m.span(), rules.score_with_context) for m in rx.finditer(text))
         return out
 
 
@@ -523,7 +577,7 @@ class EmployeeIdRecognizer(EntityRecognizer):
             re.escape(c).replace(r"\ ", r"[ \t]*") for c in sorted(rules.context, key=len, reverse=True)
         )
         self._rx = re.compile(
-            rf"(?<![\w])(?:{ctx})(?![\w])\.?[ \t]*(?:is|was|:|-|=|#)?[ \t]*(?:is[ \t]+)?(?P<v>[A-Z0-9][A-Z0-9\-/]{{2,19}})(?![\w])",  # noqa: E501 (a regex reads best on one line)
+            rf"(?<![\w])(?:{ctx})(?:(?<=[^\w])|(?![\w]))\.?[ \t]*(?:is|was|:|-|=|#)?[ \t]*(?:is[ \t]+)?(?P<v>[A-Z0-9][A-Z0-9\-/]{{2,19}})(?![\w])",  # noqa: E501 (a regex reads best on one line)
             re.IGNORECASE,
         )
         super().__init__(supported_entities=["EMPLOYEE_ID"], name="EmployeeIdRecognizer")
@@ -704,7 +758,8 @@ class PersonRecognizer(_DocRecognizer):
             if span:
                 a, b = span
                 out.append(
-                    _result("PERSON", doc[a].idx, doc[b - 1].idx + len(doc[b - 1].text), r.trigger_score)
+                    _result("PERSON", doc[a].idx, doc[b - 1].idx + len(doc[b - 1].text), r.trigger_score,
+                            trigger="1")
                 )
         for tok in doc:
             if tok.tag_ not in ("NNP", "NNPS") or tok.ent_type_ in _NON_NAME_ENTS:
@@ -961,6 +1016,12 @@ class TitleRecognizer(EntityRecognizer):
             rf"(?<![\w])(?:(?<=Dear )(?:{amb})(?![\w])|{amb}(?=[ \t]+[A-Z][a-z])|(?<=or )(?:{amb})(?![\w]))"
         )
         self._lower_sir = re.compile(r"(?<![\w])(?:sir|madam)(?![\w])")
+        # ALL CAPS name lines ("RE: MRS NOMVULA DLAMINI"): an upper-case title before a capitalised
+        # word. "MS" must precede an ALL CAPS word, as "MS" alone is multiple sclerosis.
+        upper = [t.upper() for t in titles if t.upper() != "MS" and len(t) > 1]
+        self._upper = re.compile(
+            rf"(?<![\w])(?:{_word_re(upper)}\.?(?=[ \t]+[A-Z])|MS\.?(?=[ \t]+[A-Z]{{2,}}(?![a-z])))"
+        )
         super().__init__(supported_entities=["TITLE"], name="TitleRecognizer")
 
     def load(self) -> None:
@@ -972,6 +1033,7 @@ class TitleRecognizer(EntityRecognizer):
         out = [_result("TITLE", m.start(), m.end(), 1.0) for m in self._plain.finditer(text)]
         out += [_result("TITLE", m.start(), m.end(), 1.0) for m in self._ambiguous.finditer(text)]
         out += [_result("TITLE", m.start(), m.end(), 1.0) for m in self._lower_sir.finditer(text)]
+        out += [_result("TITLE", m.start(), m.end(), 1.0) for m in self._upper.finditer(text)]
         return out
 
 
@@ -1043,6 +1105,13 @@ class KnownIdentifierRecognizer(EntityRecognizer):
                     canon_of.setdefault(fold(w).casefold(), key)
             canon_of[key] = canon_of.get(key, key) if len(words) == 1 else key
         for name, origin in persons:
+            if _INITIALS_ONLY.fullmatch(fold(name).strip()):
+                # "J.K.": the same letters with or without dots and spaces, upper case only.
+                letters = re.sub(r"[^A-Z]", "", fold(name).upper())
+                key = fold(name).casefold()
+                if len(letters) >= max(2, min_length - 1):
+                    entries.append((r"\.?[ \t]?".join(letters) + r"\.?", "PERSON", key, "cs"))
+                continue
             for variant in self._name_variants(name):
                 if len(variant.replace(" ", "")) < min_length:
                     continue
@@ -1129,6 +1198,9 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         return out
 
 
+_INITIALS_ONLY = re.compile(r"(?:[A-Z]\.?[ \t]?){2,3}")
+
+
 def _title_variant(rx: str) -> str:
     # rx is an escaped lower/any-case word regex; build Title-case form from its first literal letter
     for i, ch in enumerate(rx):
@@ -1174,13 +1246,16 @@ def _common_words() -> frozenset[str]:
 
 
 _EMAIL_RX = re.compile(EmailRecognizer.PATTERN)
+_OBFUSCATED_EMAIL_RX = re.compile(EmailRecognizer.OBFUSCATED, re.IGNORECASE)
 
 
 def classify_value(value: str) -> str:
     """Entity type of a seeded non-name identifier (phone, email, postcode, NHS...)."""
     v = value.strip()
-    if _EMAIL_RX.fullmatch(v):
+    if _EMAIL_RX.fullmatch(v) or _OBFUSCATED_EMAIL_RX.fullmatch(v):
         return "EMAIL"
+    if re.fullmatch(HandleRecognizer.PATTERN, v):
+        return "HANDLE"
     digits = re.sub(r"\D", "", v)
     if re.fullmatch(UkPostcodeRecognizer.PATTERN, v, re.IGNORECASE):
         return "POSTCODE"
@@ -1202,6 +1277,7 @@ def build_recognizers(rules: RedactionRules, vocab: Vocabulary) -> list[EntityRe
     return [
         EmailRecognizer(rules.email, vocab),
         UrlRecognizer(rules.url, vocab),
+        HandleRecognizer(rules.handle),
         UkPhoneRecognizer(rules.phone),
         NhsNumberRecognizer(rules.nhs),
         NiNumberRecognizer(rules.ni),

@@ -129,7 +129,14 @@ class Redactor:
                 continue
             if any(a < r.end and r.start < b for a, b in protected):
                 continue
-            words = [w for w in re.findall(r"[^\W\d_][\w'\-]*", text[r.start : r.end]) if len(w) >= 2]
+            value = text[r.start : r.end].strip()
+            if re.fullmatch(r"(?:[A-Z]\.[ \t]?){2,3}", value):
+                # A client introduced by initials ("Client J.K.") recurs as "JK" too; initials the
+                # model merely guessed at stay where they are.
+                if (r.recognition_metadata or {}).get("trigger"):
+                    names.append(value)
+                continue
+            words = [w for w in re.findall(r"[^\W\d_][\w'\-]*", value) if len(w) >= 2]
             words = [w for w in words if w[0].isupper() and not self.vocab.not_a_name(w)]
             if words:
                 names.append(" ".join(words))
