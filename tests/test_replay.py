@@ -234,6 +234,16 @@ def test_weakened_rule_fails_expect_and_ground_truth_with_readable_diff(tmp_path
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert '<mark class="ph ph-leak">[LEAK:REGISTRATION_NUMBER]</mark>' in html
 
+    # --update-golden never turns a leak into a golden file.
+    before = {p.name: p.read_bytes() for p in source.glob("*.replay.*")}
+    command = [str(PLUMM), "replay", str(source), "--out", str(tmp_path / "out2"), "--update-golden"]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    for stem in leaking:
+        assert f"golden files NOT written for {stem}: it leaks" in proc.stdout
+        for suffix in (".replay.txt", ".replay.json"):
+            assert (source / f"{stem}{suffix}").read_bytes() == before[f"{stem}{suffix}"]
+
 
 # -- via SMTP -------------------------------------------------------------------------------
 def test_via_smtp_and_in_process_agree_on_every_fixture(in_process, tmp_path):
