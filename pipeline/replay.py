@@ -373,6 +373,8 @@ def replay(
         raise ReplayError("--expect and --update-golden exclude each other: update, review, then expect")
     address = parse_host_port(via_smtp) if via_smtp else None
     paths = sorted(source.glob("*.eml"))
+    if not paths:
+        raise ReplayError(f"no .eml files in {source}")
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="plumm-replay-") as tmp:

@@ -157,6 +157,10 @@ def test_usage_errors_exit_2(tmp_path):
     assert result.exit_code == 2, result.output
     result = runner.invoke(app, [*base, "--via-smtp", "nonsense", "--db", "sqlite:///x.db"])
     assert result.exit_code == 2, result.output
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["replay", str(tmp_path / "empty"), "--out", str(tmp_path / "o"),
+                                 "--via-smtp", "127.0.0.1:1", "--db", "sqlite:///x.db"])
+    assert result.exit_code == 2, result.output
 
 
 # -- the real fixtures ----------------------------------------------------------------------
