@@ -8,8 +8,12 @@ other run metadata go to ``OUT/run.json`` only.
 
 In process, each message runs in a fresh temporary database (unless ``db_url`` is given) so one
 fixture's outcome never depends on which others sit beside it. ``via_smtp`` instead sends each
-message to a running listener and reads its case from the listener's database. It never stops
-at a bad message.
+message (CRLF line endings, envelope sender from the From header) to a running listener and reads
+its case from the listener's database, found by the keyed hash of that sender among the rows
+stored after the send (so the replay needs the listener's PLUMM_HASH_KEY or PLUMM_DATA_DIR). Sends
+are sequential, follow-ups first, each waiting for its case: on a fresh database no fixture
+threads onto another's case, and the outcomes match the in-process ones. A message the listener
+refuses (5xx) is the outcome ``refused``. It never stops at a bad message.
 
 Checks, for compliance staff: ``expect`` compares with golden ``<stem>.replay.txt`` /
 ``<stem>.replay.json`` beside each fixture (drift = fail); ``ground_truth`` counts every
