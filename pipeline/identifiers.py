@@ -85,6 +85,11 @@ _CLIENT_COMPOUNDS = frozenset(
     "appointment appointments relationship relationships review reviews confidentiality agreement "
     "meeting meetings history".split()
 )
+_MONTH_OR_DAY = re.compile(
+    r"(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|april|june|july|august|"
+    r"september|october|november|december|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|"
+    r"wednesday|thursday|friday|saturday|sunday|final|draft|signed|scan|copy|update|v\d*)"
+)
 _FILENAME_SPLIT = re.compile(r"[\s_\-+.,()\[\]]+")
 _RELATIVES = re.compile(
     r"\b(?:husband|wife|partner|spouse|son|daughter|mother|father|mum|dad|brother|sister|boyfriend|"
@@ -144,7 +149,9 @@ class _Collector:
     def name(self, raw: str, *, lower_ok: bool = False) -> None:
         if lower_ok:
             # Display names and careless lower-case names: capitalise each word, then judge as usual.
-            raw = " ".join(w[:1].upper() + w[1:] if w[:1].islower() else w for w in raw.split())
+            raw = " ".join(
+                "-".join(p[:1].upper() + p[1:] for p in w.split("-")) if w[:1].islower() else w for w in raw.split()
+            )
         words = self._name_words(raw)
         if not words:
             return
@@ -312,22 +319,41 @@ def _scan_text(text: str, c: _Collector) -> None:
                         c.other(part)
 
 
-def _ordinary(word: str, vocab: Vocabulary) -> bool:
+def _plainly_ordinary(word: str, vocab: Vocabulary) -> bool:
     w = word.casefold().strip("'")
-    if w in _CLIENT_COMPOUNDS or vocab.not_a_name(w) or w in vocab.ambiguous:
-        return True
+    return w in _CLIENT_COMPOUNDS or vocab.not_a_name(w) or w in vocab.ambiguous or _inflected(w)
+
+
+def _ordinary(word: str, vocab: Vocabulary) -> bool:
+    return _plainly_ordinary(word, vocab) or word.casefold().strip("'") in _common_words()
+
+
+def _inflected(word: str) -> bool:
+    """An inflection of an ordinary verb or adjective ("reports", "attended", "recently")."""
+    w = word.casefold()
+    stems: set[str] = set()
+    if w.endswith("ies"):
+        stems |= {w[:-3] + "y"}
+    elif w.endswith("es"):
+        stems |= {w[:-2], w[:-1]}
+    elif w.endswith("s"):
+        stems |= {w[:-1]}
+    if w.endswith("ed"):
+        stems |= {w[:-2], w[:-1], w[:-3], w[:-3] + "y" if w.endswith("ied") else w[:-2]}
+    if w.endswith("ing"):
+        stems |= {w[:-3], w[:-3] + "e", w[:-4]}
+    if w.endswith("ly"):
+        stems |= {w[:-2], w[:-3] + "y", w[:-2] + "e"}
     common = _common_words()
-    stems = {w, w[:-1], w[:-2], w[:-3], w[:-3] + "e", w[:-2] + "e", w[:-3] + "y"}
-    if w.endswith(("s", "ed", "ing", "ly", "ies")) and any(len(x) > 2 and x in common for x in stems):
-        return True
-    return w in common
+    return any(len(x) > 2 and x in common for x in stems)
 
 
 def _lower_name(run: str, c: _Collector) -> None:
-    """Seed a lower-case run after a client trigger, up to the first ordinary word."""
+    """Seed a lower-case run after a client trigger, up to the first ordinary word. The first word
+    must not be English at all; later words ("jones", which is also a verb) only not inflected."""
     words = []
     for w in run.split():
-        if _ordinary(w, c.vocab) or len(w) < 2:
+        if len(w) < 2 or (_ordinary(w, c.vocab) if not words else _plainly_ordinary(w, c.vocab)):
             break
         words.append(w)
     if words:
@@ -339,13 +365,22 @@ def _scan_filename(filename: str, c: _Collector) -> None:
     stem = filename.rsplit(".", 1)[0] if "." in filename else filename
     words = [w for w in _FILENAME_SPLIT.split(stem) if w]
     run: list[str] = []
+    before = ""
     for w in [*words, ""]:
-        if w and w[:1].isupper() and not any(ch.isdigit() for ch in w) and not c.vocab.not_a_name(w):
+        if (
+            len(w) > 1
+            and w[:1].isupper()
+            and w.isalpha()
+            and not c.vocab.not_a_name(w)
+            and not _MONTH_OR_DAY.fullmatch(w)
+        ):
             run.append(w)
             continue
-        if run:
+        # One capitalised word counts after an initial or "re"/"for" ("J Doe", "Letter re Doe").
+        if len(run) > 1 or (run and (len(before) == 1 or before.casefold() in ("re", "for", "regarding"))):
             c.name(" ".join(run))
         run = []
+        before = w
 
 
 def seed_identifiers(mail: ParsedMail, letter: Letter) -> KnownIdentifiers:

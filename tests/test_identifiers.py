@@ -79,3 +79,61 @@ def test_greeting_to_plumm_team_is_not_a_name():
         _mail(cc=(), subject=""), Letter(text="Dear Plumm team,\n\nDear Sir or Madam,\n")
     )
     assert not ({"Plumm", "Sir", "Madam", "Team"} & names(known))
+
+
+# ----------------------------------------------------------------------------- red-team round
+
+
+def _bare(**kw) -> ParsedMail:
+    base = dict(subject="", sender=Address(name="", email="office@clinic.example"))
+    base.update(kw)
+    return ParsedMail(**base)
+
+
+def test_lower_case_name_after_client_trigger():
+    known = seed_identifiers(_bare(), Letter(text="writing re my client sarah jones who i have seen."))
+    assert {"Sarah", "Jones"} <= names(known)
+    known = seed_identifiers(_bare(), Letter(text="Re: kwame asante\nkwame has attended."))
+    assert "Kwame" in names(known)
+
+
+def test_lower_case_words_after_trigger_that_are_ordinary_are_not_names():
+    text = "My client has attended. Our client group meets weekly. The client struggles at night."
+    assert names(seed_identifiers(_bare(), Letter(text=text))) == set()
+
+
+def test_lower_case_display_name_and_sign_off():
+    mail = _bare(sender=Address(name="kate ferreira-lund", email="kfl@mail.example"))
+    assert {"Kate", "Ferreira-Lund"} <= names(seed_identifiers(mail, Letter(text="hi")))
+    known = seed_identifiers(_bare(), Letter(text="I recommend six sessions.\n\nthanks\nkate\n"))
+    assert "Kate" in names(known)
+
+
+def test_quoted_nickname_and_appositive_relative():
+    text = 'Oluwadamilare "Dami" Ogunbanjo has attended. Faith, their eldest daughter, is unwell.'
+    known = seed_identifiers(_bare(), Letter(text=text))
+    assert {"Oluwadamilare", "Ogunbanjo", "Dami", "Faith"} <= names(known)
+
+
+def test_initials_after_trigger_are_seeded_but_acronyms_are_not():
+    known = seed_identifiers(_bare(), Letter(text="Client J.K. - staff no. 4\nReferred for CBT."))
+    assert "J.K." in names(known)
+    assert not any("C.B.T" in n or n == "CBT" for n in names(known))
+
+
+def test_obfuscated_email_is_seeded_with_its_local_part():
+    known = seed_identifiers(_bare(), Letter(text="Reach her on sarah dot jones at fastmail dot example."))
+    assert {"Sarah", "Jones"} <= names(known)
+    assert "sarah dot jones at fastmail dot example" in known.other
+
+
+def test_attachment_filename_names_are_seeded():
+    from pipeline.models import Attachment
+
+    mail = _bare(attachments=(
+        Attachment(filename="Letter re Priya Venkataraman.docx", content_type="application/x", size=1, payload=b""),
+        Attachment(filename="Plumm letter Nov 2026.pdf", content_type="application/pdf", size=1, payload=b""),
+    ))
+    known = seed_identifiers(mail, Letter(text="Dear Plumm,"))
+    assert {"Priya Venkataraman", "Priya", "Venkataraman"} <= names(known)
+    assert not ({"Plumm", "Letter", "Nov"} & names(known))

@@ -324,3 +324,137 @@ def test_initials_only_for_known_names(redactor):
     assert "SO we met" in redacted(redactor, text)
     out = redacted(redactor, text, KnownIdentifiers(names=("Sarah Okafor",)))
     assert "S.O." not in out
+
+
+# ----------------------------------------------------------------------------- red-team round
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Write to jane dot doe at example dot com today.", "jane dot doe at example dot com"),
+        ("Write to jane (at) example (dot) com today.", "jane (at) example (dot) com"),
+        ("Write to jane[at]example.com today.", "jane[at]example.com"),
+        ("Write to j.doe AT example DOT org today.", "j.doe AT example DOT org"),
+    ],
+)
+def test_obfuscated_email_positive(redactor, text, value):
+    assert found(redactor, text, "EMAIL") == [value]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["We looked at the results together.", "She is good at maths and at work.", "Meet at 3 dot 30."],
+)
+def test_obfuscated_email_negative(redactor, text):
+    assert found(redactor, text, "EMAIL") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("She posts on Instagram as @sarahj_art most days.", "@sarahj_art"),
+        ("Find me @hattie.lf online.", "@hattie.lf"),
+    ],
+)
+def test_handle_positive(redactor, text, value):
+    assert found(redactor, text, "HANDLE") == [value]
+
+
+@pytest.mark.parametrize("text", ["Email sarah.j@clinic.example now.", "Sessions @ 3pm.", "Fee @10 each."])
+def test_handle_negative(redactor, text):
+    assert found(redactor, text, "HANDLE") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Aoife, aged 34, was referred.", "aged 34"),
+        ("She is a 52-year-old finance officer.", "52-year-old"),
+        ("He is 34 years old.", "34 years old"),
+        ("Client is 29yo.", "29yo"),
+        ("Her son, aged six, is at school.", "aged six"),
+        ("A thirty-four-year-old teacher.", "thirty-four-year-old"),
+    ],
+)
+def test_age_positive(redactor, text, value):
+    assert found(redactor, text, "AGE") == [value]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A 12-week course of CBT.",
+        "She left home six years ago.",
+        "We met for 12 weeks.",
+        "Aged care services were involved.",
+        "Sessions aged 6 weeks apart.",
+    ],
+)
+def test_age_negative(redactor, text):
+    assert found(redactor, text, "AGE") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Date of Birth - 3 Apr 89.", "3 Apr 89"),
+        ("DOB 3.4.89", "3.4.89"),
+        ("born in 1989", "1989"),
+    ],
+)
+def test_dob_more_positive(redactor, text, value):
+    assert value in " ".join(found(redactor, text, "DOB"))
+
+
+def test_two_digit_year_with_month_needs_context(redactor):
+    assert found(redactor, "We met on 3 Apr 26 for review.", "DOB") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Employee #44812 on file.", "44812"),
+        ("Payroll ref 44812.", "44812"),
+        ("Staff no. 44812-B", "44812-B"),
+        ("Works ID: W-2231", "W-2231"),
+    ],
+)
+def test_employee_id_more_positive(redactor, text, value):
+    assert found(redactor, text, "EMPLOYEE_ID") == [value]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("Ring +44 (0)7700 900 123.", "7700 900 123"), ("Mobile 07700-900-123.", "07700-900-123")],
+)
+def test_phone_more_positive(redactor, text, value):
+    assert value in " ".join(found(redactor, text, "PHONE"))
+
+
+@pytest.mark.parametrize(
+    ("text", "gone", "kept"),
+    [
+        ("RE: MRS NOMVULA DLAMINI", "MRS", None),
+        ("RE: MS JANE DOE", "MS ", None),
+        ("Her MS diagnosis came in May.", None, "MS diagnosis"),
+        ("She attends an MS support group.", None, "MS support"),
+    ],
+)
+def test_upper_case_titles(redactor, text, gone, kept):
+    out = redacted(redactor, text)
+    if gone:
+        assert gone not in out
+    if kept:
+        assert kept in out
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Client J.K. attended. JK is doing well.", "JK"),
+        ("I am writing about A.B., who attended. A. B. reports less worry.", "A. B."),
+    ],
+)
+def test_initials_after_trigger_recur_in_any_form(redactor, text, name):
+    assert name not in redacted(redactor, text)
