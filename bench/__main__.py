@@ -3,8 +3,9 @@
 A benchmark module is any ``bench/<name>.py`` (not starting with ``_``) with ``run() -> dict``
 and ``render(results) -> str``. Each runs in turn; the combined report is printed (each module's
 table, then one summary table with every module's time and status) and written to
-``bench/results/latest.json`` (gitignored). A module that fails is reported with its exception
-*type* and the others still run; the exit code is 1 if any failed.
+``bench/results/latest.json`` (gitignored). A module that fails (or returns a non-empty
+``errors`` list) is reported with its exception *type* and the others still run; the exit code is
+1 if any failed.
 
 ``python -m bench e2e`` runs only the named modules.
 """
@@ -41,7 +42,8 @@ def main(argv: list[str]) -> int:
                 continue
             results = module.run()
             text = module.render(results)
-            status = "ok"
+            status = "ok" if not results.get("errors") else f"{len(results['errors'])} step(s) FAILED"
+            failed = failed or bool(results.get("errors"))
         except Exception as error:  # report and go on; never print the message (it may hold a value)
             results, text, status = {"error": type(error).__name__}, "", f"FAILED ({type(error).__name__})"
             failed = True
