@@ -67,8 +67,13 @@ _LOWER_TRIGGER = re.compile(
     r"(?:referral|letter|sessions|support|request)[ \t]+(?:for|regarding|about)|"
     r"named|called|known[ \t]+as|goes[ \t]+by))[ \t]*,?[ \t]+"
     r"(?P<name>[a-z][a-z'\u2019\-]+(?:[ \t]+[a-z][a-z'\u2019\-]+){0,2})"
-    r"|^[ \t>]*(?i:client|patient|name|full[ \t]+name|re|regarding|dear|hi|hello)[ \t]*[:\-,]?[ \t]+"
-    r"(?P<name2>[a-z][a-z'\u2019\-]+(?:[ \t]+[a-z][a-z'\u2019\-]+){0,2})",
+)
+# Labelled lines ("re: kwame asante") and greetings ("dear sam,"), matched separately so a greeting
+# does not swallow the "my client x" that follows it.
+_LOWER_LINE_TRIGGER = re.compile(
+    r"^[ \t>]*(?:(?i:client|patient|name|full[ \t]+name|re|regarding)[ \t]*[:\-][ \t]*|"
+    r"(?i:dear|hi|hello)\b,?[ \t]+)"
+    r"(?P<name>[a-z][a-z'\u2019\-]+(?:[ \t]+[a-z][a-z'\u2019\-]+){0,2})",
     re.MULTILINE,
 )
 # Initials standing for the client: "Client J.K.", "Re: A. B.", "my client, JK,".
@@ -150,7 +155,8 @@ class _Collector:
         if lower_ok:
             # Display names and careless lower-case names: capitalise each word, then judge as usual.
             raw = " ".join(
-                "-".join(p[:1].upper() + p[1:] for p in w.split("-")) if w[:1].islower() else w for w in raw.split()
+                "-".join(p[:1].upper() + p[1:] for p in w.split("-")) if w[:1].islower() else w
+                for w in raw.split()
             )
         words = self._name_words(raw)
         if not words:
@@ -276,8 +282,9 @@ def _scan_text(text: str, c: _Collector) -> None:
         c.name(m.group("nick"))
     for m in _APPOSITIVE_RELATIVE.finditer(text):
         c.name(m.group("name"))
-    for m in _LOWER_TRIGGER.finditer(text):
-        _lower_name(m.group("name") or m.group("name2"), c)
+    for rx in (_LOWER_TRIGGER, _LOWER_LINE_TRIGGER):
+        for m in rx.finditer(text):
+            _lower_name(m.group("name"), c)
     for m in _INITIALS_TRIGGER.finditer(text):
         c.initials(m.group("initials") or m.group("bare"))
     for m in _RELATIVES.finditer(text):

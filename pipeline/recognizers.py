@@ -96,6 +96,7 @@ class PersonRules(RuleModel):
     triggers: list[list[str]]
     ambiguous_names: list[str]
     name_verbs: list[str]
+    human_verbs: list[str] = []
 
 
 class RelativeRules(RuleModel):
@@ -727,6 +728,7 @@ class PersonRecognizer(_DocRecognizer):
         self._rules = rules
         self._triggers = [tuple(t) for t in rules.triggers]
         self._verbs = {v.casefold() for v in rules.name_verbs}
+        self._human_verbs = {v.casefold() for v in rules.human_verbs}
         super().__init__(["PERSON"], "PersonRecognizer", vocab)
 
     def analyze(
@@ -762,6 +764,11 @@ class PersonRecognizer(_DocRecognizer):
                             trigger="1")
                 )
         for tok in doc:
+            if tok.lower_ in self._vocab.ambiguous and self._person_subject(tok):
+                # "Patience has attended every session", "Summer says": an ordinary-word name opening
+                # a sentence as the subject of a verb only people do.
+                out.append(_result("PERSON", tok.idx, tok.idx + len(tok.text), r.entity_score))
+                continue
             if tok.tag_ not in ("NNP", "NNPS") or tok.ent_type_ in _NON_NAME_ENTS:
                 continue
             if len(tok.text) < 2 or not self.name_like(tok) or not self.ambiguous_ok(tok):
@@ -784,6 +791,23 @@ class PersonRecognizer(_DocRecognizer):
                     continue
             out.append(_result("PERSON", tok.idx, tok.idx + len(tok.text), r.propn_score))
         return out
+
+    def _person_subject(self, tok: Token) -> bool:
+        if not tok.text[:1].isupper() or tok.is_upper:
+            return False
+        doc = tok.doc
+        j = tok.i + 1
+        if j < len(doc) and doc[j].text in ("'s", "\u2019s"):
+            return False
+        # Skip auxiliaries and adverbs: "Hope has always attended", "Grace has been struggling".
+        skippable = ("AUX", "ADV", "PART")
+        while j < len(doc) and j - tok.i <= 3 and (doc[j].pos_ in skippable or doc[j].lower_ == "been"):
+            j += 1
+        if j >= len(doc) or doc[j].lower_ not in self._human_verbs:
+            return False
+        # Passive ("Patience will be needed", "Hope was lost") is about the word, not a person.
+        be = {"be", "been", "is", "was", "are", "were", "being"}
+        return not (doc[j].tag_ == "VBN" and any(t.lower_ in be for t in doc[tok.i + 1 : j]))
 
     def _after_trigger(self, doc: Doc, i: int, lowers: list[str]) -> tuple[int, int] | None:
         for trig in self._triggers:
@@ -844,7 +868,8 @@ class EmployerRecognizer(_DocRecognizer):
         ctx = "|".join(
             re.escape(c).replace(r"\ ", r"\s+") for c in sorted(rules.context, key=len, reverse=True)
         )
-        self._context = re.compile(rf"(?<!\w)(?:{ctx})\W{{0,3}}$", re.IGNORECASE)
+        # "works at the Co-op": a determiner may stand between the context and the name.
+        self._context = re.compile(rf"(?<!\w)(?:{ctx})\W{{0,3}}(?:the[ \t]+)?$", re.IGNORECASE)
         cap = StreetAddressRecognizer.CAP
         suffix = _word_re(rules.company_suffixes)
         self._company = re.compile(rf"(?<![\w])(?:{cap}[ \t]+|&[ \t]+){{1,4}}{suffix}\.?(?![\w])")
@@ -891,9 +916,11 @@ class EmployerRecognizer(_DocRecognizer):
                 span = self.run_from(doc, tok.i)
                 if span:
                     a, b = span
-                    out.append(
-                        _result("EMPLOYER", doc[a].idx, doc[b - 1].idx + len(doc[b - 1].text), r.score)
-                    )
+                    end = doc[b - 1].idx + len(doc[b - 1].text)
+                    # Keep a hyphenated tail with the name ("Co-op", "Marks-and-Spencer").
+                    tail = re.match(r"(?:[\-\u2010\u2011][\w&']+)+", text[end:])
+                    end += tail.end() if tail else 0
+                    out.append(_result("EMPLOYER", doc[a].idx, end, r.score))
         return out
 
     def _keep(self, tok: Token) -> bool:

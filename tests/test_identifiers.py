@@ -98,7 +98,10 @@ def test_lower_case_name_after_client_trigger():
 
 
 def test_lower_case_words_after_trigger_that_are_ordinary_are_not_names():
-    text = "My client has attended. Our client group meets weekly. The client struggles at night."
+    text = (
+        "My client has attended. Our client group meets weekly. The client struggles at night.\n"
+        "high-risk period ahead.\nhello there.\nDear all,"
+    )
     assert names(seed_identifiers(_bare(), Letter(text=text))) == set()
 
 
@@ -130,10 +133,11 @@ def test_obfuscated_email_is_seeded_with_its_local_part():
 def test_attachment_filename_names_are_seeded():
     from pipeline.models import Attachment
 
-    mail = _bare(attachments=(
-        Attachment(filename="Letter re Priya Venkataraman.docx", content_type="application/x", size=1, payload=b""),
-        Attachment(filename="Plumm letter Nov 2026.pdf", content_type="application/pdf", size=1, payload=b""),
-    ))
+    def attached(filename: str) -> Attachment:
+        return Attachment(filename=filename, content_type="application/octet-stream", size=1, payload=b"")
+
+    files = (attached("Letter re Priya Venkataraman.docx"), attached("Plumm letter Nov 2026.pdf"))
+    mail = _bare(attachments=files)
     known = seed_identifiers(mail, Letter(text="Dear Plumm,"))
     assert {"Priya Venkataraman", "Priya", "Venkataraman"} <= names(known)
     assert not ({"Plumm", "Letter", "Nov"} & names(known))

@@ -458,3 +458,32 @@ def test_upper_case_titles(redactor, text, gone, kept):
 )
 def test_initials_after_trigger_recur_in_any_form(redactor, text, name):
     assert name not in redacted(redactor, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Patience has attended every session.", "Patience"),
+        ("Summer has been attending since May. Summer says it helps.", "Summer"),
+        ("Grace reports that her sleep has improved.", "Grace"),
+    ],
+)
+def test_word_names_opening_a_sentence_as_a_person_are_redacted(redactor, text, name):
+    assert name not in redacted(redactor, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("Summer has been difficult for the family.", "Summer"),
+        ("Hope is an important part of recovery.", "Hope"),
+        ("Patience will be needed over the coming weeks.", "Patience"),
+    ],
+)
+def test_word_names_opening_a_sentence_as_words_are_kept(redactor, text, word):
+    assert word in redacted(redactor, text)
+
+
+def test_employer_after_determiner_keeps_hyphenated_tail(redactor):
+    out = redacted(redactor, "He works at the Co-op as a baker.")
+    assert "Co" not in out and "op as" not in out
