@@ -279,9 +279,13 @@ def replay_cmd(
     if not via_smtp:
         runtime(settings)  # fail fast on bad rules before touching any message
     count = len(list(source.glob("*.eml")))
-    if logging.getLogger().level > logging.DEBUG:  # per-message INFO lines would break the bar; -v keeps them
-        for name in ("plumm.worker", "plumm.cases", "plumm.smtp", "presidio-analyzer"):
-            logging.getLogger(name).setLevel(logging.ERROR)
+    # Per-message INFO lines would break the bar; -v keeps them. Levels are restored afterwards.
+    quiet = [logging.getLogger(name)
+             for name in ("plumm.worker", "plumm.cases", "plumm.smtp", "presidio-analyzer")]
+    levels = [logger.level for logger in quiet]
+    if logging.getLogger().level > logging.DEBUG:
+        for logger in quiet:
+            logger.setLevel(logging.ERROR)
     try:
         with Progress(console=err, disable=not err.is_terminal, transient=True) as bar:
             task = bar.add_task("replaying", total=count)
@@ -291,6 +295,9 @@ def replay_cmd(
     except ReplayError as exc:
         err.print(f"replay: {exc}", markup=False)
         raise typer.Exit(2) from exc
+    finally:
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
     for r in run.results:
         for note in r.notes:  # e.g. threaded onto an earlier case: replay against a fresh database
             err.print(f"note: {r.stem}: {note}", markup=False)
