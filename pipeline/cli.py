@@ -105,13 +105,16 @@ def _stop_flag() -> threading.Event:
 def serve(
     smtp_host: Annotated[str | None, typer.Option(help="PLUMM_SMTP_HOST")] = None,
     smtp_port: Annotated[int | None, typer.Option(help="PLUMM_SMTP_PORT")] = None,
+    intake_addresses: Annotated[str | None, typer.Option(help="PLUMM_INTAKE_ADDRESSES (comma-separated)")] = None,
+    max_message_bytes: Annotated[int | None, typer.Option(help="PLUMM_MAX_MESSAGE_BYTES")] = None,
     worker: Annotated[bool, typer.Option("--worker/--no-worker", help="also run a worker")] = True,
 ) -> None:
     """Run the SMTP listener (and a worker) until interrupted."""
     from pipeline.smtp import build_controller
     from pipeline.worker import Worker
 
-    settings = State.settings(smtp_host=smtp_host, smtp_port=smtp_port)
+    settings = State.settings(smtp_host=smtp_host, smtp_port=smtp_port, intake_addresses=intake_addresses,
+                              max_message_bytes=max_message_bytes)
     store.migrate(settings.effective_database_url)
     rt = runtime(settings) if worker else None
     if rt is None:
