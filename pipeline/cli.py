@@ -28,7 +28,7 @@ cases_app = typer.Typer(help="List, show and move cases through their life cycle
 app.add_typer(cases_app, name="cases")
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 log = logging.getLogger("plumm")
 
 
