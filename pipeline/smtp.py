@@ -268,9 +268,10 @@ class IntakeSMTP(SMTP):
             self._data_timer = self.loop.call_later(1.0, self._over_budget, what, reply)
             return
         log.warning("%s budget exceeded; answered 421 and closed", what)
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(reply.encode("ascii") + b"\r\n")
-            self.transport.close()
+        transport = self.transport
+        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+            transport.write(reply.encode("ascii") + b"\r\n")
+            transport.close()
 
     async def smtp_DATA(self, arg: str) -> None:
         self._data_timer = self.loop.call_later(self.limits.data_seconds, self._over_budget,

@@ -32,8 +32,9 @@ def make_settings(tmp_path: Path, **limits):
 
     url = f"sqlite:///{tmp_path / 'plumm.db'}"
     store.migrate(url)
-    return load_settings(data_dir=tmp_path / "data", database_url=url, vault_key=Fernet.generate_key().decode(),
-                         hash_key="test-hash-key", smtp_port=free_port(), **limits)
+    return load_settings(data_dir=tmp_path / "data", database_url=url,
+                         vault_key=Fernet.generate_key().decode(), hash_key="test-hash-key",
+                         smtp_port=free_port(), **limits)
 
 
 @contextmanager
