@@ -41,6 +41,15 @@ _TEXT_TRIGGERS = re.compile(
     rf"(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?[ \t]+)?(?P<name>{_NAME_RUN})",
     re.MULTILINE | re.IGNORECASE,
 )
+# The rest of a name after a line break inside running prose: a capitalised word that goes on with
+# the sentence (punctuation, a bracket or a lower-case word), not a heading or a labelled line.
+_WRAPPED_NAME_TAIL = re.compile(
+    rf"[ \t]*\n[ \t]*(?P<tail>{_WORD}(?:[ \t]+{_WORD})?)(?=[ \t]*[,(;.]|[ \t]+(?:[a-z]|\())"
+)
+_PROSE_TRIGGER = re.compile(
+    r"(?i:\b(?:my|our|the|this|your)[ \t]+(?:client|patient|service[ \t]+user|supervisee)|"
+    r"\b(?:referral|letter|sessions|support|request)[ \t]+(?:for|regarding))[ \t]*,?[ \t]*$"
+)
 _NICKNAME = re.compile(
     rf"{_WORD}[ \t]*\([ \t]*[\"\u201c'\u2018]?(?:known[ \t]+as[ \t]+|prefers[ \t]+|aka[ \t]+)?"
     rf"[\"\u201c'\u2018]?"
@@ -109,7 +118,11 @@ _LABELLED_VALUES = re.compile(
     r"telephone|mobile|mob)\.?[ \t]*[:\-][ \t]*(?P<value>[^\n]{2,80})$",
     re.IGNORECASE | re.MULTILINE,
 )
-_PHONE = re.compile(r"(?<![\w])\+?\(?\d[\d \t\-()]{8,16}\d(?!\w)")
+_ANY_LABEL = re.compile(r"^[A-Za-z][A-Za-z .]{0,24}:[ \t]*(?P<value>\S.*)$")
+_VALUE_GAP = re.compile(r"[ \t]{3,}|\t+|[ \t]+\|[ \t]+")
+_PHONE = re.compile(
+    r"(?<![\w])\+?\(?\d[\d \t\-()]{8,16}\d(?!\w)(?:[ \t]*,?[ \t]*(?:ext(?:ension)?\.?|x)[ \t]*\d{1,5}(?!\d))?"
+)
 _LONG_NUMBER = re.compile(r"(?<![\w])(?:[A-Z]{1,4}[ \t]?)?\d{5,}(?!\w)")
 _EMAIL = re.compile(EmailRecognizer.PATTERN)
 _ANGLE_ADDRESS = re.compile(
@@ -273,6 +286,10 @@ def _scan_text(text: str, c: _Collector) -> None:
         c.email(m.group(0))
     for m in _TEXT_TRIGGERS.finditer(text):
         c.name(m.group("name"))
+        wrapped = _WRAPPED_NAME_TAIL.match(text, m.end("name"))
+        if wrapped and _PROSE_TRIGGER.search(text[max(0, m.start() - 3) : m.start("name")]):
+            # A wrapped PDF or plain-text line broke the name: "my client Oluwaseun\nAdebayo-Lindqvist".
+            c.name(f"{m.group('name')} {wrapped.group('tail')}")
     for m in _OBFUSCATED_EMAIL.finditer(text):
         c.email(m.group(0))
     for m in _NICKNAME.finditer(text):
@@ -290,7 +307,12 @@ def _scan_text(text: str, c: _Collector) -> None:
     for m in _RELATIVES.finditer(text):
         c.name(m.group("name"))
     for m in _LABELLED_VALUES.finditer(text):
-        c.other(m.group("value"))
+        # "DOB: 01/02/1990   NHS No: 999 ...   NI: QQ ...": one line, several labelled values.
+        first, *rest = _VALUE_GAP.split(m.group("value"))
+        c.other(first)
+        for part in rest:
+            inline = _LABELLED_VALUES.match(part) or _ANY_LABEL.match(part)
+            c.other(inline.group("value") if inline else part)
     sig = _signature_lines(text)
     name_taken = False
     for index, line in enumerate(sig):

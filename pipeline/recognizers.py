@@ -80,6 +80,7 @@ class AddressRules(RuleModel):
 class EmployerRules(RuleModel):
     context: list[str]
     company_suffixes: list[str]
+    org_tail_words: list[str] = []
     score: float = Field(0.85, ge=0, le=1)
     org_score: float = Field(0.7, ge=0, le=1)
 
@@ -135,6 +136,7 @@ class RedactionRules(RuleModel):
     dob: DobRules
     registration: RegistrationRules
     employee_id: EmployeeIdRules
+    reference: EmployeeIdRules
     address: AddressRules
     employer: EmployerRules
     location: LocationRules
@@ -342,6 +344,10 @@ class HandleRecognizer(PatternRecognizer):
         return not any(c.isalpha() for c in pattern_text)
 
 
+# "0161 496 0312 ext. 204", "x204", "extension 12": the extension is part of the number.
+_EXTENSION = r"(?:[ \t]*,?[ \t]*(?:ext(?:ension)?\.?|x)[ \t]*\d{1,5}(?!\d))?"
+
+
 class UkPhoneRecognizer(PatternRecognizer):
     """UK phone numbers: mobiles (07..., +44 7...), London (020 ...), (0xx) and 01/03/08 numbers."""
 
@@ -359,13 +365,15 @@ class UkPhoneRecognizer(PatternRecognizer):
         super().__init__(
             supported_entity="PHONE",
             name="UkPhoneRecognizer",
-            patterns=[Pattern(f"uk_phone_{i}", p, rules.score) for i, p in enumerate(self.PATTERNS)],
+            patterns=[
+                Pattern(f"uk_phone_{i}", p + _EXTENSION, rules.score) for i, p in enumerate(self.PATTERNS)
+            ],
             context=rules.context,
             global_regex_flags=re.UNICODE,
         )
 
     def invalidate_result(self, pattern_text: str) -> bool | None:
-        digits = re.sub(r"\D", "", pattern_text)
+        digits = re.sub(r"\D", "", re.sub(_EXTENSION + "$", "", pattern_text))
         if digits.startswith("0044"):
             digits = "0" + digits[4:]
         elif digits.startswith("44"):
@@ -458,6 +466,13 @@ _NUMBER_WORDS = (
 )
 
 
+# Capitalised words before "is 34" that are not people ("Sleep is 5", "It is 10").
+_NOT_AGE_SUBJECTS = frozenset(
+    "it this that there here what which score total sleep mood anxiety depression session sessions "
+    "room fee cost rate time week day month year age wait waiting list number count level item".split()
+)
+
+
 class DateOfBirthRecognizer(EntityRecognizer):
     """Dates of birth: any date near "DOB"/"born"/"date of birth", or a full date in a birth-year range.
 
@@ -485,12 +500,30 @@ class DateOfBirthRecognizer(EntityRecognizer):
         rf"(?<![\w\-])aged?[ \t]+{_NUMBER_WORDS}(?![\w\-])",
         rf"(?<![\w\-]){_NUMBER_WORDS}[ \t\-]*(?:years?|yrs?)[ \t\-]*old(?![\w\-])",
     )
+    # A bare age after a person: "she is thirty-four", "he turned 40", "who is now 41", "Sam, now 34,".
+    # Only the number is replaced; scores ("her PHQ-9 is 14") have no person before the verb and
+    # durations, counts and scores after the number ("is 15 out of 27", "was 6 weeks") are excluded.
+    _AGE_VALUE = rf"(?P<age>\d{{1,2}}|{_NUMBER_WORDS})"
+    _NOT_AGE_AFTER = (
+        r"(?![\w\-%/.]\d|[\w\-%/]|[ \t]*(?:weeks?|months?|days?|hours?|hrs?|minutes?|mins?|sessions?|times?|"
+        r"points?|percent|per|out[ \t]+of|of[ \t]+(?:the|her|his|their)|/|%|x\b|miles?|km|kg|stone|lbs?|"
+        r"pounds?|am\b|pm\b|o'clock|years?[ \t]+(?:ago|since|into|of|in|with|at)))"
+    )
+    BARE_AGES = (
+        rf"(?<![\w\-])(?i:he|she|they|xe|ze|zie|ey|fae|who|client|patient)[ \t]+(?i:is|was|'s|\u2019s|turned|turns|"
+        rf"will[ \t]+be|has[ \t]+(?:just[ \t]+)?turned|is[ \t]+about[ \t]+to[ \t]+turn)[ \t]+"
+        rf"(?i:(?:now|just|only|currently|nearly|almost)[ \t]+)?(?i:{_AGE_VALUE}){_NOT_AGE_AFTER}",
+        rf"(?<![\w\-])(?P<name>[A-Z][a-z\u00e0-\u00ff'\u2019\-]+)[ \t]+(?:is|turned|turns)[ \t]+"
+        rf"(?:(?:now|just|only|currently|nearly|almost)[ \t]+)?(?i:{_AGE_VALUE}){_NOT_AGE_AFTER}",
+        rf"(?<=[\w)]),[ \t]*(?i:(?:now|currently|aged?)[ \t]+)?(?P<age>\d{{2}})[ \t]*,(?=[ \t]+[a-z])",
+    )
 
     def __init__(self, rules: DobRules) -> None:
         self._rules = rules
         self._full = [re.compile(p, re.IGNORECASE) for p in self.FULL_DATES]
         self._partial = [re.compile(p, re.IGNORECASE) for p in self.PARTIAL_DATES]
         self._ages = [re.compile(p, re.IGNORECASE) for p in self.AGES]
+        self._bare_ages = [re.compile(p) for p in self.BARE_AGES]
         ctx = "|".join(
             re.escape(c).replace(r"\ ", r"\s*") for c in sorted(rules.context, key=len, reverse=True)
         )
@@ -521,6 +554,15 @@ class DateOfBirthRecognizer(EntityRecognizer):
                     out.append(_result("DOB", m.start(), m.end(), rules.score_with_context))
         for rx in self._ages:
             out.extend(_result("AGE", *m.span(), rules.score_with_context) for m in rx.finditer(text))
+        for rx in self._bare_ages:
+            for m in rx.finditer(text):
+                name = m.groupdict().get("name")
+                if name and (name.casefold() in _NOT_AGE_SUBJECTS or name.isupper()):
+                    continue
+                age = m.group("age")
+                if age.isdigit() and not 10 <= int(age) <= 99:
+                    continue
+                out.append(_result("AGE", m.start("age"), m.end("age"), rules.score_with_context))
         return out
 
 
@@ -572,8 +614,9 @@ class RegistrationNumberRecognizer(EntityRecognizer):
 class EmployeeIdRecognizer(EntityRecognizer):
     """Employee, staff and payroll numbers after their context words."""
 
-    def __init__(self, rules: EmployeeIdRules) -> None:
+    def __init__(self, rules: EmployeeIdRules, entity: str = "EMPLOYEE_ID") -> None:
         self._rules = rules
+        self._entity = entity
         ctx = "|".join(
             re.escape(c).replace(r"\ ", r"[ \t]*") for c in sorted(rules.context, key=len, reverse=True)
         )
@@ -581,7 +624,7 @@ class EmployeeIdRecognizer(EntityRecognizer):
             rf"(?<![\w])(?:{ctx})(?:(?<=[^\w])|(?![\w]))\.?[ \t]*(?:is|was|:|-|=|#)?[ \t]*(?:is[ \t]+)?(?P<v>[A-Z0-9][A-Z0-9\-/]{{2,19}})(?![\w])",  # noqa: E501 (a regex reads best on one line)
             re.IGNORECASE,
         )
-        super().__init__(supported_entities=["EMPLOYEE_ID"], name="EmployeeIdRecognizer")
+        super().__init__(supported_entities=[entity], name=f"{entity.title().replace('_', '')}Recognizer")
 
     def load(self) -> None:
         pass
@@ -591,8 +634,11 @@ class EmployeeIdRecognizer(EntityRecognizer):
     ) -> list[RecognizerResult]:
         out = []
         for m in self._rx.finditer(text):
-            if any(ch.isdigit() for ch in m.group("v")):
-                out.append(_result("EMPLOYEE_ID", m.start("v"), m.end("v"), self._rules.score))
+            value = m.group("v")
+            if self._entity != "EMPLOYEE_ID" and re.fullmatch(r"(?:19|20)\d{2}", value):
+                continue  # "with reference to 2025" is a year
+            if sum(ch.isdigit() for ch in value) >= (1 if self._entity == "EMPLOYEE_ID" else 3):
+                out.append(_result(self._entity, m.start("v"), m.end("v"), self._rules.score))
         return out
 
 
@@ -873,6 +919,7 @@ class EmployerRecognizer(_DocRecognizer):
         cap = StreetAddressRecognizer.CAP
         suffix = _word_re(rules.company_suffixes)
         self._company = re.compile(rf"(?<![\w])(?:{cap}[ \t]+|&[ \t]+){{1,4}}{suffix}\.?(?![\w])")
+        self._org_tails = {w.casefold() for w in rules.org_tail_words}
         super().__init__(["EMPLOYER", "ORG"], "EmployerRecognizer", vocab)
 
     def analyze(
@@ -897,9 +944,19 @@ class EmployerRecognizer(_DocRecognizer):
             toks = [t for t in ent if not (t.is_punct or t.is_space)]
             while toks and not self._keep(toks[0]):
                 toks = toks[1:]
-            while toks and not self._keep(toks[-1]):
-                toks = toks[:-1]
             if not toks:
+                continue
+            # An organisation keeps its generic tail ("Halden Logistics Services", "... NHS Trust"):
+            # the tail alone would be harmless, but "[ORG_1] Services" reads as a half-done job.
+            last = toks[-1].i
+            while last + 1 < len(doc) and (
+                doc[last + 1].lower_ in self._org_tails or doc[last + 1].text in ("NHS", "&")
+            ) and last + 1 - toks[0].i < 8:
+                last += 1
+            toks = [t for t in doc[toks[0].i : last + 1] if not (t.is_punct or t.is_space)]
+            while toks and not self._keep(toks[-1]) and toks[-1].lower_ not in self._org_tails:
+                toks = toks[:-1]
+            if not any(self._keep(t) for t in toks):
                 continue
             start, end = toks[0].idx, toks[-1].idx + len(toks[-1].text)
             if self._vocab.is_allowed_span(text[start:end]):
@@ -1077,7 +1134,8 @@ def _flex(value: str) -> str:
             if not parts or parts[-1] != r"[\s\-]+":
                 parts.append(r"[\s\-]+")
         elif ch == "-":
-            parts.append(r"[\s\-]?")
+            # "Adebayo-Lindqvist" broken over two lines keeps its hyphen at the end of the first.
+            parts.append(r"(?:[ \t]*-[ \t]*\n?[ \t]*|\s)?")
         elif ch == "'":
             parts.append(r"['\s]?")
         elif ch == ".":
@@ -1091,7 +1149,8 @@ def _phone_flex(value: str) -> str | None:
     digits = re.sub(r"\D", "", value)
     if len(digits) < 7:
         return None
-    return r"[\s\-().+]*".join(re.escape(d) for d in digits)
+    # A leading "+" belongs to the number ("+44 ..."), as does a written extension.
+    return r"\+?" + r"[\s\-().+]*".join(re.escape(d) for d in digits) + _EXTENSION
 
 
 class KnownIdentifierRecognizer(EntityRecognizer):
@@ -1123,6 +1182,13 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         persons += [(v, "vault") for t, v in typed_extra if t == "PERSON"]
         persons += [(v, "discovered") for v in discovered]
         canon_of: dict[str, str] = {}
+        # A first name seeded alone ("Dear Hope") shares the placeholder of the one full name it
+        # opens ("Hope Nwachukwu"), wherever that full name was seeded; a lone surname joins a full
+        # name only if seeded after it, as relatives share surnames ("Mrs Dlamini", "Sipho Dlamini").
+        fulls = [fold(" ".join(n.split())).casefold() for n, _ in persons if len(n.split()) > 1]
+        openers: dict[str, set[str]] = {}
+        for full in fulls:
+            openers.setdefault(full.split()[0], set()).add(full)
         for name, _ in persons:
             words = [w for w in re.split(r"\s+", name.strip()) if w]
             full = " ".join(words)
@@ -1130,7 +1196,11 @@ class KnownIdentifierRecognizer(EntityRecognizer):
             if len(words) > 1:
                 for w in words:
                     canon_of.setdefault(fold(w).casefold(), key)
-            canon_of[key] = canon_of.get(key, key) if len(words) == 1 else key
+                canon_of[key] = key
+            elif len(openers.get(key, ())) == 1:
+                canon_of[key] = next(iter(openers[key]))
+            else:
+                canon_of[key] = canon_of.get(key, key)
         for name, origin in persons:
             if _INITIALS_ONLY.fullmatch(fold(name).strip()):
                 # "J.K.": the same letters with or without dots and spaces, upper case only.
@@ -1206,7 +1276,9 @@ class KnownIdentifierRecognizer(EntityRecognizer):
                 pattern = rf"(?<![\w])(?:{_title_variant(rx)}|{_upper_variant(rx)})(?![\w])"
                 compiled.append((re.compile(pattern), entity, canonical, mode == "word"))
             elif mode == "cs":
-                compiled.append((re.compile(rf"(?<![\w.])(?:{rx})(?![\w])"), entity, canonical, True))
+                # Initials glued to a code ("KM-2231", "AB/1234") are part of a reference, not a name.
+                pattern = rf"(?<![\w.])(?<![\w][\-/])(?:{rx})(?![\w])(?![\-/]\d)"
+                compiled.append((re.compile(pattern), entity, canonical, True))
             else:
                 compiled.append(
                     (re.compile(rf"(?<![\w])(?:{rx})(?![\w])", re.IGNORECASE), entity, canonical, True)
@@ -1221,7 +1293,9 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         for rx, entity, canonical, known in self._compiled:
             meta = {"canonical": canonical, "known": "1"} if known else {"canonical": canonical}
             for m in rx.finditer(folded):
-                out.append(_result(entity, m.start(), m.end(), 1.0 if known else 0.9, **meta))
+                # A model-found name matched again elsewhere is no surer than the model was, so it
+                # does not outrank a street address or another structured detection it overlaps.
+                out.append(_result(entity, m.start(), m.end(), 1.0 if known else 0.85, **meta))
         return out
 
 
@@ -1278,7 +1352,7 @@ _OBFUSCATED_EMAIL_RX = re.compile(EmailRecognizer.OBFUSCATED, re.IGNORECASE)
 
 def classify_value(value: str) -> str:
     """Entity type of a seeded non-name identifier (phone, email, postcode, NHS...)."""
-    v = value.strip()
+    v = re.sub(_EXTENSION + "$", "", value.strip()) or value.strip()
     if _EMAIL_RX.fullmatch(v) or _OBFUSCATED_EMAIL_RX.fullmatch(v):
         return "EMAIL"
     if re.fullmatch(HandleRecognizer.PATTERN, v):
@@ -1292,6 +1366,8 @@ def classify_value(value: str) -> str:
         return "PHONE"
     if re.fullmatch(r"[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]", v, re.IGNORECASE):
         return "NI"
+    if any(re.fullmatch(p, v, re.IGNORECASE) for p in DateOfBirthRecognizer.FULL_DATES):
+        return "DOB"
     if digits and re.search(r"[A-Za-z]", v) and re.search(r"\d", v) and len(v.split()) > 2:
         return "ADDRESS"
     if digits:
@@ -1312,6 +1388,7 @@ def build_recognizers(rules: RedactionRules, vocab: Vocabulary) -> list[EntityRe
         DateOfBirthRecognizer(rules.dob),
         RegistrationNumberRecognizer(rules.registration),
         EmployeeIdRecognizer(rules.employee_id),
+        EmployeeIdRecognizer(rules.reference, "REFERENCE"),
         StreetAddressRecognizer(rules.address, vocab),
         PersonRecognizer(rules.person, vocab),
         RelativeRecognizer(rules.relatives, vocab),

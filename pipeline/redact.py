@@ -184,11 +184,19 @@ class Redactor:
         identifier covers (a model entity running across "Acme Ltd. Sarah" must not swallow a known
         name into another placeholder); the rest are unioned when they overlap."""
         known = self._union(text, [s for s in spans if s.known])
-        blocked = [(k.start, k.end) for k in known] + self.vocab.protected_ranges(text)
+        protected = self.vocab.protected_ranges(text)
         rest: list[_Span] = []
         for s in spans:
             if s.known:
                 continue
+            # A protected term inside an organisation's name ("Marlowe Vale NHS Trust", "Acme EAP
+            # Services") does not split it; at its edge it stays outside.
+            interior = [
+                (a, b)
+                for a, b in protected
+                if s.entity in ("ORG", "EMPLOYER") and s.start < a and b < s.end
+            ]
+            blocked = [(k.start, k.end) for k in known] + [r for r in protected if r not in interior]
             for a, b in _subtract((s.start, s.end), blocked):
                 while a < b and not text[a].isalnum():
                     a += 1

@@ -141,3 +141,21 @@ def test_attachment_filename_names_are_seeded():
     known = seed_identifiers(mail, Letter(text="Dear Plumm,"))
     assert {"Priya Venkataraman", "Priya", "Venkataraman"} <= names(known)
     assert not ({"Plumm", "Letter", "Nov"} & names(known))
+
+
+def test_client_name_wrapped_over_a_line_break_is_seeded_whole():
+    text = "I write regarding my client Oluwaseun\nAdebayo-Lindqvist (NHS number below), who works as a medic."
+    known = seed_identifiers(_mail(), Letter(text=text))
+    assert "Oluwaseun Adebayo-Lindqvist" in names(known)
+
+
+def test_heading_after_a_labelled_name_is_not_joined_to_it():
+    text = "Re: Jane Doe\nDate of Birth: 01/02/1990\n\nDear Plumm,"
+    known = seed_identifiers(_mail(), Letter(text=text))
+    assert not any("Date" in n for n in names(known))
+
+
+def test_several_labelled_values_on_one_line_are_seeded_apart():
+    text = "DOB: 12/03/1991   NHS No: 999 123 4560   NI: QQ 12 34 56 C\n"
+    known = seed_identifiers(_mail(), Letter(text=text))
+    assert {"12/03/1991", "QQ 12 34 56 C"} <= set(known.other)

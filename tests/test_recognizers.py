@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from pipeline.models import KnownIdentifiers
@@ -487,3 +489,132 @@ def test_word_names_opening_a_sentence_as_words_are_kept(redactor, text, word):
 def test_employer_after_determiner_keeps_hyphenated_tail(redactor):
     out = redacted(redactor, "He works at the Co-op as a baker.")
     assert "Co" not in out and "op as" not in out
+
+
+# --- red-team round two ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("She is thirty-four and lives alone.", "thirty-four"),
+        ("He is now 34 and works nights.", "34"),
+        ("Xe turned 40 last month.", "40"),
+        ("Deborah is 41 and a single parent.", "41"),
+        ("My client, who is now 52, has two children.", "52"),
+        ("Sam, now 34, was referred by the GP.", "34"),
+    ],
+)
+def test_bare_age_positive(redactor, text, value):
+    assert found(redactor, text, "AGE") == [value]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Her PHQ-9 is now 14 and GAD-7 is 12.",
+        "She is 6 weeks into treatment.",
+        "She was 15 out of 27 on the PHQ-9.",
+        "Sleep is 5 hours a night.",
+        "It is 10 minutes from her home.",
+        "He is 3 sessions from the end of the block.",
+    ],
+)
+def test_bare_age_negative(redactor, text):
+    assert found(redactor, text, "AGE") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Client ref: AB/1234/2026", "AB/1234/2026"),
+        ("Our ref: JK-2231", "JK-2231"),
+        ("Patient ID 88231", "88231"),
+        ("Case no: 2026-44817", "2026-44817"),
+        ("Your ref MQ/5520/2026 - sessions", "MQ/5520/2026"),
+        ("Hospital number: K0049921", "K0049921"),
+    ],
+)
+def test_reference_positive(redactor, text, value):
+    assert found(redactor, text, "REFERENCE") == [value]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "With reference to 2025, sessions were monthly.",
+        "In this case 3 more sessions would help.",
+        "Please reference the GAD-7 guidance.",
+        "Our ref: see above.",
+    ],
+)
+def test_reference_negative(redactor, text):
+    assert found(redactor, text, "REFERENCE") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Mobile +44 7700 900461 any time.", "+44 7700 900461"),
+        ("Tel 0161 496 0312 ext. 204 today.", "0161 496 0312 ext. 204"),
+        ("Call 020 7946 0321 x12.", "020 7946 0321 x12"),
+    ],
+)
+def test_phone_with_plus_and_extension(redactor, text, value):
+    assert found(redactor, text, "PHONE") == [value]
+
+
+def test_known_phone_placeholder_takes_the_plus(redactor):
+    known = KnownIdentifiers(other=("+44 7700 900461",))
+    out = redacted(redactor, "M: +44 7700 900461", known)
+    assert out == "M: [PHONE_1]"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Kirsty Mallinder MBACP (Accred)",
+        "Devendra Ramaswamy, UKCP Reg.",
+        "Gwen Ashdown-Price\nClinical Psychologist, CPsychol, AFBPsS",
+    ],
+)
+def test_post_nominals_kept_name_removed(redactor, text):
+    name = text.split("\n")[0].split(",")[0].replace(" MBACP (Accred)", "")
+    known = KnownIdentifiers(names=(name, *name.split()))
+    out = redacted(redactor, text, known)
+    for credential in ("MBACP (Accred)", "UKCP Reg.", "CPsychol", "AFBPsS"):
+        if credential in text:
+            assert credential in out
+    assert not any(part in out for part in name.split())
+
+
+def test_first_name_alone_shares_the_full_names_placeholder(redactor):
+    # Seeding order must not matter: the lone first name comes first here.
+    known = KnownIdentifiers(names=("Hope", "Hope Nwachukwu", "Nwachukwu"))
+    out = redacted(redactor, "Hope Nwachukwu was referred. Hope has attended; Nwachukwu agreed.", known)
+    assert set(re.findall(r"\[PERSON_\d+\]", out)) == {"[PERSON_1]"}
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("She works at Halden Logistics Services in the claims team.", "Services"),
+        ("She works for Marlowe Vale Partnership NHS Trust as a nurse.", "Trust"),
+    ],
+)
+def test_organisation_name_goes_whole(redactor, text, kept):
+    out = redacted(redactor, text)
+    assert kept not in out and "Halden" not in out and "Marlowe" not in out
+
+
+def test_labelled_values_on_one_line_keep_their_types(redactor):
+    from pipeline.recognizers import classify_value
+
+    assert classify_value("12/03/1991") == "DOB"
+    assert classify_value("0161 496 0312 ext. 204") == "PHONE"
+
+
+def test_hyphenated_surname_broken_over_a_line_is_known(redactor):
+    known = KnownIdentifiers(names=("Tobias Wexley-Hart", "Tobias", "Wexley-Hart"))
+    out = redacted(redactor, "Mx Wexley-\nHart's scores fell.", known)
+    assert "Wexley" not in out and "Hart" not in out
