@@ -22,7 +22,7 @@ Nothing here logs or raises with letter content.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,8 @@ class SectionRule(RuleModel):
     headings: list[str] = []
     patterns: list[PatternRule] = []
     negation: NegationRules = NegationRules(window_before=6, window_after=2)
+    # subjects whose statement is not the writer's ("[their] GP recommended counselling")
+    third_parties: list[str] = []
 
     @model_validator(mode="after")
     def _something_to_match(self) -> SectionRule:
@@ -85,6 +87,8 @@ class SessionsRules(RuleModel):
 
 class DurationRule(RuleModel):
     pattern: TokenPattern = Field(min_length=1)
+    # words allowed between a frequency and its duration ("weekly sessions for two months")
+    gap: int = Field(0, ge=0, le=4)
 
 
 class PeriodRules(RuleModel):
@@ -96,6 +100,9 @@ class PeriodRules(RuleModel):
 class SectionRules(RuleModel):
     clause_boundaries: list[str] = []
     closings: list[str] = []
+    # a sentence ending with "?" that opens with one of these is a request, not a question
+    # ("Please could you authorise another 8 sessions?")
+    polite_requests: list[TokenPattern] = []
     sections: list[SectionRule] = Field(min_length=1)
     sessions: SessionsRules
     period: PeriodRules
@@ -134,6 +141,7 @@ class _Compiled:
     sessions: Matcher  # label "sessions\x1f<id>" / "bare\x1f<id>"
     period: Matcher
     duration: Matcher
+    polite: Matcher
 
 
 _SEP = "\x1f"
@@ -178,7 +186,10 @@ def _compile(rules: SectionRules) -> _Compiled:
     duration = Matcher(nlp.vocab, validate=True)
     if rules.period.duration is not None:
         _add(duration, "duration", rules.period.duration.pattern, "period.duration.pattern")
-    return _Compiled(patterns, headings, cues, exceptions, sessions, period, duration)
+    polite = Matcher(nlp.vocab, validate=True)
+    for i, pattern in enumerate(rules.polite_requests):
+        _add(polite, "polite", pattern, f"polite_requests.{i}")
+    return _Compiled(patterns, headings, cues, exceptions, sessions, period, duration, polite)
 
 
 def load_section_rules(rules_dir: Path) -> SectionRules:
@@ -289,6 +300,12 @@ def _units(doc: Doc, extra_boundaries: set[int]) -> list[_Unit]:
         last_real = tok.i
     close(last_real)
     return units
+
+
+def _polite_requests_are_statements(doc: Doc, units: list[_Unit], compiled: _Compiled) -> list[_Unit]:
+    """ "Please could you authorise another 8 sessions?" asks for sessions, not about the process."""
+    starts = {s for _, s, _ in compiled.polite(doc)}
+    return [replace(u, question=False) if u.question and u.start in starts else u for u in units]
 
 
 def _unit_index(units: list[_Unit], token_i: int) -> int | None:
@@ -403,27 +420,50 @@ class _Scope:
 
 
 # the writer, or the reader being asked ("I would be grateful if you could approve...")
-_FIRST_PERSON = {"i", "we", "me", "us", "you"}
+_FIRST_PERSON = {"i", "we", "me", "us", "you", "plumm"}
 
 
-def _writer_is_subject(tok: Token) -> bool:
-    """True when the verb's subject is the writer (I / we), the reader, or none (imperative, fragment)."""
-    seen = 0
-    while seen < 8:
-        seen += 1
-        for child in tok.children:
-            if child.dep_ in ("nsubj", "csubj", "expl"):
-                return child.lower_ in _FIRST_PERSON or child.lower_ in ("it", "this")
-            if child.dep_ == "nsubjpass":
-                return True
+def _subjects(tok: Token) -> tuple[str, list[Token]]:
+    """The subject of the clause ``tok`` is in, walking up from a word of the match.
+
+    Returns ("active", subjects), ("passive", subjects) or ("none", []) for an imperative or a
+    fragment. Subjects are in the parser's child order.
+    """
+    for _ in range(8):
+        active = [c for c in tok.children if c.dep_ in ("nsubj", "csubj", "expl")]
+        passive = [c for c in tok.children if c.dep_ == "nsubjpass"]
+        first = next((c for c in tok.children if c.dep_ in ("nsubj", "csubj", "expl", "nsubjpass")), None)
+        if first is not None:
+            return ("passive", passive) if first.dep_ == "nsubjpass" else ("active", active)
         if tok.dep_ in ("xcomp", "advcl", "conj", "ccomp", "pcomp", "prep", "aux") and tok.head is not tok:
             tok = tok.head
             continue
         if tok.dep_ in ("pobj", "dobj", "acl", "relcl") and tok.head is not tok:
             tok = tok.head
             continue
+        break
+    return ("none", [])
+
+
+def _writer_is_subject(tok: Token) -> bool:
+    """True when the verb's subject is the writer (I / we), the reader, or none (imperative, fragment)."""
+    kind, subjects = _subjects(tok)
+    if kind != "active":
         return True
-    return True
+    return subjects[0].lower_ in _FIRST_PERSON or subjects[0].lower_ in ("it", "this")
+
+
+def _third_party_is_subject(tok: Token, third_parties: set[str]) -> bool:
+    """True when an active subject of the clause is someone else ("[their] GP", "the line manager")."""
+    kind, subjects = _subjects(tok)
+    if kind != "active":
+        return False
+    for subject in subjects:
+        compound = [c.lower_ for c in subject.children if c.dep_ in ("compound", "amod")]
+        names = {subject.lower_, subject.lemma_.lower(), " ".join([*compound, subject.lower_])}
+        if names & third_parties:
+            return True
+    return False
 
 
 _HEADING_TAIL = re.compile(r"^[\s*_]*(?:[:\-–—]|$)")
@@ -478,6 +518,7 @@ def _assess_section(
 ) -> tuple[SectionVerdict, set[int]]:
     scope = _Scope(doc, compiled, section, boundaries, closings)
     rules_by_id = {p.id: p for p in section.patterns}
+    third_parties = {t.lower() for t in section.third_parties}
     hits: list[_Hit] = []
     for section_id, rule_id, s, e in pattern_matches:
         if section_id != section.id:
@@ -489,6 +530,8 @@ def _assess_section(
         if rule.negatable and scope.negated(s, e, units[ui]):
             continue
         if rule.first_person and not _writer_is_subject(doc[s]):
+            continue
+        if third_parties and _third_party_is_subject(doc[s], third_parties):
             continue
         hits.append(_Hit(ui, s, rule_id))
     for ui, content_start in headings.get(section.id, []):
@@ -512,8 +555,18 @@ def _assess_section(
     )
 
 
+_TIMES = re.compile(r"^(\d{1,2})x$")  # "6x weekly sessions"
+
+
+def _is_number(tok: Token) -> bool:
+    return bool(tok.like_num or _TIMES.match(tok.lower_))
+
+
 def _number(tok: Token, numbers: dict[str, int], maximum: int) -> int | None:
     word = tok.lower_
+    times = _TIMES.match(word)
+    if times:
+        word = times.group(1)
     value = int(word) if word.isdigit() else numbers.get(word)
     if value is None or not 1 <= value <= maximum:
         return None
@@ -530,7 +583,7 @@ def _sessions(
         ui = _unit_index(units, s)
         if ui is None:
             continue
-        num = next((t for t in doc[s:e] if t.like_num), None)
+        num = next((t for t in doc[s:e] if _is_number(t)), None)
         value = _number(num, numbers, rules.sessions.max) if num is not None else None
         if value is None:
             continue
@@ -554,8 +607,12 @@ def _period(
     near: set[int],
 ) -> str | None:
     not_before = {w.lower() for w in rules.period.not_before}
-    durations = {s: e for _, s, e in compiled.duration(doc)}
-    candidates: list[tuple[int, int, str]] = []
+    durations: dict[int, int] = {}
+    for _, s, e in compiled.duration(doc):
+        durations[s] = max(e, durations.get(s, e))  # the longest duration at a start
+    gap = rules.period.duration.gap if rules.period.duration is not None else 0
+    candidates: list[tuple[int, int, str]] = []  # (rank, token, phrase)
+    covered: set[int] = set()  # duration starts used by a frequency
     for _, s, e in compiled.period(doc):
         ui = _unit_index(units, s)
         if ui is None or units[ui].question:
@@ -563,17 +620,27 @@ def _period(
         nxt = next((t for t in doc[e : units[ui].end] if not t.is_space), None)
         if nxt is not None and (nxt.lemma_.lower() in not_before or nxt.lower_ in not_before):
             continue
-        end = e
-        # "weekly for two months": keep the duration that follows directly
-        if e in durations:
-            end = durations[e]
-        elif e + 1 in durations and doc[e].is_punct and doc[e].text == ",":
-            end = durations[e + 1]
-        phrase = " ".join(doc[s:end].text.lower().split())
         if ui not in near and ui not in preferred:
             continue  # "the end of [their] monthly sessions" in a question is not a requested period
+        phrase = " ".join(doc[s:e].text.lower().split())
+        # "weekly for two months", "weekly, for two months", "weekly sessions for the next two months":
+        # keep a duration that follows within the same clause
+        for d in range(e, min(e + gap + 1, units[ui].end)):
+            if d in durations:
+                covered.add(d)
+                phrase = f"{phrase} {' '.join(doc[d : durations[d]].text.lower().split())}"
+                break
+            if doc[d].is_punct and doc[d].text != ",":
+                break
         rank = 0 if ui in near else 1
         candidates.append((rank, s, phrase))
+    if not candidates:
+        # no frequency: a duration alone in the request ("12 sessions over 3 months")
+        for s, e in sorted(durations.items()):
+            ui = _unit_index(units, s)
+            if s in covered or ui is None or units[ui].question or (ui not in near and ui not in preferred):
+                continue
+            candidates.append((2 + (0 if ui in near else 1), s, " ".join(doc[s:e].text.lower().split())))
     if not candidates:
         return None
     # among matches at one position prefer the longest ("twice weekly" over "weekly")
@@ -589,7 +656,7 @@ def assess_sections(text: str, *, rules: SectionRules) -> SectionReport:
     compiled = rules.compiled()
     nlp = get_nlp()
     doc = nlp(text)
-    units = _units(doc, _layout_boundaries(text))
+    units = _polite_requests_are_statements(doc, _units(doc, _layout_boundaries(text)), compiled)
     headings, heading_tokens = _heading_hits(doc, units, compiled, text)
     boundaries = {b.lower() for b in rules.clause_boundaries}
     closings = tuple(" ".join(c.lower().split()) for c in rules.closings)

@@ -1,0 +1,269 @@
+"""Red-team set for the section checker: phrasing the rules were not written from.
+
+Every expectation here was written first, as a careful human reader of the (redacted) letter
+would judge it, and only then run. The texts imitate many writers: British and other English
+registers, terse clinical notes, bullet lists, long formal letters, non-native English,
+psychiatrists, EAP counsellors, art and couples therapists.
+
+Decisions a reader could argue about, stated once:
+
+* a *past* recommendation that has been used up ("I previously recommended six sessions, which
+  have now been used") is not a current request, so it is not a recommendation;
+* a *conditional or hedged* one ("If funding allows, I may recommend...") is not a recommendation;
+* a recommendation made by someone else ("[their] GP recommended counselling") is not the
+  therapist's recommendation;
+* a polite request phrased as a question ("Please could Plumm authorise another 8 sessions?") is
+  a request, while a question about the process ("How does [PERSON_1] get more sessions?") is not;
+* "would benefit from / requires further therapy" counts as a (thin) need, as in
+  tests/test_sections.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.rules import DEFAULT_RULES_DIR
+from pipeline.sections import SectionRules, assess_sections, load_section_rules
+
+
+@pytest.fixture(scope="module")
+def rules() -> SectionRules:
+    return load_section_rules(DEFAULT_RULES_DIR)
+
+
+def _p(id_: str, text: str, needs: bool, recommendation: bool, *, xfail: str = ""):
+    marks = [pytest.mark.xfail(strict=True, reason=xfail)] if xfail else []
+    return pytest.param(text, needs, recommendation, id=id_, marks=marks)
+
+
+# --- recommendation phrasings (one sentence or a short note) --------------------------------------
+
+RECOMMENDATIONS = [
+    _p("strongly-support-n-further", "I would strongly support 8 further sessions for [PERSON_1].", False, True),
+    _p("clinical-opinion-indicated", "In my clinical opinion, a further block of 6 sessions is indicated.",
+       False, True),
+    _p("of-the-view-warranted", "I am of the view that continued therapy is warranted.", False, True),
+    _p("extension-requested-label", "Extension requested: 6 sessions", False, True),
+    _p("please-could-authorise", "Please could Plumm authorise another 8 sessions for [them].", False, True),
+    _p("please-could-authorise-question-mark", "Please could Plumm authorise another 8 sessions for [them]?",
+       False, True),
+    _p("would-you-be-able-to-approve", "Would you be able to approve a further four sessions for [PERSON_1]?",
+       False, True),
+    _p("id-advise-extending", "I'd advise extending the treatment by four sessions.", False, True),
+    _p("my-recommendation-is-course", "My recommendation is an additional course of 10 sessions.", False, True),
+    _p("clinically-appropriate-to-offer",
+       "It would be clinically appropriate to offer [PERSON_1] six further sessions.", False, True),
+    _p("endorse-their-request", "I endorse [their] request for further sessions.", False, True),
+    _p("continued-input-recommended", "Continued input is recommended.", False, True),
+    _p("we-request-extension", "We request an extension of [their] therapy by 6 sessions.", False, True),
+    _p("happy-to-support-extension", "I'm happy to support an extension to [their] sessions.", False, True),
+    _p("continuation-indicated", "Continuation of therapy is clinically indicated.", False, True),
+    _p("advocate-for-additional", "I would advocate for an additional 6 sessions.", False, True),
+    _p("terse-requesting", "Requesting 6 more sessions pls.", False, True),
+    _p("grateful-if-plumm-could-fund",
+       "I would be grateful if Plumm could fund a further 6 sessions of trauma-focused CBT.", False, True),
+    _p("further-sessions-of-benefit", "Further sessions would be of great benefit to [PERSON_1].", False, True),
+    _p("professional-opinion-requires", "It is my professional opinion that [they] requires further therapy.",
+       True, True),
+    _p("recommended-label", "Recommended: 6 further sessions (weekly).", False, True),
+    _p("asking-for-extra", "I am asking for an extra 4 sessions fortnightly.", False, True),
+    _p("strongly-suggest", "I would strongly suggest that [they] is offered a further block of sessions.",
+       False, True),
+    _p("should-be-offered", "I believe [PERSON_1] should be offered additional sessions.", False, True),
+    _p("american-register", "I am recommending an additional 6 visits for my patient.", False, True),
+    _p("we-would-like-to-continue", "We would like to continue our work for another 6 sessions.", False, True),
+    _p("professional-opinion-would-allow",
+       "In my professional opinion, a further eight sessions would allow us to consolidate these gains.",
+       True, True),
+]
+
+# --- needs phrasings -------------------------------------------------------------------------------
+
+NEEDS = [
+    _p("not-yet-reached-recovery", "[they] has not yet reached recovery.", True, False),
+    _p("remains-above-threshold", "[their] PHQ-9 remains above clinical threshold (16).", True, False),
+    _p("premature-ending-relapse", "A premature ending would risk relapse.", True, False),
+    _p("signed-off-work", "[they] is currently signed off work with stress and finds it hard to concentrate "
+       "in meetings.", True, False),
+    _p("life-event-bereavement", "Following the sudden death of [their] father in [DATE_1], [they] has found "
+       "returning to work very difficult.", True, False),
+    _p("disclosure-abuse", "[they] disclosed historic abuse in our fourth session, which we have only begun "
+       "to process.", True, False),
+    _p("terse-presents-with", "Client presents with moderate depression (PHQ-9 = 14) and work-related anxiety.",
+       True, False),
+    _p("terse-note-panic", "Panic attacks on the commute 3-4x/week.", True, False),
+    _p("sick-leave-restructure", "Since the restructure at [ORG_1], [they] has been having panic attacks "
+       "before team meetings and has taken two weeks of sick leave.", True, False),
+    _p("scores-line", "Scores: PHQ-9 19, GAD-7 16.", True, False),
+    _p("grieving-struggling", "[they] is still grieving the loss of [their] mother and is struggling to "
+       "function at work.", True, False),
+    _p("self-harm-episodes", "There have been two episodes of self-harm in the past month.", True, False),
+    _p("felt-safe-to-talk", "[they] has only recently felt safe enough to talk about the assault.", True, False),
+    _p("alcohol-increase", "[their] alcohol use has increased to around 40 units a week.", True, False),
+    _p("above-threshold-core", "[they] remains above clinical threshold on the CORE-10.", True, False),
+    _p("heading-clinical-need", "Clinical need:\n[they] reports passive suicidal ideation without plan or intent.",
+       True, False),
+    _p("work-impact", "[their] anxiety is affecting [their] performance at work and [they] has had a formal "
+       "warning.", True, False),
+    _p("couple-conflict", "Communication between the couple remains highly conflictual and trust has not been "
+       "rebuilt.", True, False),
+    _p("non-native-needs", "[they] is suffering very much from the anxiety since [they] lost the job.",
+       True, False),
+]
+
+# --- both in one sentence, and whole letters -------------------------------------------------------
+
+LETTERS = [
+    _p("given-ongoing-recommend", "Given [their] ongoing panic attacks, I recommend six more sessions, "
+       "fortnightly.", True, True),
+    _p("as-continues-advise", "As [PERSON_1] continues to struggle with intrusive memories, I would advise a "
+       "further 6 sessions.", True, True),
+    _p("owing-to-complexity", "Owing to the complexity of [their] trauma history, I would advise a further "
+       "block of 8 sessions.", True, True),
+    _p("formal-british-letter",
+       "Dear Sir or Madam,\n\nRe: [PERSON_1], DOB [DOB_1]\n\nI am writing in my capacity as [PERSON_1]'s "
+       "counselling psychologist. [they] was referred through the EAP in [DATE_1] with symptoms of generalised "
+       "anxiety, which have been compounded by a redundancy consultation at [their] workplace. Although [they] "
+       "has engaged well and [their] GAD-7 has reduced from 18 to 12, [they] remains above the clinical "
+       "threshold and has not yet been able to return to full duties.\n\nIn my professional opinion, a further "
+       "eight sessions would allow us to consolidate these gains and address the avoidance that remains.\n\n"
+       "Yours faithfully,\n[PERSON_2]\nCounselling Psychologist", True, True),
+    _p("psychiatrist-letter",
+       "Dear colleagues,\n\nI reviewed [PERSON_1] in clinic today. [they] has a diagnosis of recurrent "
+       "depressive disorder, current episode moderate, and is taking sertraline 100mg. Psychological therapy is "
+       "an essential part of [their] treatment and I would be grateful if [their] sessions could be extended by "
+       "a further 10 sessions.\n\nDr [PERSON_2]\nConsultant Psychiatrist", True, True),
+    _p("eap-form-terse",
+       "Client: [PERSON_1]\nSessions used: 6/6\nPresenting issue: work stress, low mood, sleep disturbance\n"
+       "Request: 4 further sessions\nThanks, [PERSON_2]", True, True),
+    _p("art-therapist",
+       "Hi Plumm team,\n\nI'm [PERSON_1]'s art therapist. Through our image-making [they] has started to express "
+       "feelings about [their] miscarriage that [they] had not been able to put into words before. This is "
+       "delicate work and stopping now would be unhelpful. I'd like to ask for six more sessions so we can work "
+       "towards a good ending.\n\nBest,\n[PERSON_2]", True, True),
+    _p("couples-therapist",
+       "I am seeing [PERSON_1] and [their] partner for couples therapy following the disclosure of an affair. "
+       "The couple are in the middle of rebuilding trust and communication remains highly conflictual. I "
+       "recommend that we continue with fortnightly sessions for a further three months.", True, True),
+    _p("non-native-letter",
+       "Dear Sir, I am the therapist of [PERSON_1]. [they] is suffering very much from the anxiety since [they] "
+       "lost the job. Still [they] is not able to sleep good. I ask you kindly to give more sessions to [them], "
+       "minimum 6 sessions more. Thank you.", True, True),
+    _p("non-native-approve", "Please to approve additional 5 sessions for my client because the depression is "
+       "not finish.", True, True),
+    _p("bullets-treatment-plan-rationale",
+       "Treatment plan:\n- Continue CBT for health anxiety\n- 6 additional sessions\n- Fortnightly\n\n"
+       "Rationale:\n- HADS anxiety 14\n- Reassurance seeking daily", True, True),
+    _p("summary-of-need-proposed-plan",
+       "Summary of need\nOngoing trauma symptoms following the road traffic collision; nightmares 4 nights per "
+       "week.\n\nProposed plan\nA further 8 sessions of EMDR.", True, True),
+    _p("outcome-measures-request",
+       "Outcome measures\nCORE-10: 22 (first session), 19 (session 6)\n\nRequest\nWe request an extension of "
+       "6 sessions.", True, True),
+    _p("plan-heading-6x", "Plan: 6x weekly sessions of CBT.", False, True),
+    _p("eap-counsellor-short",
+       "Hello,\n\n[PERSON_1] has used [their] 6 sessions. [they] is still having panic attacks at work and "
+       "remains anxious about travelling. I would recommend a further 6 sessions to continue the exposure "
+       "work.\n\nKind regards\n[PERSON_2]\nEAP Counsellor", True, True),
+    _p("rationale-heading-only-needs", "Rationale\n[they] has not yet reached recovery and a premature ending "
+       "would risk relapse.", True, False),
+    _p("clinical-need-and-continued-input",
+       "Clinical need: ongoing low mood with early-morning waking.\nPlan: continued input is recommended.",
+       True, True),
+    _p("important-to-keep-coming", "[they] is still very low. I think it is important that [they] keeps "
+       "coming to therapy for a while longer.", True, True),
+]
+
+# --- negatives and near misses ---------------------------------------------------------------------
+
+NEGATIVES = [
+    _p("do-not-feel-needed", "I do not feel further sessions are needed.", False, False),
+    _p("end-as-planned", "Therapy can end as planned.", False, False),
+    _p("no-recommendation-yet", "No recommendation at this stage.", False, False),
+    _p("client-asked-unsure", "[PERSON_1] asked me to write to you, though I am unsure more sessions would help.",
+       False, False),
+    _p("completed-no-longer-require", "We have now completed our sessions and [they] no longer requires support.",
+       False, False),
+    _p("how-does-get-more", "How does [PERSON_1] get more sessions?", False, False),
+    _p("what-do-you-need", "Could you tell me what you need from me?", False, False),
+    _p("gp-recommended-counselling", "[their] GP recommended counselling and [they] self-referred to Plumm.",
+       False, False),
+    _p("employer-recommended", "[their] line manager has recommended that [they] continue with therapy.",
+       False, False),
+    _p("past-recommendation-used",
+       "I previously recommended six sessions, which have now been used.", False, False),
+    _p("conditional-may-recommend",
+       "If funding allows, I may recommend further sessions in the new year.", False, False),
+    _p("unable-to-support", "Unfortunately I am unable to support a request for more sessions at this time.",
+       False, False),
+    _p("not-indicated-goals-met", "Further sessions are not indicated; [they] has met [their] goals.",
+       False, False),
+    _p("natural-end", "Our sessions have come to a natural end and [they] is doing well.", False, False),
+    _p("what-to-send", "Hi, my client has used [their] 6 sessions for this month. What do I need to send you to "
+       "get more?", False, False),
+    _p("process-no-question-mark", "Please can you let me know the process for requesting additional sessions "
+       "for [PERSON_1].", False, False),
+    _p("client-would-like", "[PERSON_1] would like more sessions. I have told [them] I will write to you.",
+       False, False),
+    _p("how-many-left", "The client is keen to continue. Could you let me know how many sessions [they] has "
+       "left?", False, False),
+    _p("discharge-letter",
+       "Dear Plumm,\n\n[PERSON_1] attended six sessions and has made a good recovery. [their] scores are now "
+       "in the non-clinical range and we agreed to end therapy. No further sessions are required.\n\nBest "
+       "wishes,\n[PERSON_2]", False, False),
+    _p("who-do-i-send-letter", "Who should I send the letter of recommendation to?", False, False),
+    _p("not-recommending-at-present", "I am not recommending further sessions at present.", False, False),
+    _p("will-send-letter-later", "I will send a letter recommending further sessions next week.", False, False),
+]
+
+ALL = RECOMMENDATIONS + NEEDS + LETTERS + NEGATIVES
+
+
+@pytest.mark.parametrize(("text", "needs", "recommendation"), ALL)
+def test_unseen_sections(text: str, needs: bool, recommendation: bool, rules: SectionRules) -> None:
+    flags = assess_sections(text, rules=rules).as_flags()
+    assert (flags["needs"], flags["recommendation"]) == (needs, recommendation)
+
+
+# --- sessions requested and period -----------------------------------------------------------------
+
+
+def _x(text: str, sessions: int | None, period: str | None, *, xfail: str = ""):
+    marks = [pytest.mark.xfail(strict=True, reason=xfail)] if xfail else []
+    return pytest.param(text, sessions, period, marks=marks)
+
+
+EXTRACTION = [
+    _x("I recommend a further 6.", 6, None),
+    _x("I recommend 6x weekly sessions.", 6, "weekly"),
+    _x("I recommend six (6) further sessions.", 6, None),
+    _x("I recommend up to eight more sessions.", 8, None),
+    _x("I am asking for an extra 4 sessions fortnightly.", 4, "fortnightly"),
+    _x("I recommend 12 sessions over 3 months.", 12, "over 3 months"),
+    _x("I recommend another block of 6.", 6, None),
+    _x("Extension requested: 6 sessions", 6, None),
+    _x("I recommend 8 sessions every other week.", 8, "every other week"),
+    _x("I recommend a further 10 sessions, to be held weekly for the next 10 weeks.", 10,
+       "weekly for the next 10 weeks"),
+    _x("[they] has had 6 sessions this month. I would support 6 further sessions.", 6, None),
+    _x("I would strongly support 8 further sessions.", 8, None),
+    _x("I recommend weekly sessions for the next two months.", None, "weekly for the next two months"),
+    _x("We request an extension of 6 sessions.", 6, None),
+    _x("I recommend that we continue with fortnightly sessions for a further three months.", None,
+       "fortnightly for a further three months"),
+    _x("My recommendation is an additional course of 10 sessions.", 10, None),
+    _x("I'd advise extending the treatment by four sessions.", 4, None),
+    _x("Please could Plumm authorise another 8 sessions?", 8, None),
+    _x("I ask you kindly to give more sessions, minimum 6 sessions more.", 6, None),
+    _x("Recommended: 6 further sessions (weekly).", 6, "weekly"),
+    _x("Treatment plan:\n- 6 additional sessions\n- Fortnightly", 6, "fortnightly"),
+    _x("I recommend a further six sessions on a weekly basis.", 6, "weekly"),
+    _x("I recommend four more sessions, once a fortnight.", 4, "once a fortnight"),
+    _x("[their] monthly allowance of 4 sessions is used. I recommend 4 more.", 4, None),
+]
+
+
+@pytest.mark.parametrize(("text", "sessions", "period"), EXTRACTION)
+def test_unseen_sessions_and_period(text: str, sessions: int | None, period: str | None, rules) -> None:
+    report = assess_sections(text, rules=rules)
+    assert (report.sessions_requested, report.period) == (sessions, period)
