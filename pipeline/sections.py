@@ -435,7 +435,9 @@ def _subjects(tok: Token) -> tuple[str, list[Token]]:
         first = next((c for c in tok.children if c.dep_ in ("nsubj", "csubj", "expl", "nsubjpass")), None)
         if first is not None:
             return ("passive", passive) if first.dep_ == "nsubjpass" else ("active", active)
-        if tok.dep_ in ("xcomp", "advcl", "conj", "ccomp", "pcomp", "prep", "aux") and tok.head is not tok:
+        if tok.dep_ in ("xcomp", "advcl", "conj", "ccomp", "pcomp", "prep", "aux", "acomp", "attr", "oprd") and (
+            tok.head is not tok
+        ):
             tok = tok.head
             continue
         if tok.dep_ in ("pobj", "dobj", "acl", "relcl") and tok.head is not tok:
@@ -555,7 +557,7 @@ def _assess_section(
     )
 
 
-_TIMES = re.compile(r"^(\d{1,2})x$")  # "6x weekly sessions"
+_TIMES = re.compile(r"^\+?(\d{1,2})x?$")  # "6x weekly sessions", "Plan: +6 sessions"
 
 
 def _is_number(tok: Token) -> bool:

@@ -216,7 +216,47 @@ NEGATIVES = [
     _p("will-send-letter-later", "I will send a letter recommending further sessions next week.", False, False),
 ]
 
-ALL = RECOMMENDATIONS + NEEDS + LETTERS + NEGATIVES
+# --- second round, written after the first fix and measured blind before any further change ----------
+
+HOLDOUT = [
+    _p("ask-whether-could-have", "I'm writing to ask whether [PERSON_1] could have a few more sessions - [they] "
+       "is making real headway with [their] OCD but we are not there yet.", True, True),
+    _p("strongly-advised", "Further therapy is strongly advised.", False, True),
+    _p("welcome-approval", "In summary, I would welcome approval for an additional six sessions.", False, True),
+    _p("clinically-benefit-range", "Clinically, [they] would benefit from a further 6-8 sessions.", True, True),
+    _p("bdi-score-indicates", "The client's BDI-II score of 29 indicates severe depression.", True, False),
+    _p("waking-weight-loss", "[they] is waking at 3am most nights and has lost 5kg.", True, False),
+    _p("symptoms-persist", "Hypervigilance and startle responses persist.", True, False),
+    _p("cant-support-done-well", "I'm afraid I can't support a request for more sessions; [they] has done really "
+       "well.", False, False),
+    _p("decided-to-stop", "[PERSON_1] has decided to stop therapy.", False, False),
+    _p("confirm-whether-extended", "Could you confirm whether the sessions can be extended?", False, False),
+    _p("could-you-please-extend", "Could you please extend [their] allowance by 4 sessions?", False, True),
+    _p("kindly-approve", "Kindly approve 6 additional sessions.", False, True),
+    _p("recommendation-continue-weekly", "Recommendation: continue weekly CBT for a further 8 weeks.", False, True),
+    _p("assessment-note", "Assessment: moderate-severe depression, passive SI, no plan.", True, False),
+    _p("lives-alone", "[they] lives alone and has little support outside of our sessions.", True, False),
+    _p("keen-to-offer-another", "Given the progress so far, I'd be keen to offer [them] another 6.", True, True),
+    _p("no-concerns", "I have no concerns about [PERSON_1] and do not think further sessions are necessary.",
+       False, False),
+    _p("letter-attached", "As discussed on the phone, please find my letter attached.", False, False),
+    _p("dx-sx-plan-note", "Therapist note - Dx: GAD. Sx: worry, muscle tension, poor sleep. Plan: +6 sessions.",
+       True, True),
+    _p("keep-working-together", "We'd like to keep working together for another couple of months.", False, True),
+    _p("mother-died", "[their] mother died in January and the anniversary is approaching.", True, False),
+    _p("bullied-off-sick", "[they] has been bullied by a colleague and is now off sick.", True, False),
+    _p("support-continued-therapy", "I support continued therapy.", False, True),
+    _p("not-in-favour", "Please note I would not be in favour of extending sessions at this time.", False, False),
+    _p("gp-also-and-i-agree", "The GP has also recommended that [they] continue counselling, and I agree that a "
+       "further 6 sessions would be helpful.", False, True),
+    _p("none-required-thanks", "No further sessions required at this point - thanks for your help!", False, False),
+    _p("can-have-more-please", "Can [PERSON_1] have more sessions please? [they] still gets very anxious on the "
+       "tube.", True, True),
+    _p("client-would-like-i-agree", "[PERSON_1] would like more sessions and I agree this would be beneficial.",
+       False, True),
+]
+
+ALL = RECOMMENDATIONS + NEEDS + LETTERS + NEGATIVES + HOLDOUT
 
 
 @pytest.mark.parametrize(("text", "needs", "recommendation"), ALL)
@@ -260,6 +300,16 @@ EXTRACTION = [
     _x("I recommend a further six sessions on a weekly basis.", 6, "weekly"),
     _x("I recommend four more sessions, once a fortnight.", 4, "once a fortnight"),
     _x("[their] monthly allowance of 4 sessions is used. I recommend 4 more.", 4, None),
+    # second round, measured blind
+    _x("Plan: +6 sessions.", 6, None),
+    _x("I recommend a further eight weekly sessions.", 8, "weekly"),
+    _x("I would recommend another 4 sessions, every two weeks.", 4, "every two weeks"),
+    _x("I recommend ten additional sessions over the next 3 months.", 10, "over the next 3 months"),
+    _x("Recommendation: 6 sessions fortnightly for 12 weeks.", 6, "fortnightly for 12 weeks"),
+    _x("Kindly approve 6 additional sessions.", 6, None),
+    _x("I recommend extending therapy by 5 sessions, twice a month.", 5, "twice a month"),
+    _x("Could you please extend [their] allowance by 4 sessions?", 4, None),
+    _x("I recommend sessions continue weekly until the end of [DATE_1].", None, "weekly"),
 ]
 
 
