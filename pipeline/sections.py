@@ -557,7 +557,7 @@ def _assess_section(
     )
 
 
-_TIMES = re.compile(r"^\+?(\d{1,2})x?$")  # "6x weekly sessions", "Plan: +6 sessions"
+_TIMES = re.compile(r"^(?:\+|x)?(\d{1,2})x?$")  # "6x weekly sessions", "Plan: +6 sessions", "extension x6"
 
 
 def _is_number(tok: Token) -> bool:

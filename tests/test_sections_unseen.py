@@ -256,7 +256,52 @@ HOLDOUT = [
        False, True),
 ]
 
-ALL = RECOMMENDATIONS + NEEDS + LETTERS + NEGATIVES + HOLDOUT
+# --- third round, written after the second fix and measured blind: mostly everyday letter lines -------
+# that must *not* count, since every added pattern is a chance of a false positive
+
+HOLDOUT_3 = [
+    _p("sessions-helpful-so-far", "Thank you for the sessions so far; [PERSON_1] has found them really helpful.",
+       False, False),
+    _p("no-longer-anxious", "[they] is doing much better and is no longer anxious at work.", False, False),
+    _p("happy-to-discuss", "I am happy to discuss this further if helpful.", False, False),
+    _p("further-information-signoff", "Please let me know if you need any further information.", False, False),
+    _p("happy-to-provide-report", "I would be happy to provide further information or a report if required.",
+       False, False),
+    _p("do-not-hesitate", "Should you require any further details, please do not hesitate to contact me.",
+       False, False),
+    _p("attended-six", "[PERSON_1] has attended 6 sessions since [DATE_1].", False, False),
+    _p("worked-on-techniques", "We have worked on sleep hygiene and grounding techniques.", False, False),
+    _p("employer-asked-progress", "[their] employer, [ORG_1], has asked for an update on [their] progress.",
+       False, False),
+    _p("recommend-plumm", "I would recommend Plumm to other therapists.", False, False),
+    _p("confirm-allocation-used", "I confirm that [PERSON_1] has used [their] allocation of sessions for this "
+       "month.", False, False),
+    _p("asked-me-to-contact", "[PERSON_1] asked me to contact you regarding more sessions.", False, False),
+    _p("client-has-requested", "The client has requested additional sessions.", False, False),
+    _p("hr-suggested", "[their] HR department suggested [they] ask for more sessions.", False, False),
+    _p("no-clinical-need", "There is no clinical need for further sessions.", False, False),
+    _p("denies-suicidal", "[they] has no history of self-harm and denies suicidal thoughts.", False, False),
+    _p("risk-none-identified", "Risk: none identified.", False, False),
+    _p("recommendation-none-review", "Recommendation: none at present; I will review after the next session.",
+       False, False),
+    _p("father-diagnosed", "[PERSON_1]'s father has recently been diagnosed with cancer.", True, False),
+    _p("requesting-to-consolidate", "With this in mind, I'm requesting a further six sessions to consolidate "
+       "[their] progress.", True, True),
+    _p("extension-x6", "Requesting extension x6 fortnightly.", False, True),
+    _p("further-sessions-label-recommended", "Further sessions: recommended (6, weekly).", False, True),
+    # written as needs=False, corrected to the convention above ("would benefit from further..." is a thin need)
+    _p("gain-a-great-deal", "I believe that [they] would gain a great deal from a few more sessions.",
+       True, True),
+    _p("cmht-waiting-continue", "[they] has been referred to the community mental health team, and while [they] "
+       "waits I would like to continue seeing [them].", True, True),
+    _p("suggest-range", "I'd suggest a further 4-6 sessions.", False, True),
+    _p("ies-risen", "[their] IES-R score has risen from 30 to 41.", True, False),
+    _p("ongoing-input-justified", "Ongoing input from me is clinically justified.", False, True),
+    _p("support-application", "I write to support [PERSON_1]'s application for additional therapy sessions.",
+       False, True),
+]
+
+ALL = RECOMMENDATIONS + NEEDS + LETTERS + NEGATIVES + HOLDOUT + HOLDOUT_3
 
 
 @pytest.mark.parametrize(("text", "needs", "recommendation"), ALL)
@@ -310,6 +355,12 @@ EXTRACTION = [
     _x("I recommend extending therapy by 5 sessions, twice a month.", 5, "twice a month"),
     _x("Could you please extend [their] allowance by 4 sessions?", 4, None),
     _x("I recommend sessions continue weekly until the end of [DATE_1].", None, "weekly"),
+    # third round, measured blind
+    _x("Requesting extension x6 fortnightly.", 6, "fortnightly"),
+    _x("I recommend a further 6 sessions (fortnightly).", 6, "fortnightly"),
+    _x("I recommend 6 more sessions, one per week.", 6, "one per week"),
+    _x("I recommend six sessions at weekly intervals.", 6, "weekly"),
+    _x("I recommend 10 further sessions over 12 weeks.", 10, "over 12 weeks"),
 ]
 
 
