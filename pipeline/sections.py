@@ -423,6 +423,28 @@ class _Scope:
 _FIRST_PERSON = {"i", "we", "me", "us", "you", "plumm"}
 
 
+# dependencies to climb from a word of the match to the verb whose subject decides who speaks
+# ("I'd be keen to offer": keen -acomp-> be, which has "I")
+_UP_TO_CLAUSE = frozenset(
+    {
+        "xcomp",
+        "advcl",
+        "conj",
+        "ccomp",
+        "pcomp",
+        "prep",
+        "aux",
+        "acomp",
+        "attr",
+        "oprd",
+        "pobj",
+        "dobj",
+        "acl",
+        "relcl",
+    }
+)
+
+
 def _subjects(tok: Token) -> tuple[str, list[Token]]:
     """The subject of the clause ``tok`` is in, walking up from a word of the match.
 
@@ -435,12 +457,7 @@ def _subjects(tok: Token) -> tuple[str, list[Token]]:
         first = next((c for c in tok.children if c.dep_ in ("nsubj", "csubj", "expl", "nsubjpass")), None)
         if first is not None:
             return ("passive", passive) if first.dep_ == "nsubjpass" else ("active", active)
-        if tok.dep_ in ("xcomp", "advcl", "conj", "ccomp", "pcomp", "prep", "aux", "acomp", "attr", "oprd") and (
-            tok.head is not tok
-        ):
-            tok = tok.head
-            continue
-        if tok.dep_ in ("pobj", "dobj", "acl", "relcl") and tok.head is not tok:
+        if tok.dep_ in _UP_TO_CLAUSE and tok.head is not tok:
             tok = tok.head
             continue
         break

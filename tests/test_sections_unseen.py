@@ -39,20 +39,46 @@ def _p(id_: str, text: str, needs: bool, recommendation: bool, *, xfail: str = "
 # --- recommendation phrasings (one sentence or a short note) --------------------------------------
 
 RECOMMENDATIONS = [
-    _p("strongly-support-n-further", "I would strongly support 8 further sessions for [PERSON_1].", False, True),
-    _p("clinical-opinion-indicated", "In my clinical opinion, a further block of 6 sessions is indicated.",
-       False, True),
+    _p(
+        "strongly-support-n-further",
+        "I would strongly support 8 further sessions for [PERSON_1].",
+        False,
+        True,
+    ),
+    _p(
+        "clinical-opinion-indicated",
+        "In my clinical opinion, a further block of 6 sessions is indicated.",
+        False,
+        True,
+    ),
     _p("of-the-view-warranted", "I am of the view that continued therapy is warranted.", False, True),
     _p("extension-requested-label", "Extension requested: 6 sessions", False, True),
     _p("please-could-authorise", "Please could Plumm authorise another 8 sessions for [them].", False, True),
-    _p("please-could-authorise-question-mark", "Please could Plumm authorise another 8 sessions for [them]?",
-       False, True),
-    _p("would-you-be-able-to-approve", "Would you be able to approve a further four sessions for [PERSON_1]?",
-       False, True),
+    _p(
+        "please-could-authorise-question-mark",
+        "Please could Plumm authorise another 8 sessions for [them]?",
+        False,
+        True,
+    ),
+    _p(
+        "would-you-be-able-to-approve",
+        "Would you be able to approve a further four sessions for [PERSON_1]?",
+        False,
+        True,
+    ),
     _p("id-advise-extending", "I'd advise extending the treatment by four sessions.", False, True),
-    _p("my-recommendation-is-course", "My recommendation is an additional course of 10 sessions.", False, True),
-    _p("clinically-appropriate-to-offer",
-       "It would be clinically appropriate to offer [PERSON_1] six further sessions.", False, True),
+    _p(
+        "my-recommendation-is-course",
+        "My recommendation is an additional course of 10 sessions.",
+        False,
+        True,
+    ),
+    _p(
+        "clinically-appropriate-to-offer",
+        "It would be clinically appropriate to offer [PERSON_1] six further sessions.",
+        False,
+        True,
+    ),
     _p("endorse-their-request", "I endorse [their] request for further sessions.", False, True),
     _p("continued-input-recommended", "Continued input is recommended.", False, True),
     _p("we-request-extension", "We request an extension of [their] therapy by 6 sessions.", False, True),
@@ -60,21 +86,43 @@ RECOMMENDATIONS = [
     _p("continuation-indicated", "Continuation of therapy is clinically indicated.", False, True),
     _p("advocate-for-additional", "I would advocate for an additional 6 sessions.", False, True),
     _p("terse-requesting", "Requesting 6 more sessions pls.", False, True),
-    _p("grateful-if-plumm-could-fund",
-       "I would be grateful if Plumm could fund a further 6 sessions of trauma-focused CBT.", False, True),
-    _p("further-sessions-of-benefit", "Further sessions would be of great benefit to [PERSON_1].", False, True),
-    _p("professional-opinion-requires", "It is my professional opinion that [they] requires further therapy.",
-       True, True),
+    _p(
+        "grateful-if-plumm-could-fund",
+        "I would be grateful if Plumm could fund a further 6 sessions of trauma-focused CBT.",
+        False,
+        True,
+    ),
+    _p(
+        "further-sessions-of-benefit",
+        "Further sessions would be of great benefit to [PERSON_1].",
+        False,
+        True,
+    ),
+    _p(
+        "professional-opinion-requires",
+        "It is my professional opinion that [they] requires further therapy.",
+        True,
+        True,
+    ),
     _p("recommended-label", "Recommended: 6 further sessions (weekly).", False, True),
     _p("asking-for-extra", "I am asking for an extra 4 sessions fortnightly.", False, True),
-    _p("strongly-suggest", "I would strongly suggest that [they] is offered a further block of sessions.",
-       False, True),
+    _p(
+        "strongly-suggest",
+        "I would strongly suggest that [they] is offered a further block of sessions.",
+        False,
+        True,
+    ),
     _p("should-be-offered", "I believe [PERSON_1] should be offered additional sessions.", False, True),
     _p("american-register", "I am recommending an additional 6 visits for my patient.", False, True),
-    _p("we-would-like-to-continue", "We would like to continue our work for another 6 sessions.", False, True),
-    _p("professional-opinion-would-allow",
-       "In my professional opinion, a further eight sessions would allow us to consolidate these gains.",
-       True, True),
+    _p(
+        "we-would-like-to-continue", "We would like to continue our work for another 6 sessions.", False, True
+    ),
+    _p(
+        "professional-opinion-would-allow",
+        "In my professional opinion, a further eight sessions would allow us to consolidate these gains.",
+        True,
+        True,
+    ),
 ]
 
 # --- needs phrasings -------------------------------------------------------------------------------
@@ -83,95 +131,222 @@ NEEDS = [
     _p("not-yet-reached-recovery", "[they] has not yet reached recovery.", True, False),
     _p("remains-above-threshold", "[their] PHQ-9 remains above clinical threshold (16).", True, False),
     _p("premature-ending-relapse", "A premature ending would risk relapse.", True, False),
-    _p("signed-off-work", "[they] is currently signed off work with stress and finds it hard to concentrate "
-       "in meetings.", True, False),
-    _p("life-event-bereavement", "Following the sudden death of [their] father in [DATE_1], [they] has found "
-       "returning to work very difficult.", True, False),
-    _p("disclosure-abuse", "[they] disclosed historic abuse in our fourth session, which we have only begun "
-       "to process.", True, False),
-    _p("terse-presents-with", "Client presents with moderate depression (PHQ-9 = 14) and work-related anxiety.",
-       True, False),
+    _p(
+        "signed-off-work",
+        "[they] is currently signed off work with stress and finds it hard to concentrate in meetings.",
+        True,
+        False,
+    ),
+    _p(
+        "life-event-bereavement",
+        "Following the sudden death of [their] father in [DATE_1], [they] has found "
+        "returning to work very difficult.",
+        True,
+        False,
+    ),
+    _p(
+        "disclosure-abuse",
+        "[they] disclosed historic abuse in our fourth session, which we have only begun to process.",
+        True,
+        False,
+    ),
+    _p(
+        "terse-presents-with",
+        "Client presents with moderate depression (PHQ-9 = 14) and work-related anxiety.",
+        True,
+        False,
+    ),
     _p("terse-note-panic", "Panic attacks on the commute 3-4x/week.", True, False),
-    _p("sick-leave-restructure", "Since the restructure at [ORG_1], [they] has been having panic attacks "
-       "before team meetings and has taken two weeks of sick leave.", True, False),
+    _p(
+        "sick-leave-restructure",
+        "Since the restructure at [ORG_1], [they] has been having panic attacks "
+        "before team meetings and has taken two weeks of sick leave.",
+        True,
+        False,
+    ),
     _p("scores-line", "Scores: PHQ-9 19, GAD-7 16.", True, False),
-    _p("grieving-struggling", "[they] is still grieving the loss of [their] mother and is struggling to "
-       "function at work.", True, False),
+    _p(
+        "grieving-struggling",
+        "[they] is still grieving the loss of [their] mother and is struggling to function at work.",
+        True,
+        False,
+    ),
     _p("self-harm-episodes", "There have been two episodes of self-harm in the past month.", True, False),
-    _p("felt-safe-to-talk", "[they] has only recently felt safe enough to talk about the assault.", True, False),
+    _p(
+        "felt-safe-to-talk",
+        "[they] has only recently felt safe enough to talk about the assault.",
+        True,
+        False,
+    ),
     _p("alcohol-increase", "[their] alcohol use has increased to around 40 units a week.", True, False),
     _p("above-threshold-core", "[they] remains above clinical threshold on the CORE-10.", True, False),
-    _p("heading-clinical-need", "Clinical need:\n[they] reports passive suicidal ideation without plan or intent.",
-       True, False),
-    _p("work-impact", "[their] anxiety is affecting [their] performance at work and [they] has had a formal "
-       "warning.", True, False),
-    _p("couple-conflict", "Communication between the couple remains highly conflictual and trust has not been "
-       "rebuilt.", True, False),
-    _p("non-native-needs", "[they] is suffering very much from the anxiety since [they] lost the job.",
-       True, False),
+    _p(
+        "heading-clinical-need",
+        "Clinical need:\n[they] reports passive suicidal ideation without plan or intent.",
+        True,
+        False,
+    ),
+    _p(
+        "work-impact",
+        "[their] anxiety is affecting [their] performance at work and [they] has had a formal warning.",
+        True,
+        False,
+    ),
+    _p(
+        "couple-conflict",
+        "Communication between the couple remains highly conflictual and trust has not been rebuilt.",
+        True,
+        False,
+    ),
+    _p(
+        "non-native-needs",
+        "[they] is suffering very much from the anxiety since [they] lost the job.",
+        True,
+        False,
+    ),
 ]
 
 # --- both in one sentence, and whole letters -------------------------------------------------------
 
 LETTERS = [
-    _p("given-ongoing-recommend", "Given [their] ongoing panic attacks, I recommend six more sessions, "
-       "fortnightly.", True, True),
-    _p("as-continues-advise", "As [PERSON_1] continues to struggle with intrusive memories, I would advise a "
-       "further 6 sessions.", True, True),
-    _p("owing-to-complexity", "Owing to the complexity of [their] trauma history, I would advise a further "
-       "block of 8 sessions.", True, True),
-    _p("formal-british-letter",
-       "Dear Sir or Madam,\n\nRe: [PERSON_1], DOB [DOB_1]\n\nI am writing in my capacity as [PERSON_1]'s "
-       "counselling psychologist. [they] was referred through the EAP in [DATE_1] with symptoms of generalised "
-       "anxiety, which have been compounded by a redundancy consultation at [their] workplace. Although [they] "
-       "has engaged well and [their] GAD-7 has reduced from 18 to 12, [they] remains above the clinical "
-       "threshold and has not yet been able to return to full duties.\n\nIn my professional opinion, a further "
-       "eight sessions would allow us to consolidate these gains and address the avoidance that remains.\n\n"
-       "Yours faithfully,\n[PERSON_2]\nCounselling Psychologist", True, True),
-    _p("psychiatrist-letter",
-       "Dear colleagues,\n\nI reviewed [PERSON_1] in clinic today. [they] has a diagnosis of recurrent "
-       "depressive disorder, current episode moderate, and is taking sertraline 100mg. Psychological therapy is "
-       "an essential part of [their] treatment and I would be grateful if [their] sessions could be extended by "
-       "a further 10 sessions.\n\nDr [PERSON_2]\nConsultant Psychiatrist", True, True),
-    _p("eap-form-terse",
-       "Client: [PERSON_1]\nSessions used: 6/6\nPresenting issue: work stress, low mood, sleep disturbance\n"
-       "Request: 4 further sessions\nThanks, [PERSON_2]", True, True),
-    _p("art-therapist",
-       "Hi Plumm team,\n\nI'm [PERSON_1]'s art therapist. Through our image-making [they] has started to express "
-       "feelings about [their] miscarriage that [they] had not been able to put into words before. This is "
-       "delicate work and stopping now would be unhelpful. I'd like to ask for six more sessions so we can work "
-       "towards a good ending.\n\nBest,\n[PERSON_2]", True, True),
-    _p("couples-therapist",
-       "I am seeing [PERSON_1] and [their] partner for couples therapy following the disclosure of an affair. "
-       "The couple are in the middle of rebuilding trust and communication remains highly conflictual. I "
-       "recommend that we continue with fortnightly sessions for a further three months.", True, True),
-    _p("non-native-letter",
-       "Dear Sir, I am the therapist of [PERSON_1]. [they] is suffering very much from the anxiety since [they] "
-       "lost the job. Still [they] is not able to sleep good. I ask you kindly to give more sessions to [them], "
-       "minimum 6 sessions more. Thank you.", True, True),
-    _p("non-native-approve", "Please to approve additional 5 sessions for my client because the depression is "
-       "not finish.", True, True),
-    _p("bullets-treatment-plan-rationale",
-       "Treatment plan:\n- Continue CBT for health anxiety\n- 6 additional sessions\n- Fortnightly\n\n"
-       "Rationale:\n- HADS anxiety 14\n- Reassurance seeking daily", True, True),
-    _p("summary-of-need-proposed-plan",
-       "Summary of need\nOngoing trauma symptoms following the road traffic collision; nightmares 4 nights per "
-       "week.\n\nProposed plan\nA further 8 sessions of EMDR.", True, True),
-    _p("outcome-measures-request",
-       "Outcome measures\nCORE-10: 22 (first session), 19 (session 6)\n\nRequest\nWe request an extension of "
-       "6 sessions.", True, True),
+    _p(
+        "given-ongoing-recommend",
+        "Given [their] ongoing panic attacks, I recommend six more sessions, fortnightly.",
+        True,
+        True,
+    ),
+    _p(
+        "as-continues-advise",
+        "As [PERSON_1] continues to struggle with intrusive memories, I would advise a further 6 sessions.",
+        True,
+        True,
+    ),
+    _p(
+        "owing-to-complexity",
+        "Owing to the complexity of [their] trauma history, I would advise a further block of 8 sessions.",
+        True,
+        True,
+    ),
+    _p(
+        "formal-british-letter",
+        "Dear Sir or Madam,\n\nRe: [PERSON_1], DOB [DOB_1]\n\nI am writing in my capacity as [PERSON_1]'s "
+        "counselling psychologist. [they] was referred through the EAP in [DATE_1] with symptoms of "
+        "generalised "
+        "anxiety, which have been compounded by a redundancy consultation at [their] workplace. "
+        "Although [they] "
+        "has engaged well and [their] GAD-7 has reduced from 18 to 12, [they] remains above the clinical "
+        "threshold and has not yet been able to return to full duties.\n\nIn my professional "
+        "opinion, a further "
+        "eight sessions would allow us to consolidate these gains and address the avoidance that remains.\n\n"
+        "Yours faithfully,\n[PERSON_2]\nCounselling Psychologist",
+        True,
+        True,
+    ),
+    _p(
+        "psychiatrist-letter",
+        "Dear colleagues,\n\nI reviewed [PERSON_1] in clinic today. [they] has a diagnosis of recurrent "
+        "depressive disorder, current episode moderate, and is taking sertraline 100mg. "
+        "Psychological therapy is "
+        "an essential part of [their] treatment and I would be grateful if [their] sessions could be "
+        "extended by "
+        "a further 10 sessions.\n\nDr [PERSON_2]\nConsultant Psychiatrist",
+        True,
+        True,
+    ),
+    _p(
+        "eap-form-terse",
+        "Client: [PERSON_1]\nSessions used: 6/6\nPresenting issue: work stress, low mood, sleep disturbance\n"
+        "Request: 4 further sessions\nThanks, [PERSON_2]",
+        True,
+        True,
+    ),
+    _p(
+        "art-therapist",
+        "Hi Plumm team,\n\nI'm [PERSON_1]'s art therapist. Through our image-making [they] has "
+        "started to express "
+        "feelings about [their] miscarriage that [they] had not been able to put into words before. This is "
+        "delicate work and stopping now would be unhelpful. I'd like to ask for six more sessions so "
+        "we can work "
+        "towards a good ending.\n\nBest,\n[PERSON_2]",
+        True,
+        True,
+    ),
+    _p(
+        "couples-therapist",
+        "I am seeing [PERSON_1] and [their] partner for couples therapy following the disclosure of "
+        "an affair. "
+        "The couple are in the middle of rebuilding trust and communication remains highly conflictual. I "
+        "recommend that we continue with fortnightly sessions for a further three months.",
+        True,
+        True,
+    ),
+    _p(
+        "non-native-letter",
+        "Dear Sir, I am the therapist of [PERSON_1]. [they] is suffering very much from the anxiety "
+        "since [they] "
+        "lost the job. Still [they] is not able to sleep good. I ask you kindly to give more "
+        "sessions to [them], "
+        "minimum 6 sessions more. Thank you.",
+        True,
+        True,
+    ),
+    _p(
+        "non-native-approve",
+        "Please to approve additional 5 sessions for my client because the depression is not finish.",
+        True,
+        True,
+    ),
+    _p(
+        "bullets-treatment-plan-rationale",
+        "Treatment plan:\n- Continue CBT for health anxiety\n- 6 additional sessions\n- Fortnightly\n\n"
+        "Rationale:\n- HADS anxiety 14\n- Reassurance seeking daily",
+        True,
+        True,
+    ),
+    _p(
+        "summary-of-need-proposed-plan",
+        "Summary of need\nOngoing trauma symptoms following the road traffic collision; nightmares 4 "
+        "nights per "
+        "week.\n\nProposed plan\nA further 8 sessions of EMDR.",
+        True,
+        True,
+    ),
+    _p(
+        "outcome-measures-request",
+        "Outcome measures\nCORE-10: 22 (first session), 19 (session 6)\n\nRequest\nWe request an "
+        "extension of "
+        "6 sessions.",
+        True,
+        True,
+    ),
     _p("plan-heading-6x", "Plan: 6x weekly sessions of CBT.", False, True),
-    _p("eap-counsellor-short",
-       "Hello,\n\n[PERSON_1] has used [their] 6 sessions. [they] is still having panic attacks at work and "
-       "remains anxious about travelling. I would recommend a further 6 sessions to continue the exposure "
-       "work.\n\nKind regards\n[PERSON_2]\nEAP Counsellor", True, True),
-    _p("rationale-heading-only-needs", "Rationale\n[they] has not yet reached recovery and a premature ending "
-       "would risk relapse.", True, False),
-    _p("clinical-need-and-continued-input",
-       "Clinical need: ongoing low mood with early-morning waking.\nPlan: continued input is recommended.",
-       True, True),
-    _p("important-to-keep-coming", "[they] is still very low. I think it is important that [they] keeps "
-       "coming to therapy for a while longer.", True, True),
+    _p(
+        "eap-counsellor-short",
+        "Hello,\n\n[PERSON_1] has used [their] 6 sessions. [they] is still having panic attacks at work and "
+        "remains anxious about travelling. I would recommend a further 6 sessions to continue the exposure "
+        "work.\n\nKind regards\n[PERSON_2]\nEAP Counsellor",
+        True,
+        True,
+    ),
+    _p(
+        "rationale-heading-only-needs",
+        "Rationale\n[they] has not yet reached recovery and a premature ending would risk relapse.",
+        True,
+        False,
+    ),
+    _p(
+        "clinical-need-and-continued-input",
+        "Clinical need: ongoing low mood with early-morning waking.\nPlan: continued input is recommended.",
+        True,
+        True,
+    ),
+    _p(
+        "important-to-keep-coming",
+        "[they] is still very low. I think it is important that [they] keeps "
+        "coming to therapy for a while longer.",
+        True,
+        True,
+    ),
 ]
 
 # --- negatives and near misses ---------------------------------------------------------------------
@@ -180,125 +355,292 @@ NEGATIVES = [
     _p("do-not-feel-needed", "I do not feel further sessions are needed.", False, False),
     _p("end-as-planned", "Therapy can end as planned.", False, False),
     _p("no-recommendation-yet", "No recommendation at this stage.", False, False),
-    _p("client-asked-unsure", "[PERSON_1] asked me to write to you, though I am unsure more sessions would help.",
-       False, False),
-    _p("completed-no-longer-require", "We have now completed our sessions and [they] no longer requires support.",
-       False, False),
+    _p(
+        "client-asked-unsure",
+        "[PERSON_1] asked me to write to you, though I am unsure more sessions would help.",
+        False,
+        False,
+    ),
+    _p(
+        "completed-no-longer-require",
+        "We have now completed our sessions and [they] no longer requires support.",
+        False,
+        False,
+    ),
     _p("how-does-get-more", "How does [PERSON_1] get more sessions?", False, False),
     _p("what-do-you-need", "Could you tell me what you need from me?", False, False),
-    _p("gp-recommended-counselling", "[their] GP recommended counselling and [they] self-referred to Plumm.",
-       False, False),
-    _p("employer-recommended", "[their] line manager has recommended that [they] continue with therapy.",
-       False, False),
-    _p("past-recommendation-used",
-       "I previously recommended six sessions, which have now been used.", False, False),
-    _p("conditional-may-recommend",
-       "If funding allows, I may recommend further sessions in the new year.", False, False),
-    _p("unable-to-support", "Unfortunately I am unable to support a request for more sessions at this time.",
-       False, False),
-    _p("not-indicated-goals-met", "Further sessions are not indicated; [they] has met [their] goals.",
-       False, False),
+    _p(
+        "gp-recommended-counselling",
+        "[their] GP recommended counselling and [they] self-referred to Plumm.",
+        False,
+        False,
+    ),
+    _p(
+        "employer-recommended",
+        "[their] line manager has recommended that [they] continue with therapy.",
+        False,
+        False,
+    ),
+    _p(
+        "past-recommendation-used",
+        "I previously recommended six sessions, which have now been used.",
+        False,
+        False,
+    ),
+    _p(
+        "conditional-may-recommend",
+        "If funding allows, I may recommend further sessions in the new year.",
+        False,
+        False,
+    ),
+    _p(
+        "unable-to-support",
+        "Unfortunately I am unable to support a request for more sessions at this time.",
+        False,
+        False,
+    ),
+    _p(
+        "not-indicated-goals-met",
+        "Further sessions are not indicated; [they] has met [their] goals.",
+        False,
+        False,
+    ),
     _p("natural-end", "Our sessions have come to a natural end and [they] is doing well.", False, False),
-    _p("what-to-send", "Hi, my client has used [their] 6 sessions for this month. What do I need to send you to "
-       "get more?", False, False),
-    _p("process-no-question-mark", "Please can you let me know the process for requesting additional sessions "
-       "for [PERSON_1].", False, False),
-    _p("client-would-like", "[PERSON_1] would like more sessions. I have told [them] I will write to you.",
-       False, False),
-    _p("how-many-left", "The client is keen to continue. Could you let me know how many sessions [they] has "
-       "left?", False, False),
-    _p("discharge-letter",
-       "Dear Plumm,\n\n[PERSON_1] attended six sessions and has made a good recovery. [their] scores are now "
-       "in the non-clinical range and we agreed to end therapy. No further sessions are required.\n\nBest "
-       "wishes,\n[PERSON_2]", False, False),
+    _p(
+        "what-to-send",
+        "Hi, my client has used [their] 6 sessions for this month. What do I need to send you to get more?",
+        False,
+        False,
+    ),
+    _p(
+        "process-no-question-mark",
+        "Please can you let me know the process for requesting additional sessions for [PERSON_1].",
+        False,
+        False,
+    ),
+    _p(
+        "client-would-like",
+        "[PERSON_1] would like more sessions. I have told [them] I will write to you.",
+        False,
+        False,
+    ),
+    _p(
+        "how-many-left",
+        "The client is keen to continue. Could you let me know how many sessions [they] has left?",
+        False,
+        False,
+    ),
+    _p(
+        "discharge-letter",
+        "Dear Plumm,\n\n[PERSON_1] attended six sessions and has made a good recovery. [their] "
+        "scores are now "
+        "in the non-clinical range and we agreed to end therapy. No further sessions are required.\n\nBest "
+        "wishes,\n[PERSON_2]",
+        False,
+        False,
+    ),
     _p("who-do-i-send-letter", "Who should I send the letter of recommendation to?", False, False),
     _p("not-recommending-at-present", "I am not recommending further sessions at present.", False, False),
-    _p("will-send-letter-later", "I will send a letter recommending further sessions next week.", False, False),
+    _p(
+        "will-send-letter-later",
+        "I will send a letter recommending further sessions next week.",
+        False,
+        False,
+    ),
 ]
 
 # --- second round, written after the first fix and measured blind before any further change ----------
 
 HOLDOUT = [
-    _p("ask-whether-could-have", "I'm writing to ask whether [PERSON_1] could have a few more sessions - [they] "
-       "is making real headway with [their] OCD but we are not there yet.", True, True),
+    _p(
+        "ask-whether-could-have",
+        "I'm writing to ask whether [PERSON_1] could have a few more sessions - [they] "
+        "is making real headway with [their] OCD but we are not there yet.",
+        True,
+        True,
+    ),
     _p("strongly-advised", "Further therapy is strongly advised.", False, True),
-    _p("welcome-approval", "In summary, I would welcome approval for an additional six sessions.", False, True),
-    _p("clinically-benefit-range", "Clinically, [they] would benefit from a further 6-8 sessions.", True, True),
+    _p(
+        "welcome-approval",
+        "In summary, I would welcome approval for an additional six sessions.",
+        False,
+        True,
+    ),
+    _p(
+        "clinically-benefit-range",
+        "Clinically, [they] would benefit from a further 6-8 sessions.",
+        True,
+        True,
+    ),
     _p("bdi-score-indicates", "The client's BDI-II score of 29 indicates severe depression.", True, False),
     _p("waking-weight-loss", "[they] is waking at 3am most nights and has lost 5kg.", True, False),
     _p("symptoms-persist", "Hypervigilance and startle responses persist.", True, False),
-    _p("cant-support-done-well", "I'm afraid I can't support a request for more sessions; [they] has done really "
-       "well.", False, False),
+    _p(
+        "cant-support-done-well",
+        "I'm afraid I can't support a request for more sessions; [they] has done really well.",
+        False,
+        False,
+    ),
     _p("decided-to-stop", "[PERSON_1] has decided to stop therapy.", False, False),
     _p("confirm-whether-extended", "Could you confirm whether the sessions can be extended?", False, False),
     _p("could-you-please-extend", "Could you please extend [their] allowance by 4 sessions?", False, True),
     _p("kindly-approve", "Kindly approve 6 additional sessions.", False, True),
-    _p("recommendation-continue-weekly", "Recommendation: continue weekly CBT for a further 8 weeks.", False, True),
+    _p(
+        "recommendation-continue-weekly",
+        "Recommendation: continue weekly CBT for a further 8 weeks.",
+        False,
+        True,
+    ),
     _p("assessment-note", "Assessment: moderate-severe depression, passive SI, no plan.", True, False),
     _p("lives-alone", "[they] lives alone and has little support outside of our sessions.", True, False),
-    _p("keen-to-offer-another", "Given the progress so far, I'd be keen to offer [them] another 6.", True, True),
-    _p("no-concerns", "I have no concerns about [PERSON_1] and do not think further sessions are necessary.",
-       False, False),
+    _p(
+        "keen-to-offer-another",
+        "Given the progress so far, I'd be keen to offer [them] another 6.",
+        True,
+        True,
+    ),
+    _p(
+        "no-concerns",
+        "I have no concerns about [PERSON_1] and do not think further sessions are necessary.",
+        False,
+        False,
+    ),
     _p("letter-attached", "As discussed on the phone, please find my letter attached.", False, False),
-    _p("dx-sx-plan-note", "Therapist note - Dx: GAD. Sx: worry, muscle tension, poor sleep. Plan: +6 sessions.",
-       True, True),
-    _p("keep-working-together", "We'd like to keep working together for another couple of months.", False, True),
+    _p(
+        "dx-sx-plan-note",
+        "Therapist note - Dx: GAD. Sx: worry, muscle tension, poor sleep. Plan: +6 sessions.",
+        True,
+        True,
+    ),
+    _p(
+        "keep-working-together",
+        "We'd like to keep working together for another couple of months.",
+        False,
+        True,
+    ),
     _p("mother-died", "[their] mother died in January and the anniversary is approaching.", True, False),
     _p("bullied-off-sick", "[they] has been bullied by a colleague and is now off sick.", True, False),
     _p("support-continued-therapy", "I support continued therapy.", False, True),
-    _p("not-in-favour", "Please note I would not be in favour of extending sessions at this time.", False, False),
-    _p("gp-also-and-i-agree", "The GP has also recommended that [they] continue counselling, and I agree that a "
-       "further 6 sessions would be helpful.", False, True),
-    _p("none-required-thanks", "No further sessions required at this point - thanks for your help!", False, False),
-    _p("can-have-more-please", "Can [PERSON_1] have more sessions please? [they] still gets very anxious on the "
-       "tube.", True, True),
-    _p("client-would-like-i-agree", "[PERSON_1] would like more sessions and I agree this would be beneficial.",
-       False, True),
+    _p(
+        "not-in-favour",
+        "Please note I would not be in favour of extending sessions at this time.",
+        False,
+        False,
+    ),
+    _p(
+        "gp-also-and-i-agree",
+        "The GP has also recommended that [they] continue counselling, and I agree that a "
+        "further 6 sessions would be helpful.",
+        False,
+        True,
+    ),
+    _p(
+        "none-required-thanks",
+        "No further sessions required at this point - thanks for your help!",
+        False,
+        False,
+    ),
+    _p(
+        "can-have-more-please",
+        "Can [PERSON_1] have more sessions please? [they] still gets very anxious on the tube.",
+        True,
+        True,
+    ),
+    _p(
+        "client-would-like-i-agree",
+        "[PERSON_1] would like more sessions and I agree this would be beneficial.",
+        False,
+        True,
+    ),
 ]
 
 # --- third round, written after the second fix and measured blind: mostly everyday letter lines -------
 # that must *not* count, since every added pattern is a chance of a false positive
 
 HOLDOUT_3 = [
-    _p("sessions-helpful-so-far", "Thank you for the sessions so far; [PERSON_1] has found them really helpful.",
-       False, False),
+    _p(
+        "sessions-helpful-so-far",
+        "Thank you for the sessions so far; [PERSON_1] has found them really helpful.",
+        False,
+        False,
+    ),
     _p("no-longer-anxious", "[they] is doing much better and is no longer anxious at work.", False, False),
     _p("happy-to-discuss", "I am happy to discuss this further if helpful.", False, False),
-    _p("further-information-signoff", "Please let me know if you need any further information.", False, False),
-    _p("happy-to-provide-report", "I would be happy to provide further information or a report if required.",
-       False, False),
-    _p("do-not-hesitate", "Should you require any further details, please do not hesitate to contact me.",
-       False, False),
+    _p(
+        "further-information-signoff", "Please let me know if you need any further information.", False, False
+    ),
+    _p(
+        "happy-to-provide-report",
+        "I would be happy to provide further information or a report if required.",
+        False,
+        False,
+    ),
+    _p(
+        "do-not-hesitate",
+        "Should you require any further details, please do not hesitate to contact me.",
+        False,
+        False,
+    ),
     _p("attended-six", "[PERSON_1] has attended 6 sessions since [DATE_1].", False, False),
     _p("worked-on-techniques", "We have worked on sleep hygiene and grounding techniques.", False, False),
-    _p("employer-asked-progress", "[their] employer, [ORG_1], has asked for an update on [their] progress.",
-       False, False),
+    _p(
+        "employer-asked-progress",
+        "[their] employer, [ORG_1], has asked for an update on [their] progress.",
+        False,
+        False,
+    ),
     _p("recommend-plumm", "I would recommend Plumm to other therapists.", False, False),
-    _p("confirm-allocation-used", "I confirm that [PERSON_1] has used [their] allocation of sessions for this "
-       "month.", False, False),
+    _p(
+        "confirm-allocation-used",
+        "I confirm that [PERSON_1] has used [their] allocation of sessions for this month.",
+        False,
+        False,
+    ),
     _p("asked-me-to-contact", "[PERSON_1] asked me to contact you regarding more sessions.", False, False),
     _p("client-has-requested", "The client has requested additional sessions.", False, False),
     _p("hr-suggested", "[their] HR department suggested [they] ask for more sessions.", False, False),
     _p("no-clinical-need", "There is no clinical need for further sessions.", False, False),
     _p("denies-suicidal", "[they] has no history of self-harm and denies suicidal thoughts.", False, False),
     _p("risk-none-identified", "Risk: none identified.", False, False),
-    _p("recommendation-none-review", "Recommendation: none at present; I will review after the next session.",
-       False, False),
+    _p(
+        "recommendation-none-review",
+        "Recommendation: none at present; I will review after the next session.",
+        False,
+        False,
+    ),
     _p("father-diagnosed", "[PERSON_1]'s father has recently been diagnosed with cancer.", True, False),
-    _p("requesting-to-consolidate", "With this in mind, I'm requesting a further six sessions to consolidate "
-       "[their] progress.", True, True),
+    _p(
+        "requesting-to-consolidate",
+        "With this in mind, I'm requesting a further six sessions to consolidate [their] progress.",
+        True,
+        True,
+    ),
     _p("extension-x6", "Requesting extension x6 fortnightly.", False, True),
     _p("further-sessions-label-recommended", "Further sessions: recommended (6, weekly).", False, True),
-    # written as needs=False, corrected to the convention above ("would benefit from further..." is a thin need)
-    _p("gain-a-great-deal", "I believe that [they] would gain a great deal from a few more sessions.",
-       True, True),
-    _p("cmht-waiting-continue", "[they] has been referred to the community mental health team, and while [they] "
-       "waits I would like to continue seeing [them].", True, True),
+    # written as needs=False, corrected to the convention in the module docstring
+    # ("would benefit from further..." is a thin need)
+    _p(
+        "gain-a-great-deal",
+        "I believe that [they] would gain a great deal from a few more sessions.",
+        True,
+        True,
+    ),
+    _p(
+        "cmht-waiting-continue",
+        "[they] has been referred to the community mental health team, and while [they] "
+        "waits I would like to continue seeing [them].",
+        True,
+        True,
+    ),
     _p("suggest-range", "I'd suggest a further 4-6 sessions.", False, True),
     _p("ies-risen", "[their] IES-R score has risen from 30 to 41.", True, False),
     _p("ongoing-input-justified", "Ongoing input from me is clinically justified.", False, True),
-    _p("support-application", "I write to support [PERSON_1]'s application for additional therapy sessions.",
-       False, True),
+    _p(
+        "support-application",
+        "I write to support [PERSON_1]'s application for additional therapy sessions.",
+        False,
+        True,
+    ),
 ]
 
 ALL = RECOMMENDATIONS + NEEDS + LETTERS + NEGATIVES + HOLDOUT + HOLDOUT_3
@@ -328,14 +670,20 @@ EXTRACTION = [
     _x("I recommend another block of 6.", 6, None),
     _x("Extension requested: 6 sessions", 6, None),
     _x("I recommend 8 sessions every other week.", 8, "every other week"),
-    _x("I recommend a further 10 sessions, to be held weekly for the next 10 weeks.", 10,
-       "weekly for the next 10 weeks"),
+    _x(
+        "I recommend a further 10 sessions, to be held weekly for the next 10 weeks.",
+        10,
+        "weekly for the next 10 weeks",
+    ),
     _x("[they] has had 6 sessions this month. I would support 6 further sessions.", 6, None),
     _x("I would strongly support 8 further sessions.", 8, None),
     _x("I recommend weekly sessions for the next two months.", None, "weekly for the next two months"),
     _x("We request an extension of 6 sessions.", 6, None),
-    _x("I recommend that we continue with fortnightly sessions for a further three months.", None,
-       "fortnightly for a further three months"),
+    _x(
+        "I recommend that we continue with fortnightly sessions for a further three months.",
+        None,
+        "fortnightly for a further three months",
+    ),
     _x("My recommendation is an additional course of 10 sessions.", 10, None),
     _x("I'd advise extending the treatment by four sessions.", 4, None),
     _x("Please could Plumm authorise another 8 sessions?", 8, None),
