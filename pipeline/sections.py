@@ -13,7 +13,10 @@ How it decides, per section (every check runs, then one decision):
 * a *heading* ("Recommendation", "Reason for referral"...) at the start of a line counts when
   the content that follows it is not empty and, for sections with negation cues, not negated;
 * a *phrase pattern* (spaCy ``Matcher``, lemma based) counts unless it sits in a question or,
-  for negatable patterns, a negation cue is in the same clause ("I do not recommend").
+  for negatable patterns, a negation cue is in the same clause ("I do not recommend"), or its
+  clause's subject is one of the section's ``third_parties`` ("[their] GP recommended...");
+  a question that opens as a polite request ("Please could you authorise another 8 sessions?")
+  is read as a statement.
 
 The output is deterministic: the first qualifying hit in document order is the evidence.
 Nothing here logs or raises with letter content.
