@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from pipeline import accounts, delivery, outbox, store
 from pipeline.models import CaseStatus, ParsedMail
@@ -74,7 +74,7 @@ def add_event(
 
 
 def by_reference(db: Session, reference: str) -> store.Case | None:
-    return db.execute(select(store.Case).where(store.Case.reference == reference)).scalar_one_or_none()
+    return db.execute(select(store.Case).where(col(store.Case.reference) == reference)).scalar_one_or_none()
 
 
 # -- threading ------------------------------------------------------------------------------
@@ -90,16 +90,22 @@ def thread_case_id(db: Session, rt: Runtime, mail: ParsedMail) -> int | None:
         return None
     hashes = [store.keyed_hash(rt.hash_key, i) for i in ids]
     inbound = db.execute(
-        select(store.InboundMessage.case_id)
-        .where(store.InboundMessage.message_id_hash.in_(hashes), store.InboundMessage.case_id.is_not(None))
-        .order_by(store.InboundMessage.id)
+        select(col(store.InboundMessage.case_id))
+        .where(
+            col(store.InboundMessage.message_id_hash).in_(hashes),
+            col(store.InboundMessage.case_id).is_not(None),
+        )
+        .order_by(col(store.InboundMessage.id))
         .limit(1)
     ).scalar_one_or_none()
     if inbound is not None:
         return inbound
     return db.execute(
-        select(store.OutboundMessage.case_id)
-        .where(store.OutboundMessage.message_id_hash.in_(hashes), store.OutboundMessage.case_id.is_not(None))
+        select(col(store.OutboundMessage.case_id))
+        .where(
+            col(store.OutboundMessage.message_id_hash).in_(hashes),
+            col(store.OutboundMessage.case_id).is_not(None),
+        )
         .limit(1)
     ).scalar_one_or_none()
 
@@ -120,9 +126,9 @@ def find_prior(rt: Runtime, mail: ParsedMail) -> Prior:
         case = db.get(store.Case, case_id)
         assert case is not None
         letters = db.execute(
-            select(store.CaseLetter.redacted_text)
-            .where(store.CaseLetter.case_id == case_id)
-            .order_by(store.CaseLetter.seq)
+            select(col(store.CaseLetter.redacted_text))
+            .where(col(store.CaseLetter.case_id) == case_id)
+            .order_by(col(store.CaseLetter.seq))
         ).scalars().all()
         return Prior(case_id=case_id, vault=case_vault(rt, case), letters=tuple(letters))
 
@@ -131,7 +137,7 @@ def find_prior(rt: Runtime, mail: ParsedMail) -> Prior:
 def _leased_message(db: Session, message_id: int, worker_id: str) -> store.InboundMessage | None:
     """Lock our message row and check we still hold its lease (else another worker does)."""
     row = db.execute(
-        select(store.InboundMessage).where(store.InboundMessage.id == message_id).with_for_update()
+        select(store.InboundMessage).where(col(store.InboundMessage.id) == message_id).with_for_update()
     ).scalar_one_or_none()
     if row is None or row.status != store.MessageStatus.PROCESSING or row.worker_id != worker_id:
         return None
@@ -167,11 +173,11 @@ def _duplicate_of(db: Session, row: store.InboundMessage) -> int | None:
     if not row.message_id_hash:
         return None
     return db.execute(
-        select(store.InboundMessage.case_id).where(
-            store.InboundMessage.id != row.id,
-            store.InboundMessage.message_id_hash == row.message_id_hash,
-            store.InboundMessage.sender_hash == row.sender_hash,
-            store.InboundMessage.case_id.is_not(None),
+        select(col(store.InboundMessage.case_id)).where(
+            col(store.InboundMessage.id) != row.id,
+            col(store.InboundMessage.message_id_hash) == row.message_id_hash,
+            col(store.InboundMessage.sender_hash) == row.sender_hash,
+            col(store.InboundMessage.case_id).is_not(None),
         ).limit(1)
     ).scalar_one_or_none()
 
@@ -197,12 +203,12 @@ def record(rt: Runtime, message_id: int, worker_id: str, processed: Processed) -
             db.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": row.message_id_hash})
         duplicate = _duplicate_of(db, row)
         if duplicate is not None:
-            case = db.get(store.Case, duplicate)
-            assert case is not None
-            _finish(db, row, case, store.MessageStatus.DONE)
-            add_event(db, case, actor=SYSTEM, kind="duplicate-ignored", note=f"message {row.id}")
+            original = db.get(store.Case, duplicate)
+            assert original is not None
+            _finish(db, row, original, store.MessageStatus.DONE)
+            add_event(db, original, actor=SYSTEM, kind="duplicate-ignored", note=f"message {row.id}")
             db.commit()
-            return case.reference
+            return original.reference
         thread_id = thread_case_id(db, rt, mail) if mail is not None else None
         thread = db.get(store.Case, thread_id) if thread_id is not None else None
         if thread is not None:
@@ -288,7 +294,7 @@ def _record_rerun(
     if not case.sender_signals:
         case.sender_signals = _signals(rt, processed.mail)
     seq = (db.execute(select(func.count()).select_from(store.CaseLetter)
-                      .where(store.CaseLetter.case_id == case.id)).scalar_one()) + 1
+                      .where(col(store.CaseLetter.case_id) == case.id)).scalar_one()) + 1
     _apply_letter(db, rt, row, case, processed, seq=seq)
     _finish(db, row, case, store.MessageStatus.DONE)
     return case
@@ -304,7 +310,7 @@ def _record_follow_up(
                 else store.MessageStatus.DONE)
         return case
     seq = (db.execute(select(func.count()).select_from(store.CaseLetter)
-                      .where(store.CaseLetter.case_id == case.id)).scalar_one()) + 1
+                      .where(col(store.CaseLetter.case_id) == case.id)).scalar_one()) + 1
     add_event(db, case, actor=SYSTEM, kind="letter-added", note=f"message {row.id}")
     if case.status in OPEN_FOR_LETTERS:
         _apply_letter(db, rt, row, case, processed, seq=seq)
@@ -328,9 +334,9 @@ def _maybe_acknowledge(db: Session, rt: Runtime, case: store.Case, mail: ParsedM
     since = store.utcnow() - timedelta(hours=1)
     recent = db.execute(
         select(func.count()).select_from(store.OutboundMessage).where(
-            store.OutboundMessage.kind == "acknowledgement",
-            store.OutboundMessage.to_hash == store.keyed_hash(rt.hash_key, to),
-            store.OutboundMessage.created_at >= since,
+            col(store.OutboundMessage.kind) == "acknowledgement",
+            col(store.OutboundMessage.to_hash) == store.keyed_hash(rt.hash_key, to),
+            col(store.OutboundMessage.created_at) >= since,
         )
     ).scalar_one()
     if recent >= rt.settings.ack_limit_per_hour:

@@ -12,15 +12,19 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from sqlalchemy import select
+from sqlmodel import col
 
 from pipeline import store
 from pipeline.config import ConfigError, Settings, load_settings
 from pipeline.rules import RulesError
+
+if TYPE_CHECKING:
+    from pipeline.worker import Runtime
 
 app = typer.Typer(help="Plumm intake: therapists' letters in, redacted cases out.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -71,7 +75,7 @@ def main(
     setup_logging(verbose)
 
 
-def runtime(settings: Settings):  # type: ignore[no-untyped-def]
+def runtime(settings: Settings) -> Runtime:
     from pipeline.worker import Runtime
 
     try:
@@ -177,9 +181,9 @@ def cases_list(
     settings = State.settings()
     engine = store.make_engine(settings.effective_database_url)
     with store.session(engine) as db:
-        query = select(store.Case).order_by(store.Case.id)
+        query = select(store.Case).order_by(col(store.Case.id))
         if status:
-            query = query.where(store.Case.status == status)
+            query = query.where(col(store.Case.status) == status)
         rows = [_case_row(c) for c in db.execute(query).scalars()]
     if as_json:
         out.print_json(json.dumps(rows))
@@ -207,8 +211,8 @@ def cases_show(
         if case is None:
             err.print(f"no case {reference}")
             raise typer.Exit(1)
-        events = db.execute(select(store.CaseEvent).where(store.CaseEvent.case_id == case.id)
-                            .order_by(store.CaseEvent.id)).scalars().all()
+        events = db.execute(select(store.CaseEvent).where(col(store.CaseEvent.case_id) == case.id)
+                            .order_by(col(store.CaseEvent.id))).scalars().all()
     data = _case_row(case) | {
         "sources": case.sources,
         "period": case.period,
@@ -332,7 +336,7 @@ def replay_cmd(
 
 
 # -- the CSM's commands (pipeline.csm, pipeline.digest) --------------------------------------
-def _csm_runtime(settings: Settings):  # type: ignore[no-untyped-def]
+def _csm_runtime(settings: Settings) -> Runtime:
     """A runtime for CSM commands: database and keys, accounts validated; no NLP model loaded."""
     from pipeline.worker import Runtime
 

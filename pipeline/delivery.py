@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from pipeline import outbox, store
 
@@ -42,8 +42,8 @@ def deliver_pending(rt: Runtime, *, limit: int = 20) -> int:
     with store.session(rt.engine) as db:
         rows = db.execute(
             select(store.OutboundMessage)
-            .where(store.OutboundMessage.status == "pending")
-            .order_by(store.OutboundMessage.id)
+            .where(col(store.OutboundMessage.status) == "pending")
+            .order_by(col(store.OutboundMessage.id))
             .limit(limit)
         ).scalars().all()
         for row in rows:

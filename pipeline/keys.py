@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy.engine import Engine
 
 from pipeline.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult
 
 __all__ = ["InvalidToken", "RotationReport", "key_file", "load_cipher", "load_hash_key", "new_key", "rotate"]
 
@@ -132,8 +135,12 @@ def rotate(engine: Engine, settings: Settings, *, batch: int = 200) -> RotationR
                     except InvalidToken:
                         unreadable[name] += 1
                         continue
-                    result = db.execute(update(model).where(model.id == row_id, column == token)
-                                        .values({column.key: fresh}))
+                    # An UPDATE gives a CursorResult (it has rowcount); SQLModel types execute() as Result.
+                    result = cast(
+                        "CursorResult[Any]",
+                        db.execute(update(model).where(model.id == row_id, column == token)
+                                   .values({column.key: fresh})),
+                    )
                     if result.rowcount == 1:
                         rotated[name] += 1
                     else:

@@ -8,9 +8,9 @@ accidental ``log.debug(obj)`` never prints a value from a letter.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 
 class CaseStatus(enum.StrEnum):

@@ -34,5 +34,6 @@ def presidio_nlp_engine() -> SpacyNlpEngine:
             labels_to_ignore=["CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "MONEY", "LANGUAGE", "LAW"],
         ),
     )
-    engine.nlp = {"en": get_nlp()}
+    # Presidio's __init__ assigns `self.nlp = None` unannotated, so mypy infers the attribute as None.
+    engine.nlp = {"en": get_nlp()}  # type: ignore[assignment]
     return engine

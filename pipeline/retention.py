@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from pipeline import store
 from pipeline.models import CaseStatus
@@ -35,19 +36,23 @@ class RetentionReport:
 
 def _closed_before(engine: Engine, cutoff: datetime) -> list[tuple[int, str]]:
     closed_at = (
-        select(store.CaseEvent.case_id, func.max(store.CaseEvent.at).label("closed_at"))
-        .where(store.CaseEvent.to_status == CaseStatus.CLOSED)
-        .group_by(store.CaseEvent.case_id)
+        select(col(store.CaseEvent.case_id), func.max(col(store.CaseEvent.at)).label("closed_at"))
+        .where(col(store.CaseEvent.to_status) == CaseStatus.CLOSED)
+        .group_by(col(store.CaseEvent.case_id))
         .subquery()
     )
     with store.session(engine) as db:
         rows = db.execute(
-            select(store.Case.id, store.Case.reference)
-            .join(closed_at, closed_at.c.case_id == store.Case.id)
-            .where(store.Case.status == CaseStatus.CLOSED, closed_at.c.closed_at < cutoff)
-            .order_by(store.Case.id)
+            select(col(store.Case.id), col(store.Case.reference))
+            .join(closed_at, closed_at.c.case_id == col(store.Case.id))
+            .where(col(store.Case.status) == CaseStatus.CLOSED, closed_at.c.closed_at < cutoff)
+            .order_by(col(store.Case.id))
         ).all()
-    return [(case_id, reference) for case_id, reference in rows]
+    closed: list[tuple[int, str]] = []
+    for case_id, reference in rows:
+        assert case_id is not None  # a primary key read back from the database
+        closed.append((case_id, reference))
+    return closed
 
 
 def purge(
@@ -63,11 +68,15 @@ def purge(
             case = db.get(store.Case, case_id)
             if case is None or case.status != CaseStatus.CLOSED:  # reopened meanwhile: not ours to purge
                 continue
-            messages = db.execute(select(func.count()).select_from(M)
-                                  .where(M.case_id == case_id, func.length(M.raw_encrypted) > 0)).scalar_one()
-            outbound = db.execute(select(func.count()).select_from(Out)
-                                  .where(Out.case_id == case_id, Out.status == "sent",
-                                         func.length(Out.payload_encrypted) > 0)).scalar_one()
+            messages = db.execute(
+                select(func.count()).select_from(M)
+                .where(col(M.case_id) == case_id, func.length(col(M.raw_encrypted)) > 0)
+            ).scalar_one()
+            outbound = db.execute(
+                select(func.count()).select_from(Out)
+                .where(col(Out.case_id) == case_id, col(Out.status) == "sent",
+                       func.length(col(Out.payload_encrypted)) > 0)
+            ).scalar_one()
             vault = 1 if case.vault_encrypted else 0
             if not (messages or outbound or vault):
                 continue  # purged before
@@ -77,8 +86,8 @@ def purge(
             totals["outbound"] += outbound
             if dry_run:
                 continue
-            db.execute(update(M).where(M.case_id == case_id).values(raw_encrypted=b""))
-            db.execute(update(Out).where(Out.case_id == case_id, Out.status == "sent")
+            db.execute(update(M).where(col(M.case_id) == case_id).values(raw_encrypted=b""))
+            db.execute(update(Out).where(col(Out.case_id) == case_id, col(Out.status) == "sent")
                        .values(payload_encrypted=b""))
             case.vault_encrypted = None
             db.add(case)

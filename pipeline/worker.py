@@ -18,11 +18,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
+from sqlmodel import col
 
 from pipeline import cases, delivery, store
 from pipeline.config import Settings
@@ -38,9 +39,15 @@ from pipeline.models import (
     SectionReport,
 )
 from pipeline.parse import parse
-from pipeline.redact import get_redactor
-from pipeline.sections import assess_sections, load_section_rules
-from pipeline.signals import load_therapist_directory
+from pipeline.redact import Redactor, get_redactor
+from pipeline.sections import SectionRules, assess_sections, load_section_rules
+from pipeline.signals import TherapistDirectory, load_therapist_directory
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
+    from sqlalchemy.engine import CursorResult
+
+    from pipeline.accounts import AccountsFile
 
 log = logging.getLogger("plumm.worker")
 T = TypeVar("T")
@@ -81,7 +88,7 @@ class Runtime:
         self.engine = engine or store.make_engine(settings.effective_database_url)
 
     @cached_property
-    def cipher(self):  # type: ignore[no-untyped-def]
+    def cipher(self) -> MultiFernet:
         return load_cipher(self.settings)
 
     @cached_property
@@ -89,19 +96,19 @@ class Runtime:
         return load_hash_key(self.settings)
 
     @cached_property
-    def redactor(self):  # type: ignore[no-untyped-def]
+    def redactor(self) -> Redactor:
         return get_redactor(self.settings.rules_dir)
 
     @cached_property
-    def section_rules(self):  # type: ignore[no-untyped-def]
+    def section_rules(self) -> SectionRules:
         return load_section_rules(self.settings.rules_dir)
 
     @cached_property
-    def therapists(self):  # type: ignore[no-untyped-def]
+    def therapists(self) -> TherapistDirectory:
         return load_therapist_directory(self.settings.rules_dir)
 
     @cached_property
-    def accounts(self):  # type: ignore[no-untyped-def]
+    def accounts(self) -> AccountsFile:
         from pipeline.accounts import load_accounts
 
         return load_accounts(self.settings.rules_dir)
@@ -171,26 +178,31 @@ class Worker:
         lease_until = now + timedelta(seconds=self.rt.settings.lease_seconds)
         M = store.InboundMessage
         claimable = or_(
-            (M.status == store.MessageStatus.PENDING) & (or_(M.not_before.is_(None), M.not_before <= now)),
-            (M.status == store.MessageStatus.PROCESSING) & (M.lease_until < now),
+            (col(M.status) == store.MessageStatus.PENDING)
+            & (or_(col(M.not_before).is_(None), col(M.not_before) <= now)),
+            (col(M.status) == store.MessageStatus.PROCESSING) & (col(M.lease_until) < now),
         )
         with store.session(self.rt.engine) as db:
-            query = select(M.id).where(claimable).order_by(M.id).limit(1)
+            query = select(col(M.id)).where(claimable).order_by(col(M.id)).limit(1)
             if store.is_postgres(self.rt.engine):
                 query = query.with_for_update(skip_locked=True)
             message_id = db.execute(query).scalar_one_or_none()
             if message_id is None:
                 return None
             # Compare-and-set: only one claimant can move this row into our lease.
-            result = db.execute(
-                update(M)
-                .where(M.id == message_id, claimable)
-                .values(
-                    status=store.MessageStatus.PROCESSING,
-                    lease_until=lease_until,
-                    worker_id=self.worker_id,
-                    attempts=M.attempts + 1,
-                )
+            # An UPDATE's result is a CursorResult (it has rowcount); SQLModel types execute() as Result.
+            result = cast(
+                "CursorResult[Any]",
+                db.execute(
+                    update(M)
+                    .where(col(M.id) == message_id, claimable)
+                    .values(
+                        status=store.MessageStatus.PROCESSING,
+                        lease_until=lease_until,
+                        worker_id=self.worker_id,
+                        attempts=col(M.attempts) + 1,
+                    )
+                ),
             )
             db.commit()
             return message_id if result.rowcount == 1 else None
