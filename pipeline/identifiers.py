@@ -380,7 +380,7 @@ def _inflected(word: str) -> bool:
 def _lower_name(run: str, c: _Collector) -> None:
     """Seed a lower-case run after a client trigger, up to the first ordinary word. The first word
     must not be English at all; later words ("jones", which is also a verb) only not inflected."""
-    words = []
+    words: list[str] = []
     for w in run.split():
         if len(w) < 2 or (_ordinary(w, c.vocab) if not words else _plainly_ordinary(w, c.vocab)):
             break

@@ -15,11 +15,13 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from typing import cast
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from pydantic import Field
 from spacy.lang.en.stop_words import STOP_WORDS
+from spacy.pipeline import Lemmatizer
 from spacy.tokens import Doc, Token
 
 from pipeline.models import KnownIdentifiers
@@ -515,7 +517,7 @@ class DateOfBirthRecognizer(EntityRecognizer):
         rf"(?i:(?:now|just|only|currently|nearly|almost)[ \t]+)?(?i:{_AGE_VALUE}){_NOT_AGE_AFTER}",
         rf"(?<![\w\-])(?P<name>[A-Z][a-z\u00e0-\u00ff'\u2019\-]+)[ \t]+(?:is|turned|turns)[ \t]+"
         rf"(?:(?:now|just|only|currently|nearly|almost)[ \t]+)?(?i:{_AGE_VALUE}){_NOT_AGE_AFTER}",
-        rf"(?<=[\w)]),[ \t]*(?i:(?:now|currently|aged?)[ \t]+)?(?P<age>\d{{2}})[ \t]*,(?=[ \t]+[a-z])",
+        r"(?<=[\w)]),[ \t]*(?i:(?:now|currently|aged?)[ \t]+)?(?P<age>\d{2})[ \t]*,(?=[ \t]+[a-z])",
     )
 
     def __init__(self, rules: DobRules) -> None:
@@ -1128,7 +1130,7 @@ class TitleRecognizer(EntityRecognizer):
 
 def _flex(value: str) -> str:
     """Regex for a value that tolerates spacing, hyphen and apostrophe variants (on folded text)."""
-    parts = []
+    parts: list[str] = []
     for ch in fold(value).strip():
         if ch.isspace():
             if not parts or parts[-1] != r"[\s\-]+":
@@ -1332,7 +1334,8 @@ def _common_words() -> frozenset[str]:
     from pipeline.nlp import get_nlp
 
     try:
-        table = get_nlp().get_pipe("lemmatizer").lookups.get_table("lemma_index")
+        lemmatizer = cast(Lemmatizer, get_nlp().get_pipe("lemmatizer"))  # spaCy types get_pipe as a callable
+        table = lemmatizer.lookups.get_table("lemma_index")
     except (KeyError, ValueError):
         return frozenset()
     strings = get_nlp().vocab.strings

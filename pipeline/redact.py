@@ -161,7 +161,7 @@ class Redactor:
             canonical = meta.get("canonical") or _canonical(value)
             entity_spans.append(_Span(r.start, r.end, r.entity_type, r.score, canonical, is_known))
         merged = self._merge(text, entity_spans)
-        kept_neutral = []
+        kept_neutral: list[RecognizerResult] = []
         for r in sorted(neutral, key=lambda r: (r.start, r.end, r.entity_type)):
             if any(s.start < r.end and r.start < s.end for s in merged):
                 continue
@@ -260,11 +260,11 @@ class Redactor:
         counts: dict[str, int] = {}
         pieces: list[tuple[int, int, str]] = []
         for s in spans:
-            placeholder = by_value.get(s.canonical)
-            if placeholder is None:
+            known = by_value.get(s.canonical)
+            if known is None:
                 counters[s.entity] = counters.get(s.entity, 0) + 1
-                placeholder = f"[{s.entity}_{counters[s.entity]}]"
-                by_value[s.canonical] = placeholder
+                known = by_value[s.canonical] = f"[{s.entity}_{counters[s.entity]}]"
+            placeholder = known
             original = text[s.start : s.end]
             previous = new_vault.get(placeholder)
             if previous is None or (placeholder not in vault and len(original) > len(previous)):
