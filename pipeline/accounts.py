@@ -23,7 +23,7 @@ from pydantic import field_validator, model_validator
 from sqlmodel import Session
 
 from pipeline import store
-from pipeline.rules import RuleModel, RulesError, load_rules
+from pipeline.rules import RuleModel, RulesError, domain_names, email_address, load_rules
 
 if TYPE_CHECKING:
     from pipeline.worker import Runtime
@@ -39,14 +39,6 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _LEGAL_SUFFIXES = {"ltd", "limited", "plc", "llp", "llc", "inc", "incorporated", "co", "company", "group",
                    "uk", "the", "gmbh", "corp", "corporation"}
 EMPLOYER_TYPES = ("EMPLOYER", "ORG")
-
-
-def _address(value: str) -> str:
-    value = value.strip()
-    local, at, domain = value.partition("@")
-    if not at or not local or "." not in domain or "@" in domain or any(c.isspace() for c in value):
-        raise ValueError("must look like local@domain")
-    return value.lower()
 
 
 def normalise_name(value: str) -> str:
@@ -79,15 +71,12 @@ class Account(RuleModel):
     @field_validator("csm", "hr_contact")
     @classmethod
     def _addresses(cls, value: str) -> str:
-        return _address(value)
+        return email_address(value)
 
     @field_validator("domains")
     @classmethod
     def _domains(cls, value: list[str]) -> list[str]:
-        for domain in value:
-            if "@" in domain or "." not in domain or any(c.isspace() for c in domain):
-                raise ValueError("each domain must look like example.org (no @)")
-        return [d.strip().lower().lstrip(".") for d in value]
+        return domain_names(value)
 
     def names(self) -> set[str]:
         return {n for n in (normalise_name(x) for x in (self.name, *self.aliases)) if n}
@@ -105,7 +94,7 @@ class AccountsFile(RuleModel):
     @field_validator("team_lead")
     @classmethod
     def _lead(cls, value: str) -> str:
-        return _address(value)
+        return email_address(value)
 
     @model_validator(mode="after")
     def _unique(self) -> AccountsFile:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from pipeline.rules import DEFAULT_RULES_DIR
+from pipeline.rules import DEFAULT_RULES_DIR, email_address
 
 
 class ConfigError(Exception):
@@ -75,10 +75,7 @@ class Settings(BaseSettings):
     def _addresses(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("at least one intake address is required")
-        for address in value:
-            if address.count("@") != 1 or not all(address.split("@")):
-                raise ValueError("each intake address must look like local@domain")
-        return [a.lower() for a in value]
+        return [email_address(a) for a in value]
 
     @field_validator("database_url")
     @classmethod

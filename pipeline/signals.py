@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import field_validator
 
 from pipeline.models import ParsedMail
-from pipeline.rules import RuleModel, load_rules
+from pipeline.rules import RuleModel, domain_names, email_address, load_rules
 
 RULES_FILE = "therapists.yaml"
 
@@ -30,18 +30,12 @@ class TherapistDirectory(RuleModel):
     @field_validator("addresses")
     @classmethod
     def _addresses(cls, value: list[str]) -> list[str]:
-        for address in value:
-            if address.count("@") != 1 or not all(address.split("@")) or any(c.isspace() for c in address):
-                raise ValueError("each address must look like local@domain")
-        return [a.strip().lower() for a in value]
+        return [email_address(a) for a in value]
 
     @field_validator("domains")
     @classmethod
     def _domains(cls, value: list[str]) -> list[str]:
-        for domain in value:
-            if "@" in domain or "." not in domain or any(c.isspace() for c in domain):
-                raise ValueError("each domain must look like example.org (no @)")
-        return [d.strip().lower().lstrip(".") for d in value]
+        return domain_names(value)
 
     def knows(self, address: str) -> bool:
         address = address.strip().lower()
