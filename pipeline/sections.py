@@ -387,9 +387,16 @@ class _Scope:
         for tok in self.doc[start:end]:
             if any(c.dep_ == "neg" and c.i not in self.excepted for c in tok.children):
                 return True
-        i = start - 1
+        before = range(start - 1, unit.start - 1, -1)
+        after = range(end, unit.end)
+        return self._cue_within(before, neg.window_before) or self._cue_within(after, neg.window_after)
+
+    def _cue_within(self, positions: range, window: int) -> bool:
+        """A negation cue among the first ``window`` words at ``positions``, stopping at a clause boundary."""
         seen = 0
-        while i >= unit.start and seen < neg.window_before:
+        for i in positions:
+            if seen >= window:
+                break
             tok = self.doc[i]
             if tok.lower_ in self.boundaries:
                 break
@@ -397,18 +404,6 @@ class _Scope:
                 seen += 1
                 if i in self.cue_tokens:
                     return True
-            i -= 1
-        i = end
-        seen = 0
-        while i < unit.end and seen < neg.window_after:
-            tok = self.doc[i]
-            if tok.lower_ in self.boundaries:
-                break
-            if not tok.is_space:
-                seen += 1
-                if i in self.cue_tokens:
-                    return True
-            i += 1
         return False
 
     def content_negated(self, unit: _Unit, from_token: int) -> bool:
