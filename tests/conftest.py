@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,30 @@ def redactor():
     from pipeline.redact import get_redactor
 
     return get_redactor()
+
+
+# -- a local SMTP sink standing in for our outbound relay ----------------------------------
+class Sink:
+    """A collecting SMTP server: every message our relay hands over, with its envelope."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, list[str], object]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 2.0.0 OK"
+
+    def to(self, address: str) -> list[tuple[list[str], object]]:
+        return [(rcpts, m) for _f, rcpts, m in self.received if address in rcpts]
+
+
+@pytest.fixture
+def sink():
+    handler = Sink()
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield handler, controller.port
+    controller.stop()

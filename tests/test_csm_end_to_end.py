@@ -12,17 +12,15 @@ from __future__ import annotations
 import logging
 import re
 import smtplib
-from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from pipeline import cases, csm, delivery, digest, store
 from pipeline.models import CaseStatus
 from pipeline.smtp import build_controller
 from pipeline.worker import Runtime, StageFailed, Worker
-from tests.conftest import FIXTURES, expected, free_port
+from tests.conftest import FIXTURES, expected
 
 pytestmark = pytest.mark.slow
 S = CaseStatus
@@ -31,30 +29,6 @@ THERAPIST = "helen.marsh@calmwater.example"
 CLIENT = "sarah.okafor@brightwater-logistics.example"
 HR = "people@brightwater-logistics.example"
 CSM = "alex.rivers@plumm-staff.example"
-
-
-class Sink:
-    """A collecting SMTP server: every message our relay hands over, with its envelope."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, list[str], object]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
-        message = message_from_bytes(envelope.content, policy=policy.default)
-        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), message))
-        return "250 2.0.0 OK"
-
-    def to(self, address: str) -> list[tuple[list[str], object]]:
-        return [(rcpts, m) for _f, rcpts, m in self.received if address in rcpts]
-
-
-@pytest.fixture
-def sink():
-    handler = Sink()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield handler, controller.port
-    controller.stop()
 
 
 @pytest.fixture
