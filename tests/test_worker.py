@@ -171,3 +171,21 @@ def test_logs_of_a_full_run_hold_no_value_from_the_letter(rt, caplog):
     assert caplog.records  # the run did log
     for value in ("marigold", "featherstonehaugh", "brightwater", "lovegood", "ada.lovegood", "panic"):
         assert value not in text
+
+
+def test_hostile_messages_get_their_reasons_and_the_worker_keeps_serving(rt):
+    from tests.conftest import FIXTURES, expected, fixture_stems
+
+    hostile = [s for s in fixture_stems() if expected(s)["outcome"]["reason"]]
+    assert len(hostile) >= 12
+    ids = {stem: enqueue(rt, (FIXTURES / f"{stem}.eml").read_bytes()) for stem in hostile}
+    good = enqueue(rt, letter_bytes(99))  # queued behind every hostile message
+    assert drain(Worker(rt), limit=200) == len(hostile) + 1
+    with store.session(rt.engine) as db:
+        for stem, message_id in ids.items():
+            row = db.get(store.InboundMessage, message_id)
+            case = db.get(store.Case, row.case_id)
+            assert (case.status, case.reason) == (expected(stem)["outcome"]["status"],
+                                                  expected(stem)["outcome"]["reason"]), stem
+            assert rt.cipher.decrypt(row.raw_encrypted)  # raw bytes kept
+        assert db.get(store.Case, db.get(store.InboundMessage, good).case_id).status == "ready_for_assessment"
