@@ -20,8 +20,11 @@ from pipeline.rules import DEFAULT_RULES_DIR
 _UPPER = "A-Z\u00c0-\u00d6\u00d8-\u00de\u0100-\u017f"
 _WORD = rf"[{_UPPER}][\w'\u2019\-]*"
 _PARTICLE = (
-    r"(?:van|von|der|den|de|da|di|du|del|della|dos|das|le|la|bin|ibn|al|el|ter|ten|mac|ap|ní|ní|nic|ó|o')"
+    r"(?:van|von|der|den|de|da|di|du|del|della|dos|das|le|la|bin|ibn|al|el|ter|ten|mac|ap|ní|ní|nic|ó|o'|"
+    r"an|mhic|uí|ui|ua)"
 )
+# An Irish surname word after "Mac an", "Ó"... may open with a lower-case mutation: "tSaoir", "hUiginn".
+_MUTATED = re.compile(r"(?:bh|[tnhmgdb])[A-Z\u00c1\u00c9\u00cd\u00d3\u00da][\w'\u2019\-]*")
 _NAME_RUN = rf"{_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_WORD}){{0,3}}"
 
 _CLOSINGS = re.compile(
@@ -80,7 +83,7 @@ _LOWER_TRIGGER = re.compile(
 # Labelled lines ("re: kwame asante") and greetings ("dear sam,"), matched separately so a greeting
 # does not swallow the "my client x" that follows it.
 _LOWER_LINE_TRIGGER = re.compile(
-    r"^[ \t>]*(?:(?i:client|patient|name|full[ \t]+name|re|regarding)[ \t]*[:\-][ \t]*|"
+    r"^[ \t>]*(?:(?i:client|patient|name|full[ \t]+name|re|regarding)[ \t]*[:\-][ \t]*|(?i:re|regarding)[ \t]+|"
     r"(?i:dear|hi|hello)\b,?[ \t]+)"
     r"(?P<name>[a-z][a-z'\u2019\-]+(?:[ \t]+[a-z][a-z'\u2019\-]+){0,2})",
     re.MULTILINE,
@@ -136,6 +139,18 @@ _GENERIC_LOCAL = frozenset(
 
 
 _OBFUSCATED_EMAIL = re.compile(EmailRecognizer.OBFUSCATED, re.IGNORECASE)
+# Mail providers and other domains that name no practice or employer.
+_GENERIC_DOMAINS = frozenset(
+    "gmail googlemail outlook hotmail live msn yahoo ymail icloud me mac aol btinternet btmail bt sky "
+    "virginmedia talktalk protonmail proton pm fastmail mailbox postbox zoho gmx mail email nhs nhsmail "
+    "localhost example heyplumm onmicrosoft office365 tutanota hey posteo web".split()
+)
+# Words a practice's domain adds to its name ("garthpsychology", "bramblewood-counselling").
+_DOMAIN_TAILS = (
+    "counselling", "counseling", "counsellor", "counsellors", "psychotherapy", "psychology", "psych",
+    "therapies", "therapy", "therapists", "therapist", "clinic", "clinics", "wellbeing", "trauma", "practice",
+    "health", "eap", "services", "service", "care", "support", "centre", "center", "group", "uk", "online",
+)
 
 
 def _deobfuscate(text: str) -> str:
@@ -157,6 +172,7 @@ class _Collector:
         self.names: list[str] = []
         self.emails: list[str] = []
         self.others: list[str] = []
+        self.domain_words: list[str] = []
 
     @staticmethod
     def _add(bucket: list[str], value: str) -> None:
@@ -181,8 +197,13 @@ class _Collector:
                 if len(w) >= 2:
                     self._add(self.names, w)
             for w in words[1:-1]:
-                if len(w) >= 2 and w[0].isupper():
+                if len(w) >= 2 and w[0].isupper() and not re.fullmatch(_PARTICLE, fold(w).casefold()):
                     self._add(self.names, w)
+            # A surname with particles is also written alone: "van der Berg", "Mac an tSaoir".
+            for k, w in enumerate(words[1:-1], start=1):
+                if re.fullmatch(_PARTICLE, fold(w).casefold()):
+                    self._add(self.names, " ".join(words[k:]))
+                    break
 
     def initials(self, raw: str) -> None:
         """A client known only by initials ("J.K."): kept whole; matched upper case only."""
@@ -217,7 +238,8 @@ class _Collector:
             if re.fullmatch(_PARTICLE, low) and out:
                 out.append(w)
                 continue
-            if not w[:1].isupper() or any(c.isdigit() for c in w) or "@" in w:
+            mutated = bool(out) and _MUTATED.fullmatch(w) is not None
+            if (not w[:1].isupper() and not mutated) or any(c.isdigit() for c in w) or "@" in w:
                 break
             if len(w) == 1 or re.fullmatch(r"(?:[A-Z]\.)+[A-Z]?", w):
                 continue  # initials
@@ -240,6 +262,7 @@ class _Collector:
         if not address or "@" not in address or self.vocab.is_own_address(address):
             return
         self._add(self.emails, address)
+        self._domain_names(address.rsplit("@", 1)[1])
         local = address.split("@", 1)[0]
         parts = [p for p in re.split(r"[._\-+\d]+", local) if p]
         useful = [p for p in parts if len(p) >= 3 and p.isalpha() and p.casefold() not in _GENERIC_LOCAL]
@@ -249,6 +272,41 @@ class _Collector:
                     self._add(self.names, p.capitalize())
             if len(useful) >= 2:
                 self._add(self.names, " ".join(p.capitalize() for p in useful))
+
+    def _domain_names(self, domain: str) -> None:
+        """A distinctive word of a mail domain ("meadowsweet" in meadowsweet-counselling.example) is
+        usually the practice's or employer's name, which the letterhead or signature spells out."""
+        labels = domain.casefold().split(".")[:-1]
+        for label in labels:
+            for part in label.split("-"):
+                changed = True
+                while changed:
+                    changed = False
+                    for tail in _DOMAIN_TAILS:
+                        if part.endswith(tail) and len(part) > len(tail):
+                            part, changed = part[: -len(tail)], True
+                            break
+                if (
+                    len(part) >= 5
+                    and part.isalpha()
+                    and part not in _GENERIC_DOMAINS
+                    and part not in _common_words()
+                    and not self.vocab.not_a_name(part)
+                ):
+                    self.other(part.capitalize())
+                    self.domain_words.append(part)
+
+    def organisations(self, text: str) -> None:
+        """The whole organisation name a domain word opens in the letter ("Meadowsweet Counselling
+        Rooms"), so its generic tail goes with it instead of standing beside a placeholder."""
+        for word in self.domain_words:
+            rx = rf"(?<![\w\-])(?i:{re.escape(word)})(?:[ \t]+(?:&[ \t]+)?[A-Z][\w'\u2019\-]*){{1,4}}"
+            for m in re.finditer(rx, fold(text)):
+                run = m.group(0).split()
+                while run and (self.vocab.titles & {run[-1].casefold().rstrip(".")}):
+                    run.pop()
+                if len(run) > 1:
+                    self.other(text[m.start() : m.start() + len(" ".join(run))])
 
     def address(self, addr: Address) -> None:
         if addr.email and self.vocab.is_own_address(addr.email):
@@ -423,4 +481,5 @@ def seed_identifiers(mail: ParsedMail, letter: Letter) -> KnownIdentifiers:
             _scan_filename(attachment.filename, c)
     _scan_text(letter.text, c)
     _scan_text(letter.removed_text, c)
+    c.organisations(letter.text)
     return KnownIdentifiers(names=tuple(c.names), emails=tuple(c.emails), other=tuple(c.others))

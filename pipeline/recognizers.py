@@ -83,6 +83,8 @@ class EmployerRules(RuleModel):
     context: list[str]
     company_suffixes: list[str]
     org_tail_words: list[str] = []
+    # "the only paediatric audiologist at ...": a role held by one person names that person.
+    unique_role_cues: list[str] = []
     score: float = Field(0.85, ge=0, le=1)
     org_score: float = Field(0.7, ge=0, le=1)
 
@@ -194,6 +196,7 @@ class Vocabulary:
         self.stop = {w.casefold() for w in STOP_WORDS}
         self.own_domains = tuple(d.casefold() for d in rules.own_domains)
         upper = [t for t in rules.allow.terms if t.isupper()]
+        self.allow_terms_upper = frozenset(fold(t) for t in upper)
         mixed = [t for t in rules.allow.terms if not t.isupper()]
         self._protected_cs = re.compile(rf"(?<![\w]){_word_re(fold(t) for t in upper)}(?![\w])")
         self._protected_ci = re.compile(
@@ -631,10 +634,17 @@ class EmployeeIdRecognizer(EntityRecognizer):
     def load(self) -> None:
         pass
 
+    # A UK vehicle registration ("AB12 CDE") is a lookup number wherever it stands; the shape (two
+    # letters, two digits, three letters) is not one clinical vocabulary uses.
+    PLATE = re.compile(r"(?<![\w\-])[A-Z]{2}[0-9]{2}[ \t]?[A-Z]{3}(?![\w\-])")
+
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         out = []
+        if self._entity == "EMPLOYEE_ID":
+            plates = self.PLATE.finditer(text)
+            out.extend(_result(self._entity, m.start(), m.end(), self._rules.score) for m in plates)
         for m in self._rx.finditer(text):
             value = m.group("v")
             if self._entity != "EMPLOYEE_ID" and re.fullmatch(r"(?:19|20)\d{2}", value):
@@ -762,7 +772,13 @@ def _sentence_start(tok: Token) -> bool:
     if tok.i == 0 or tok.is_sent_start:
         return True
     prev = tok.doc[tok.i - 1]
-    return prev.is_space or "\n" in prev.whitespace_ or prev.text in (":", "-", "\u2022", "*", '"', "(")
+    if prev.is_space or "\n" in prev.whitespace_ or prev.text in (":", "-", "\u2022", "*", '"', "("):
+        return True
+    # A numbered paragraph ("4.1 Suicide: ...", "2) Overall ...") starts after its number.
+    return bool(_NUMBERING.fullmatch(prev.text)) and _sentence_start(prev)
+
+
+_NUMBERING = re.compile(r"\(?(?:\d{1,2}(?:\.\d{1,2}){0,2}[.)]?|(?:[a-z]|[ivx]{1,4})[.)])")
 
 
 class PersonRecognizer(_DocRecognizer):
@@ -793,7 +809,7 @@ class PersonRecognizer(_DocRecognizer):
             toks = [t for t in ent if self.name_like(t) and self.ambiguous_ok(t)]
             if (
                 len(toks) == 1
-                and len(ent) == 1
+                and all(t.i == toks[0].i or not t.is_alpha for t in ent)  # "4.3 Overall" is one word
                 and _sentence_start(toks[0])
                 and toks[0].lower_ in _common_words()
             ):
@@ -835,7 +851,10 @@ class PersonRecognizer(_DocRecognizer):
                 verb_follows = nxt is not None and (
                     nxt.lower_ in self._verbs or nxt.text in ("'s", "\u2019s") or nxt.pos_ in ("VERB", "AUX")
                 )
-                if not (verb_follows or paired or tok.ent_type_ == "PERSON"):
+                # "4.3 Overall risk", "Suicide:" labelled PERSON: an ordinary word opening a line
+                # is a name only when a verb follows or another name stands beside it.
+                model_person = tok.ent_type_ == "PERSON" and tok.lower_ not in _common_words()
+                if not (verb_follows or paired or model_person):
                     continue
             out.append(_result("PERSON", tok.idx, tok.idx + len(tok.text), r.propn_score))
         return out
@@ -922,6 +941,18 @@ class EmployerRecognizer(_DocRecognizer):
         suffix = _word_re(rules.company_suffixes)
         self._company = re.compile(rf"(?<![\w])(?:{cap}[ \t]+|&[ \t]+){{1,4}}{suffix}\.?(?![\w])")
         self._org_tails = {w.casefold() for w in rules.org_tail_words}
+        cues = "|".join(re.escape(c) for c in sorted(rules.unique_role_cues, key=len, reverse=True))
+        # The role words between "the only" and "at/in/on/for": up to four lower-case words.
+        self._unique_role = (
+            re.compile(
+                rf"(?<!\w)(?:the|their|its|our|your)[ \t]+(?:{cues})[ \t]+"
+                rf"(?P<role>[a-z][\w\-]*(?:[ \t]+[a-z][\w\-]*){{0,3}}?)"
+                rf"(?=[ \t]+(?:at|in|on|for|within|across|of)\b)",
+                re.IGNORECASE,
+            )
+            if cues
+            else None
+        )
         super().__init__(["EMPLOYER", "ORG"], "EmployerRecognizer", vocab)
 
     def analyze(
@@ -929,6 +960,11 @@ class EmployerRecognizer(_DocRecognizer):
     ) -> list[RecognizerResult]:
         r = self._rules
         out = []
+        for m in self._unique_role.finditer(text) if self._unique_role else ():
+            # Only a word for a person's role ("audiologist", "engineer", "nurse") is a unique role;
+            # "the only option for", "the only one in" are not.
+            if _ROLE_NOUN.search(m.group("role")) and not self._vocab.is_allowed_span(m.group("role")):
+                out.append(_result("EMPLOYER", m.start("role"), m.end("role"), r.score))
         for m in self._company.finditer(text):
             words = m.group(0).split()
             start = m.start()
@@ -988,6 +1024,13 @@ class EmployerRecognizer(_DocRecognizer):
         if tok.like_num or (tok.text[:1].isdigit() and any(c.isalpha() for c in tok.text)):
             return True  # "3M", "7digital"
         return self.name_like(tok) and fold(tok.text).casefold() not in self._vocab.allow_terms
+
+
+_ROLE_NOUN = re.compile(
+    r"(?:ist|er|or|ian|ant|ent|ee|man|woman|person|nurse|midwife|surgeon|chef|pilot|vicar|priest|judge|"
+    r"clerk|guard|lead|chair|head|officer|technician|medic|porter|tutor)s?$",
+    re.IGNORECASE,
+)
 
 
 class LocationRecognizer(_DocRecognizer):
@@ -1264,6 +1307,8 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         words = [w for w in re.split(r"\s+", name.strip()) if w]
         variants = {" ".join(words)} if words else set()
         for w in words:
+            if len(words) > 1 and fold(w).casefold() in _PARTICLES:
+                continue  # "van", "de", "an" alone are ordinary words, not the name
             variants.add(w)
             for part in re.split(r"[\-]", w):
                 if len(part) >= 3:
@@ -1301,6 +1346,9 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         return out
 
 
+_PARTICLES = frozenset(
+    "van von der den de da di du del della dos das le la bin ibn al el ter ten mac ap ni nic o an mhic ui ua".split()
+)
 _INITIALS_ONLY = re.compile(r"(?:[A-Z]\.?[ \t]?){2,3}")
 
 
@@ -1347,6 +1395,74 @@ def _common_words() -> frozenset[str]:
                 words.update(table[candidate])
                 break
     return frozenset(words)
+
+
+@lru_cache(maxsize=1)
+def _english_words() -> frozenset[str]:
+    """Every word the spaCy model's lemmatizer tables know (nouns too): the dictionary that decides
+    how a word typed in capitals is re-cased for analysis."""
+    from pipeline.nlp import get_nlp
+
+    try:
+        lemmatizer = cast(Lemmatizer, get_nlp().get_pipe("lemmatizer"))
+        table = lemmatizer.lookups.get_table("lemma_index")
+    except (KeyError, ValueError):
+        return _common_words()
+    words: set[str] = set()
+    for key in table.keys():
+        words.update(table[key])
+    return frozenset(words)
+
+
+_CAPS_WORD = re.compile(r"[^\W\d_][\w'\u2019\-]*")
+
+
+def _is_caps_line(line: str) -> bool:
+    words = [w for w in _CAPS_WORD.findall(line) if len(w) >= 2]
+    caps = [w for w in words if w.isupper()]
+    return len(caps) >= 2 and len([w for w in caps if len(w) >= 3]) >= 1 and len(caps) >= 0.8 * len(words)
+
+
+def analysis_casing(text: str, vocab: Vocabulary) -> str:
+    """``text`` with lines typed in capitals re-cased as ordinary prose, for the model only.
+
+    The small spaCy model reads "WORKS", "REPORT" or "I RECOMMEND" in a capitals line as names or
+    organisations and misses the real names. On such lines a dictionary word becomes lower case, a
+    title becomes "Mr", a short word stays (an acronym: NHS, CBT) and any other word becomes Title
+    case, as a name would be written. Offsets are unchanged (a word whose re-casing would change its
+    length is left as it is), so detections map straight back onto the original text.
+    """
+    if not any(c.isupper() for c in text):
+        return text
+    english = _english_words()
+    out: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if not _is_caps_line(line):
+            out.append(line)
+            continue
+
+        def recase(m: re.Match[str]) -> str:
+            word = m.group(0)
+            low = fold(word).casefold()
+            bare = re.sub(r"['\u2019]s$", "", low)
+            if not word.isupper() or len(word) < 2 or fold(word) in vocab.allow_terms_upper:
+                return word
+            if bare in vocab.titles:
+                new = word[0] + word[1:].lower()
+            elif bare in english or bare in vocab.stop or bare in vocab.pronouns or bare in vocab.allow_words:
+                new = word.lower()
+            elif len(word) <= 3:
+                return word
+            else:
+                new = re.sub(r"[^\W\d_]+", lambda p: p.group(0)[0] + p.group(0)[1:].lower(), word)
+                new = re.sub(r"(['\u2019])S$", r"\1s", new)
+            return new if len(new) == len(word) else word
+
+        line = _CAPS_WORD.sub(recase, line)
+        # Sentence starts capitalised again so the model still sees sentences.
+        line = re.sub(r"(^[ \t>]*|[.!?][ \t]+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), line)
+        out.append(line)
+    return "".join(out)
 
 
 _EMAIL_RX = re.compile(EmailRecognizer.PATTERN)

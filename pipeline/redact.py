@@ -37,6 +37,7 @@ from pipeline.recognizers import (
     KnownIdentifierRecognizer,
     RedactionRules,
     Vocabulary,
+    analysis_casing,
     build_recognizers,
     fold,
 )
@@ -106,9 +107,12 @@ class Redactor:
     ) -> Redaction:
         text = unicodedata.normalize("NFC", text)
         vault = dict(vault or {})
-        artifacts = self.analyzer.nlp_engine.process_text(text, "en")
+        # Lines typed in capitals are re-cased for the model only; offsets are the same, so every
+        # detection applies to the text as written.
+        analysed = analysis_casing(text, self.vocab)
+        artifacts = self.analyzer.nlp_engine.process_text(analysed, "en")
         results = self.analyzer.analyze(
-            text, "en", nlp_artifacts=artifacts, score_threshold=self.rules.score_threshold
+            analysed, "en", nlp_artifacts=artifacts, score_threshold=self.rules.score_threshold
         )
         # Known identifiers are matched outside Presidio's de-duplication, which treats results with
         # equal spans as one and would drop the "known" mark that decides the placeholder. People the

@@ -159,3 +159,24 @@ def test_several_labelled_values_on_one_line_are_seeded_apart():
     text = "DOB: 12/03/1991   NHS No: 999 123 4560   NI: QQ 12 34 56 C\n"
     known = seed_identifiers(_mail(), Letter(text=text))
     assert {"12/03/1991", "QQ 12 34 56 C"} <= set(known.other)
+
+
+def test_lower_case_name_on_a_re_line_without_colon():
+    known = seed_identifiers(_mail(cc=()), Letter(text="re lucia marchetti, ni no. on file\n\nThanks"))
+    assert {"Lucia Marchetti", "Lucia", "Marchetti"} <= names(known)
+
+
+def test_surname_particles_and_irish_mutation_in_display_name():
+    mail = _mail(sender=Address(name="Niamh Mac an tSaoir", email="niamh@x.example"), cc=(),
+                 to=(Address(name="Annelies van der Berg", email="a@y.example"),))
+    known = names(seed_identifiers(mail, Letter(text="Hello.")))
+    assert {"Niamh Mac an tSaoir", "Mac an tSaoir", "Annelies van der Berg", "van der Berg"} <= known
+    assert not {"an", "van", "der"} & known
+
+
+def test_practice_name_seeded_from_mail_domain_but_not_providers():
+    mail = _mail(sender=Address(name="Hollie Q", email="hello@meadowsweet-counselling.example"),
+                 cc=(Address(name="", email="someone@gmail.example"),))
+    known = seed_identifiers(mail, Letter(text="Hello."))
+    assert "Meadowsweet" in known.other
+    assert not any(o.casefold() in ("gmail", "counselling") for o in known.other)

@@ -618,3 +618,79 @@ def test_hyphenated_surname_broken_over_a_line_is_known(redactor):
     known = KnownIdentifiers(names=("Tobias Wexley-Hart", "Tobias", "Wexley-Hart"))
     out = redacted(redactor, "Mx Wexley-\nHart's scores fell.", known)
     assert "Wexley" not in out and "Hart" not in out
+
+
+# -- red-team round three -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Her car, registration AB12 CDE, was followed.", "AB12 CDE"),
+        ("He drives a van (QX71ZRB) for work.", "QX71ZRB"),
+        ("Bank details: sort code 20-45-77.", "20-45-77"),
+        ("He still has her account 41122334 details.", "41122334"),
+        ("Passport no: 120938475", "120938475"),
+        ("The crime reference 13260089412 is open.", "13260089412"),
+    ],
+)
+def test_lookup_numbers_positive(redactor, text, value):
+    assert value in found(redactor, text, "EMPLOYEE_ID")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Her PHQ-9 was 17 and GAD-7 16 at session 4.",
+        "She gave an account of the assault in session 3.",
+        "Sessions on 12-03-26 and 19-03-26 were attended.",
+        "CORE-10 fell from 24 to 16 after CBT.",
+    ],
+)
+def test_lookup_numbers_negative(redactor, text):
+    assert found(redactor, text, "EMPLOYEE_ID") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        ("She is the only paediatric audiologist at the trust.", "paediatric audiologist"),
+        ("He is the sole female engineer on the rig.", "female engineer"),
+        ("They are their only night pharmacist in the hospital.", "night pharmacist"),
+    ],
+)
+def test_unique_role_is_removed(redactor, text, role):
+    assert role not in redacted(redactor, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The client is the only one in the family who works.",
+        "It is the only option for now.",
+        "The client is a paediatric audiologist at a large trust.",
+    ],
+)
+def test_ordinary_only_and_ordinary_role_are_kept(redactor, text):
+    assert redacted(redactor, text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("I AM WRITING ABOUT MY CLIENT. HE WORKS AS A DRIVER AT BRENNOCK FREIGHT AND IS STRUGGLING.", "BRENNOCK"),
+        ("HIS BROTHER STEFAN DIED IN SEPTEMBER.", "STEFAN"),
+    ],
+)
+def test_names_in_capitals_lines_are_found(redactor, text, name):
+    assert name not in redacted(redactor, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "PSYCHOLOGICAL THERAPY PROGRESS REPORT\n\nReason for report: further sessions.",
+        "I RECOMMEND 8 MORE SESSIONS WEEKLY OF CBT.",
+        "4.1 Suicide: passive thoughts, no plan or intent.\n4.3 Overall risk is low.",
+    ],
+)
+def test_capitals_headings_and_numbered_lines_keep_ordinary_words(redactor, text):
+    assert redacted(redactor, text) == text
