@@ -641,7 +641,7 @@ class EmployeeIdRecognizer(EntityRecognizer):
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
-        out = []
+        out: list[RecognizerResult] = []
         if self._entity == "EMPLOYEE_ID":
             plates = self.PLATE.finditer(text)
             out.extend(_result(self._entity, m.start(), m.end(), self._rules.score) for m in plates)
