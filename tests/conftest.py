@@ -140,3 +140,24 @@ def sink():
     controller.start()
     yield handler, controller.port
     controller.stop()
+
+
+# -- driving the real listener and worker ---------------------------------------------------
+def send_over_smtp(rt, raw: bytes, sender: str) -> None:
+    """Send one message to the running listener of ``rt`` as a mail client would (CRLF lines)."""
+    import smtplib
+
+    with smtplib.SMTP(rt.settings.smtp_host, rt.settings.smtp_port, timeout=10) as client:
+        crlf = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        assert client.sendmail(sender, ["hello@heyplumm.com"], crlf) == {}
+
+
+def drain_worker(rt, *, rounds: int = 200) -> None:
+    """Run a real worker until it has nothing left to do."""
+    from pipeline.worker import Worker
+
+    worker = Worker(rt)
+    for _ in range(rounds):
+        if not worker.run_once():
+            return
+    raise AssertionError("worker did not become idle")

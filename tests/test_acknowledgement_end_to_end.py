@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import re
-import smtplib
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -17,7 +16,8 @@ from sqlalchemy import func, select
 
 from pipeline import store
 from pipeline.smtp import build_controller
-from pipeline.worker import Runtime, Worker
+from pipeline.worker import Runtime
+from tests.conftest import drain_worker, send_over_smtp
 
 pytestmark = pytest.mark.slow
 THERAPIST = "dr.imogen.hartley@willowpractice.example"
@@ -59,18 +59,10 @@ def mail(body: str, *, subject: str = "Additional sessions", sender: str = THERA
 
 
 def send(rt: Runtime, message: EmailMessage | bytes, sender: str = THERAPIST) -> None:
-    raw = message if isinstance(message, bytes) else message.as_bytes()
-    with smtplib.SMTP(rt.settings.smtp_host, rt.settings.smtp_port, timeout=10) as client:
-        crlf = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")  # SMTP lines end in CRLF
-        assert client.sendmail(sender, ["hello@heyplumm.com"], crlf) == {}
+    send_over_smtp(rt, message if isinstance(message, bytes) else message.as_bytes(), sender)
 
 
-def drain(rt: Runtime) -> None:
-    worker = Worker(rt)
-    for _ in range(200):
-        if not worker.run_once():
-            return
-    raise AssertionError("worker did not become idle")
+drain = drain_worker
 
 
 def cases(rt: Runtime) -> list[store.Case]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import smtplib
 
 import pytest
 from sqlalchemy import func, select
@@ -19,8 +18,8 @@ from sqlalchemy import func, select
 from pipeline import cases, csm, delivery, digest, store
 from pipeline.models import CaseStatus
 from pipeline.smtp import build_controller
-from pipeline.worker import Runtime, StageFailed, Worker
-from tests.conftest import FIXTURES, expected
+from pipeline.worker import Runtime, StageFailed
+from tests.conftest import FIXTURES, drain_worker, expected, send_over_smtp
 
 pytestmark = pytest.mark.slow
 S = CaseStatus
@@ -53,18 +52,11 @@ def letter_with_client_address() -> bytes:
     return raw.replace(b"Clinical rationale", extra)
 
 
-def send(rt: Runtime, raw: bytes, sender: str) -> None:
-    with smtplib.SMTP(rt.settings.smtp_host, rt.settings.smtp_port, timeout=10) as client:
-        crlf = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")  # SMTP lines end in CRLF
-        assert client.sendmail(sender, ["hello@heyplumm.com"], crlf) == {}
+send = send_over_smtp
 
 
 def drain(rt: Runtime) -> None:
-    worker = Worker(rt)
-    for _ in range(20):
-        if not worker.run_once():
-            return
-    raise AssertionError("worker did not become idle")
+    drain_worker(rt, rounds=20)
 
 
 def identifiers() -> list[str]:
