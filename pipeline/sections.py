@@ -308,7 +308,18 @@ def _units(doc: Doc, extra_boundaries: set[int]) -> list[_Unit]:
 def _polite_requests_are_statements(doc: Doc, units: list[_Unit], compiled: _Compiled) -> list[_Unit]:
     """ "Please could you authorise another 8 sessions?" asks for sessions, not about the process."""
     starts = {s for _, s, _ in compiled.polite(doc)}
-    return [replace(u, question=False) if u.question and u.start in starts else u for u in units]
+
+    def opens(u: _Unit) -> bool:
+        # "Hi - can [PERSON_1] have 6 more sessions please, weekly?": a greeting may come first
+        i = u.start
+        while i < u.end and (doc[i].is_punct or doc[i].is_space or doc[i].lower_ in _GREETINGS):
+            i += 1
+        return u.start in starts or i in starts
+
+    return [replace(u, question=False) if u.question and opens(u) else u for u in units]
+
+
+_GREETINGS = frozenset({"hi", "hello", "hey", "morning", "afternoon", "ok", "okay"})
 
 
 def _unit_index(units: list[_Unit], token_i: int) -> int | None:
@@ -470,17 +481,48 @@ def _writer_is_subject(tok: Token) -> bool:
     return subjects[0].lower_ in _FIRST_PERSON or subjects[0].lower_ in ("it", "this")
 
 
+# a redacted name, which may be the writer's own ("[PERSON_2] recommends six additional sessions")
+_NAME_PLACEHOLDER = re.compile(r"^PERSON_\d+$")
+
+
+def _named_before(subject: Token) -> list[Token]:
+    """The role a redacted name is introduced by: "[their] psychiatrist, [PERSON_2], recommends"."""
+    if not _NAME_PLACEHOLDER.match(subject.text):
+        return []
+    doc, i = subject.doc, subject.i - 1
+    if i >= 0 and doc[i].text == "[":
+        i -= 1
+    if i >= 0 and doc[i].lower_.rstrip(".") in ("dr", "prof", "professor", "mr", "mrs", "ms", "mx"):
+        i -= 1
+    if i >= 1 and doc[i].text == ",":
+        return [doc[i - 1]]
+    return []
+
+
 def _third_party_is_subject(tok: Token, third_parties: set[str]) -> bool:
-    """True when an active subject of the clause is someone else ("[their] GP", "the line manager")."""
+    """True when an active subject of the clause is someone else ("[their] GP", "the line manager",
+    "Dr [PERSON_2], [their] consultant, recommends", "[PERSON_2] recommends")."""
     kind, subjects = _subjects(tok)
     if kind != "active":
         return False
     for subject in subjects:
-        compound = [c.lower_ for c in subject.children if c.dep_ in ("compound", "amod")]
-        names = {subject.lower_, subject.lemma_.lower(), " ".join([*compound, subject.lower_])}
-        if names & third_parties:
-            return True
+        for who in (subject, *(c for c in subject.children if c.dep_ == "appos"), *_named_before(subject)):
+            compound = [c.lower_ for c in who.children if c.dep_ in ("compound", "amod")]
+            names = {who.lower_, who.lemma_.lower(), " ".join([*compound, who.lower_])}
+            if names & third_parties:
+                return True
     return False
+
+
+def _past_grant(tok: Token) -> bool:
+    """ "Plumm approved 6 additional sessions in [DATE_1]": a grant already made, not a request."""
+    return tok.tag_ == "VBD" and tok.lemma_.lower() in _GRANT_VERBS
+
+
+_GRANT_VERBS = frozenset(
+    {"approve", "authorise", "authorize", "grant", "fund", "allocate", "sanction", "give", "provide", "offer"}
+    | {"arrange"}
+)
 
 
 _HEADING_TAIL = re.compile(r"^[\s*_]*(?:[:\-–—]|$)")
@@ -532,7 +574,7 @@ def _assess_section(
     compiled: _Compiled,
     boundaries: set[str],
     closings: tuple[str, ...],
-) -> tuple[SectionVerdict, set[int]]:
+) -> tuple[SectionVerdict, set[int], dict[int, int]]:
     scope = _Scope(doc, compiled, section, boundaries, closings)
     rules_by_id = {p.id: p for p in section.patterns}
     third_parties = {t.lower() for t in section.third_parties}
@@ -546,7 +588,7 @@ def _assess_section(
         rule = rules_by_id[rule_id]
         if rule.negatable and scope.negated(s, e, units[ui]):
             continue
-        if rule.first_person and not _writer_is_subject(doc[s]):
+        if rule.first_person and (not _writer_is_subject(doc[s]) or _past_grant(doc[s])):
             continue
         if third_parties and _third_party_is_subject(doc[s], third_parties):
             continue
@@ -561,14 +603,18 @@ def _assess_section(
     # where the request is stated: the hit sentences, and the line after a heading's first one
     # ("Recommendation:" / "* 6 more sessions" / "* weekly")
     hit_units = {h.unit for h in hits} | {h.unit + 1 for h in hits if h.rule == "heading"}
+    first_hit: dict[int, int] = {}  # unit -> token of its first hit
+    for h in hits:
+        first_hit[h.unit] = min(h.token, first_hit.get(h.unit, h.token))
     if not hits:
-        return SectionVerdict(id=section.id, title=section.title, present=False), hit_units
+        return SectionVerdict(id=section.id, title=section.title, present=False), hit_units, first_hit
     first = min(hits, key=lambda h: (h.token, h.rule))
     return (
         SectionVerdict(
             id=section.id, title=section.title, present=True, evidence=units[first.unit].text, rule=first.rule
         ),
         hit_units,
+        first_hit,
     )
 
 
@@ -591,9 +637,16 @@ def _number(tok: Token, numbers: dict[str, int], maximum: int) -> int | None:
 
 
 def _sessions(
-    doc: Doc, units: list[_Unit], rules: SectionRules, compiled: _Compiled, preferred: set[int]
+    doc: Doc,
+    units: list[_Unit],
+    rules: SectionRules,
+    compiled: _Compiled,
+    preferred: set[int],
+    first_hit: dict[int, int],
 ) -> tuple[int | None, set[int]]:
-    candidates: list[tuple[int, int, int, int]] = []  # (rank, token, value, unit)
+    # (rank, before the recommendation, token, value, unit): in "[they] has used 8 of [their] 8 sessions;
+    # I recommend 6 more" the number after the recommendation wins
+    candidates: list[tuple[int, int, int, int, int]] = []
     numbers = {k.lower(): v for k, v in rules.sessions.numbers.items()}
     for match_id, s, e in compiled.sessions(doc):
         label = doc.vocab.strings[match_id].split(_SEP)[0]
@@ -608,11 +661,12 @@ def _sessions(
         if label == "bare" and not in_rec:
             continue
         rank = (0 if in_rec else 2) + (0 if label == "sessions" else 1)
-        candidates.append((rank, s, value, ui))
+        before = 1 if in_rec and s < first_hit.get(ui, s) else 0
+        candidates.append((rank, before, s, value, ui))
     if not candidates:
         return None, set()
     best = min(candidates)
-    return best[2], {best[3]}
+    return best[3], {best[4]}
 
 
 def _period(
@@ -688,13 +742,14 @@ def assess_sections(text: str, *, rules: SectionRules) -> SectionReport:
     pattern_matches.sort(key=lambda m: (m[2], m[3], m[0], m[1]))
     verdicts = []
     rec_units: set[int] = set()
+    rec_first: dict[int, int] = {}
     for section in rules.sections:
-        verdict, hit_units = _assess_section(
+        verdict, hit_units, first_hit = _assess_section(
             section, doc, units, pattern_matches, headings, compiled, boundaries, closings
         )
         verdicts.append(verdict)
         if section.id == "recommendation":
-            rec_units = hit_units
-    sessions, session_units = _sessions(doc, units, rules, compiled, rec_units)
+            rec_units, rec_first = hit_units, first_hit
+    sessions, session_units = _sessions(doc, units, rules, compiled, rec_units, rec_first)
     period = _period(doc, units, rules, compiled, rec_units, session_units)
     return SectionReport(verdicts=tuple(verdicts), sessions_requested=sessions, period=period)

@@ -12,6 +12,10 @@ Decisions a reader could argue about, stated once:
 * a *conditional or hedged* one ("If funding allows, I may recommend...") is not a recommendation;
 * a recommendation made by someone else ("[their] GP recommended counselling") is not the
   therapist's recommendation;
+* a redacted name alone ("[PERSON_2] recommends six additional sessions") is taken to be the
+  writer, as in tests/test_sections.py, but one introduced by a role ("[their] psychiatrist,
+  [PERSON_2], recommends...", "Dr [PERSON_2], [their] consultant, recommends...") is someone else;
+* a grant already made ("Plumm approved 6 additional sessions in [DATE_1]") is not a request;
 * a polite request phrased as a question ("Please could Plumm authorise another 8 sessions?") is
   a request, while a question about the process ("How does [PERSON_1] get more sessions?") is not;
 * "would benefit from / requires further therapy" counts as a (thin) need, as in
@@ -643,7 +647,175 @@ HOLDOUT_3 = [
     ),
 ]
 
-ALL = RECOMMENDATIONS + NEEDS + LETTERS + NEGATIVES + HOLDOUT + HOLDOUT_3
+
+# --- fourth blind round: another writer (terse notes, supervisors/trainees, US English, heavy
+# placeholders, needs shown only through scores and functional impact, negatives) ----------------
+
+HOLDOUT_4 = [
+    _p("terse-more-please-weekly", "6 more sessions please, weekly?", False, True),
+    _p("us-recommend-continuing-care-visits", "I'd recommend continuing care for an additional 8 visits.", False, True),
+    _p("scores-and-off-work", "PHQ-9 19, GAD-7 16; off work 3 weeks.", True, False),
+    _p(
+        "psychiatrist-recommends",
+        "[PERSON_1]'s psychiatrist, [PERSON_2], recommends continued weekly therapy.",
+        False,
+        False,
+    ),
+    _p("dr-consultant-recommends", "Dr [PERSON_2], [their] consultant, recommends 6 further sessions.", False, False),
+    _p("i-name-recommend", "I, [PERSON_2], recommend 6 further sessions for [PERSON_1].", False, True),
+    _p(
+        "supervisor-endorses",
+        "As [PERSON_2]'s clinical supervisor, I endorse [their] recommendation that [PERSON_1] "
+        "receive a further 6 sessions.",
+        False,
+        True,
+    ),
+    _p(
+        "trainee-requesting",
+        "I am a trainee counsellor and, with my supervisor's agreement, I am requesting 6 additional "
+        "sessions for [PERSON_1].",
+        False,
+        True,
+    ),
+    _p(
+        "discharged-none-required",
+        "[PERSON_1] has completed treatment and is being discharged; no further sessions are required.",
+        False,
+        False,
+    ),
+    _p(
+        "progress-phq-fallen",
+        "Progress update: [PERSON_1] continues to attend weekly and [their] PHQ-9 has fallen from 18 to 9.",
+        False,
+        False,
+    ),
+    _p(
+        "billing-question",
+        "Could you tell me whether sessions are invoiced to Plumm or to [ORG_1] directly?",
+        False,
+        False,
+    ),
+    _p(
+        "unable-to-drive",
+        "[they] has been unable to drive since the accident and has stopped leaving the house.",
+        True,
+        False,
+    ),
+    _p(
+        "presentation-panic-sleep",
+        "Current presentation: panic attacks 3-4 times a week; sleeping around 4 hours a night.",
+        True,
+        False,
+    ),
+    _p("gad-severe-range", "GAD-7 remains in the severe range (17).", True, False),
+    _p("request-authorization-us", "I am writing to request authorization for 10 additional sessions.", False, True),
+    _p("extend-care-through-date", "I'm requesting we extend [their] care through [DATE_1].", False, True),
+    _p(
+        "plan-keep-seeing-if-agrees",
+        "My plan is to keep seeing [them] weekly for another couple of months, if Plumm agrees.",
+        False,
+        True,
+    ),
+    _p("like-to-keep-working", "I'd like to keep working with [PERSON_1] for another 6 sessions.", False, True),
+    _p("declined-offer", "[PERSON_1] declined my offer of further sessions.", False, False),
+    _p("agreed-to-end", "We agreed to end therapy as [they] feels ready.", False, False),
+    _p(
+        "approved-now-completed",
+        "Plumm approved 6 additional sessions in [DATE_1], which [they] has now completed.",
+        False,
+        False,
+    ),
+    _p(
+        "may-request-in-future",
+        "Should [their] symptoms return, I may request further sessions in future.",
+        False,
+        False,
+    ),
+    _p(
+        "intrusive-memories",
+        "[they] continues to experience intrusive memories and nightmares related to the assault.",
+        True,
+        False,
+    ),
+    _p(
+        "signed-off-sick",
+        "[they] was signed off sick by [their] GP on [DATE_1] with work-related stress.",
+        True,
+        False,
+    ),
+    _p("passive-si", "[they] reports passive suicidal ideation without plan or intent.", True, False),
+    _p(
+        "letter-redundancy",
+        "Dear Plumm team,\n\n[PERSON_1] ([AGE_1]) was referred with low mood after a redundancy. "
+        "[their] PHQ-9 is 21 and [they] is struggling to get out of bed most days.\n\n"
+        "I recommend a further 8 sessions, fortnightly.\n\nKind regards,\n[PERSON_2]",
+        True,
+        True,
+    ),
+    _p(
+        "headings-reason-request",
+        "Reason for request:\nOngoing grief following a bereavement; [they] is not yet back at work.\n\n"
+        "Request:\n6 sessions, weekly",
+        True,
+        True,
+    ),
+    _p(
+        "professional-opinion-benefit",
+        "In my professional opinion, [PERSON_1] would benefit from continued treatment.",
+        True,
+        True,
+    ),
+    _p(
+        "employer-recommended",
+        "[their] employer has recommended that [they] take more sessions.",
+        False,
+        False,
+    ),
+    _p("terse-req-sx", "Req: 4 sess, fortnightly. Sx: panic, avoidance.", True, True),
+    _p("topped-up-by", "Could [PERSON_1]'s allocation be topped up by 4?", False, True),
+    _p(
+        "limit-question",
+        "Is there a limit on how many extra sessions an employee can have?",
+        False,
+        False,
+    ),
+    _p(
+        "returned-full-time",
+        "[they] has returned to work full-time and reports [their] mood is stable.",
+        False,
+        False,
+    ),
+    _p("treating-team-passive", "Continuing therapy is recommended by the treating team.", False, True),
+    _p("not-recommending", "I'm not recommending further sessions at this stage.", False, False),
+    _p("pcl5-score", "[their] PCL-5 score is 52.", True, False),
+    _p(
+        "work-sleep-mood-labels",
+        "Work: on reduced hours since [DATE_1]; Sleep: 3-4 hours; Mood: low most days.",
+        True,
+        False,
+    ),
+    _p("invoice-attached", "Please find attached my invoice for [DATE_1]'s sessions.", False, False),
+    _p(
+        "would-like-to-continue-range",
+        "We would like to continue, ideally another 6-8 sessions over the summer.",
+        False,
+        True,
+    ),
+    _p("discussed-in-supervision", "I have discussed [PERSON_1]'s case in supervision.", False, False),
+    # written after the round-four fixes, to hold them (not blind)
+    _p("gp-dr-named-recommends", "[their] GP, Dr [PERSON_3], recommends more sessions.", False, False),
+    _p("request-a-further-n", "Plumm previously approved 6 sessions; I now request a further 6.", False, True),
+    _p("mood-stable-sleep-good", "Mood: stable. Sleep: good.", False, False),
+    _p(
+        "greeting-then-polite-request",
+        "Hi - can [PERSON_1] have 6 more sessions please, weekly? Panic attacks back since [their] dad's "
+        "funeral last month.",
+        True,
+        True,
+    ),
+]
+
+ALL = RECOMMENDATIONS + NEEDS + LETTERS + NEGATIVES + HOLDOUT + HOLDOUT_3 + HOLDOUT_4
 
 
 @pytest.mark.parametrize(("text", "needs", "recommendation"), ALL)
@@ -712,7 +884,28 @@ EXTRACTION = [
 ]
 
 
-@pytest.mark.parametrize(("text", "sessions", "period"), EXTRACTION)
+EXTRACTION_4 = [
+    _x("6 more sessions please, weekly?", 6, "weekly"),
+    _x("I'd recommend continuing care for an additional 8 visits.", 8, None),
+    _x("I recommend a further 8 sessions, fortnightly.", 8, "fortnightly"),
+    _x("Request:\n6 sessions, weekly", 6, "weekly"),
+    _x("I am writing to request authorization for 10 additional sessions.", 10, None),
+    _x("I recommend biweekly sessions for another 3 months.", None, "biweekly for another 3 months"),
+    _x("Req: 4 sess, fortnightly.", 4, "fortnightly"),
+    _x("I recommend a further twelve sessions.", 12, None),
+    _x("I recommend 6 sessions, monthly.", 6, "monthly"),
+    _x("I recommend 8 sessions across the next 16 weeks.", 8, "across the next 16 weeks"),
+    _x("I recommend 6 further sessions every three weeks.", 6, "every three weeks"),
+    _x("I recommend twice-weekly sessions for 4 weeks.", None, "twice-weekly for 4 weeks"),
+    _x("[they] has used 8 of [their] 8 sessions; I recommend 6 more, weekly.", 6, "weekly"),
+    _x("Could [PERSON_1]'s allocation be topped up by 4?", 4, None),
+    # written after the fixes
+    _x("Hi - can [PERSON_1] have 6 more sessions please, weekly?", 6, "weekly"),
+    _x("I recommend 6 sessions; [they] has had 10 so far.", 6, None),
+]
+
+
+@pytest.mark.parametrize(("text", "sessions", "period"), EXTRACTION + EXTRACTION_4)
 def test_unseen_sessions_and_period(text: str, sessions: int | None, period: str | None, rules) -> None:
     report = assess_sections(text, rules=rules)
     assert (report.sessions_requested, report.period) == (sessions, period)
