@@ -121,6 +121,20 @@ _LABELLED_VALUES = re.compile(
     r"telephone|mobile|mob)\.?[ \t]*[:\-][ \t]*(?P<value>[^\n]{2,80})$",
     re.IGNORECASE | re.MULTILINE,
 )
+# Name fields of a details table or form, often with no colon once the cells are flattened to text:
+# "Surname SMITH", "Forename(s) Anna Marie", "Known as Annie", "Preferred name: Jo".
+_NAME_FIELD = re.compile(
+    r"^[ \t>*\-]*(?i:(?:sur|family[ \t]+|last[ \t]+|first[ \t]+|fore|given[ \t]+|middle[ \t]+|"
+    r"preferred[ \t]+|maiden[ \t]+|client[ \t]+|patient[ \t]+|full[ \t]+)name(?:s|\(s\))?|known[ \t]+as)"
+    rf"[ \t]*[:\-]?[ \t]+(?P<name>{_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_WORD}){{0,3}})[ \t]*$",
+    re.MULTILINE,
+)
+# A full name after a verb of treatment, without any "my client": "I have been working with Jane Doe",
+# "I have been seeing Jane Doe since May". Case-sensitive; both words must be name-like.
+_TREATING = re.compile(
+    r"\b(?:working|worked|work|seeing|seen|treating|treated|supporting|supported)[ \t]+(?:with[ \t]+)?"
+    rf"(?P<name>{_WORD}[ \t]+{_WORD})(?![\w'\u2019\-])"
+)
 _ANY_LABEL = re.compile(r"^[A-Za-z][A-Za-z .]{0,24}:[ \t]*(?P<value>\S.*)$")
 _VALUE_GAP = re.compile(r"[ \t]{3,}|\t+|[ \t]+\|[ \t]+")
 _PHONE = re.compile(
@@ -363,6 +377,13 @@ def _scan_text(text: str, c: _Collector) -> None:
     for m in _INITIALS_TRIGGER.finditer(text):
         c.initials(m.group("initials") or m.group("bare"))
     for m in _RELATIVES.finditer(text):
+        c.name(m.group("name"))
+    for m in _TREATING.finditer(text):
+        words = m.group("name").split()
+        if all(not w.isupper() and not c.vocab.not_a_name(w) and w.casefold() not in c.vocab.ambiguous
+               for w in words):
+            c.name(m.group("name"))
+    for m in _NAME_FIELD.finditer(text):
         c.name(m.group("name"))
     for m in _LABELLED_VALUES.finditer(text):
         # "DOB: 01/02/1990   NHS No: 999 ...   NI: QQ ...": one line, several labelled values.

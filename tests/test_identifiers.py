@@ -180,3 +180,17 @@ def test_practice_name_seeded_from_mail_domain_but_not_providers():
     known = seed_identifiers(mail, Letter(text="Hello."))
     assert "Meadowsweet" in known.other
     assert not any(o.casefold() in ("gmail", "counselling") for o in known.other)
+
+
+def test_name_fields_of_a_flattened_table_are_seeded_without_colons():
+    text = "Surname WHITCOMBE-DASSLER\nForename(s) Oriane Beatrix\nKnown as Bea\nStaff ID ST-1\n"
+    known = seed_identifiers(_bare(), Letter(text=text))
+    assert {"WHITCOMBE-DASSLER", "Oriane Beatrix", "Oriane", "Beatrix", "Bea"} <= names(known)
+    assert not ({"Surname", "Forename", "Staff"} & names(known))
+
+
+def test_full_name_after_a_verb_of_treatment_is_seeded():
+    text = "I have been working with Rowena Thistlewood since May. I am seeing Anxiety UK staff too."
+    known = seed_identifiers(_bare(), Letter(text=text))
+    assert {"Rowena Thistlewood", "Rowena", "Thistlewood"} <= names(known)
+    assert not ({"Anxiety", "UK"} & names(known))

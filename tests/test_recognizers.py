@@ -285,6 +285,8 @@ def test_word_names_used_as_words_are_kept(redactor, text, word):
         "GAD",
         "Monday",
         "March",
+        "HAI",
+        "SHAI",
     ],
 )
 def test_clinical_vocabulary_is_kept(redactor, phrase):
@@ -694,3 +696,17 @@ def test_names_in_capitals_lines_are_found(redactor, text, name):
 )
 def test_capitals_headings_and_numbered_lines_keep_ordinary_words(redactor, text):
     assert redacted(redactor, text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("I am a third-year trainee counselling psychologist.\n\nBest wishes,\nAnna Bell\n"
+         "Trainee Counselling Psychologist\n", "Trainee Counselling Psychologist"),
+        ("She posts on Instagram as @someone_art and on Mastodon.", "Instagram"),
+        ("He writes about it on Mastodon and TikTok.", "Mastodon"),
+        ("Surname SMITH-JONES\nForename(s) Anna\n\nThe client is anxious.", "Surname"),
+    ],
+)
+def test_roles_platforms_and_field_labels_are_kept(redactor, text, kept):
+    assert kept in redacted(redactor, text)
