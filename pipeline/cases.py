@@ -19,7 +19,7 @@ from sqlalchemy import func, select, text
 from sqlmodel import Session, col
 
 from pipeline import accounts, delivery, outbox, store
-from pipeline.models import CaseStatus, ParsedMail
+from pipeline.models import CaseStatus, IntakeOutcome, ParsedMail
 from pipeline.signals import sender_signals
 
 if TYPE_CHECKING:
@@ -221,6 +221,25 @@ def record(rt: Runtime, message_id: int, worker_id: str, processed: Processed) -
         return case.reference
 
 
+def _message_status(outcome: IntakeOutcome) -> str:
+    """A message whose outcome quarantines its case is itself quarantined; any other is done."""
+    return store.MessageStatus.QUARANTINED if outcome.status == S.QUARANTINED else store.MessageStatus.DONE
+
+
+def _next_seq(db: Session, case: store.Case) -> int:
+    count = db.execute(select(func.count()).select_from(store.CaseLetter)
+                       .where(col(store.CaseLetter.case_id) == case.id)).scalar_one()
+    return count + 1
+
+
+def _add_letter(db: Session, row: store.InboundMessage, case: store.Case, processed: Processed, seq: int) -> None:
+    redaction, letter = processed.redaction, processed.letter
+    assert redaction is not None and letter is not None
+    assert case.id is not None and row.id is not None
+    db.add(store.CaseLetter(case_id=case.id, message_id=row.id, seq=seq, redacted_text=redaction.text,
+                            sources=list(letter.sources), entity_counts=dict(redaction.counts)))
+
+
 def _finish(db: Session, row: store.InboundMessage, case: store.Case, status: str) -> None:
     row.status = status
     row.case_id = case.id
@@ -243,8 +262,7 @@ def _record_new(db: Session, rt: Runtime, row: store.InboundMessage, processed: 
     if outcome is not None:
         case.reason, case.reason_stage = outcome.reason, outcome.stage
         transition(db, case, outcome.status, actor=SYSTEM, note=outcome.reason)
-        _finish(db, row, case, store.MessageStatus.QUARANTINED if outcome.status == S.QUARANTINED
-                else store.MessageStatus.DONE)
+        _finish(db, row, case, _message_status(outcome))
         return case
     _apply_letter(db, rt, row, case, processed, seq=1)
     _finish(db, row, case, store.MessageStatus.DONE)
@@ -254,11 +272,9 @@ def _record_new(db: Session, rt: Runtime, row: store.InboundMessage, processed: 
 def _apply_letter(
     db: Session, rt: Runtime, row: store.InboundMessage, case: store.Case, processed: Processed, *, seq: int
 ) -> None:
+    _add_letter(db, row, case, processed, seq)
     redaction, letter, report = processed.redaction, processed.letter, processed.sections
     assert redaction is not None and letter is not None and report is not None
-    assert case.id is not None and row.id is not None
-    db.add(store.CaseLetter(case_id=case.id, message_id=row.id, seq=seq, redacted_text=redaction.text,
-                            sources=list(letter.sources), entity_counts=dict(redaction.counts)))
     case.letter_redacted = (case.letter_redacted + LETTER_SEPARATOR if case.letter_redacted else "") + redaction.text
     case.sources = list(dict.fromkeys([*case.sources, *letter.sources]))
     case.entity_counts = _merge_counts(case.entity_counts, dict(redaction.counts))
@@ -288,14 +304,11 @@ def _record_rerun(
         db.add(case)
         if outcome.status != S.QUARANTINED:
             transition(db, case, outcome.status, actor=SYSTEM, note=outcome.reason)
-        _finish(db, row, case, store.MessageStatus.QUARANTINED if outcome.status == S.QUARANTINED
-                else store.MessageStatus.DONE)
+        _finish(db, row, case, _message_status(outcome))
         return case
     if not case.sender_signals:
         case.sender_signals = _signals(rt, processed.mail)
-    seq = (db.execute(select(func.count()).select_from(store.CaseLetter)
-                      .where(col(store.CaseLetter.case_id) == case.id)).scalar_one()) + 1
-    _apply_letter(db, rt, row, case, processed, seq=seq)
+    _apply_letter(db, rt, row, case, processed, seq=_next_seq(db, case))
     _finish(db, row, case, store.MessageStatus.DONE)
     return case
 
@@ -306,20 +319,14 @@ def _record_follow_up(
     outcome = processed.outcome
     if outcome is not None:
         add_event(db, case, actor=SYSTEM, kind="follow-up-unreadable", note=f"message {row.id}: {outcome.reason}")
-        _finish(db, row, case, store.MessageStatus.QUARANTINED if outcome.status == S.QUARANTINED
-                else store.MessageStatus.DONE)
+        _finish(db, row, case, _message_status(outcome))
         return case
-    seq = (db.execute(select(func.count()).select_from(store.CaseLetter)
-                      .where(col(store.CaseLetter.case_id) == case.id)).scalar_one()) + 1
+    seq = _next_seq(db, case)
     add_event(db, case, actor=SYSTEM, kind="letter-added", note=f"message {row.id}")
     if case.status in OPEN_FOR_LETTERS:
         _apply_letter(db, rt, row, case, processed, seq=seq)
-    else:
-        redaction = processed.redaction
-        assert redaction is not None and case.id is not None and row.id is not None
-        db.add(store.CaseLetter(case_id=case.id, message_id=row.id, seq=seq, redacted_text=redaction.text,
-                                sources=list(processed.letter.sources) if processed.letter else [],
-                                entity_counts=dict(redaction.counts)))
+    else:  # kept on the case, but a decided case's assessment does not change
+        _add_letter(db, row, case, processed, seq)
     _finish(db, row, case, store.MessageStatus.DONE)
     return case
 
