@@ -334,7 +334,7 @@ def _record_follow_up(
 def _maybe_acknowledge(db: Session, rt: Runtime, case: store.Case, mail: ParsedMail, processed: Processed) -> None:
     allowed, why = outbox.acknowledgement_allowed(mail, own_addresses=[*rt.settings.intake_addresses,
                                                                         rt.settings.sender_address])
-    to = mail.sender.email
+    to = outbox.reply_address(mail)
     if not allowed or not to:
         add_event(db, case, actor=SYSTEM, kind="acknowledgement-skipped", note=why if not allowed else "no-sender")
         return

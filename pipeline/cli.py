@@ -266,7 +266,8 @@ def replay_cmd(
     expect: Annotated[bool, typer.Option(
         "--expect", help="fail on any drift from the golden <stem>.replay.txt/.json files")] = False,
     ground_truth: Annotated[bool, typer.Option(
-        "--ground-truth", help="fail on any leak of a must_not_survive string (<stem>.expected.json)",
+        "--ground-truth", help="fail on any leak of a must_not_survive string, or any outcome (status, reason, "
+        "sections, sessions, period, acknowledgement, placeholder kind) other than <stem>.expected.json says",
     )] = False,
     update_golden: Annotated[bool, typer.Option(
         "--update-golden", help="rewrite the golden files (review the diff first)")] = False,
@@ -317,8 +318,13 @@ def replay_cmd(
             out.print(drift.diff.rstrip("\n"), markup=False)
     for leak in run.leaks:
         out.print(f"LEAK {leak.describe()}", markup=False)
-    for stem in run.golden_refused:
-        out.print(f"golden files NOT written for {stem}: it leaks", markup=False)
+    for disagreement in run.disagreements:
+        out.print(f"DISAGREE {disagreement.describe()}", markup=False)
+    for stem, changes in sorted(run.golden_changes.items()):
+        verdict = "REFUSED (leaks or contradicts expected.json)" if stem in run.golden_refused else "written"
+        out.print(f"golden {stem}: {verdict}", markup=False)
+        for change in changes:
+            out.print(f"    {change}", markup=False)
     statuses: dict[str, int] = {}
     for r in run.results:
         statuses[r.summary["status"]] = statuses.get(r.summary["status"], 0) + 1
@@ -330,7 +336,9 @@ def replay_cmd(
         verdict = f"DRIFT in {len(run.drifts)} message(s)" if run.drifts else "no drift"
         out.print(f"expect: {verdict}", markup=False)
     if run.ground_truth is not None:
-        out.print("ground truth: " + (f"{len(run.leaks)} LEAK(S)" if run.leaks else "no leak"), markup=False)
+        out.print("ground truth: " + (f"{len(run.leaks)} LEAK(S)" if run.leaks else "no leak") + ", "
+                  + (f"{len(run.disagreements)} DISAGREEMENT(S) with expected.json" if run.disagreements
+                     else "every outcome as expected"), markup=False)
     out.print(f"report: {out_dir / 'report.html'}", markup=False)
     raise typer.Exit(run.exit_code)
 

@@ -78,6 +78,14 @@ def _values(mail: ParsedMail, name: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in mail.headers.get(name.lower(), ()))
 
 
+def reply_address(mail: ParsedMail) -> str:
+    """Where a reply goes, as a mail client's Reply sends it: the one Reply-To address if there is
+    exactly one (a practice system sending from no-reply on a therapist's behalf names the therapist
+    there), otherwise From."""
+    reply_to = [a.email.strip() for a in mail.reply_to if a.email.strip()]
+    return reply_to[0] if len(reply_to) == 1 else (mail.sender.email or "").strip()
+
+
 def acknowledgement_allowed(mail: ParsedMail, *, own_addresses: Iterable[str]) -> tuple[bool, str]:
     """RFC 3834 loop safety: may we send an automatic acknowledgement to this message?"""
     own = {a.strip().lower() for a in own_addresses if a and a.strip()}
@@ -102,12 +110,12 @@ def acknowledgement_allowed(mail: ParsedMail, *, own_addresses: Iterable[str]) -
     return_path = _values(mail, "return-path")
     if return_path and return_path[0].replace(" ", "") in ("<>", ""):
         return False, BOUNCE
-    sender = (mail.sender.email or "").strip().lower()
+    sender = reply_address(mail).lower()
     if not sender or sender.count("@") != 1:
         return False, NO_SENDER
     if _SYSTEM_LOCALPARTS.match(sender.partition("@")[0]):
         return False, SYSTEM_SENDER
-    if sender in own:
+    if sender in own or (mail.sender.email or "").strip().lower() in own:
         return False, OWN_ADDRESS
     if _BOUNCE_SUBJECTS.match(mail.subject or ""):
         return False, BOUNCE

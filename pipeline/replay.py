@@ -48,6 +48,7 @@ from sqlmodel import col
 
 from pipeline import store
 from pipeline.config import Settings
+from pipeline.report import PLACEHOLDER
 from pipeline.smtp import database_persister
 
 log = logging.getLogger("plumm.replay")
@@ -55,9 +56,11 @@ log = logging.getLogger("plumm.replay")
 GOLDEN_TXT = ".replay.txt"
 GOLDEN_JSON = ".replay.json"
 GROUND_TRUTH = ".expected.json"
+LETTER = ".letter.txt"
 FALLBACK_SENDER = "replay@heyplumm.com"
 SMTP_WAIT_SECONDS = 120.0
 MAX_SMTP_LINE = 998  # RFC 5321 4.5.3.1.6, without CRLF
+NO_SECTIONS = {"needs": False, "recommendation": False}
 _THREAD_MARK = re.compile(r"\bPLM-\d{4}-\d{6}\b")
 
 
@@ -103,6 +106,22 @@ class Leak:
 
 
 @dataclass(frozen=True, slots=True)
+class Disagreement:
+    """One field of a message's outcome that differs from its hand-written ``expected.json``.
+
+    ``expected`` and ``actual`` are statuses, reason codes, booleans, numbers or entity type
+    names, never a value from a letter."""
+
+    stem: str
+    field: str
+    expected: Any
+    actual: Any
+
+    def describe(self) -> str:
+        return f"{self.stem}: {self.field} expected {self.expected!r}, replay gave {self.actual!r}"
+
+
+@dataclass(frozen=True, slots=True)
 class GroundTruth:
     stem: str
     strings: int
@@ -111,6 +130,7 @@ class GroundTruth:
     must_keep: int
     kept: int
     missing_kept: tuple[int, ...]  # indices into must_keep
+    disagreements: tuple[Disagreement, ...] = ()  # the outcome against the hand-written expectation
 
 
 @dataclass(slots=True)
@@ -119,7 +139,8 @@ class ReplayRun:
     drifts: list[Drift] | None = None  # None: not checked
     ground_truth: list[GroundTruth] | None = None
     golden_written: list[str] = field(default_factory=list)
-    golden_refused: list[str] = field(default_factory=list)  # leaking messages never become golden
+    golden_refused: list[str] = field(default_factory=list)  # leaking or contradicting: never golden
+    golden_changes: dict[str, list[str]] = field(default_factory=dict)  # what a refresh changes, per message
     scrubber: Scrubber | None = None  # masks ground-truth values wherever a letter is shown
     not_compared: list[str] = field(default_factory=list)  # refused over SMTP as any server would
 
@@ -128,8 +149,12 @@ class ReplayRun:
         return [leak for gt in self.ground_truth or [] for leak in gt.leaks]
 
     @property
+    def disagreements(self) -> list[Disagreement]:
+        return [d for gt in self.ground_truth or [] for d in gt.disagreements]
+
+    @property
     def passed(self) -> bool:
-        return not self.drifts and not self.leaks and not self.golden_refused
+        return not self.drifts and not self.leaks and not self.disagreements and not self.golden_refused
 
     @property
     def exit_code(self) -> int:
@@ -139,10 +164,11 @@ class ReplayRun:
 # -- summaries ----------------------------------------------------------------------------
 def case_summary(case: store.Case | None, *, acknowledged: bool) -> dict[str, Any]:
     if case is None:
-        return {"status": "not-recorded", "reason": "no-case", "stage": None, "sections": None,
+        return {"status": "not-recorded", "reason": "no-case", "stage": None, "sections": dict(NO_SECTIONS),
                 "sessions_requested": None, "period": None, "entity_counts": {}, "sources": [],
                 "acknowledged": False}
-    sections = {key: bool(value.get("present")) for key, value in sorted(case.sections.items())} or None
+    # Always both verdicts, as DESIGN.md's contract says: a message with no letter has neither section.
+    sections = {key: bool((case.sections.get(key) or {}).get("present")) for key in NO_SECTIONS}
     return {
         "status": case.status,
         "reason": case.reason,
@@ -393,15 +419,20 @@ def replay(
     truths = load_ground_truth(source, [r.stem for r in results])
     run = ReplayRun(results, scrubber=Scrubber(truths))
     if ground_truth or update_golden:
-        run.ground_truth = [check_ground_truth(r, truths[r.stem]) for r in results if r.stem in truths]
+        run.ground_truth = [check_ground_truth(r, truths[r.stem], source_letter(source, r.stem))
+                            for r in results if r.stem in truths]
     if expect:
         run.not_compared = sorted(r.stem for r in results if _unsendable(r, source))
         compared = [r for r in results if r.stem not in run.not_compared]
         run.drifts = compare_golden(source, compared, run.scrubber or Scrubber({}))
     if update_golden:
-        leaking = {leak.stem for leak in run.leaks}
+        refused = {leak.stem for leak in run.leaks} | {d.stem for d in run.disagreements}
         for result in results:
-            if result.stem in leaking:
+            changes = golden_changes(source, result)
+            if not changes:
+                continue
+            run.golden_changes[result.stem] = changes
+            if result.stem in refused:
                 run.golden_refused.append(result.stem)
                 continue
             write_golden(source, result)
@@ -423,6 +454,38 @@ def write_outputs(out: Path, result: ReplayResult) -> None:
 def write_golden(source: Path, result: ReplayResult) -> None:
     (source / f"{result.stem}{GOLDEN_TXT}").write_text(result.txt, encoding="utf-8", newline="\n")
     (source / f"{result.stem}{GOLDEN_JSON}").write_text(result.json_text, encoding="utf-8", newline="\n")
+
+
+def _placeholder_types(text: str) -> Counter[str]:
+    return Counter(t for t in (_placeholder_type(m.group(0)) for m in PLACEHOLDER.finditer(text)) if t)
+
+
+def golden_changes(source: Path, result: ReplayResult) -> list[str]:
+    """What writing this result as the golden would change, in words a reviewer can check: the
+    outcome fields, the placeholder types in the letter and the counts by type (never a value).
+    Empty when the golden files already hold exactly this result."""
+    txt_path, json_path = source / f"{result.stem}{GOLDEN_TXT}", source / f"{result.stem}{GOLDEN_JSON}"
+    if not txt_path.exists() or not json_path.exists():
+        return ["new golden files"]
+    old_txt, old_json = txt_path.read_text(encoding="utf-8"), json_path.read_text(encoding="utf-8")
+    if old_txt == result.txt and old_json == result.json_text:
+        return []
+    old = json.loads(old_json)
+    changes = [f"{key}: {old.get(key)!r} -> {result.summary.get(key)!r}"
+               for key in ("status", "reason", "stage", "sections", "sessions_requested", "period",
+                           "acknowledged", "sources")
+               if old.get(key) != result.summary.get(key)]
+    before, after = _placeholder_types(old_txt), _placeholder_types(result.txt)
+    for etype in sorted(set(before) | set(after)):
+        if before[etype] != after[etype]:
+            changes.append(f"placeholders [{etype}]: {before[etype]} -> {after[etype]}")
+    old_counts, new_counts = old.get("entity_counts") or {}, result.summary.get("entity_counts") or {}
+    for etype in sorted(set(old_counts) | set(new_counts)):
+        if old_counts.get(etype) != new_counts.get(etype):
+            changes.append(f"removed {etype}: {old_counts.get(etype, 0)} -> {new_counts.get(etype, 0)}")
+    if not changes:
+        changes.append("letter wording changed (same outcome and placeholder types)")
+    return changes
 
 
 class Scrubber:
@@ -527,7 +590,146 @@ def load_ground_truth(source: Path, stems: Iterable[str]) -> dict[str, dict[str,
     return truths
 
 
-def check_ground_truth(result: ReplayResult, truth: dict[str, Any]) -> GroundTruth:
+# The outcome fields of ``expected.json`` and the summary key each is compared with.
+OUTCOME_FIELDS: tuple[tuple[str, str], ...] = (
+    ("status", "status"),
+    ("reason", "reason"),
+    ("sections", "sections"),
+    ("sessions_requested", "sessions_requested"),
+    ("period", "period"),
+    ("acknowledge", "acknowledged"),
+)
+
+# The placeholder types a must_not_survive value of each type may be replaced by: a person by name
+# or by role (with the title written before it, or inside an address or handle that holds the
+# name), an employer as an employer or an organisation, an age where a date of birth is expected
+# (the fixtures file ages under DATE_OF_BIRTH), a school or a town where an address is. THERAPIST
+# holds every kind of the therapist's identifiers (name, practice, website...), so any placeholder
+# is right for it.
+_NAME_TYPES = frozenset({"PERSON", "TITLE", "EMAIL", "URL", "HANDLE"})
+REMOVED_AS: dict[str, frozenset[str] | None] = {
+    "PERSON": _NAME_TYPES | {"CLIENT"},
+    "RELATIVE": _NAME_TYPES | {"RELATIVE"},
+    "THERAPIST": None,
+    "EMAIL": frozenset({"EMAIL", "URL", "HANDLE"}),
+    "PHONE_NUMBER": frozenset({"PHONE"}),
+    "UK_NHS": frozenset({"NHS"}),
+    "UK_NINO": frozenset({"NI"}),
+    "UK_POSTCODE": frozenset({"POSTCODE", "ADDRESS"}),
+    "ADDRESS": frozenset({"ADDRESS", "POSTCODE", "LOCATION", "ORG"}),
+    "DATE_OF_BIRTH": frozenset({"DOB", "AGE"}),
+    "EMPLOYER": frozenset({"EMPLOYER", "ORG"}),
+    "REGISTRATION_NUMBER": frozenset({"REGISTRATION"}),
+    "EMPLOYEE_ID": frozenset({"EMPLOYEE_ID", "REFERENCE"}),
+}
+_TOKEN = re.compile(r"\[[^\[\]\n]{1,40}\]|\w+|[^\w\s]")
+
+
+def _placeholder_type(token: str) -> str | None:
+    """``[PERSON_3]`` -> ``PERSON``; a relative by role (``[CLIENT'S PARTNER]``) -> ``RELATIVE``;
+    a neutral pronoun (``[they]``) or any other token -> None."""
+    match = PLACEHOLDER.fullmatch(token)
+    if match is None or not match.group("type"):
+        return None
+    return "RELATIVE" if match.group("type").startswith("CLIENT'S") else match.group("type")
+
+
+def _block_pattern(block: str) -> str:
+    """A pattern for an original block from its redacted form: a placeholder matches any run of
+    text on one line, a line break stays a line break, other words match themselves."""
+    parts = []
+    for piece in re.split(r"(\[[^\[\]\n]{1,40}\]|\s+)", block):
+        if not piece:
+            continue
+        if PLACEHOLDER.fullmatch(piece):
+            parts.append("(.+?)")
+        elif piece.isspace():
+            parts.append(r"\s*\n\s*" if "\n" in piece else r"\s+")
+        else:
+            parts.append(re.escape(piece))
+    return "".join(parts)
+
+
+def _stand_ins(letter: str, redacted: str) -> list[tuple[int, int, set[str]]]:
+    """Spans of the unredacted ``letter`` and the placeholder types that stand in for each.
+
+    The two texts are aligned word by word; each changed block of the redacted text becomes a
+    pattern (see ``_block_pattern``) matched against the original block, so adjacent values
+    ("NMC 123" above "a@b.example") each get their own placeholder. Where the pattern does not
+    match, the whole block gets every placeholder type in it."""
+    source = list(_TOKEN.finditer(letter))
+    target = list(_TOKEN.finditer(redacted))
+    matcher = difflib.SequenceMatcher(None, [m.group(0) for m in source], [m.group(0) for m in target],
+                                      autojunk=False)
+    spans: list[tuple[int, int, set[str]]] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag not in ("replace", "insert") or i1 == i2 or j1 == j2:
+            continue
+        start, end = source[i1].start(), source[i2 - 1].end()
+        block = redacted[target[j1].start():target[j2 - 1].end()]
+        types = [_placeholder_type(m.group(0)) for m in PLACEHOLDER.finditer(block)]
+        match = re.fullmatch(_block_pattern(block), letter[start:end])
+        if match is None:
+            spans.append((start, end, {t for t in types if t}))
+            continue
+        for group, etype in enumerate(types, start=1):
+            if etype:
+                spans.append((start + match.start(group), start + match.end(group), {etype}))
+    return spans
+
+
+def replaced_by(letter: str, redacted: str, value: str) -> list[set[str]]:
+    """For each occurrence of ``value`` in the unredacted ``letter`` that the redacted text shows
+    replaced, the placeholder types that stand in its place."""
+    spans = _stand_ins(letter, redacted)
+    found = []
+    for occurrence in value_pattern(value).finditer(letter):
+        types = set().union(*(t for s, e, t in spans if s < occurrence.end() and e > occurrence.start()))
+        if types:
+            found.append(types)
+    return found
+
+
+def expected_outcome(truth: dict[str, Any]) -> dict[str, Any]:
+    """The hand-written outcome of ``expected.json`` keyed as the replay summary is."""
+    outcome = truth.get("outcome") or {}
+    flat = {"status": outcome.get("status"), "reason": outcome.get("reason"), **truth}
+    return {summary_key: flat.get(truth_key) for truth_key, summary_key in OUTCOME_FIELDS}
+
+
+def check_outcome(result: ReplayResult, truth: dict[str, Any], letter: str | None) -> tuple[Disagreement, ...]:
+    """Compare the replay's outcome with the hand-written one, field by field, and check that each
+    identifier of the unredacted ``letter`` was replaced by a placeholder of its own kind (a street
+    shown to a CSM as ``[PERSON_3]`` is a mistake even though nothing leaked)."""
+    found: list[Disagreement] = []
+    written = {**(truth.get("outcome") or {}), **truth}
+    want = expected_outcome(truth)
+    for truth_key, summary_key in OUTCOME_FIELDS:
+        if truth_key not in written:
+            found.append(Disagreement(result.stem, truth_key, "a value in expected.json", "none written"))
+        elif want[summary_key] != result.summary.get(summary_key):
+            found.append(Disagreement(result.stem, summary_key, want[summary_key], result.summary.get(summary_key)))
+    if letter is None or not result.letter:
+        return tuple(found)
+    for etype, values in sorted((truth.get("must_not_survive") or {}).items()):
+        accepted = REMOVED_AS.get(etype, frozenset({etype}))
+        if accepted is None:
+            continue
+        for index, value in enumerate(values):
+            wrong = sorted({t for types in replaced_by(letter, result.letter, value) if value.strip()
+                            for t in types - accepted})
+            if wrong:
+                found.append(Disagreement(result.stem, f"{etype}[{index}] replaced by", sorted(accepted), wrong))
+    return tuple(found)
+
+
+def source_letter(source: Path, stem: str) -> str | None:
+    """The reviewed unredacted letter of a fixture (``<stem>.letter.txt``), if it has one."""
+    path = source / f"{stem}{LETTER}"
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+def check_ground_truth(result: ReplayResult, truth: dict[str, Any], letter: str | None = None) -> GroundTruth:
     leaks: list[Leak] = []
     by_type: dict[str, int] = {}
     strings = 0
@@ -545,7 +747,8 @@ def check_ground_truth(result: ReplayResult, truth: dict[str, Any]) -> GroundTru
     normalised = " ".join(result.letter.split()).lower()
     missing = tuple(i for i, phrase in enumerate(keep) if " ".join(phrase.split()).lower() not in normalised)
     return GroundTruth(result.stem, strings, by_type, tuple(leaks), must_keep=len(keep),
-                       kept=len(keep) - len(missing), missing_kept=missing)
+                       kept=len(keep) - len(missing), missing_kept=missing,
+                       disagreements=check_outcome(result, truth, letter))
 
 
 # -- reports ------------------------------------------------------------------------------
@@ -585,8 +788,11 @@ def report_data(run: ReplayRun) -> dict[str, Any]:
         strings = sum(gt.strings for gt in run.ground_truth)
         must_keep = sum(gt.must_keep for gt in run.ground_truth)
         kept = sum(gt.kept for gt in run.ground_truth)
+        disagreements = run.disagreements
         summary["ground_truth"] = {
-            "passed": not leaks,
+            "passed": not leaks and not disagreements,
+            "disagreements": len(disagreements),
+            "disagreements_by_field": dict(sorted(Counter(_field_kind(d.field) for d in disagreements).items())),
             "fixtures": len(run.ground_truth),
             "strings": strings,
             "leaked_strings": len(leaked_strings),
@@ -617,9 +823,16 @@ def report_data(run: ReplayRun) -> dict[str, Any]:
                 "must_keep": truth.must_keep,
                 "kept": truth.kept,
                 "missing_kept": list(truth.missing_kept),
+                "disagreements": [{"field": d.field, "expected": d.expected, "actual": d.actual}
+                                  for d in truth.disagreements],
             }
         messages.append(entry)
     return {"summary": summary, "messages": messages}
+
+
+def _field_kind(field_name: str) -> str:
+    """``status`` stays ``status``; ``ADDRESS[2] replaced by`` becomes ``placeholder kind``."""
+    return "placeholder kind" if field_name.endswith(" replaced by") else field_name
 
 
 def _pct(rate: float | None) -> str:
@@ -649,8 +862,11 @@ def report_text(data: dict[str, Any], run: ReplayRun) -> str:
         lines += [f"  {etype:<22} {v['leaked']} leaked of {v['strings']}"
                   for etype, v in sorted(g["leaks_by_type"].items())]
         lines += [f"  LEAK {leak.describe()}" for leak in run.leaks]
+        lines += ["", f"Outcome against expected.json: {g['disagreements']} disagreement(s)"]
+        lines += [f"  {kind:<22} {count}" for kind, count in g["disagreements_by_field"].items()]
+        lines += [f"  DISAGREE {d.describe()}" for d in run.disagreements]
     for stem in s.get("golden_refused", []):
-        lines.append(f"  golden NOT written for {stem}: it leaks")
+        lines.append(f"  golden NOT written for {stem}: it leaks or contradicts expected.json")
     lines += ["", "Per message:"]
     for m in data["messages"]:
         flags = " ".join(f"{k}={'yes' if v else 'NO'}" for k, v in sorted((m["sections"] or {}).items()))
@@ -660,6 +876,7 @@ def report_text(data: dict[str, Any], run: ReplayRun) -> str:
         if "ground_truth" in m:
             gt = m["ground_truth"]
             extra += f" leaks={len(gt['leaks'])} kept={gt['kept']}/{gt['must_keep']}"
+            extra += f" disagreements={len(gt['disagreements'])}" if gt["disagreements"] else ""
         line = f"  {m['message']:<45} {m['status']:<22} {m['reason'] or '-':<38} {flags}{extra}"
         lines.append(line.rstrip())
     return "\n".join(lines) + "\n"

@@ -111,6 +111,7 @@ def _summary(summary: dict[str, Any], leaks: list[str]) -> str:
             ("must-not-survive strings", _e(g["strings"])),
             ("leaked", f'{_e(g["leaked_strings"])} ({_e(rate)})'),
             ("kept phrases", f'{_e(g["kept"])} of {_e(g["must_keep"])} ({_e(kept)})'),
+            ("disagreements with expected.json", _e(g.get("disagreements", 0))),
         ]
         by_type = [(t, f'{_e(v["leaked"])} of {_e(v["strings"])}')
                    for t, v in sorted(g["leaks_by_type"].items())]
@@ -122,7 +123,8 @@ def _summary(summary: dict[str, Any], leaks: list[str]) -> str:
         parts += [f'<li class="leak">{_e(leak)}</li>' for leak in leaks]
         parts.append("</ul>")
     for stem in summary.get("golden_refused", []):
-        parts.append(f'<p class="leak">Golden files not written for {_e(stem)}: it leaks.</p>')
+        parts.append(f'<p class="leak">Golden files not written for {_e(stem)}: '
+                     "it leaks or contradicts expected.json.</p>")
     parts.append("</section>")
     return "".join(parts)
 
@@ -150,6 +152,9 @@ def _message(m: dict[str, Any], letter: str) -> str:
         rows.append(("leaks", f'<span class="leak">{_e(leak_text)}</span>' if gt["leaks"]
                      else '<span class="yes">none</span>'))
         rows.append(("kept phrases", _e(f'{gt["kept"]} of {gt["must_keep"]}')))
+        for d in gt.get("disagreements", []):
+            rows.append((f'disagrees: {d["field"]}',
+                         f'<span class="no">expected {_e(d["expected"])}, replay gave {_e(d["actual"])}</span>'))
     parts.append('<div class="grid"><div>' + _table(rows) + "</div><div><h3>Removed, by type</h3>")
     parts.append(_table([(k, _e(v)) for k, v in sorted(m["entity_counts"].items())], ("type", "count")))
     parts.append("</div></div>")

@@ -23,6 +23,7 @@ from pipeline.outbox import (
     build_acknowledgement,
     deliver,
     render,
+    reply_address,
 )
 from pipeline.parse import parse
 from pipeline.rules import DEFAULT_RULES_DIR
@@ -80,12 +81,31 @@ LOOP_TABLE = [
     ("abwesend-subject", mail("Subject: Abwesend: Letter\r\n"), False, "out-of-office"),
     ("encoded-ooo-subject", mail("Subject: =?utf-8?q?Out_of_office?=\r\n"), False, "out-of-office"),
     ("re-subject-allowed", mail("Subject: Re: [PLM-2026-000001] We received your letter\r\n"), True, "ok"),
+    # A practice system sends from no-reply on the therapist's behalf and names the therapist in Reply-To.
+    ("noreply-with-therapist-reply-to",
+     mail("Reply-To: Dr Test <therapist@clinic.example>\r\n").replace(b"From: Dr Test <therapist@",
+                                                                      b"From: Practice <no-reply@"), True, "ok"),
+    ("reply-to-a-system-address", mail("Reply-To: <no-reply@clinic.example>\r\n"), False, "system-sender"),
+    ("reply-to-our-own-address", mail("Reply-To: <hello@heyplumm.com>\r\n"), False, "own-address"),
 ]
 
 
 @pytest.mark.parametrize(("raw", "allowed", "reason"), [r[1:] for r in LOOP_TABLE], ids=[r[0] for r in LOOP_TABLE])
 def test_loop_safety_table(raw: bytes, allowed: bool, reason: str) -> None:
     assert acknowledgement_allowed(parse(raw), own_addresses=OWN) == (allowed, reason)
+
+
+@pytest.mark.parametrize(
+    ("headers", "to"),
+    [
+        ("", "therapist@clinic.example"),
+        ("Reply-To: Dr Test <t.office@clinic.example>\r\n", "t.office@clinic.example"),
+        # two Reply-To addresses: no single one to answer, so From as usual
+        ("Reply-To: a@clinic.example, b@clinic.example\r\n", "therapist@clinic.example"),
+    ],
+)
+def test_acknowledgements_go_where_a_mail_clients_reply_would(headers: str, to: str) -> None:
+    assert reply_address(parse(mail(headers))) == to
 
 
 def test_our_own_acknowledgement_is_never_acknowledged() -> None:

@@ -22,8 +22,11 @@ from pipeline.replay import (
     ReplayRun,
     Scrubber,
     check_ground_truth,
+    check_outcome,
     compare_golden,
     envelope_sender,
+    golden_changes,
+    replaced_by,
     replay,
     report_data,
     survives,
@@ -95,6 +98,75 @@ def test_ground_truth_reports_leak_type_and_index_and_kept_rate():
     assert (gt.strings, gt.must_keep, gt.kept, gt.missing_kept) == (3, 2, 1, (1,))
     assert "Zed" not in gt.leaks[0].describe()
     assert gt.leaks[0].describe() == "stem-a: RELATIVE[1] survived in the letter output"
+
+
+def _truth(**more):
+    base = {"outcome": {"status": "ready_for_assessment", "reason": None},
+            "sections": {"needs": True, "recommendation": True}, "sessions_requested": 6, "period": "weekly",
+            "acknowledge": True, "must_not_survive": {}}
+    return base | more
+
+
+def test_an_outcome_as_expected_has_no_disagreement():
+    assert check_outcome(ReplayResult("s", _summary(), "text", 0), _truth(), None) == ()
+
+
+@pytest.mark.parametrize(
+    ("summary", "field"),
+    [
+        ({"status": "awaiting_information"}, "status"),
+        ({"reason": "missing-sections:needs"}, "reason"),
+        ({"sections": {"needs": True, "recommendation": False}}, "sections"),
+        ({"sessions_requested": 8}, "sessions_requested"),
+        ({"period": None}, "period"),
+        ({"acknowledged": False}, "acknowledged"),
+    ],
+)
+def test_each_outcome_field_that_differs_from_expected_json_is_a_disagreement(summary, field):
+    [found] = check_outcome(ReplayResult("s", _summary(**summary), "text", 0), _truth(), None)
+    assert (found.stem, found.field) == ("s", field)
+    assert found.expected != found.actual
+
+
+def test_an_expected_json_without_an_outcome_field_is_a_disagreement_not_a_pass():
+    truth = _truth()
+    del truth["acknowledge"]
+    [found] = check_outcome(ReplayResult("s", _summary(), "text", 0), truth, None)
+    assert found.field == "acknowledge" and found.actual == "none written"
+
+
+def test_adjacent_identifiers_are_each_aligned_with_their_own_placeholder():
+    letter = "Kind regards,\nAda Lovegood\nNMC 09C1234E\nada@clinic.example\n"
+    redacted = "Kind regards,\n[PERSON_2]\nNMC [REGISTRATION_1]\n[EMAIL_1]\n"
+    assert replaced_by(letter, redacted, "09C1234E") == [{"REGISTRATION"}]
+    assert replaced_by(letter, redacted, "ada@clinic.example") == [{"EMAIL"}]
+    assert replaced_by(letter, redacted, "Ada Lovegood") == [{"PERSON"}]
+
+
+def test_a_street_shown_as_a_person_is_a_placeholder_kind_disagreement():
+    letter = "They rent a flat in Marsh Lane with Tom."
+    result = ReplayResult("s", _summary(), "They rent a flat in [PERSON_2] with [PERSON_3].", 0)
+    truth = _truth(must_not_survive={"ADDRESS": ["Marsh Lane"], "RELATIVE": ["Tom"]})
+    [found] = check_outcome(result, truth, letter)
+    assert found.field == "ADDRESS[0] replaced by" and found.actual == ["PERSON"]
+    assert "Marsh" not in found.describe()
+
+
+def test_golden_changes_say_what_a_refresh_changes_by_type_never_by_value(tmp_path):
+    old = ReplayResult("s", _summary(), "In [PERSON_2], [PERSON_1] is low.", 0)
+    write_golden(tmp_path, old)
+    assert golden_changes(tmp_path, old) == []
+    new = ReplayResult("s", _summary(status="awaiting_information", entity_counts={"PERSON": 1, "LOCATION": 1}),
+                       "In [LOCATION_1], [PERSON_1] is low.", 0)
+    assert golden_changes(tmp_path, new) == [
+        "status: 'ready_for_assessment' -> 'awaiting_information'",
+        "placeholders [LOCATION]: 0 -> 1",
+        "placeholders [PERSON]: 2 -> 1",
+        "removed EMAIL: 1 -> 0",
+        "removed LOCATION: 0 -> 1",
+        "removed PERSON: 2 -> 1",
+    ]
+    assert golden_changes(tmp_path / "nowhere", new) == ["new golden files"]
 
 
 def test_drift_diff_masks_ground_truth_and_new_identifier_shaped_words(tmp_path):
@@ -180,7 +252,7 @@ def test_two_runs_give_byte_identical_outputs(in_process, tmp_path):
     command = [str(PLUMM), "replay", str(FIXTURES), "--out", str(tmp_path / "out"), "--expect",
                "--ground-truth"]
     proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
-    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    assert proc.returncode == _first.exit_code, proc.stderr[-2000:]
     first_files, second_files = _all_files(first_out), _all_files(tmp_path / "out")
     assert sorted(first_files) == sorted(second_files)
     differing = [name for name in first_files if first_files[name] != second_files[name]]
@@ -194,6 +266,71 @@ def test_fixtures_match_their_golden_files_and_do_not_leak(in_process):
     _out, run = in_process
     assert [d.stem for d in run.drifts or []] == [], "drift: review with `make replay`, then --update-golden"
     assert [leak.describe() for leak in run.leaks] == []
+
+
+def _disagreements(run: ReplayRun, stem: str, *, kinds: bool) -> list[str]:
+    [truth] = [gt for gt in run.ground_truth or [] if gt.stem == stem]
+    return [d.describe() for d in truth.disagreements if d.field.endswith(" replaced by") is kinds]
+
+
+@pytest.mark.parametrize("stem", fixture_stems())
+def test_fixture_outcome_is_what_its_expected_json_says(in_process, stem):
+    """Status, reason, sections, sessions, period and acknowledgement against the hand-written truth."""
+    _out, run = in_process
+    assert _disagreements(run, stem, kinds=False) == []
+
+
+# Fixtures whose golden output replaces an identifier with a placeholder of the wrong kind (a street
+# or an employer shown to the CSM as a person, relatives as organisations). Found by the alignment
+# check when it was written; nothing leaks in them. Remove a fixture from here when the redaction
+# fix lands: the strict xfail then fails until it is removed.
+WRONG_PLACEHOLDER_KIND = {
+    "arabic-name-bin-al-angle-email-linkedin": "registration number inside a URL",
+    "brand-names-as-people-mercedes-tiffany": "a relative named like a brand becomes [ORG]",
+    "hyphenated-first-names-apostrophe-possessive": "relatives become [ORG]",
+    "incident-date-kept-police-crime-reference": "the employer becomes [PERSON]",
+    "mislabelled-charset-us-ascii-utf8-bytes": "the employer becomes [PERSON]",
+    "mislabelled-charset-utf8-latin1-bytes": "a client name becomes [ORG]",
+    "ni-lowercase-odd-spacing-unspaced-mobile-birth-year-email": "an e-mail becomes [PERSON]",
+    "null-bytes-in-body": "the employer becomes [PERSON]",
+    "outlook-html-only-signature-table-handle": "employer and address become [PERSON]",
+    "outlook-reply-with-quoted-history": "a registration number becomes [NHS]",
+    "pdf-yoruba-name-quoted-nickname-gp": "relatives become [ORG], a street [PERSON]",
+    "place-like-names-ivy-church-sandy-brook": "a street becomes [PERSON]",
+    "place-names-as-people": "a relative becomes [ORG]",
+    "polish-diacritics-nickname-nhs-unspaced": "a street becomes [PERSON]",
+    "rfc2047-encoded-subject-and-names": "the client's name becomes [ORG]",
+    "rfc2231-attachment-filename-hyphenated-name": "a street becomes [PERSON]",
+    "school-age-children-named-and-school": "a village becomes [PERSON]",
+    "they-client-and-spouse-two-people-pronouns": "a street becomes [PERSON]",
+    "unique-job-title-vehicle-passport-payroll-bank": "a payroll number becomes [REGISTRATION]",
+    "welsh-gaelic-names-with-mutations": "relatives become [ORG]",
+    "windows-1252-curly-quotes-and-pound": "a street becomes [PERSON]",
+    "word-template-pdf-letterhead-block": "a website becomes [ORG]",
+}
+
+
+@pytest.mark.parametrize("stem", [
+    pytest.param(stem, marks=pytest.mark.xfail(strict=True, reason=WRONG_PLACEHOLDER_KIND[stem]))
+    if stem in WRONG_PLACEHOLDER_KIND else stem for stem in fixture_stems()])
+def test_each_identifier_is_replaced_by_a_placeholder_of_its_kind(in_process, stem):
+    _out, run = in_process
+    assert _disagreements(run, stem, kinds=True) == []
+
+
+def test_update_golden_refuses_an_output_that_contradicts_expected_json(tmp_path):
+    stem = "plain-text-letter-with-headings"
+    source = tmp_path / "fixtures"
+    source.mkdir()
+    shutil.copy(FIXTURES / f"{stem}.eml", source)
+    truth = expected(stem)
+    truth["sections"]["recommendation"] = False  # the hand-written truth now says otherwise
+    (source / f"{stem}.expected.json").write_text(json.dumps(truth), encoding="utf-8")
+    run = replay(source, tmp_path / "out", settings=_settings(tmp_path), update_golden=True)
+    assert run.golden_refused == [stem] and run.golden_written == []
+    assert run.golden_changes == {stem: ["new golden files"]}
+    assert not list(source.glob("*.replay.*"))
+    assert run.exit_code == 1
 
 
 def _weakened_rules(tmp: Path) -> Path:
@@ -244,7 +381,7 @@ def test_weakened_rule_fails_expect_and_ground_truth_with_readable_diff(tmp_path
     proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
     assert proc.returncode == 1, proc.stderr[-2000:]
     for stem in leaking:
-        assert f"golden files NOT written for {stem}: it leaks" in proc.stdout
+        assert f"golden {stem}: REFUSED (leaks or contradicts expected.json)" in proc.stdout
         for suffix in (".replay.txt", ".replay.json"):
             assert (source / f"{stem}{suffix}").read_bytes() == before[f"{stem}{suffix}"]
 
