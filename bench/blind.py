@@ -37,10 +37,20 @@ SCORER = Path(__file__).resolve().parent / "eval_score.py"
 NAME = "blind"
 
 # expected.json entity types -> the scorer's client_pii kinds; THERAPIST is scored as other_pii.
-_KINDS = {"PERSON": "name", "RELATIVE": "relative", "EMAIL": "email", "PHONE_NUMBER": "phone",
-          "UK_NHS": "id", "UK_NINO": "id", "UK_POSTCODE": "postcode", "ADDRESS": "address",
-          "DATE_OF_BIRTH": "dob", "EMPLOYER": "employer", "REGISTRATION_NUMBER": "other",
-          "EMPLOYEE_ID": "id"}
+_KINDS = {
+    "PERSON": "name",
+    "RELATIVE": "relative",
+    "EMAIL": "email",
+    "PHONE_NUMBER": "phone",
+    "UK_NHS": "id",
+    "UK_NINO": "id",
+    "UK_POSTCODE": "postcode",
+    "ADDRESS": "address",
+    "DATE_OF_BIRTH": "dob",
+    "EMPLOYER": "employer",
+    "REGISTRATION_NUMBER": "other",
+    "EMPLOYEE_ID": "id",
+}
 
 
 def _occurrences(value: str, text: str) -> tuple[int, int]:
@@ -72,19 +82,27 @@ def manifest_from_expected(folder: Path = TUNED) -> list[dict[str, Any]]:
             for value in values:
                 if value.strip():
                     in_source, allowed = _occurrences(value, letter)
-                    detail = {"text": value, "kind": _KINDS.get(etype, "other"),
-                              "in_source": in_source, "allowed": allowed}
+                    detail = {
+                        "text": value,
+                        "kind": _KINDS.get(etype, "other"),
+                        "in_source": in_source,
+                        "allowed": allowed,
+                    }
                     (other if etype == "THERAPIST" else client).append(detail)
-        manifest.append({
-            "file": f"{stem}.eml",
-            "client_pii": [d["text"] for d in client], "client_pii_detail": client,
-            "other_pii": [d["text"] for d in other], "other_pii_detail": other,
-            "must_keep": list(truth.get("must_keep") or []),
-            "sections": truth["sections"],
-            "sessions_requested": truth.get("sessions_requested"),
-            "period": truth.get("period"),
-            "genuine_letter": bool(letter),
-        })
+        manifest.append(
+            {
+                "file": f"{stem}.eml",
+                "client_pii": [d["text"] for d in client],
+                "client_pii_detail": client,
+                "other_pii": [d["text"] for d in other],
+                "other_pii_detail": other,
+                "must_keep": list(truth.get("must_keep") or []),
+                "sections": truth["sections"],
+                "sessions_requested": truth.get("sessions_requested"),
+                "period": truth.get("period"),
+                "genuine_letter": bool(letter),
+            }
+        )
     return manifest
 
 
@@ -99,8 +117,9 @@ def replay_folder(folder: Path, out: Path) -> None:
 
     for name in ("plumm.worker", "plumm.cases", "presidio-analyzer"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    settings = load_settings(data_dir=out.parent / "data", vault_key=Fernet.generate_key().decode(),
-                             hash_key="blind-bench-hash-key")
+    settings = load_settings(
+        data_dir=out.parent / "data", vault_key=Fernet.generate_key().decode(), hash_key="blind-bench-hash-key"
+    )
     replay(folder, out, settings=settings)
 
 
@@ -109,8 +128,21 @@ def score(out: Path, manifest: list[dict[str, Any]]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="plumm-score-") as tmp:
         manifest_path, report_path = Path(tmp) / "manifest.json", Path(tmp) / "report.json"
         manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
-        subprocess.run([sys.executable, str(SCORER), str(out), "--manifest", str(manifest_path), "--quiet",
-                        "--json", str(report_path)], check=True, stdout=subprocess.DEVNULL, timeout=600)
+        subprocess.run(
+            [
+                sys.executable,
+                str(SCORER),
+                str(out),
+                "--manifest",
+                str(manifest_path),
+                "--quiet",
+                "--json",
+                str(report_path),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=600,
+        )
         return json.loads(report_path.read_text(encoding="utf-8"))
 
 
@@ -130,8 +162,9 @@ def figures(report: dict[str, Any], manifest: list[dict[str, Any]], out: Path) -
             if detail.get("in_source", 1) > 0:
                 present[detail.get("kind", "other")] += 1
     for scored in report["files"]:
-        kinds = {d["text"].casefold(): d.get("kind", "other")
-                 for d in by_file[scored["file"]].get("client_pii_detail") or []}
+        kinds = {
+            d["text"].casefold(): d.get("kind", "other") for d in by_file[scored["file"]].get("client_pii_detail") or []
+        }
         for leak in scored.get("client_leaks") or []:
             if leak["in_source"] > 0:
                 leaked[kinds.get(leak["text"].casefold(), "other")] += 1
@@ -174,8 +207,11 @@ def load_manifest(folder: Path = BLIND) -> list[dict[str, Any]]:
 
 
 def run() -> dict[str, Any]:
-    return {"name": NAME, "blind": measure(BLIND, load_manifest(BLIND)),
-            "tuned": measure(TUNED, manifest_from_expected(TUNED))}
+    return {
+        "name": NAME,
+        "blind": measure(BLIND, load_manifest(BLIND)),
+        "tuned": measure(TUNED, manifest_from_expected(TUNED)),
+    }
 
 
 _ROWS = [
@@ -201,17 +237,24 @@ def _cell(figure: dict[str, Any]) -> str:
 
 def render(results: dict[str, Any]) -> str:
     columns = [("blind (believe this)", results["blind"]), ("tuned fixtures", results["tuned"])]
-    rows = [("", *(title for title, _ in columns)),
-            ("letters", *(str(c["files"]) for _, c in columns))]
+    rows = [("", *(title for title, _ in columns)), ("letters", *(str(c["files"]) for _, c in columns))]
     rows += [(label, *(_cell(c[key]) for _, c in columns)) for label, key in _ROWS]
     kinds = sorted(set().union(*(c["client_pii_left_by_kind"] for _, c in columns)))
-    rows += [(f"  {kind} left", *(_cell(c["client_pii_left_by_kind"].get(kind, {"part": 0, "whole": 0}))
-                                  for _, c in columns)) for kind in kinds]
+    rows += [
+        (
+            f"  {kind} left",
+            *(_cell(c["client_pii_left_by_kind"].get(kind, {"part": 0, "whole": 0})) for _, c in columns),
+        )
+        for kind in kinds
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["Blind letters (fixtures/blind, never tuned on) beside the tuned corpus, one scorer (shared/eval)"]
     for i, r in enumerate(rows):
-        lines.append("  ".join(cell.ljust(w) if j == 0 else cell.rjust(w)
-                               for j, (cell, w) in enumerate(zip(r, widths, strict=True))).rstrip())
+        lines.append(
+            "  ".join(
+                cell.ljust(w) if j == 0 else cell.rjust(w) for j, (cell, w) in enumerate(zip(r, widths, strict=True))
+            ).rstrip()
+        )
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -93,8 +93,11 @@ def fixture_letters() -> tuple[list[bytes], int]:
 def letters() -> tuple[list[bytes], dict[str, int]]:
     fixtures, skipped = fixture_letters()
     generated = [generated_letter(n, recommendation=n % 4 != 3) for n in range(GENERATED)]
-    return fixtures + generated, {"fixtures": len(fixtures), "fixtures_skipped_long_lines": skipped,
-                                  "generated": len(generated)}
+    return fixtures + generated, {
+        "fixtures": len(fixtures),
+        "fixtures_skipped_long_lines": skipped,
+        "generated": len(generated),
+    }
 
 
 # -- databases -------------------------------------------------------------------------------------
@@ -150,10 +153,17 @@ class Fleet:
 
         self.url, self.workdir = url, workdir
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PLUMM_")}
-        self.env.update({"PLUMM_DATABASE_URL": url, "PLUMM_DATA_DIR": str(workdir / "data"),
-                         "PLUMM_VAULT_KEY": Fernet.generate_key().decode(), "PLUMM_HASH_KEY": "bench",
-                         "PLUMM_WORKER_POLL_SECONDS": "0.05", "PLUMM_SMTP_MAX_CONNECTIONS_PER_IP": "64",
-                         "PLUMM_ACK_LIMIT_PER_HOUR": "0"})
+        self.env.update(
+            {
+                "PLUMM_DATABASE_URL": url,
+                "PLUMM_DATA_DIR": str(workdir / "data"),
+                "PLUMM_VAULT_KEY": Fernet.generate_key().decode(),
+                "PLUMM_HASH_KEY": "bench",
+                "PLUMM_WORKER_POLL_SECONDS": "0.05",
+                "PLUMM_SMTP_MAX_CONNECTIONS_PER_IP": "64",
+                "PLUMM_ACK_LIMIT_PER_HOUR": "0",
+            }
+        )
         self.procs: list[subprocess.Popen] = []
         self.workers: list[subprocess.Popen] = []
         self.port = free_port()
@@ -162,8 +172,9 @@ class Fleet:
         """Start the listener; a port taken meanwhile by another process gets a fresh one."""
         for attempt in range(1, attempts + 1):
             env = {**self.env, "PLUMM_SMTP_PORT": str(self.port)}
-            proc = subprocess.Popen([PLUMM, "serve", "--no-worker"], env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [PLUMM, "serve", "--no-worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            )
             self.procs.append(proc)
             assert proc.stdout is not None
             seen, deadline = b"", time.monotonic() + timeout
@@ -186,8 +197,7 @@ class Fleet:
         for i in range(n):
             log = self.workdir / f"worker-{uuid.uuid4().hex[:6]}-{i}.log"
             with open(log, "wb") as err:
-                proc = subprocess.Popen([PLUMM, "worker"], env=self.env, stdout=subprocess.DEVNULL,
-                                        stderr=err)
+                proc = subprocess.Popen([PLUMM, "worker"], env=self.env, stdout=subprocess.DEVNULL, stderr=err)
             self.procs.append(proc)
             self.workers.append(proc)
             logs.append(log)
@@ -257,8 +267,7 @@ def send_all(port: int, batch: list[bytes], senders: int, *, deadline: float) ->
             with suppress(Exception):
                 client.quit()
 
-    threads = [threading.Thread(target=sender, args=(batch[i::senders],), daemon=True)
-               for i in range(senders)]
+    threads = [threading.Thread(target=sender, args=(batch[i::senders],), daemon=True) for i in range(senders)]
     for t in threads:
         t.start()
     for t in threads:
@@ -306,8 +315,7 @@ def throughput(kind: str, workers: int, batch: list[bytes], workdir: Path) -> di
             wall = time.perf_counter() - t0
             with store.session(engine) as db:
                 last = db.execute(select(func.max(M.processed_at))).scalar_one()
-                rows = db.execute(select(M.received_at, M.processed_at)
-                                  .where(M.processed_at.is_not(None))).all()
+                rows = db.execute(select(M.received_at, M.processed_at).where(M.processed_at.is_not(None))).all()
                 cases = db.execute(select(func.count()).select_from(store.Case)).scalar_one()
             hwm = fleet.worker_hwm_mib()
         finally:
@@ -317,12 +325,18 @@ def throughput(kind: str, workers: int, batch: list[bytes], workdir: Path) -> di
     elapsed = (last - t0_wall).total_seconds() if last is not None else wall
     per_letter = [(p - r).total_seconds() for r, p in rows]
     return {
-        "database": kind, "workers": workers, "sent": len(batch), "accepted_250": accepted,
-        "smtp_failures": failed, "recorded": done, "cases": cases,
+        "database": kind,
+        "workers": workers,
+        "sent": len(batch),
+        "accepted_250": accepted,
+        "smtp_failures": failed,
+        "recorded": done,
+        "cases": cases,
         "seconds": round(elapsed, 2),
         "letters_per_second": round(done / elapsed, 2) if elapsed > 0 else None,
         "received_to_recorded_p50_ms": _ms(_pct(per_letter, 0.5)),
-        "worker_vm_hwm_mib": hwm, "worker_vm_hwm_max_mib": max(hwm) if hwm else None,
+        "worker_vm_hwm_mib": hwm,
+        "worker_vm_hwm_max_mib": max(hwm) if hwm else None,
     }
 
 
@@ -338,8 +352,13 @@ def acceptance_latency(kind: str, workdir: Path) -> dict[str, Any]:
         finally:
             fleet.stop()
     return {
-        "database": kind, "senders": LATENCY_SENDERS, "sent": len(batch), "accepted_250": len(latencies),
-        "failures": failed, "p50_ms": _ms(_pct(latencies, 0.5)), "p99_ms": _ms(_pct(latencies, 0.99)),
+        "database": kind,
+        "senders": LATENCY_SENDERS,
+        "sent": len(batch),
+        "accepted_250": len(latencies),
+        "failures": failed,
+        "p50_ms": _ms(_pct(latencies, 0.5)),
+        "p99_ms": _ms(_pct(latencies, 0.99)),
         "max_ms": _ms(max(latencies) if latencies else None),
         "accepted_per_second": round(len(latencies) / wall, 1) if wall > 0 else None,
     }
@@ -383,8 +402,14 @@ def _reference_child(which: str, batch: list[bytes], out: Any) -> None:
         from pipeline.worker import Runtime, process
 
         tmp = tempfile.mkdtemp(prefix="plumm-bench-")
-        rt = Runtime(load_settings(data_dir=Path(tmp), database_url=f"sqlite:///{tmp}/x.db",
-                                   vault_key=Fernet.generate_key().decode(), hash_key="bench"))
+        rt = Runtime(
+            load_settings(
+                data_dir=Path(tmp),
+                database_url=f"sqlite:///{tmp}/x.db",
+                vault_key=Fernet.generate_key().decode(),
+                hash_key="bench",
+            )
+        )
         rt.load_rules()
 
         def one(raw: bytes) -> None:
@@ -401,9 +426,16 @@ def _reference_child(which: str, batch: list[bytes], out: Any) -> None:
         except Exception:  # a stage bug: the worker would retry then quarantine; counted, not shown
             failed += 1
     seconds = time.perf_counter() - t
-    out.put({"letters": len(items), "failed": failed, "seconds": round(seconds, 2),
-             "letters_per_second": round(len(items) / seconds, 2) if seconds else None,
-             "build_seconds": round(build, 2), "vm_hwm_mib": _vm_hwm_mib()})
+    out.put(
+        {
+            "letters": len(items),
+            "failed": failed,
+            "seconds": round(seconds, 2),
+            "letters_per_second": round(len(items) / seconds, 2) if seconds else None,
+            "build_seconds": round(build, 2),
+            "vm_hwm_mib": _vm_hwm_mib(),
+        }
+    )
 
 
 def reference(which: str, batch: list[bytes]) -> dict[str, Any]:
@@ -426,22 +458,31 @@ def run(*, quick: bool = False) -> dict[str, Any]:
     if quick:
         batch = batch[-8:]
     pg = postgres_available()
-    results: dict[str, Any] = {"name": NAME, "letters": composition, "cores": os.cpu_count(),
-                               "postgresql": pg, "throughput": [], "latency": [], "reference": []}
+    results: dict[str, Any] = {
+        "name": NAME,
+        "letters": composition,
+        "cores": os.cpu_count(),
+        "postgresql": pg,
+        "throughput": [],
+        "latency": [],
+        "reference": [],
+    }
     with tempfile.TemporaryDirectory(prefix="plumm-bench-") as tmp:
         workdir = Path(tmp)
         plan = [("sqlite", 1)] + ([("postgresql", n) for n in (1, 2, 4)] if pg else [])
         if quick:
             plan = plan[:1]
         for kind, n in plan:
-            results["throughput"].append(_guarded(throughput, kind, n, batch, workdir,
-                                                  label={"database": kind, "workers": n}))
+            results["throughput"].append(
+                _guarded(throughput, kind, n, batch, workdir, label={"database": kind, "workers": n})
+            )
         for kind in ["sqlite"] + (["postgresql"] if pg and not quick else []):
             results["latency"].append(_guarded(acceptance_latency, kind, workdir, label={"database": kind}))
     for which in ("ours", "presidio"):
         results["reference"].append(_guarded(reference, which, batch, label={"pipeline": which}))
-    results["errors"] = [r["error"] for r in results["throughput"] + results["latency"] + results["reference"]
-                         if "error" in r]
+    results["errors"] = [
+        r["error"] for r in results["throughput"] + results["latency"] + results["reference"] if "error" in r
+    ]
     results["total_seconds"] = round(time.perf_counter() - t0, 1)
     return results
 
@@ -457,33 +498,53 @@ def _guarded(func: Any, *args: Any, label: dict[str, Any]) -> dict[str, Any]:
 
 def render(results: dict[str, Any]) -> str:
     c = results["letters"]
-    lines = [f"End to end over SMTP on loopback ({results['cores']} cores): {c['fixtures']} fixture "
-             f"letters (+{c['fixtures_skipped_long_lines']} skipped: lines over 998 bytes) and "
-             f"{c['generated']} generated"]
-    rows = [("pipeline", "database", "workers", "letters", "letters/s", "recv->case p50 ms",
-             "VmHWM MiB (max)")]
-    errors = [f"{r.get('database', r.get('pipeline'))}: {r['error']}"
-              for r in results["throughput"] + results["latency"] + results["reference"] if "error" in r]
+    lines = [
+        f"End to end over SMTP on loopback ({results['cores']} cores): {c['fixtures']} fixture "
+        f"letters (+{c['fixtures_skipped_long_lines']} skipped: lines over 998 bytes) and "
+        f"{c['generated']} generated"
+    ]
+    rows = [("pipeline", "database", "workers", "letters", "letters/s", "recv->case p50 ms", "VmHWM MiB (max)")]
+    errors = [
+        f"{r.get('database', r.get('pipeline'))}: {r['error']}"
+        for r in results["throughput"] + results["latency"] + results["reference"]
+        if "error" in r
+    ]
     for r in results["throughput"]:
         if "error" in r:
             continue
-        rows.append(("plumm over SMTP", r["database"], str(r["workers"]), f"{r['recorded']}/{r['sent']}",
-                     str(r["letters_per_second"]), str(r["received_to_recorded_p50_ms"]),
-                     str(r["worker_vm_hwm_max_mib"])))
+        rows.append(
+            (
+                "plumm over SMTP",
+                r["database"],
+                str(r["workers"]),
+                f"{r['recorded']}/{r['sent']}",
+                str(r["letters_per_second"]),
+                str(r["received_to_recorded_p50_ms"]),
+                str(r["worker_vm_hwm_max_mib"]),
+            )
+        )
     for r in results["reference"]:
         if "error" in r:
             continue
         name = "plumm stages, in process" if r["pipeline"] == "ours" else "plain Presidio, in process"
-        rows.append((name, "-", "1", str(r["letters"]), str(r["letters_per_second"]), "-",
-                     str(r["vm_hwm_mib"])))
+        rows.append((name, "-", "1", str(r["letters"]), str(r["letters_per_second"]), "-", str(r["vm_hwm_mib"])))
     lines += _table(rows)
     lines.append("")
     rows = [("SMTP acceptance", "senders", "accepted", "p50 ms", "p99 ms", "max ms", "accepted/s")]
     for r in results["latency"]:
         if "error" in r:
             continue
-        rows.append((r["database"], str(r["senders"]), f"{r['accepted_250']}/{r['sent']}",
-                     str(r["p50_ms"]), str(r["p99_ms"]), str(r["max_ms"]), str(r["accepted_per_second"])))
+        rows.append(
+            (
+                r["database"],
+                str(r["senders"]),
+                f"{r['accepted_250']}/{r['sent']}",
+                str(r["p50_ms"]),
+                str(r["p99_ms"]),
+                str(r["max_ms"]),
+                str(r["accepted_per_second"]),
+            )
+        )
     lines += _table(rows)
     if not results["postgresql"]:
         lines.append("PostgreSQL not reachable on 127.0.0.1:5432: multi-worker rows skipped")
@@ -497,8 +558,11 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = []
     for i, r in enumerate(rows):
-        out.append("  ".join(cell.ljust(w) if j == 0 else cell.rjust(w)
-                             for j, (cell, w) in enumerate(zip(r, widths, strict=True))).rstrip())
+        out.append(
+            "  ".join(
+                cell.ljust(w) if j == 0 else cell.rjust(w) for j, (cell, w) in enumerate(zip(r, widths, strict=True))
+            ).rstrip()
+        )
         if i == 0:
             out.append("  ".join("-" * w for w in widths))
     return out

@@ -52,9 +52,7 @@ COLUMNS = ("ours", "presidio")
 COLUMN_TITLES = {"ours": "ours", "presidio": "plain Presidio"}
 
 # Gendered pronouns and neopronouns, any case, whole words.
-_PRONOUNS = re.compile(
-    r"\b(?:he|she|him|her|his|hers|himself|herself|xe|xem|xyr|ze|zir|hir)\b", re.IGNORECASE
-)
+_PRONOUNS = re.compile(r"\b(?:he|she|him|her|his|hers|himself|herself|xe|xem|xyr|ze|zir|hir)\b", re.IGNORECASE)
 # Gendered titles: "Mr", "Mrs", "Ms", "Mx" as title case or capitals (an optional full stop);
 # "Miss" (a verb too) and "MS" (multiple sclerosis too) only before a capitalised word or a placeholder.
 _TITLES = re.compile(r"\b(?:(?:Mr|Mrs|Ms|Mx|MR|MRS|MX)\b|(?:Miss|MISS|MS)(?=\.?[ \t]+[A-Z]))")
@@ -109,8 +107,7 @@ def load_cases(stems: Iterable[str] | None = None, fixtures: Path = FIXTURES) ->
                 mail=mail,
                 letter=letter,
                 must_not_survive={
-                    t: [v for v in vs if v.strip()]
-                    for t, vs in sorted((truth.get("must_not_survive") or {}).items())
+                    t: [v for v in vs if v.strip()] for t, vs in sorted((truth.get("must_not_survive") or {}).items())
                 },
                 must_keep=[p for p in truth.get("must_keep") or [] if p.strip()],
             )
@@ -377,9 +374,7 @@ def measure(
     }
 
 
-def run(
-    fixtures: Path = FIXTURES, *, passes: int = TIMED_PASSES, stems: Iterable[str] | None = None
-) -> dict[str, Any]:
+def run(fixtures: Path = FIXTURES, *, passes: int = TIMED_PASSES, stems: Iterable[str] | None = None) -> dict[str, Any]:
     """The whole benchmark; returns the results (for ``python -m bench``'s combined JSON)."""
     _quiet_presidio()
     t0 = time.perf_counter()
@@ -414,8 +409,7 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
     row(
         "identifiers leaked",
         lambda c: (
-            f"{c['identifiers']['leaked']} / {c['identifiers']['strings']}"
-            f" ({_pct(c['identifiers']['leak_rate'])})"
+            f"{c['identifiers']['leaked']} / {c['identifiers']['strings']} ({_pct(c['identifiers']['leak_rate'])})"
         ),
     )
     row(
@@ -438,9 +432,7 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
     row("gendered titles left", lambda c: str(c["gendered_left"]["titles"]))
     row(
         "must-keep phrases kept",
-        lambda c: (
-            f"{c['must_keep']['kept']} / {c['must_keep']['phrases']} ({_pct(c['must_keep']['kept_rate'])})"
-        ),
+        lambda c: f"{c['must_keep']['kept']} / {c['must_keep']['phrases']} ({_pct(c['must_keep']['kept_rate'])})",
     )
     row("deterministic", lambda c: "yes" if c["deterministic"] else "NO")
     row("letters / second", lambda c: f"{c['speed']['letters_per_second']}")
@@ -461,8 +453,7 @@ def render(results: dict[str, Any]) -> str:
     for i, r in enumerate(rows):
         lines.append(
             "  ".join(
-                cell.ljust(w) if j == 0 else cell.rjust(w)
-                for j, (cell, w) in enumerate(zip(r, widths, strict=True))
+                cell.ljust(w) if j == 0 else cell.rjust(w) for j, (cell, w) in enumerate(zip(r, widths, strict=True))
             ).rstrip()
         )
         if i == 0:

@@ -36,8 +36,23 @@ SYSTEM = "system"
 
 _PLACEHOLDER = re.compile(r"^\[([A-Z][A-Z_]*?)_(\d+)\]$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_LEGAL_SUFFIXES = {"ltd", "limited", "plc", "llp", "llc", "inc", "incorporated", "co", "company", "group",
-                   "uk", "the", "gmbh", "corp", "corporation"}
+_LEGAL_SUFFIXES = {
+    "ltd",
+    "limited",
+    "plc",
+    "llp",
+    "llc",
+    "inc",
+    "incorporated",
+    "co",
+    "company",
+    "group",
+    "uk",
+    "the",
+    "gmbh",
+    "corp",
+    "corporation",
+}
 EMPLOYER_TYPES = ("EMPLOYER", "ORG")
 
 
@@ -107,13 +122,13 @@ class AccountsFile(RuleModel):
             seen_ids.add(account.id)
             for domain in account.domains:
                 if domain in seen_domains:
-                    raise ValueError(f"accounts: domain '{domain}' belongs to both '{seen_domains[domain]}' "
-                                     f"and '{account.id}'")
+                    raise ValueError(
+                        f"accounts: domain '{domain}' belongs to both '{seen_domains[domain]}' and '{account.id}'"
+                    )
                 seen_domains[domain] = account.id
             for name in account.names():
                 if name in seen_names and seen_names[name] != account.id:
-                    raise ValueError(f"accounts: name '{name}' belongs to both '{seen_names[name]}' "
-                                     f"and '{account.id}'")
+                    raise ValueError(f"accounts: name '{name}' belongs to both '{seen_names[name]}' and '{account.id}'")
                 seen_names[name] = account.id
         return self
 
@@ -146,13 +161,16 @@ def vault_values(vault: Mapping[str, str], *types: str) -> list[str]:
     return [original for _t, _n, original in sorted(found)]
 
 
-def route(directory: AccountsFile, vault: Mapping[str, str], *,
-          ignore_email: Callable[[str], bool] = lambda _e: False) -> Route:
+def route(
+    directory: AccountsFile, vault: Mapping[str, str], *, ignore_email: Callable[[str], bool] = lambda _e: False
+) -> Route:
     """The account a case belongs to. Email domain wins over employer name; a tie is ambiguous."""
     by_domain = {
         account.id
-        for email in vault_values(vault, "EMAIL") if not ignore_email(email)
-        for account in directory.accounts if account.owns_domain(email.rpartition("@")[2])
+        for email in vault_values(vault, "EMAIL")
+        if not ignore_email(email)
+        for account in directory.accounts
+        if account.owns_domain(email.rpartition("@")[2])
     }
     if len(by_domain) == 1:
         return Route(by_domain.pop(), "email-domain")
@@ -193,6 +211,5 @@ def assign_account(rt: Runtime, db: Session, case: store.Case) -> str:
     if case.account != result.account:
         case.account = result.account
         db.add(case)
-        add_event(db, case, actor=SYSTEM, kind="account-assigned",
-                  note=f"{result.account} ({result.matched_by})")
+        add_event(db, case, actor=SYSTEM, kind="account-assigned", note=f"{result.account} ({result.matched_by})")
     return result.account

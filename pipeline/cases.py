@@ -65,12 +65,21 @@ def transition(db: Session, case: store.Case, to: str, *, actor: str, kind: str 
 
 
 def add_event(
-    db: Session, case: store.Case, *, actor: str, kind: str, from_status: str | None = None,
-    to_status: str | None = None, note: str = "",
+    db: Session,
+    case: store.Case,
+    *,
+    actor: str,
+    kind: str,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    note: str = "",
 ) -> None:
     assert case.id is not None
-    db.add(store.CaseEvent(case_id=case.id, actor=actor, kind=kind, from_status=from_status,
-                           to_status=to_status, note=note))
+    db.add(
+        store.CaseEvent(
+            case_id=case.id, actor=actor, kind=kind, from_status=from_status, to_status=to_status, note=note
+        )
+    )
 
 
 def by_reference(db: Session, reference: str) -> store.Case | None:
@@ -125,11 +134,15 @@ def find_prior(rt: Runtime, mail: ParsedMail) -> Prior:
             return Prior()
         case = db.get(store.Case, case_id)
         assert case is not None
-        letters = db.execute(
-            select(col(store.CaseLetter.redacted_text))
-            .where(col(store.CaseLetter.case_id) == case_id)
-            .order_by(col(store.CaseLetter.seq))
-        ).scalars().all()
+        letters = (
+            db.execute(
+                select(col(store.CaseLetter.redacted_text))
+                .where(col(store.CaseLetter.case_id) == case_id)
+                .order_by(col(store.CaseLetter.seq))
+            )
+            .scalars()
+            .all()
+        )
         return Prior(case_id=case_id, vault=case_vault(rt, case), letters=tuple(letters))
 
 
@@ -156,8 +169,7 @@ def _sections_json(processed: Processed) -> dict[str, Any]:
     if report is None:
         return {}
     return {
-        v.id: {"present": v.present, "title": v.title, "evidence": v.evidence, "rule": v.rule}
-        for v in report.verdicts
+        v.id: {"present": v.present, "title": v.title, "evidence": v.evidence, "rule": v.rule} for v in report.verdicts
     }
 
 
@@ -173,12 +185,14 @@ def _duplicate_of(db: Session, row: store.InboundMessage) -> int | None:
     if not row.message_id_hash:
         return None
     return db.execute(
-        select(col(store.InboundMessage.case_id)).where(
+        select(col(store.InboundMessage.case_id))
+        .where(
             col(store.InboundMessage.id) != row.id,
             col(store.InboundMessage.message_id_hash) == row.message_id_hash,
             col(store.InboundMessage.sender_hash) == row.sender_hash,
             col(store.InboundMessage.case_id).is_not(None),
-        ).limit(1)
+        )
+        .limit(1)
     ).scalar_one_or_none()
 
 
@@ -227,8 +241,9 @@ def _message_status(outcome: IntakeOutcome) -> str:
 
 
 def _next_seq(db: Session, case: store.Case) -> int:
-    count = db.execute(select(func.count()).select_from(store.CaseLetter)
-                       .where(col(store.CaseLetter.case_id) == case.id)).scalar_one()
+    count = db.execute(
+        select(func.count()).select_from(store.CaseLetter).where(col(store.CaseLetter.case_id) == case.id)
+    ).scalar_one()
     return count + 1
 
 
@@ -236,8 +251,16 @@ def _add_letter(db: Session, row: store.InboundMessage, case: store.Case, proces
     redaction, letter = processed.redaction, processed.letter
     assert redaction is not None and letter is not None
     assert case.id is not None and row.id is not None
-    db.add(store.CaseLetter(case_id=case.id, message_id=row.id, seq=seq, redacted_text=redaction.text,
-                            sources=list(letter.sources), entity_counts=dict(redaction.counts)))
+    db.add(
+        store.CaseLetter(
+            case_id=case.id,
+            message_id=row.id,
+            seq=seq,
+            redacted_text=redaction.text,
+            sources=list(letter.sources),
+            entity_counts=dict(redaction.counts),
+        )
+    )
 
 
 def _finish(db: Session, row: store.InboundMessage, case: store.Case, status: str) -> None:
@@ -332,15 +355,18 @@ def _record_follow_up(
 
 
 def _maybe_acknowledge(db: Session, rt: Runtime, case: store.Case, mail: ParsedMail, processed: Processed) -> None:
-    allowed, why = outbox.acknowledgement_allowed(mail, own_addresses=[*rt.settings.intake_addresses,
-                                                                        rt.settings.sender_address])
+    allowed, why = outbox.acknowledgement_allowed(
+        mail, own_addresses=[*rt.settings.intake_addresses, rt.settings.sender_address]
+    )
     to = outbox.reply_address(mail)
     if not allowed or not to:
         add_event(db, case, actor=SYSTEM, kind="acknowledgement-skipped", note=why if not allowed else "no-sender")
         return
     since = store.utcnow() - timedelta(hours=1)
     recent = db.execute(
-        select(func.count()).select_from(store.OutboundMessage).where(
+        select(func.count())
+        .select_from(store.OutboundMessage)
+        .where(
             col(store.OutboundMessage.kind) == "acknowledgement",
             col(store.OutboundMessage.to_hash) == store.keyed_hash(rt.hash_key, to),
             col(store.OutboundMessage.created_at) >= since,

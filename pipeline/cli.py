@@ -26,8 +26,11 @@ from pipeline.rules import RulesError
 if TYPE_CHECKING:
     from pipeline.worker import Runtime
 
-app = typer.Typer(help="Plumm intake: therapists' letters in, redacted cases out.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Plumm intake: therapists' letters in, redacted cases out.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 cases_app = typer.Typer(help="List, show and move cases through their life cycle.", no_args_is_help=True)
 app.add_typer(cases_app, name="cases")
 
@@ -56,8 +59,15 @@ def setup_logging(verbose: bool) -> None:
         force=True,
     )
     # Third-party loggers can echo content (e.g. presidio at DEBUG); keep them quiet.
-    for noisy in ("presidio-analyzer", "presidio-anonymizer", "mail-parser", "mailparser", "aiosmtpd",
-                  "mail.log", "alembic"):
+    for noisy in (
+        "presidio-analyzer",
+        "presidio-anonymizer",
+        "mail-parser",
+        "mailparser",
+        "aiosmtpd",
+        "mail.log",
+        "alembic",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -70,8 +80,13 @@ def main(
     outbound_smtp: Annotated[str | None, typer.Option(help="PLUMM_OUTBOUND_SMTP (host:port)")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    State.overrides = {"database_url": database_url, "data_dir": data_dir, "rules_dir": rules_dir,
-                       "vault_key": vault_key, "outbound_smtp": outbound_smtp}
+    State.overrides = {
+        "database_url": database_url,
+        "data_dir": data_dir,
+        "rules_dir": rules_dir,
+        "vault_key": vault_key,
+        "outbound_smtp": outbound_smtp,
+    }
     setup_logging(verbose)
 
 
@@ -117,8 +132,9 @@ def serve(
     from pipeline.smtp import build_controller
     from pipeline.worker import Worker
 
-    settings = State.settings(smtp_host=smtp_host, smtp_port=smtp_port, intake_addresses=intake_addresses,
-                              max_message_bytes=max_message_bytes)
+    settings = State.settings(
+        smtp_host=smtp_host, smtp_port=smtp_port, intake_addresses=intake_addresses, max_message_bytes=max_message_bytes
+    )
     store.migrate(settings.effective_database_url)
     rt = runtime(settings) if worker else None
     if rt is None:
@@ -127,9 +143,11 @@ def serve(
         rt = Runtime(settings)
     controller = build_controller(settings, rt.engine, rt.cipher, rt.hash_key)
     controller.start()
-    out.print(f"Plumm intake listening on smtp://{settings.smtp_host}:{settings.smtp_port} "
-              f"for {', '.join(settings.intake_addresses)}; database {settings.effective_database_url.split(':')[0]}"
-              f"; worker {'on' if worker else 'off'}")
+    out.print(
+        f"Plumm intake listening on smtp://{settings.smtp_host}:{settings.smtp_port} "
+        f"for {', '.join(settings.intake_addresses)}; database {settings.effective_database_url.split(':')[0]}"
+        f"; worker {'on' if worker else 'off'}"
+    )
     stop = _stop_flag()
     try:
         if worker:
@@ -211,16 +229,30 @@ def cases_show(
         if case is None:
             err.print(f"no case {reference}")
             raise typer.Exit(1)
-        events = db.execute(select(store.CaseEvent).where(col(store.CaseEvent.case_id) == case.id)
-                            .order_by(col(store.CaseEvent.id))).scalars().all()
+        events = (
+            db.execute(
+                select(store.CaseEvent).where(col(store.CaseEvent.case_id) == case.id).order_by(col(store.CaseEvent.id))
+            )
+            .scalars()
+            .all()
+        )
     data = _case_row(case) | {
         "sources": case.sources,
         "period": case.period,
         "sender_signals": case.sender_signals,
         "evidence": {k: v.get("evidence", "") for k, v in case.sections.items()},
         "letter": case.letter_redacted if case.status != "quarantined" else "",
-        "events": [{"at": e.at.isoformat(timespec="seconds"), "actor": e.actor, "kind": e.kind,
-                    "from": e.from_status, "to": e.to_status, "note": e.note} for e in events],
+        "events": [
+            {
+                "at": e.at.isoformat(timespec="seconds"),
+                "actor": e.actor,
+                "kind": e.kind,
+                "from": e.from_status,
+                "to": e.to_status,
+                "note": e.note,
+            }
+            for e in events
+        ],
     }
     if vault is not None:
         data["vault"] = vault
@@ -238,8 +270,10 @@ def cases_show(
     out.print(data["letter"] or "(no letter shown)", markup=False)
     out.print("")
     for e in data["events"]:
-        out.print(f"  {e['at']} {e['actor']:<10} {e['kind']:<24} {e['from'] or ''} -> {e['to'] or ''} {e['note']}",
-                  markup=False)
+        out.print(
+            f"  {e['at']} {e['actor']:<10} {e['kind']:<24} {e['from'] or ''} -> {e['to'] or ''} {e['note']}",
+            markup=False,
+        )
     if vault is not None:
         out.print("")
         out.print(f"VAULT (revealed to {operator or _me()}; this reveal is recorded on the case):", markup=False)
@@ -261,20 +295,29 @@ def _reveal(settings: Settings, reference: str, operator: str | None) -> dict[st
 def replay_cmd(
     source: Annotated[Path, typer.Argument(help="folder of .eml files", exists=True, file_okay=False)],
     out_dir: Annotated[Path, typer.Option("--out", help="where to write outputs")],
-    db: Annotated[str | None, typer.Option(
-        "--db", help="database URL instead of fresh temporary ones (--via-smtp: the listener's)")] = None,
-    expect: Annotated[bool, typer.Option(
-        "--expect", help="fail on any drift from the golden <stem>.replay.txt/.json files")] = False,
-    ground_truth: Annotated[bool, typer.Option(
-        "--ground-truth", help="fail on any leak of a must_not_survive string, or any outcome (status, reason, "
-        "sections, sessions, period, acknowledgement, placeholder kind) other than <stem>.expected.json says",
-    )] = False,
-    update_golden: Annotated[bool, typer.Option(
-        "--update-golden", help="rewrite the golden files (review the diff first)")] = False,
-    via_smtp: Annotated[str | None, typer.Option(
-        "--via-smtp", metavar="HOST:PORT", help="send to a running listener instead (needs --db)")] = None,
-    timeout: Annotated[float, typer.Option(
-        help="--via-smtp: overall seconds to wait for the cases", min=1)] = 120.0,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="database URL instead of fresh temporary ones (--via-smtp: the listener's)"),
+    ] = None,
+    expect: Annotated[
+        bool, typer.Option("--expect", help="fail on any drift from the golden <stem>.replay.txt/.json files")
+    ] = False,
+    ground_truth: Annotated[
+        bool,
+        typer.Option(
+            "--ground-truth",
+            help="fail on any leak of a must_not_survive string, or any outcome (status, reason, "
+            "sections, sessions, period, acknowledgement, placeholder kind) other than <stem>.expected.json says",
+        ),
+    ] = False,
+    update_golden: Annotated[
+        bool, typer.Option("--update-golden", help="rewrite the golden files (review the diff first)")
+    ] = False,
+    via_smtp: Annotated[
+        str | None,
+        typer.Option("--via-smtp", metavar="HOST:PORT", help="send to a running listener instead (needs --db)"),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="--via-smtp: overall seconds to wait for the cases", min=1)] = 120.0,
 ) -> None:
     """Run every .eml in SOURCE through the full pipeline; write per-message outputs and a report.
 
@@ -288,8 +331,7 @@ def replay_cmd(
         runtime(settings)  # fail fast on bad rules before touching any message
     count = len(list(source.glob("*.eml")))
     # Per-message INFO lines would break the bar; -v keeps them. Levels are restored afterwards.
-    quiet = [logging.getLogger(name)
-             for name in ("plumm.worker", "plumm.cases", "plumm.smtp", "presidio-analyzer")]
+    quiet = [logging.getLogger(name) for name in ("plumm.worker", "plumm.cases", "plumm.smtp", "presidio-analyzer")]
     levels = [logger.level for logger in quiet]
     if logging.getLogger().level > logging.DEBUG:
         for logger in quiet:
@@ -297,9 +339,18 @@ def replay_cmd(
     try:
         with Progress(console=err, disable=not err.is_terminal, transient=True) as bar:
             task = bar.add_task("replaying", total=count)
-            run = replay(source, out_dir, settings=settings, db_url=db,
-                         progress=lambda _stem: bar.advance(task), via_smtp=via_smtp, smtp_timeout=timeout,
-                         expect=expect, ground_truth=ground_truth, update_golden=update_golden)
+            run = replay(
+                source,
+                out_dir,
+                settings=settings,
+                db_url=db,
+                progress=lambda _stem: bar.advance(task),
+                via_smtp=via_smtp,
+                smtp_timeout=timeout,
+                expect=expect,
+                ground_truth=ground_truth,
+                update_golden=update_golden,
+            )
     except ReplayError as exc:
         err.print(f"replay: {exc}", markup=False)
         raise typer.Exit(2) from exc
@@ -328,17 +379,28 @@ def replay_cmd(
     statuses: dict[str, int] = {}
     for r in run.results:
         statuses[r.summary["status"]] = statuses.get(r.summary["status"], 0) + 1
-    out.print(f"replayed {len(run.results)} message(s) into {out_dir}: "
-              + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())), markup=False)
+    out.print(
+        f"replayed {len(run.results)} message(s) into {out_dir}: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
+        markup=False,
+    )
     if run.golden_written:
         out.print(f"golden files written for {len(run.golden_written)} message(s) in {source}", markup=False)
     if run.drifts is not None:
         verdict = f"DRIFT in {len(run.drifts)} message(s)" if run.drifts else "no drift"
         out.print(f"expect: {verdict}", markup=False)
     if run.ground_truth is not None:
-        out.print("ground truth: " + (f"{len(run.leaks)} LEAK(S)" if run.leaks else "no leak") + ", "
-                  + (f"{len(run.disagreements)} DISAGREEMENT(S) with expected.json" if run.disagreements
-                     else "every outcome as expected"), markup=False)
+        out.print(
+            "ground truth: "
+            + (f"{len(run.leaks)} LEAK(S)" if run.leaks else "no leak")
+            + ", "
+            + (
+                f"{len(run.disagreements)} DISAGREEMENT(S) with expected.json"
+                if run.disagreements
+                else "every outcome as expected"
+            ),
+            markup=False,
+        )
     out.print(f"report: {out_dir / 'report.html'}", markup=False)
     raise typer.Exit(run.exit_code)
 
@@ -393,7 +455,9 @@ def cases_approve(reference: str, actor: Actor = "", note: Note = "") -> None:
 
 @cases_app.command("decline")
 def cases_decline(
-    reference: str, reason: Annotated[str, typer.Option(help="why (recorded on the case)")], actor: Actor = "",
+    reference: str,
+    reason: Annotated[str, typer.Option(help="why (recorded on the case)")],
+    actor: Actor = "",
 ) -> None:
     """Decline a case, with a reason."""
     _csm_action("decline", reference, actor=actor or _me(), reason=reason)
@@ -407,8 +471,10 @@ def cases_request_employer(reference: str, actor: Actor = "", note: Note = "") -
 
 @cases_app.command("record-employer")
 def cases_record_employer(
-    reference: str, decision: Annotated[str, typer.Argument(help="approved or declined")],
-    actor: Actor = "", note: Note = "",
+    reference: str,
+    decision: Annotated[str, typer.Argument(help="approved or declined")],
+    actor: Actor = "",
+    note: Note = "",
 ) -> None:
     """Record the employer's answer."""
     _csm_action("record_employer", reference, decision, actor=actor or _me(), note=note)
@@ -418,7 +484,8 @@ def cases_record_employer(
 def cases_notify_client(
     reference: str,
     to: Annotated[str | None, typer.Option(help="the client's address, if the vault does not say")] = None,
-    actor: Actor = "", note: Note = "",
+    actor: Actor = "",
+    note: Note = "",
 ) -> None:
     """Tell the client the outcome and how to book (to the address in the vault, or --to)."""
     _csm_action("notify_client", reference, actor=actor or _me(), to=to, note=note)
@@ -438,8 +505,10 @@ def cases_reprocess(reference: str, actor: Actor = "", note: Note = "") -> None:
 
 @cases_app.command("assign")
 def cases_assign(
-    reference: str, account: Annotated[str, typer.Argument(help="an account id from accounts.yaml")],
-    actor: Actor = "", note: Note = "",
+    reference: str,
+    account: Annotated[str, typer.Argument(help="an account id from accounts.yaml")],
+    actor: Actor = "",
+    note: Note = "",
 ) -> None:
     """Route a case to an account by hand (the team lead, for the unassigned queue)."""
     _csm_action("assign", reference, account, actor=actor or _me(), note=note)
@@ -473,9 +542,12 @@ def digest_cmd(
         err.print(f"digest: {exc}", markup=False)
         raise typer.Exit(1) from exc
     sent = delivery.deliver_pending(rt)
-    out.print(f"digest: {result.emails} email(s) covering {result.cases} case(s)"
-              + (f" to {', '.join(result.recipients)}" if result.recipients else "") + f"; {sent} sent",
-              markup=False)
+    out.print(
+        f"digest: {result.emails} email(s) covering {result.cases} case(s)"
+        + (f" to {', '.join(result.recipients)}" if result.recipients else "")
+        + f"; {sent} sent",
+        markup=False,
+    )
 
 
 keys_app = typer.Typer(help="Encryption keys at rest.", no_args_is_help=True)
@@ -501,11 +573,15 @@ def keys_rotate() -> None:
     settings = State.settings()
     report = rotate(store.make_engine(settings.effective_database_url), settings)
     for name in report.rotated:
-        out.print(f"{name}: rotated {report.rotated[name]}, already current {report.current[name]}, "
-                  f"changed meanwhile {report.changed_meanwhile[name]}, unreadable {report.unreadable[name]}")
+        out.print(
+            f"{name}: rotated {report.rotated[name]}, already current {report.current[name]}, "
+            f"changed meanwhile {report.changed_meanwhile[name]}, unreadable {report.unreadable[name]}"
+        )
     if not report.complete:
-        err.print("rotation incomplete: run again (changed meanwhile) or find the missing key (unreadable); "
-                  "keep the old key configured")
+        err.print(
+            "rotation incomplete: run again (changed meanwhile) or find the missing key (unreadable); "
+            "keep the old key configured"
+        )
         raise typer.Exit(1)
     out.print("every token uses the newest key; the old key can be dropped from PLUMM_VAULT_KEY")
 
@@ -520,14 +596,15 @@ def retention_cmd(
     from pipeline.retention import purge
 
     settings = State.settings(retention_days=days)
-    report = purge(store.make_engine(settings.effective_database_url), days=settings.retention_days,
-                   dry_run=dry_run)
+    report = purge(store.make_engine(settings.effective_database_url), days=settings.retention_days, dry_run=dry_run)
     for reference in report.cases:
         out.print(reference)
     verb = "would purge" if dry_run else "purged"
     cutoff = report.cutoff.isoformat(timespec="seconds")
-    out.print(f"{verb} {len(report.cases)} case(s) closed before {cutoff}: {report.messages} raw message(s), "
-              f"{report.vaults} vault(s), {report.outbound} sent mail payload(s)")
+    out.print(
+        f"{verb} {len(report.cases)} case(s) closed before {cutoff}: {report.messages} raw message(s), "
+        f"{report.vaults} vault(s), {report.outbound} sent mail payload(s)"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -42,8 +42,20 @@ MSGID_DOMAIN = "heyplumm.com"
 NON_IDENTIFYING_TYPES = {"PRONOUN", "TITLE", "GENDER"}
 
 __all__ = [
-    "ActionRefused", "CaseNotFound", "RevealRefused", "TransitionRefused", "approve", "assign", "close",
-    "compose", "decline", "leaked_types", "notify_client", "record_employer", "reprocess", "request_employer",
+    "ActionRefused",
+    "CaseNotFound",
+    "RevealRefused",
+    "TransitionRefused",
+    "approve",
+    "assign",
+    "close",
+    "compose",
+    "decline",
+    "leaked_types",
+    "notify_client",
+    "record_employer",
+    "reprocess",
+    "request_employer",
     "reveal",
 ]
 
@@ -81,8 +93,15 @@ def _single_address(value: str, *, what: str) -> str:
     cleaned = "".join(ch for ch in value if ch >= " " and ch != "\x7f").strip()
     _, addr = parseaddr(cleaned)
     local, at, domain = addr.partition("@")
-    if (not at or not local or "." not in domain or "@" in domain or "," in cleaned or ";" in cleaned
-            or any(c.isspace() or c in "<>\"()[]\\:" for c in addr)):
+    if (
+        not at
+        or not local
+        or "." not in domain
+        or "@" in domain
+        or "," in cleaned
+        or ";" in cleaned
+        or any(c.isspace() or c in '<>"()[]\\:' for c in addr)
+    ):
         raise ActionRefused(f"{what} must be one email address")
     return addr
 
@@ -123,7 +142,8 @@ def _account(rt: Runtime, case: store.Case) -> accounts.Account:
     if account is None:
         raise ActionRefused(
             f"{case.reference}: no employer account assigned (in the '{accounts.UNASSIGNED}' queue); "
-            f"the team lead assigns one with `plumm cases assign {case.reference} ACCOUNT`")
+            f"the team lead assigns one with `plumm cases assign {case.reference} ACCOUNT`"
+        )
     return account
 
 
@@ -158,8 +178,13 @@ def assign(rt: Runtime, reference: str, account_id: str, *, actor: str, note: st
         previous = case.account or accounts.UNASSIGNED
         case.account = account_id
         db.add(case)
-        cases.add_event(db, case, actor=actor, kind="account-assigned",
-                        note=f"{previous} -> {account_id} (by hand)" + (f": {note}" if note else ""))
+        cases.add_event(
+            db,
+            case,
+            actor=actor,
+            kind="account-assigned",
+            note=f"{previous} -> {account_id} (by hand)" + (f": {note}" if note else ""),
+        )
     return case
 
 
@@ -187,8 +212,9 @@ def request_employer(rt: Runtime, reference: str, *, actor: str, note: str = "")
         message = employer_request(rt, case, account)
         leaks = leaked_types(cases.case_vault(rt, case), _body(message))
         if leaks:
-            raise ActionRefused(f"{case.reference}: the employer request would contain a vaulted value "
-                                f"({', '.join(leaks)}); not sent")
+            raise ActionRefused(
+                f"{case.reference}: the employer request would contain a vaulted value ({', '.join(leaks)}); not sent"
+            )
         delivery.queue(db, rt, message, kind="employer-request", case_id=case.id, to=account.hr_contact)
     return case
 
@@ -214,13 +240,11 @@ def client_addresses(rt: Runtime, case: store.Case) -> list[str]:
     emails = list(dict.fromkeys(e.strip().lower() for e in accounts.vault_values(vault, "EMAIL")))
     sender = accounts.is_sender(rt, case)
     sender_domains = {e.rpartition("@")[2] for e in emails if sender(e)}
-    own_domains = {a.rpartition("@")[2].lower() for a in [rt.settings.sender_address,
-                                                          *rt.settings.intake_addresses]}
+    own_domains = {a.rpartition("@")[2].lower() for a in [rt.settings.sender_address, *rt.settings.intake_addresses]}
     therapists = load_therapist_directory(rt.settings.rules_dir)
     excluded_domains = sender_domains | own_domains
     candidates = [
-        e for e in emails
-        if not sender(e) and e.rpartition("@")[2] not in excluded_domains and not therapists.knows(e)
+        e for e in emails if not sender(e) and e.rpartition("@")[2] not in excluded_domains and not therapists.knows(e)
     ]
     if len(candidates) > 1:
         directory = rt.accounts
@@ -241,27 +265,39 @@ def client_notification(rt: Runtime, case: store.Case, *, to: str, approved: boo
         "booking_instructions": directory.booking_instructions,
     }
     text, html = outbox.render("client_notification", rules_dir=rt.settings.rules_dir, **context)
-    subject = (f"[{case.reference}] Your additional therapy sessions are approved" if approved
-               else f"[{case.reference}] About your request for additional therapy sessions")
+    subject = (
+        f"[{case.reference}] Your additional therapy sessions are approved"
+        if approved
+        else f"[{case.reference}] About your request for additional therapy sessions"
+    )
     return compose(rt, to=to, subject=subject, text=text, html=html)
 
 
-def notify_client(
-    rt: Runtime, reference: str, *, actor: str, to: str | None = None, note: str = ""
-) -> store.Case:
+def notify_client(rt: Runtime, reference: str, *, actor: str, to: str | None = None, note: str = "") -> store.Case:
     with _locked_case(rt, reference) as (db, case):
         approved = case.status == S.EMPLOYER_APPROVED
-        cases.transition(db, case, S.CLIENT_NOTIFIED, actor=actor, kind="client-notified",
-                         note=note or ("approved" if approved else "declined"))
+        cases.transition(
+            db,
+            case,
+            S.CLIENT_NOTIFIED,
+            actor=actor,
+            kind="client-notified",
+            note=note or ("approved" if approved else "declined"),
+        )
         if to is not None:
             address = _single_address(to, what="--to")
         else:
             found = client_addresses(rt, case)
             if len(found) != 1:
-                problem = ("no client address in the vault" if not found
-                           else f"{len(found)} possible client addresses in the vault")
-                raise ActionRefused(f"{case.reference}: {problem}; pass --to ADDRESS "
-                                    f"(see them with `plumm cases show {case.reference} --reveal`)")
+                problem = (
+                    "no client address in the vault"
+                    if not found
+                    else f"{len(found)} possible client addresses in the vault"
+                )
+                raise ActionRefused(
+                    f"{case.reference}: {problem}; pass --to ADDRESS "
+                    f"(see them with `plumm cases show {case.reference} --reveal`)"
+                )
             address = found[0]
         message = client_notification(rt, case, to=address, approved=approved)
         delivery.queue(db, rt, message, kind="client-notification", case_id=case.id, to=address)
@@ -280,11 +316,24 @@ def reprocess(rt: Runtime, reference: str, *, actor: str, note: str = "") -> int
         db.execute(
             update(M)
             .where(mine)
-            .values(status=store.MessageStatus.PENDING, attempts=0, not_before=None, lease_until=None,
-                    worker_id=None, error_stage=None, error_reason=None, processed_at=None)
+            .values(
+                status=store.MessageStatus.PENDING,
+                attempts=0,
+                not_before=None,
+                lease_until=None,
+                worker_id=None,
+                error_stage=None,
+                error_reason=None,
+                processed_at=None,
+            )
         )
-        cases.add_event(db, case, actor=actor, kind="reprocess-requested",
-                        note=f"{count} message(s) re-queued" + (f": {note}" if note else ""))
+        cases.add_event(
+            db,
+            case,
+            actor=actor,
+            kind="reprocess-requested",
+            note=f"{count} message(s) re-queued" + (f": {note}" if note else ""),
+        )
     return int(count)
 
 
@@ -294,14 +343,22 @@ def reveal(rt: Runtime, reference: str, *, operator: str) -> dict[str, str]:
     allowed = operator and operator in rt.settings.revealers
     with _locked_case(rt, reference) as (db, case):
         if not allowed:
-            cases.add_event(db, case, actor=operator or "(unnamed)", kind="vault-reveal-refused",
-                            note=f"operator {operator or '(unnamed)'} is not in PLUMM_REVEALERS")
+            cases.add_event(
+                db,
+                case,
+                actor=operator or "(unnamed)",
+                kind="vault-reveal-refused",
+                note=f"operator {operator or '(unnamed)'} is not in PLUMM_REVEALERS",
+            )
             db.commit()
-            raise RevealRefused(f"{case.reference}: operator '{operator}' may not reveal the vault "
-                                f"(not in PLUMM_REVEALERS); the attempt is recorded")
+            raise RevealRefused(
+                f"{case.reference}: operator '{operator}' may not reveal the vault "
+                f"(not in PLUMM_REVEALERS); the attempt is recorded"
+            )
         vault = cases.case_vault(rt, case)
-        cases.add_event(db, case, actor=operator, kind="vault-revealed",
-                        note=f"operator {operator}; {len(vault)} value(s)")
+        cases.add_event(
+            db, case, actor=operator, kind="vault-revealed", note=f"operator {operator}; {len(vault)} value(s)"
+        )
     return vault
 
 

@@ -40,12 +40,16 @@ def deliver_pending(rt: Runtime, *, limit: int = 20) -> int:
     """Deliver queued mail; returns how many were sent. Failures are retried a few times."""
     sent = 0
     with store.session(rt.engine) as db:
-        rows = db.execute(
-            select(store.OutboundMessage)
-            .where(col(store.OutboundMessage.status) == "pending")
-            .order_by(col(store.OutboundMessage.id))
-            .limit(limit)
-        ).scalars().all()
+        rows = (
+            db.execute(
+                select(store.OutboundMessage)
+                .where(col(store.OutboundMessage.status) == "pending")
+                .order_by(col(store.OutboundMessage.id))
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
         for row in rows:
             message = message_from_bytes(rt.cipher.decrypt(row.payload_encrypted), policy=policy.default)
             assert isinstance(message, EmailMessage)
@@ -56,8 +60,13 @@ def deliver_pending(rt: Runtime, *, limit: int = 20) -> int:
                 row.sent_at = store.utcnow()
                 sent += 1
             except Exception as error:
-                log.error("outbound %d (%s) not delivered (%s), attempt %d", row.id, row.kind,
-                          type(error).__name__, row.attempts)
+                log.error(
+                    "outbound %d (%s) not delivered (%s), attempt %d",
+                    row.id,
+                    row.kind,
+                    type(error).__name__,
+                    row.attempts,
+                )
                 if row.attempts >= MAX_DELIVERY_ATTEMPTS:
                     row.status = "failed"
             db.add(row)

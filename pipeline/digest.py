@@ -37,7 +37,11 @@ S = CaseStatus
 
 # In the order a CSM works through them.
 WAITING: tuple[str, ...] = (
-    S.READY_FOR_ASSESSMENT, S.EMPLOYER_APPROVED, S.EMPLOYER_DECLINED, S.APPROVED, S.AWAITING_INFORMATION,
+    S.READY_FOR_ASSESSMENT,
+    S.EMPLOYER_APPROVED,
+    S.EMPLOYER_DECLINED,
+    S.APPROVED,
+    S.AWAITING_INFORMATION,
 )
 NEXT_STEP: dict[str, str] = {
     S.READY_FOR_ASSESSMENT: "assess: plumm cases approve {ref}  |  plumm cases decline {ref} --reason ...",
@@ -101,15 +105,19 @@ def _signals(raw: dict[str, Any]) -> dict[str, str]:
 
 def entry(rt: Runtime, case: store.Case, *, now: datetime, queue: str) -> dict[str, Any]:
     sections: list[dict[str, Any]] = [
-        {"title": str(v.get("title") or key), "present": bool(v.get("present")),
-         "evidence": str(v.get("evidence") or "")}
+        {
+            "title": str(v.get("title") or key),
+            "present": bool(v.get("present")),
+            "evidence": str(v.get("evidence") or ""),
+        }
         for key, v in sorted(case.sections.items())
     ]
     letter = case.letter_redacted
     leaks = csm.leaked_types(cases.case_vault(rt, case), letter, *(str(s["evidence"]) for s in sections))
     if leaks:
-        log.warning("%s: letter withheld from digest, vaulted value(s) of type %s found", case.reference,
-                    ",".join(leaks))
+        log.warning(
+            "%s: letter withheld from digest, vaulted value(s) of type %s found", case.reference, ",".join(leaks)
+        )
         letter = ""
         sections = [{**s, "evidence": ""} for s in sections]
     return {
@@ -129,7 +137,12 @@ def entry(rt: Runtime, case: store.Case, *, now: datetime, queue: str) -> dict[s
 
 
 def collect(
-    rt: Runtime, db: Any, *, since: datetime | None = None, only_new: bool = False, to: str | None = None,
+    rt: Runtime,
+    db: Any,
+    *,
+    since: datetime | None = None,
+    only_new: bool = False,
+    to: str | None = None,
     now: datetime | None = None,
 ) -> list[Digest]:
     """Digests to send, one per CSM address (empty ones left out), in address order."""
@@ -140,23 +153,27 @@ def collect(
         raise DigestError(f"{to.strip()} is neither a CSM nor the team lead in accounts.yaml")
     digests: dict[str, Digest] = defaultdict(lambda: Digest(to=""))
 
-    rows = db.execute(
-        select(store.Case)
-        .where(col(store.Case.status).in_([*WAITING, S.QUARANTINED]))
-        .order_by(col(store.Case.id))
-    ).scalars().all()
+    rows = (
+        db.execute(
+            select(store.Case).where(col(store.Case.status).in_([*WAITING, S.QUARANTINED])).order_by(col(store.Case.id))
+        )
+        .scalars()
+        .all()
+    )
     for case in sorted(rows, key=lambda c: (WAITING.index(c.status) if c.status in WAITING else 99, c.id)):
         if not _changed(case, since=since, only_new=only_new):
             continue
         if case.status == S.QUARANTINED:
             # Nothing from a quarantined message reaches a digest: reference and reason code only.
             digest = digests[directory.team_lead]
-            digest.quarantined.append({
-                "reference": case.reference,
-                "age": age(case.created_at, now),
-                "reason": case.reason or "unknown",
-                "stage": case.reason_stage or "unknown",
-            })
+            digest.quarantined.append(
+                {
+                    "reference": case.reference,
+                    "age": age(case.created_at, now),
+                    "reason": case.reason or "unknown",
+                    "stage": case.reason_stage or "unknown",
+                }
+            )
         else:
             account = directory.get(case.account)
             address = account.csm if account is not None else directory.team_lead
@@ -198,7 +215,11 @@ class SendResult:
 
 
 def send(
-    rt: Runtime, *, since: datetime | None = None, only_new: bool = False, to: str | None = None,
+    rt: Runtime,
+    *,
+    since: datetime | None = None,
+    only_new: bool = False,
+    to: str | None = None,
     now: datetime | None = None,
 ) -> SendResult:
     """Queue one digest per CSM and stamp the listed cases, in one transaction."""

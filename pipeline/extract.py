@@ -311,9 +311,7 @@ def _strip_history(text: str, *, forward: bool, depth: int = 0) -> _History:
             result.removed.extend(lines[index:head])
             result.removed.extend(tail[:after])
             rest = tail[after:]
-            inner = _strip_history(
-                "\n".join(rest), forward=bool(_FORWARD_SUBJECT.match(subject)), depth=depth + 1
-            )
+            inner = _strip_history("\n".join(rest), forward=bool(_FORWARD_SUBJECT.match(subject)), depth=depth + 1)
             result.kept.extend(inner.kept)
             result.removed.extend(inner.removed)
             result.notes |= inner.notes | {"forwarded"}
@@ -668,19 +666,13 @@ def _body(mail: ParsedMail, found: _Found) -> tuple[str, str]:
     return ("html", html_text) if html_text else ("body", "")
 
 
-def _attachment_texts(
-    mail: ParsedMail, found: _Found, budget: _Budget, max_inflated: int, depth: int
-) -> None:
+def _attachment_texts(mail: ParsedMail, found: _Found, budget: _Budget, max_inflated: int, depth: int) -> None:
     bounce = mail.content_type == "multipart/report"
     for attachment in mail.attachments:
         budget.check()
         kind = _kind(attachment)
         if kind == "zip":
-            kind = (
-                "docx"
-                if attachment.filename.lower().endswith((".docx", ".docm"))
-                else _zip_kind(attachment.payload)
-            )
+            kind = "docx" if attachment.filename.lower().endswith((".docx", ".docm")) else _zip_kind(attachment.payload)
         if kind in ("ignore", "decoration"):
             continue
         if kind == "message":

@@ -142,9 +142,7 @@ _PHONE = re.compile(
 )
 _LONG_NUMBER = re.compile(r"(?<![\w])(?:[A-Z]{1,4}[ \t]?)?\d{5,}(?!\w)")
 _EMAIL = re.compile(EmailRecognizer.PATTERN)
-_ANGLE_ADDRESS = re.compile(
-    rf"(?P<name>{_NAME_RUN})[ \t]*[<\[](?:mailto:)?(?P<email>[^>\]\s]+@[^>\]\s]+)[>\]]"
-)
+_ANGLE_ADDRESS = re.compile(rf"(?P<name>{_NAME_RUN})[ \t]*[<\[](?:mailto:)?(?P<email>[^>\]\s]+@[^>\]\s]+)[>\]]")
 _GENERIC_LOCAL = frozenset(
     "info admin hello contact office reception enquiries enquiry clinic therapy counselling counseling "
     "team mail noreply no-reply support practice hr help the and referrals referral bookings booking "
@@ -161,9 +159,33 @@ _GENERIC_DOMAINS = frozenset(
 )
 # Words a practice's domain adds to its name ("garthpsychology", "bramblewood-counselling").
 _DOMAIN_TAILS = (
-    "counselling", "counseling", "counsellor", "counsellors", "psychotherapy", "psychology", "psych",
-    "therapies", "therapy", "therapists", "therapist", "clinic", "clinics", "wellbeing", "trauma", "practice",
-    "health", "eap", "services", "service", "care", "support", "centre", "center", "group", "uk", "online",
+    "counselling",
+    "counseling",
+    "counsellor",
+    "counsellors",
+    "psychotherapy",
+    "psychology",
+    "psych",
+    "therapies",
+    "therapy",
+    "therapists",
+    "therapist",
+    "clinic",
+    "clinics",
+    "wellbeing",
+    "trauma",
+    "practice",
+    "health",
+    "eap",
+    "services",
+    "service",
+    "care",
+    "support",
+    "centre",
+    "center",
+    "group",
+    "uk",
+    "online",
 )
 
 
@@ -198,8 +220,7 @@ class _Collector:
         if lower_ok:
             # Display names and careless lower-case names: capitalise each word, then judge as usual.
             raw = " ".join(
-                "-".join(p[:1].upper() + p[1:] for p in w.split("-")) if w[:1].islower() else w
-                for w in raw.split()
+                "-".join(p[:1].upper() + p[1:] for p in w.split("-")) if w[:1].islower() else w for w in raw.split()
             )
         words = self._name_words(raw)
         if not words:
@@ -231,12 +252,7 @@ class _Collector:
             head, _, tail = raw.partition(",")
             tail_words = tail.split()
             # "Okafor, Sarah" (surname first) vs "Sarah Okafor, MBACP" (post-nominals)
-            if (
-                len(head.split()) == 1
-                and tail_words
-                and tail_words[0][:1].isupper()
-                and not tail_words[0].isupper()
-            ):
+            if len(head.split()) == 1 and tail_words and tail_words[0][:1].isupper() and not tail_words[0].isupper():
                 raw = f"{tail} {head}"
             else:
                 raw = head
@@ -380,8 +396,7 @@ def _scan_text(text: str, c: _Collector) -> None:
         c.name(m.group("name"))
     for m in _TREATING.finditer(text):
         words = m.group("name").split()
-        if all(not w.isupper() and not c.vocab.not_a_name(w) and w.casefold() not in c.vocab.ambiguous
-               for w in words):
+        if all(not w.isupper() and not c.vocab.not_a_name(w) and w.casefold() not in c.vocab.ambiguous for w in words):
             c.name(m.group("name"))
     for m in _NAME_FIELD.finditer(text):
         c.name(m.group("name"))

@@ -138,8 +138,9 @@ def rotate(engine: Engine, settings: Settings, *, batch: int = 200) -> RotationR
                     # An UPDATE gives a CursorResult (it has rowcount); SQLModel types execute() as Result.
                     result = cast(
                         "CursorResult[Any]",
-                        db.execute(update(model).where(model.id == row_id, column == token)
-                                   .values({column.key: fresh})),
+                        db.execute(
+                            update(model).where(model.id == row_id, column == token).values({column.key: fresh})
+                        ),
                     )
                     if result.rowcount == 1:
                         rotated[name] += 1

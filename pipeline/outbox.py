@@ -197,8 +197,7 @@ REASON_TEXTS = {
     "photo or a Pages file). Please send it in the body of an email, or as a PDF or Word document.",
     "attachment-too-large-inflated": "An attachment to your email was larger than we can accept. Please "
     "send the letter on its own, in the body of an email or as a PDF or Word document.",
-    "language-not-supported": "We could only process letters written in English. Please send the letter "
-    "in English.",
+    "language-not-supported": "We could only process letters written in English. Please send the letter in English.",
     "empty-message": "Your email seemed to be empty. Please send the letter in the body of an email, or "
     "attach it as a PDF or Word document.",
     "redaction-unverified": "Your letter arrived safely. A member of our team needs to review it before it "

@@ -386,9 +386,7 @@ def parse(
         defects = set(mp.defects_categories) | walk.defects
         if long_lines:
             defects.add("HeaderLineTruncated")
-        references = tuple(
-            ref for value in headers.get("references", ()) for ref in re.findall(r"<[^<>\s]+>", value)
-        )
+        references = tuple(ref for value in headers.get("references", ()) for ref in re.findall(r"<[^<>\s]+>", value))
         sender = _addresses(mp.from_)
         return ParsedMail(
             message_id=_first(headers, "message-id"),

@@ -199,9 +199,7 @@ class Vocabulary:
         self.allow_terms_upper = frozenset(fold(t) for t in upper)
         mixed = [t for t in rules.allow.terms if not t.isupper()]
         self._protected_cs = re.compile(rf"(?<![\w]){_word_re(fold(t) for t in upper)}(?![\w])")
-        self._protected_ci = re.compile(
-            rf"(?<![\w]){_word_re(fold(t) for t in mixed)}(?![\w])", re.IGNORECASE
-        )
+        self._protected_ci = re.compile(rf"(?<![\w]){_word_re(fold(t) for t in mixed)}(?![\w])", re.IGNORECASE)
         positional = {w.casefold() for w in rules.pronouns.needs_pronoun_position}
         self.pronouns = {w.casefold() for w in [*rules.pronouns.fixed, *rules.pronouns.by_role]} - positional
 
@@ -243,18 +241,12 @@ class Vocabulary:
         if w in self.ambiguous:
             return False
         return (
-            w in self.pronouns
-            or w in self.allow_words
-            or w in self.allow_terms
-            or w in self.stop
-            or w in self.titles
+            w in self.pronouns or w in self.allow_words or w in self.allow_terms or w in self.stop or w in self.titles
         )
 
 
 def _result(entity: str, start: int, end: int, score: float, **meta: str) -> RecognizerResult:
-    return RecognizerResult(
-        entity_type=entity, start=start, end=end, score=score, recognition_metadata=dict(meta)
-    )
+    return RecognizerResult(entity_type=entity, start=start, end=end, score=score, recognition_metadata=dict(meta))
 
 
 def _doc(nlp_artifacts: NlpArtifacts | None) -> Doc | None:
@@ -370,9 +362,7 @@ class UkPhoneRecognizer(PatternRecognizer):
         super().__init__(
             supported_entity="PHONE",
             name="UkPhoneRecognizer",
-            patterns=[
-                Pattern(f"uk_phone_{i}", p + _EXTENSION, rules.score) for i, p in enumerate(self.PATTERNS)
-            ],
+            patterns=[Pattern(f"uk_phone_{i}", p + _EXTENSION, rules.score) for i, p in enumerate(self.PATTERNS)],
             context=rules.context,
             global_regex_flags=re.UNICODE,
         )
@@ -424,9 +414,7 @@ class NiNumberRecognizer(PatternRecognizer):
             supported_entity="NI",
             name="NiNumberRecognizer",
             patterns=[
-                Pattern(
-                    "ni", r"(?<![\w])[A-Z]{2}[ \t]?\d{2}[ \t]?\d{2}[ \t]?\d{2}[ \t]?[A-D](?!\w)", rules.score
-                )
+                Pattern("ni", r"(?<![\w])[A-Z]{2}[ \t]?\d{2}[ \t]?\d{2}[ \t]?\d{2}[ \t]?[A-D](?!\w)", rules.score)
             ],
             context=rules.context,
             global_regex_flags=re.IGNORECASE,
@@ -529,9 +517,7 @@ class DateOfBirthRecognizer(EntityRecognizer):
         self._partial = [re.compile(p, re.IGNORECASE) for p in self.PARTIAL_DATES]
         self._ages = [re.compile(p, re.IGNORECASE) for p in self.AGES]
         self._bare_ages = [re.compile(p) for p in self.BARE_AGES]
-        ctx = "|".join(
-            re.escape(c).replace(r"\ ", r"\s*") for c in sorted(rules.context, key=len, reverse=True)
-        )
+        ctx = "|".join(re.escape(c).replace(r"\ ", r"\s*") for c in sorted(rules.context, key=len, reverse=True))
         self._context = re.compile(rf"(?<!\w)(?:{ctx})(?!\w)", re.IGNORECASE)
         super().__init__(supported_entities=["DOB", "AGE"], name="DateOfBirthRecognizer")
 
@@ -597,9 +583,7 @@ class RegistrationNumberRecognizer(EntityRecognizer):
     ) -> list[RecognizerResult]:
         out: list[RecognizerResult] = []
         for rx in self._standalone:
-            out.extend(
-                _result("REGISTRATION", m.start(), m.end(), self._rules.score) for m in rx.finditer(text)
-            )
+            out.extend(_result("REGISTRATION", m.start(), m.end(), self._rules.score) for m in rx.finditer(text))
         for c in self._context.finditer(text):
             window = text[c.end() : c.end() + self._rules.window]
             window = window.split("\n", 1)[0]
@@ -622,9 +606,7 @@ class EmployeeIdRecognizer(EntityRecognizer):
     def __init__(self, rules: EmployeeIdRules, entity: str = "EMPLOYEE_ID") -> None:
         self._rules = rules
         self._entity = entity
-        ctx = "|".join(
-            re.escape(c).replace(r"\ ", r"[ \t]*") for c in sorted(rules.context, key=len, reverse=True)
-        )
+        ctx = "|".join(re.escape(c).replace(r"\ ", r"[ \t]*") for c in sorted(rules.context, key=len, reverse=True))
         self._rx = re.compile(
             rf"(?<![\w])(?:{ctx})(?:(?<=[^\w])|(?![\w]))\.?[ \t]*(?:is|was|:|-|=|#)?[ \t]*(?:is[ \t]+)?(?P<v>[A-Z0-9][A-Z0-9\-/]{{2,19}})(?![\w])",  # noqa: E501 (a regex reads best on one line)
             re.IGNORECASE,
@@ -734,21 +716,12 @@ class _DocRecognizer(EntityRecognizer):
         if tok.is_upper and len(tok) > 1:
             return True
         nxt = tok.nbor(1) if tok.i + 1 < len(tok.doc) else None
-        if (
-            nxt is not None
-            and nxt.text[:1].isupper()
-            and nxt.is_alpha
-            and not self._vocab.not_a_name(nxt.text)
-        ):
+        if nxt is not None and nxt.text[:1].isupper() and nxt.is_alpha and not self._vocab.not_a_name(nxt.text):
             return True
         if tok.tag_ in ("NNP", "NNPS") and not _sentence_start(tok):
             return True
         prev = tok.nbor(-1) if tok.i > 0 else None
-        return (
-            prev is not None
-            and prev.lower_ in ("client", "dear", "named", "called", ",")
-            and tok.tag_ == "NNP"
-        )
+        return prev is not None and prev.lower_ in ("client", "dear", "named", "called", ",") and tok.tag_ == "NNP"
 
     def run_from(self, doc: Doc, i: int, limit: int = 4) -> tuple[int, int] | None:
         """Token range of a run of name-like words starting at ``i`` (possessive "'s" excluded)."""
@@ -824,8 +797,7 @@ class PersonRecognizer(_DocRecognizer):
             if span:
                 a, b = span
                 out.append(
-                    _result("PERSON", doc[a].idx, doc[b - 1].idx + len(doc[b - 1].text), r.trigger_score,
-                            trigger="1")
+                    _result("PERSON", doc[a].idx, doc[b - 1].idx + len(doc[b - 1].text), r.trigger_score, trigger="1")
                 )
         for tok in doc:
             if tok.lower_ in self._vocab.ambiguous and self._person_subject(tok):
@@ -842,10 +814,7 @@ class PersonRecognizer(_DocRecognizer):
             nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
             prev = doc[tok.i - 1] if tok.i > 0 else None
             paired = (nxt is not None and nxt.tag_ in ("NNP", "NNPS") and self.name_like(nxt)) or (
-                prev is not None
-                and prev.tag_ in ("NNP", "NNPS")
-                and self.name_like(prev)
-                and not _sentence_start(tok)
+                prev is not None and prev.tag_ in ("NNP", "NNPS") and self.name_like(prev) and not _sentence_start(tok)
             )
             if _sentence_start(tok):
                 verb_follows = nxt is not None and (
@@ -920,9 +889,7 @@ class RelativeRecognizer(_DocRecognizer):
             span = self.run_from(doc, j, limit=3) if j < len(doc) else None
             if span:
                 a, b = span
-                out.append(
-                    _result("PERSON", doc[a].idx, doc[b - 1].idx + len(doc[b - 1].text), self._rules.score)
-                )
+                out.append(_result("PERSON", doc[a].idx, doc[b - 1].idx + len(doc[b - 1].text), self._rules.score))
         return out
 
 
@@ -932,9 +899,7 @@ class EmployerRecognizer(_DocRecognizer):
 
     def __init__(self, rules: EmployerRules, vocab: Vocabulary) -> None:
         self._rules = rules
-        ctx = "|".join(
-            re.escape(c).replace(r"\ ", r"\s+") for c in sorted(rules.context, key=len, reverse=True)
-        )
+        ctx = "|".join(re.escape(c).replace(r"\ ", r"\s+") for c in sorted(rules.context, key=len, reverse=True))
         # "works at the Co-op": a determiner may stand between the context and the name.
         self._context = re.compile(rf"(?<!\w)(?:{ctx})\W{{0,3}}(?:the[ \t]+)?$", re.IGNORECASE)
         cap = StreetAddressRecognizer.CAP
@@ -987,9 +952,11 @@ class EmployerRecognizer(_DocRecognizer):
             # An organisation keeps its generic tail ("Halden Logistics Services", "... NHS Trust"):
             # the tail alone would be harmless, but "[ORG_1] Services" reads as a half-done job.
             last = toks[-1].i
-            while last + 1 < len(doc) and (
-                doc[last + 1].lower_ in self._org_tails or doc[last + 1].text in ("NHS", "&")
-            ) and last + 1 - toks[0].i < 8:
+            while (
+                last + 1 < len(doc)
+                and (doc[last + 1].lower_ in self._org_tails or doc[last + 1].text in ("NHS", "&"))
+                and last + 1 - toks[0].i < 8
+            ):
                 last += 1
             toks = [t for t in doc[toks[0].i : last + 1] if not (t.is_punct or t.is_space)]
             while toks and not self._keep(toks[-1]) and toks[-1].lower_ not in self._org_tails:
@@ -1000,9 +967,7 @@ class EmployerRecognizer(_DocRecognizer):
             if self._vocab.is_allowed_span(text[start:end]):
                 continue
             employer = bool(self._context.search(text[max(0, start - 40) : start]))
-            out.append(
-                _result("EMPLOYER" if employer else "ORG", start, end, r.score if employer else r.org_score)
-            )
+            out.append(_result("EMPLOYER" if employer else "ORG", start, end, r.score if employer else r.org_score))
         # "works at X" where the model found no entity.
         for tok in doc:
             if tok.i == 0 or not self.name_like(tok):
@@ -1282,9 +1247,7 @@ class KnownIdentifierRecognizer(EntityRecognizer):
             if len(value) < max(min_length, 2) or vocab.is_allowed_span(value):
                 continue
             entity = typ or classify_value(value)
-            if entity == "PHONE" or (
-                entity in ("NHS", "NI", "REGISTRATION", "EMPLOYEE_ID") and _phone_flex(value)
-            ):
+            if entity == "PHONE" or (entity in ("NHS", "NI", "REGISTRATION", "EMPLOYEE_ID") and _phone_flex(value)):
                 rx = _phone_flex(value) if entity in ("PHONE", "NHS") else None
                 entries.append((rx or _flex(value), entity, re.sub(r"\W", "", value).casefold(), "ci"))
             else:
@@ -1327,9 +1290,7 @@ class KnownIdentifierRecognizer(EntityRecognizer):
                 pattern = rf"(?<![\w.])(?<![\w][\-/])(?:{rx})(?![\w])(?![\-/]\d)"
                 compiled.append((re.compile(pattern), entity, canonical, True))
             else:
-                compiled.append(
-                    (re.compile(rf"(?<![\w])(?:{rx})(?![\w])", re.IGNORECASE), entity, canonical, True)
-                )
+                compiled.append((re.compile(rf"(?<![\w])(?:{rx})(?![\w])", re.IGNORECASE), entity, canonical, True))
         return compiled
 
     def analyze(

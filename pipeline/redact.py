@@ -94,17 +94,13 @@ class Redactor:
         )
         verify_types = set(rules.verify_types)
         self._verify_recognizers = [
-            r
-            for r in recognizers
-            if isinstance(r, PatternRecognizer) and set(r.supported_entities) & verify_types
+            r for r in recognizers if isinstance(r, PatternRecognizer) and set(r.supported_entities) & verify_types
         ]
         self._priority = {t: i for i, t in enumerate(rules.entity_priority)}
 
     # ------------------------------------------------------------------ redact
 
-    def redact(
-        self, text: str, known: KnownIdentifiers, *, vault: Mapping[str, str] | None = None
-    ) -> Redaction:
+    def redact(self, text: str, known: KnownIdentifiers, *, vault: Mapping[str, str] | None = None) -> Redaction:
         text = unicodedata.normalize("NFC", text)
         vault = dict(vault or {})
         # Lines typed in capitals are re-cased for the model only; offsets are the same, so every
@@ -146,9 +142,7 @@ class Redactor:
                 names.append(" ".join(words))
         return sorted(set(names))
 
-    def _select(
-        self, text: str, results: list[RecognizerResult]
-    ) -> tuple[list[_Span], list[RecognizerResult]]:
+    def _select(self, text: str, results: list[RecognizerResult]) -> tuple[list[_Span], list[RecognizerResult]]:
         entity_spans: list[_Span] = []
         neutral: list[RecognizerResult] = []
         for r in results:
@@ -195,11 +189,7 @@ class Redactor:
                 continue
             # A protected term inside an organisation's name ("Marlowe Vale NHS Trust", "Acme EAP
             # Services") does not split it; at its edge it stays outside.
-            interior = [
-                (a, b)
-                for a, b in protected
-                if s.entity in ("ORG", "EMPLOYER") and s.start < a and b < s.end
-            ]
+            interior = [(a, b) for a, b in protected if s.entity in ("ORG", "EMPLOYER") and s.start < a and b < s.end]
             blocked = [(k.start, k.end) for k in known] + [r for r in protected if r not in interior]
             for a, b in _subtract((s.start, s.end), blocked):
                 while a < b and not text[a].isalnum():
@@ -301,9 +291,7 @@ class Redactor:
         """Raise :class:`RedactionUnverified` if anything identifying survives (types only, no values)."""
         masked = PLACEHOLDER_RE.sub(lambda m: " " * len(m.group(0)), redaction.text)
         found: set[str] = set()
-        checker = KnownIdentifierRecognizer(
-            known, self.vocab, typed_extra=_vault_typed(redaction.vault), min_length=3
-        )
+        checker = KnownIdentifierRecognizer(known, self.vocab, typed_extra=_vault_typed(redaction.vault), min_length=3)
         for r in checker.analyze(masked, []):
             found.add(r.entity_type)
         threshold = self.rules.score_threshold

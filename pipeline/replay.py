@@ -83,8 +83,7 @@ class ReplayResult:
 
     @property
     def json_text(self) -> str:
-        return json.dumps({"message": self.stem, **self.summary}, indent=2, sort_keys=True,
-                          ensure_ascii=False) + "\n"
+        return json.dumps({"message": self.stem, **self.summary}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +163,17 @@ class ReplayRun:
 # -- summaries ----------------------------------------------------------------------------
 def case_summary(case: store.Case | None, *, acknowledged: bool) -> dict[str, Any]:
     if case is None:
-        return {"status": "not-recorded", "reason": "no-case", "stage": None, "sections": dict(NO_SECTIONS),
-                "sessions_requested": None, "period": None, "entity_counts": {}, "sources": [],
-                "acknowledged": False}
+        return {
+            "status": "not-recorded",
+            "reason": "no-case",
+            "stage": None,
+            "sections": dict(NO_SECTIONS),
+            "sessions_requested": None,
+            "period": None,
+            "entity_counts": {},
+            "sources": [],
+            "acknowledged": False,
+        }
     # Always both verdicts, as DESIGN.md's contract says: a message with no letter has neither section.
     sections = {key: bool((case.sections.get(key) or {}).get("present")) for key in NO_SECTIONS}
     return {
@@ -209,16 +216,19 @@ def _read_case(engine: Engine, message_id: int) -> tuple[dict[str, Any], str, tu
         notes: tuple[str, ...] = ()
         acknowledged = False
         if case is not None:
-            acknowledged = db.execute(
-                select(col(store.OutboundMessage.id)).where(
-                    col(store.OutboundMessage.case_id) == case.id,
-                    col(store.OutboundMessage.kind) == "acknowledgement",
-                )
-            ).first() is not None
+            acknowledged = (
+                db.execute(
+                    select(col(store.OutboundMessage.id)).where(
+                        col(store.OutboundMessage.case_id) == case.id,
+                        col(store.OutboundMessage.kind) == "acknowledgement",
+                    )
+                ).first()
+                is not None
+            )
             others = db.execute(
-                select(func.count()).select_from(store.InboundMessage).where(
-                    col(store.InboundMessage.case_id) == case.id, col(store.InboundMessage.id) != message_id
-                )
+                select(func.count())
+                .select_from(store.InboundMessage)
+                .where(col(store.InboundMessage.case_id) == case.id, col(store.InboundMessage.id) != message_id)
             ).scalar_one()
             if others:
                 notes = (f"threaded onto a case with {others} other message(s)",)
@@ -257,8 +267,9 @@ def _failed(stem: str, error: BaseException, started: float) -> ReplayResult:
     return ReplayResult(stem, summary, "", time.perf_counter() - started)
 
 
-def _in_process(paths: list[Path], settings: Settings, db_url: str | None, tmp: Path,
-                progress: Callable[[str], None]) -> list[ReplayResult]:
+def _in_process(
+    paths: list[Path], settings: Settings, db_url: str | None, tmp: Path, progress: Callable[[str], None]
+) -> list[ReplayResult]:
     results = []
     for index, path in enumerate(paths):
         started = time.perf_counter()
@@ -281,8 +292,14 @@ def parse_host_port(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _via_smtp(paths: list[Path], settings: Settings, db_url: str, address: tuple[str, int],
-              progress: Callable[[str], None], timeout: float) -> list[ReplayResult]:
+def _via_smtp(
+    paths: list[Path],
+    settings: Settings,
+    db_url: str,
+    address: tuple[str, int],
+    progress: Callable[[str], None],
+    timeout: float,
+) -> list[ReplayResult]:
     """Send each message to the listener, then wait for its case in the listener's database.
 
     One client sends sequentially and waits for each case before the next message, so the
@@ -362,8 +379,10 @@ def _stored_row(engine: Engine, high_water: int, sender_hash: str) -> int:
             )
         ).scalar_one()
     if row_id is None:
-        raise ReplayError("the listener accepted a message but no stored row matched it: do the listener and "
-                          "the replay use the same database and PLUMM_HASH_KEY/PLUMM_DATA_DIR?")
+        raise ReplayError(
+            "the listener accepted a message but no stored row matched it: do the listener and "
+            "the replay use the same database and PLUMM_HASH_KEY/PLUMM_DATA_DIR?"
+        )
     return int(row_id)
 
 
@@ -419,8 +438,9 @@ def replay(
     truths = load_ground_truth(source, [r.stem for r in results])
     run = ReplayRun(results, scrubber=Scrubber(truths))
     if ground_truth or update_golden:
-        run.ground_truth = [check_ground_truth(r, truths[r.stem], source_letter(source, r.stem))
-                            for r in results if r.stem in truths]
+        run.ground_truth = [
+            check_ground_truth(r, truths[r.stem], source_letter(source, r.stem)) for r in results if r.stem in truths
+        ]
     if expect:
         run.not_compared = sorted(r.stem for r in results if _unsendable(r, source))
         compared = [r for r in results if r.stem not in run.not_compared]
@@ -440,8 +460,7 @@ def replay(
         if not ground_truth:
             run.ground_truth = None
     write_report(out, run)
-    write_run_metadata(out, run, mode="via-smtp" if address else "in-process",
-                       seconds=time.perf_counter() - started)
+    write_run_metadata(out, run, mode="via-smtp" if address else "in-process", seconds=time.perf_counter() - started)
     return run
 
 
@@ -471,10 +490,11 @@ def golden_changes(source: Path, result: ReplayResult) -> list[str]:
     if old_txt == result.txt and old_json == result.json_text:
         return []
     old = json.loads(old_json)
-    changes = [f"{key}: {old.get(key)!r} -> {result.summary.get(key)!r}"
-               for key in ("status", "reason", "stage", "sections", "sessions_requested", "period",
-                           "acknowledged", "sources")
-               if old.get(key) != result.summary.get(key)]
+    changes = [
+        f"{key}: {old.get(key)!r} -> {result.summary.get(key)!r}"
+        for key in ("status", "reason", "stage", "sections", "sessions_requested", "period", "acknowledged", "sources")
+        if old.get(key) != result.summary.get(key)
+    ]
     before, after = _placeholder_types(old_txt), _placeholder_types(result.txt)
     for etype in sorted(set(before) | set(after)):
         if before[etype] != after[etype]:
@@ -500,11 +520,14 @@ class Scrubber:
             for etype, values in sorted((truth.get("must_not_survive") or {}).items()):
                 patterns += [(etype, value) for value in values if value.strip()]
         # Longest first, so "Dr Jane Doe" is masked whole before "Doe".
-        self._patterns = [(etype, value, value_pattern(value))
-                          for etype, value in sorted(patterns, key=lambda p: (-len(p[1]), p[0], p[1]))]
+        self._patterns = [
+            (etype, value, value_pattern(value))
+            for etype, value in sorted(patterns, key=lambda p: (-len(p[1]), p[0], p[1]))
+        ]
 
     def known(self, line: str) -> str:
         for etype, value, pattern in self._patterns:
+
             def mask(match: re.Match[str], etype: str = etype, value: str = value) -> str:
                 return f"[LEAK:{etype}]" if survives(value, match.group(0)) else match.group(0)
 
@@ -535,8 +558,9 @@ def _diff(old: str, new: str, name: str, scrub: Scrubber, *, letter: bool) -> li
     JSON, which holds only types, codes and counts) identifier-shaped words too."""
     golden_words = _words(old)
     lines = []
-    for line in difflib.unified_diff(old.splitlines(), new.splitlines(), f"golden/{name}", f"replay/{name}",
-                                     lineterm="", n=2):
+    for line in difflib.unified_diff(
+        old.splitlines(), new.splitlines(), f"golden/{name}", f"replay/{name}", lineterm="", n=2
+    ):
         if letter and line.startswith("+") and not line.startswith("+++"):
             line = "+" + scrub.new_line(line[1:], golden_words)
         elif not line.startswith(("---", "+++", "@@")):
@@ -574,8 +598,7 @@ def survives(value: str, text: str) -> bool:
     a capitalised one-word value found only in lower case is the ordinary word ("Will" the client,
     "I will recommend"), which must survive."""
     ordinary_word = " " not in value.strip() and value != value.lower()
-    return any(not (ordinary_word and match.group(0).islower())
-               for match in value_pattern(value).finditer(text))
+    return any(not (ordinary_word and match.group(0).islower()) for match in value_pattern(value).finditer(text))
 
 
 def load_ground_truth(source: Path, stems: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -659,14 +682,13 @@ def _stand_ins(letter: str, redacted: str) -> list[tuple[int, int, set[str]]]:
     match, the whole block gets every placeholder type in it."""
     source = list(_TOKEN.finditer(letter))
     target = list(_TOKEN.finditer(redacted))
-    matcher = difflib.SequenceMatcher(None, [m.group(0) for m in source], [m.group(0) for m in target],
-                                      autojunk=False)
+    matcher = difflib.SequenceMatcher(None, [m.group(0) for m in source], [m.group(0) for m in target], autojunk=False)
     spans: list[tuple[int, int, set[str]]] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag not in ("replace", "insert") or i1 == i2 or j1 == j2:
             continue
         start, end = source[i1].start(), source[i2 - 1].end()
-        block = redacted[target[j1].start():target[j2 - 1].end()]
+        block = redacted[target[j1].start() : target[j2 - 1].end()]
         types = [_placeholder_type(m.group(0)) for m in PLACEHOLDER.finditer(block)]
         match = re.fullmatch(_block_pattern(block), letter[start:end])
         if match is None:
@@ -716,8 +738,9 @@ def check_outcome(result: ReplayResult, truth: dict[str, Any], letter: str | Non
         if accepted is None:
             continue
         for index, value in enumerate(values):
-            wrong = sorted({t for types in replaced_by(letter, result.letter, value) if value.strip()
-                            for t in types - accepted})
+            wrong = sorted(
+                {t for types in replaced_by(letter, result.letter, value) if value.strip() for t in types - accepted}
+            )
             if wrong:
                 found.append(Disagreement(result.stem, f"{etype}[{index}] replaced by", sorted(accepted), wrong))
     return tuple(found)
@@ -746,9 +769,16 @@ def check_ground_truth(result: ReplayResult, truth: dict[str, Any], letter: str 
     keep = [p for p in truth.get("must_keep") or [] if p.strip()]
     normalised = " ".join(result.letter.split()).lower()
     missing = tuple(i for i, phrase in enumerate(keep) if " ".join(phrase.split()).lower() not in normalised)
-    return GroundTruth(result.stem, strings, by_type, tuple(leaks), must_keep=len(keep),
-                       kept=len(keep) - len(missing), missing_kept=missing,
-                       disagreements=check_outcome(result, truth, letter))
+    return GroundTruth(
+        result.stem,
+        strings,
+        by_type,
+        tuple(leaks),
+        must_keep=len(keep),
+        kept=len(keep) - len(missing),
+        missing_kept=missing,
+        disagreements=check_outcome(result, truth, letter),
+    )
 
 
 # -- reports ------------------------------------------------------------------------------
@@ -797,8 +827,9 @@ def report_data(run: ReplayRun) -> dict[str, Any]:
             "strings": strings,
             "leaked_strings": len(leaked_strings),
             "leak_rate": _rate(len(leaked_strings), strings),
-            "leaks_by_type": {t: {"strings": n, "leaked": leaks_by_type.get(t, 0)}
-                              for t, n in sorted(strings_by_type.items())},
+            "leaks_by_type": {
+                t: {"strings": n, "leaked": leaks_by_type.get(t, 0)} for t, n in sorted(strings_by_type.items())
+            },
             "must_keep": must_keep,
             "kept": kept,
             "kept_rate": _rate(kept, must_keep),
@@ -812,19 +843,26 @@ def report_data(run: ReplayRun) -> dict[str, Any]:
         entry: dict[str, Any] = {"message": r.stem, **r.summary}
         if run.drifts is not None:
             drift = drift_by_stem.get(r.stem)
-            entry["golden"] = ("not-compared" if r.stem in run.not_compared else "same" if drift is None
-                               else "missing" if drift.missing else "drift")
+            entry["golden"] = (
+                "not-compared"
+                if r.stem in run.not_compared
+                else "same"
+                if drift is None
+                else "missing"
+                if drift.missing
+                else "drift"
+            )
         truth = truth_by_stem.get(r.stem)
         if truth is not None:
             entry["ground_truth"] = {
                 "strings": truth.strings,
-                "leaks": [{"type": leak.entity_type, "index": leak.index, "where": leak.where}
-                          for leak in truth.leaks],
+                "leaks": [{"type": leak.entity_type, "index": leak.index, "where": leak.where} for leak in truth.leaks],
                 "must_keep": truth.must_keep,
                 "kept": truth.kept,
                 "missing_kept": list(truth.missing_kept),
-                "disagreements": [{"field": d.field, "expected": d.expected, "actual": d.actual}
-                                  for d in truth.disagreements],
+                "disagreements": [
+                    {"field": d.field, "expected": d.expected, "actual": d.actual} for d in truth.disagreements
+                ],
             }
         messages.append(entry)
     return {"summary": summary, "messages": messages}
@@ -852,15 +890,21 @@ def report_text(data: dict[str, Any], run: ReplayRun) -> str:
         lines += ["", f"Golden comparison: {'no drift' if e['passed'] else 'DRIFT'}"]
         lines += [f"  drifted: {stem}" for stem in e["drifted"]]
         lines += [f"  no golden file: {stem}" for stem in e["missing_golden"]]
-        lines += [f"  not compared (line over 998 bytes, refused over SMTP): {stem}"
-                  for stem in e.get("not_compared_refused_over_smtp", [])]
+        lines += [
+            f"  not compared (line over 998 bytes, refused over SMTP): {stem}"
+            for stem in e.get("not_compared_refused_over_smtp", [])
+        ]
     if "ground_truth" in s:
         g = s["ground_truth"]
-        lines += ["", f"Ground truth ({g['fixtures']} fixtures): {g['leaked_strings']} of {g['strings']} "
-                      f"must-not-survive strings leaked ({_pct(g['leak_rate'])}); kept phrases "
-                      f"{g['kept']}/{g['must_keep']} ({_pct(g['kept_rate'])})"]
-        lines += [f"  {etype:<22} {v['leaked']} leaked of {v['strings']}"
-                  for etype, v in sorted(g["leaks_by_type"].items())]
+        lines += [
+            "",
+            f"Ground truth ({g['fixtures']} fixtures): {g['leaked_strings']} of {g['strings']} "
+            f"must-not-survive strings leaked ({_pct(g['leak_rate'])}); kept phrases "
+            f"{g['kept']}/{g['must_keep']} ({_pct(g['kept_rate'])})",
+        ]
+        lines += [
+            f"  {etype:<22} {v['leaked']} leaked of {v['strings']}" for etype, v in sorted(g["leaks_by_type"].items())
+        ]
         lines += [f"  LEAK {leak.describe()}" for leak in run.leaks]
         lines += ["", f"Outcome against expected.json: {g['disagreements']} disagreement(s)"]
         lines += [f"  {kind:<22} {count}" for kind, count in g["disagreements_by_field"].items()]
@@ -886,8 +930,9 @@ def write_report(out: Path, run: ReplayRun) -> None:
     from pipeline.report import render_html
 
     data = report_data(run)
-    (out / "report.json").write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-                                     encoding="utf-8", newline="\n")
+    (out / "report.json").write_text(
+        json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8", newline="\n"
+    )
     (out / "report.txt").write_text(report_text(data, run), encoding="utf-8", newline="\n")
     # The page shows the letter as a CSM sees it, except a ground-truth value that survived,
     # which is shown as [LEAK:TYPE]: the report proves the leak without repeating it.
@@ -901,8 +946,10 @@ def write_run_metadata(out: Path, run: ReplayRun, *, mode: str, seconds: float) 
     """The only non-deterministic file: timings, mode, notes, when."""
     meta = {
         "mode": mode,
-        "messages": {r.stem: {"seconds": round(r.seconds, 4), **({"notes": list(r.notes)} if r.notes else {})}
-                     for r in run.results},
+        "messages": {
+            r.stem: {"seconds": round(r.seconds, 4), **({"notes": list(r.notes)} if r.notes else {})}
+            for r in run.results
+        },
         "total_seconds": round(seconds, 3),
         "finished_at": store.utcnow().isoformat(),
         "golden_written": run.golden_written,

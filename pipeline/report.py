@@ -15,8 +15,7 @@ from typing import Any
 
 # An entity placeholder as written by pipeline.redact ("[PERSON_1]", "[TITLE]"), or a
 # neutralised pronoun ("[they]").
-PLACEHOLDER = re.compile(
-    r"\[(?:LEAK:(?P<leak>[A-Z_]+)|(?P<type>[A-Z][A-Z_]*?)(?:_\d+)?|(?P<pronoun>[a-z]+))\]")
+PLACEHOLDER = re.compile(r"\[(?:LEAK:(?P<leak>[A-Z_]+)|(?P<type>[A-Z][A-Z_]*?)(?:_\d+)?|(?P<pronoun>[a-z]+))\]")
 
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2330;
@@ -57,9 +56,8 @@ def highlight(letter: str) -> str:
     pieces: list[str] = []
     position = 0
     for match in PLACEHOLDER.finditer(letter):
-        pieces.append(_e(letter[position:match.start()]))
-        kind = ("leak" if match.group("leak") else "pronoun" if match.group("pronoun")
-                else match.group("type").lower())
+        pieces.append(_e(letter[position : match.start()]))
+        kind = "leak" if match.group("leak") else "pronoun" if match.group("pronoun") else match.group("type").lower()
         pieces.append(f'<mark class="ph ph-{_e(kind)}">{_e(match.group(0))}</mark>')
         position = match.end()
     pieces.append(_e(letter[position:]))
@@ -84,10 +82,12 @@ def _summary(summary: dict[str, Any], leaks: list[str]) -> str:
         ok = summary["passed"]
         verdict = '<span class="verdict pass">PASS</span>' if ok else '<span class="verdict fail">FAIL</span>'
         parts.append(f"<p>{verdict}</p>")
-    parts.append(f'<p>Messages replayed: <strong>{_e(summary["messages"])}</strong></p>')
+    parts.append(f"<p>Messages replayed: <strong>{_e(summary['messages'])}</strong></p>")
     parts.append('<div class="grid"><div>')
-    parts.append("<h3>By status</h3>" + _table([(k, _e(v)) for k, v in sorted(summary["by_status"].items())],
-                                                ("status", "messages")))
+    parts.append(
+        "<h3>By status</h3>"
+        + _table([(k, _e(v)) for k, v in sorted(summary["by_status"].items())], ("status", "messages"))
+    )
     parts.append("</div><div><h3>Identifiers removed, by type</h3>")
     removed = [(k, _e(v)) for k, v in sorted(summary["entities_removed"].items())]
     parts.append(_table(removed, ("type", "removed")))
@@ -98,8 +98,10 @@ def _summary(summary: dict[str, Any], leaks: list[str]) -> str:
         rows = [("result", result)]
         rows += [("drifted", _e(stem)) for stem in e["drifted"]]
         rows += [("no golden file", _e(stem)) for stem in e["missing_golden"]]
-        rows += [("not compared: refused over SMTP (line over 998 bytes)", _e(stem))
-                 for stem in e.get("not_compared_refused_over_smtp", [])]
+        rows += [
+            ("not compared: refused over SMTP (line over 998 bytes)", _e(stem))
+            for stem in e.get("not_compared_refused_over_smtp", [])
+        ]
         parts.append("<div><h3>Golden comparison (--expect)</h3>" + _table(rows) + "</div>")
     if "ground_truth" in summary:
         g = summary["ground_truth"]
@@ -109,22 +111,26 @@ def _summary(summary: dict[str, Any], leaks: list[str]) -> str:
             ("result", '<span class="yes">no leak</span>' if g["passed"] else '<span class="no">LEAK</span>'),
             ("fixtures with ground truth", _e(g["fixtures"])),
             ("must-not-survive strings", _e(g["strings"])),
-            ("leaked", f'{_e(g["leaked_strings"])} ({_e(rate)})'),
-            ("kept phrases", f'{_e(g["kept"])} of {_e(g["must_keep"])} ({_e(kept)})'),
+            ("leaked", f"{_e(g['leaked_strings'])} ({_e(rate)})"),
+            ("kept phrases", f"{_e(g['kept'])} of {_e(g['must_keep'])} ({_e(kept)})"),
             ("disagreements with expected.json", _e(g.get("disagreements", 0))),
         ]
-        by_type = [(t, f'{_e(v["leaked"])} of {_e(v["strings"])}')
-                   for t, v in sorted(g["leaks_by_type"].items())]
-        parts.append("<div><h3>Ground truth (--ground-truth)</h3>" + _table(rows)
-                     + _table(by_type, ("type", "leaked")) + "</div>")
+        by_type = [(t, f"{_e(v['leaked'])} of {_e(v['strings'])}") for t, v in sorted(g["leaks_by_type"].items())]
+        parts.append(
+            "<div><h3>Ground truth (--ground-truth)</h3>"
+            + _table(rows)
+            + _table(by_type, ("type", "leaked"))
+            + "</div>"
+        )
     parts.append("</div>")
     if leaks:
         parts.append('<h3 class="leak">Leaks (type, fixture and list index; values are never shown)</h3><ul>')
         parts += [f'<li class="leak">{_e(leak)}</li>' for leak in leaks]
         parts.append("</ul>")
     for stem in summary.get("golden_refused", []):
-        parts.append(f'<p class="leak">Golden files not written for {_e(stem)}: '
-                     "it leaks or contradicts expected.json.</p>")
+        parts.append(
+            f'<p class="leak">Golden files not written for {_e(stem)}: it leaks or contradicts expected.json.</p>'
+        )
     parts.append("</section>")
     return "".join(parts)
 
@@ -132,15 +138,15 @@ def _summary(summary: dict[str, Any], leaks: list[str]) -> str:
 def _message(m: dict[str, Any], letter: str) -> str:
     stem = m["message"]
     parts = [f'<section id="{_anchor(stem)}" class="message"><h2>{_e(stem)}</h2>']
-    rows = [("outcome", f'<span class="status">{_e(m["status"])}</span>'),
-            ("reason", _e(m["reason"] or "—"))]
+    rows = [("outcome", f'<span class="status">{_e(m["status"])}</span>'), ("reason", _e(m["reason"] or "—"))]
     if m.get("stage"):
         rows.append(("stage", _e(m["stage"])))
     for key, present in sorted((m["sections"] or {}).items()):
-        rows.append((f"section: {key}", '<span class="yes">present</span>' if present
-                     else '<span class="no">missing</span>'))
+        rows.append(
+            (f"section: {key}", '<span class="yes">present</span>' if present else '<span class="no">missing</span>')
+        )
     if m.get("sessions_requested") is not None:
-        rows.append(("sessions requested", _e(f'{m["sessions_requested"]} {m.get("period") or ""}'.strip())))
+        rows.append(("sessions requested", _e(f"{m['sessions_requested']} {m.get('period') or ''}".strip())))
     rows.append(("letter from", _e(", ".join(m.get("sources") or []) or "—")))
     rows.append(("acknowledged", "yes" if m.get("acknowledged") else "no"))
     if "golden" in m:
@@ -148,13 +154,18 @@ def _message(m: dict[str, Any], letter: str) -> str:
         rows.append(("golden", f'<span class="{cls}">{_e(m["golden"])}</span>'))
     gt = m.get("ground_truth")
     if gt is not None:
-        leak_text = ", ".join(f'{x["type"]}[{x["index"]}] in {x["where"]}' for x in gt["leaks"])
-        rows.append(("leaks", f'<span class="leak">{_e(leak_text)}</span>' if gt["leaks"]
-                     else '<span class="yes">none</span>'))
-        rows.append(("kept phrases", _e(f'{gt["kept"]} of {gt["must_keep"]}')))
+        leak_text = ", ".join(f"{x['type']}[{x['index']}] in {x['where']}" for x in gt["leaks"])
+        rows.append(
+            ("leaks", f'<span class="leak">{_e(leak_text)}</span>' if gt["leaks"] else '<span class="yes">none</span>')
+        )
+        rows.append(("kept phrases", _e(f"{gt['kept']} of {gt['must_keep']}")))
         for d in gt.get("disagreements", []):
-            rows.append((f'disagrees: {d["field"]}',
-                         f'<span class="no">expected {_e(d["expected"])}, replay gave {_e(d["actual"])}</span>'))
+            rows.append(
+                (
+                    f"disagrees: {d['field']}",
+                    f'<span class="no">expected {_e(d["expected"])}, replay gave {_e(d["actual"])}</span>',
+                )
+            )
     parts.append('<div class="grid"><div>' + _table(rows) + "</div><div><h3>Removed, by type</h3>")
     parts.append(_table([(k, _e(v)) for k, v in sorted(m["entity_counts"].items())], ("type", "count")))
     parts.append("</div></div>")

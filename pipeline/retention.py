@@ -55,9 +55,7 @@ def _closed_before(engine: Engine, cutoff: datetime) -> list[tuple[int, str]]:
     return closed
 
 
-def purge(
-    engine: Engine, *, days: int, now: datetime | None = None, dry_run: bool = False
-) -> RetentionReport:
+def purge(engine: Engine, *, days: int, now: datetime | None = None, dry_run: bool = False) -> RetentionReport:
     """Delete raw bytes, vaults and sent payloads of cases closed more than ``days`` days ago."""
     M, Out = store.InboundMessage, store.OutboundMessage
     cutoff = (now or store.utcnow()) - timedelta(days=days)
@@ -69,13 +67,16 @@ def purge(
             if case is None or case.status != CaseStatus.CLOSED:  # reopened meanwhile: not ours to purge
                 continue
             messages = db.execute(
-                select(func.count()).select_from(M)
+                select(func.count())
+                .select_from(M)
                 .where(col(M.case_id) == case_id, func.length(col(M.raw_encrypted)) > 0)
             ).scalar_one()
             outbound = db.execute(
-                select(func.count()).select_from(Out)
-                .where(col(Out.case_id) == case_id, col(Out.status) == "sent",
-                       func.length(col(Out.payload_encrypted)) > 0)
+                select(func.count())
+                .select_from(Out)
+                .where(
+                    col(Out.case_id) == case_id, col(Out.status) == "sent", func.length(col(Out.payload_encrypted)) > 0
+                )
             ).scalar_one()
             vault = 1 if case.vault_encrypted else 0
             if not (messages or outbound or vault):
@@ -87,13 +88,19 @@ def purge(
             if dry_run:
                 continue
             db.execute(update(M).where(col(M.case_id) == case_id).values(raw_encrypted=b""))
-            db.execute(update(Out).where(col(Out.case_id) == case_id, col(Out.status) == "sent")
-                       .values(payload_encrypted=b""))
+            db.execute(
+                update(Out).where(col(Out.case_id) == case_id, col(Out.status) == "sent").values(payload_encrypted=b"")
+            )
             case.vault_encrypted = None
             db.add(case)
-            db.add(store.CaseEvent(case_id=case_id, actor=ACTOR, kind="retention-purged",
-                                   note=f"raw messages {messages}, vault {vault}, sent mail {outbound}; "
-                                        f"closed more than {days} days"))
+            db.add(
+                store.CaseEvent(
+                    case_id=case_id,
+                    actor=ACTOR,
+                    kind="retention-purged",
+                    note=f"raw messages {messages}, vault {vault}, sent mail {outbound}; closed more than {days} days",
+                )
+            )
             db.commit()
     if not dry_run:
         log.info("retention: %d case(s) purged (closed more than %d days)", len(purged), days)

@@ -165,9 +165,7 @@ def _compile(rules: SectionRules) -> _Compiled:
     exceptions: dict[str, PhraseMatcher] = {}
     for si, section in enumerate(rules.sections):
         for pi, rule in enumerate(section.patterns):
-            _add(
-                patterns, f"{section.id}{_SEP}{rule.id}", rule.pattern, f"sections.{si}.patterns.{pi}.pattern"
-            )
+            _add(patterns, f"{section.id}{_SEP}{rule.id}", rule.pattern, f"sections.{si}.patterns.{pi}.pattern")
         if section.headings:
             headings.add(section.id, [nlp.make_doc(h) for h in section.headings])
         cue_matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
@@ -249,9 +247,7 @@ def _layout_boundaries(text: str) -> set[int]:
         # a short line that does not run on (a heading, greeting, sign-off, "Dr [PERSON_1]")
         nxt = text[lines[i + 1][0] : lines[i + 1][1]].strip() if i + 1 < len(lines) else ""
         runs_on = nxt[:1].islower()
-        if (
-            stripped.endswith(":") or (len(stripped) <= 60 and not stripped.endswith(_TERMINAL))
-        ) and not runs_on:
+        if (stripped.endswith(":") or (len(stripped) <= 60 and not stripped.endswith(_TERMINAL))) and not runs_on:
             boundaries.add(start)
             boundaries.add(end)
         elif stripped.endswith(_TERMINAL) and not runs_on:

@@ -48,8 +48,17 @@ REPLY_SESSION_TOO_LONG = "421 4.4.2 Session took too long, closing connection"
 
 # Per-session call limits for commands with no business being repeated; "*" is for the rest
 # (MAIL/RCPT/DATA: a relay may deliver many messages over one connection).
-COMMAND_CALL_LIMITS = {"*": 1000, "NOOP": 20, "HELP": 5, "VRFY": 5, "EXPN": 5, "EHLO": 10, "HELO": 10,
-                       "STARTTLS": 2, "AUTH": 3}
+COMMAND_CALL_LIMITS = {
+    "*": 1000,
+    "NOOP": 20,
+    "HELP": 5,
+    "VRFY": 5,
+    "EXPN": 5,
+    "EHLO": 10,
+    "HELO": 10,
+    "STARTTLS": 2,
+    "AUTH": 3,
+}
 
 Persist = Callable[[bytes, int, str, str], int]
 
@@ -158,8 +167,7 @@ class IntakeHandler:
                 None, self.persist, raw, len(envelope.rcpt_tos), str(peer), envelope.mail_from or ""
             )
         except Exception as exc:  # any storage fault: the client must retry, we must not say 250
-            log.error("persist failed: %s [%s]; answered 451",
-                      storage_failure_reason(exc), type(exc).__name__)
+            log.error("persist failed: %s [%s]; answered 451", storage_failure_reason(exc), type(exc).__name__)
             return REPLY_TRY_LATER
         log.info("accepted message id=%s size=%d", message_id, len(raw))
         return REPLY_ACCEPTED
@@ -217,8 +225,9 @@ class IntakeSMTP(SMTP):
     """aiosmtpd's SMTP with our limits: connection gate, DATA and session budgets, error budget."""
 
     def __init__(self, handler: Any, *, gate: ConnectionGate, limits: EdgeLimits, **kwargs: Any) -> None:
-        super().__init__(handler, timeout=limits.read_timeout_seconds,
-                         command_call_limit=dict(COMMAND_CALL_LIMITS), **kwargs)
+        super().__init__(
+            handler, timeout=limits.read_timeout_seconds, command_call_limit=dict(COMMAND_CALL_LIMITS), **kwargs
+        )
         self.gate, self.limits = gate, limits
         self._ip: str | None = None  # set while we hold a slot in the gate
         self._refused = False
@@ -235,8 +244,9 @@ class IntakeSMTP(SMTP):
             ip = str(peer[0]) if isinstance(peer, tuple) and peer else ""
             if self.gate.acquire(ip):
                 self._ip = ip
-                self._session_timer = self.loop.call_later(self.limits.session_seconds, self._over_budget,
-                                                           "session", REPLY_SESSION_TOO_LONG)
+                self._session_timer = self.loop.call_later(
+                    self.limits.session_seconds, self._over_budget, "session", REPLY_SESSION_TOO_LONG
+                )
             else:
                 self._refused = True
                 log.warning("connection refused: over the connection limit (open %d)", self.gate.count)
@@ -274,8 +284,9 @@ class IntakeSMTP(SMTP):
             transport.close()
 
     async def smtp_DATA(self, arg: str) -> None:
-        self._data_timer = self.loop.call_later(self.limits.data_seconds, self._over_budget,
-                                                "data", REPLY_DATA_TOO_SLOW)
+        self._data_timer = self.loop.call_later(
+            self.limits.data_seconds, self._over_budget, "data", REPLY_DATA_TOO_SLOW
+        )
         try:
             await super().smtp_DATA(arg)
         finally:
@@ -334,8 +345,7 @@ class IntakeController(Controller):
         self.intake = handler
         self.limits = limits or EdgeLimits()
         self.tls = tls
-        self.gate = ConnectionGate(total=self.limits.max_connections,
-                                   per_ip=self.limits.max_connections_per_ip)
+        self.gate = ConnectionGate(total=self.limits.max_connections, per_ip=self.limits.max_connections_per_ip)
 
     def factory(self) -> SMTP:
         return IntakeSMTP(
@@ -358,5 +368,10 @@ def build_controller(settings: Settings, engine: Engine, cipher: MultiFernet, ha
         max_recipients=settings.max_recipients,
         persist=database_persister(engine, cipher, hash_key),
     )
-    return IntakeController(handler, hostname=settings.smtp_host, port=settings.smtp_port,
-                            limits=EdgeLimits.from_settings(settings), tls=tls_context(settings))
+    return IntakeController(
+        handler,
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        limits=EdgeLimits.from_settings(settings),
+        tls=tls_context(settings),
+    )

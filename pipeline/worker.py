@@ -222,17 +222,24 @@ class Worker:
         try:
             processed = process(self.rt, raw, find_prior=lambda mail: cases.find_prior(self.rt, mail))
         except StageFailed as failure:
-            log.error("message %d: stage %s failed (%s), attempt %d", message_id, failure.stage,
-                      failure.error_type, attempts)
+            log.error(
+                "message %d: stage %s failed (%s), attempt %d", message_id, failure.stage, failure.error_type, attempts
+            )
             if attempts >= self.rt.settings.max_attempts:
-                cases.record_failure(self.rt, message_id, self.worker_id, stage=failure.stage,
-                                     reason=f"internal-error:{failure.error_type}")
+                cases.record_failure(
+                    self.rt,
+                    message_id,
+                    self.worker_id,
+                    stage=failure.stage,
+                    reason=f"internal-error:{failure.error_type}",
+                )
             else:
                 cases.release_for_retry(self.rt, message_id, self.worker_id, backoff_seconds=2.0 * attempts)
             return
         reference = self._record(message_id, processed)
-        log.info("message %d -> case %s in %.3fs", message_id, reference or "(lease lost)",
-                 time.perf_counter() - started)
+        log.info(
+            "message %d -> case %s in %.3fs", message_id, reference or "(lease lost)", time.perf_counter() - started
+        )
 
     RECORD_RETRIES = 5
 
@@ -246,8 +253,7 @@ class Worker:
             except OperationalError as error:
                 if attempt == self.RECORD_RETRIES:
                     raise
-                log.warning("message %d: recording failed (%s), retry %d", message_id, type(error).__name__,
-                            attempt)
+                log.warning("message %d: recording failed (%s), retry %d", message_id, type(error).__name__, attempt)
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
         return None  # not reached

@@ -50,19 +50,22 @@ def test_the_shipped_accounts_file_loads():
         assert all(d.endswith(".example") for d in account.domains)
 
 
-@pytest.mark.parametrize("vault,expected", [
-    ({"[EMAIL_1]": "pat@acme.example"}, Route("acme", "email-domain")),
-    ({"[EMAIL_1]": "Pat@HR.Acme.Example"}, Route("acme", "email-domain")),  # subdomain, any case
-    ({"[EMPLOYER_1]": "ACME WIDGETS LIMITED"}, Route("acme", "employer-name")),
-    ({"[EMPLOYER_1]": "Acme Widgets Ltd."}, Route("acme", "employer-name")),
-    ({"[ORG_2]": "Zenith and Partners"}, Route("zenith", "employer-name")),
-    ({"[EMAIL_1]": "pat@zenith.example", "[EMPLOYER_1]": "Acme"}, Route("zenith", "email-domain")),
-    ({"[EMAIL_1]": "pat@acme.example", "[EMAIL_2]": "sam@zenith.example"}, Route(UNASSIGNED, "ambiguous")),
-    ({"[EMPLOYER_1]": "Acme", "[EMPLOYER_2]": "Zenith & Partners"}, Route(UNASSIGNED, "ambiguous")),
-    ({"[EMAIL_1]": "pat@notacme.example", "[EMPLOYER_1]": "Acme Widgets North"}, Route(UNASSIGNED, "none")),
-    ({"[PERSON_1]": "Acme"}, Route(UNASSIGNED, "none")),  # only employer and email types route
-    ({}, Route(UNASSIGNED, "none")),
-])
+@pytest.mark.parametrize(
+    "vault,expected",
+    [
+        ({"[EMAIL_1]": "pat@acme.example"}, Route("acme", "email-domain")),
+        ({"[EMAIL_1]": "Pat@HR.Acme.Example"}, Route("acme", "email-domain")),  # subdomain, any case
+        ({"[EMPLOYER_1]": "ACME WIDGETS LIMITED"}, Route("acme", "employer-name")),
+        ({"[EMPLOYER_1]": "Acme Widgets Ltd."}, Route("acme", "employer-name")),
+        ({"[ORG_2]": "Zenith and Partners"}, Route("zenith", "employer-name")),
+        ({"[EMAIL_1]": "pat@zenith.example", "[EMPLOYER_1]": "Acme"}, Route("zenith", "email-domain")),
+        ({"[EMAIL_1]": "pat@acme.example", "[EMAIL_2]": "sam@zenith.example"}, Route(UNASSIGNED, "ambiguous")),
+        ({"[EMPLOYER_1]": "Acme", "[EMPLOYER_2]": "Zenith & Partners"}, Route(UNASSIGNED, "ambiguous")),
+        ({"[EMAIL_1]": "pat@notacme.example", "[EMPLOYER_1]": "Acme Widgets North"}, Route(UNASSIGNED, "none")),
+        ({"[PERSON_1]": "Acme"}, Route(UNASSIGNED, "none")),  # only employer and email types route
+        ({}, Route(UNASSIGNED, "none")),
+    ],
+)
 def test_route_by_work_email_domain_or_employer_name_else_unassigned(directory, vault, expected):
     assert route(directory, vault) == expected
 
@@ -72,15 +75,18 @@ def test_route_ignores_the_senders_own_address(directory):
     assert route(directory, vault, ignore_email=lambda e: e == "therapist@acme.example").account == UNASSIGNED
 
 
-@pytest.mark.parametrize("broken,key", [
-    ("team_lead: lead@x.example\naccounts: []\n", "booking_instructions"),
-    (GOOD.replace("csm: csm@plumm-staff.example", "csm: not-an-address"), "accounts.0.csm"),
-    (GOOD.replace("hr_contact: hr@acme.example", "hr_contatc: hr@acme.example"), "accounts.0"),
-    (GOOD.replace("id: zenith", "id: acme"), "id 'acme' appears twice"),
-    (GOOD.replace("domains: [zenith.example]", "domains: [acme.example]"), "domain 'acme.example'"),
-    (GOOD.replace("id: acme", "id: unassigned"), "accounts.0.id"),
-    (GOOD.replace("domains: [acme.example]", "domains: [acme.example"), "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "broken,key",
+    [
+        ("team_lead: lead@x.example\naccounts: []\n", "booking_instructions"),
+        (GOOD.replace("csm: csm@plumm-staff.example", "csm: not-an-address"), "accounts.0.csm"),
+        (GOOD.replace("hr_contact: hr@acme.example", "hr_contatc: hr@acme.example"), "accounts.0"),
+        (GOOD.replace("id: zenith", "id: acme"), "id 'acme' appears twice"),
+        (GOOD.replace("domains: [zenith.example]", "domains: [acme.example]"), "domain 'acme.example'"),
+        (GOOD.replace("id: acme", "id: unassigned"), "accounts.0.id"),
+        (GOOD.replace("domains: [acme.example]", "domains: [acme.example"), "not valid YAML"),
+    ],
+)
 def test_a_broken_accounts_file_fails_naming_file_and_key(tmp_path, broken, key):
     (tmp_path / "accounts.yaml").write_text(broken)
     with pytest.raises(RulesError) as error:

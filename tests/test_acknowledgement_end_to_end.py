@@ -92,8 +92,12 @@ def test_missing_recommendation_is_acknowledged_and_the_reply_completes_the_same
     assert "tobias" not in text and "wrenfield" not in text and "panic" not in text  # never quotes the letter
     assert first["To"].addresses[0].addr_spec == THERAPIST
 
-    reply = mail(RECOMMENDATION + SIGN_OFF, subject=f"Re: {first['Subject']}",
-                 In_Reply_To=first["Message-ID"], References=first["Message-ID"])
+    reply = mail(
+        RECOMMENDATION + SIGN_OFF,
+        subject=f"Re: {first['Subject']}",
+        In_Reply_To=first["Message-ID"],
+        References=first["Message-ID"],
+    )
     send(rt, reply)
     drain(rt)
     [case] = cases(rt)  # still one case
@@ -115,16 +119,22 @@ def test_a_reply_threads_by_in_reply_to_alone(rt, listener, sink):
 
 
 def test_out_of_office_and_bounce_get_no_acknowledgement(rt, listener, sink):
-    ooo = mail("I am away until Monday with limited access to email.", subject="Out of office: Additional sessions",
-               Auto_Submitted="auto-replied")
+    ooo = mail(
+        "I am away until Monday with limited access to email.",
+        subject="Out of office: Additional sessions",
+        Auto_Submitted="auto-replied",
+    )
     send(rt, ooo)
     bounce = EmailMessage()
     bounce["From"] = "Mail Delivery System <MAILER-DAEMON@mx.willowpractice.example>"
     bounce["To"] = "hello@heyplumm.com"
     bounce["Subject"] = "Undelivered Mail Returned to Sender"
     bounce.set_content("This is the mail system. Your message could not be delivered.")
-    bounce.add_attachment("Reporting-MTA: dns; mx.willowpractice.example\n\nFinal-Recipient: rfc822; x@y.example\n"
-                          "Action: failed\nStatus: 5.1.1\n", subtype="delivery-status")
+    bounce.add_attachment(
+        "Reporting-MTA: dns; mx.willowpractice.example\n\nFinal-Recipient: rfc822; x@y.example\n"
+        "Action: failed\nStatus: 5.1.1\n",
+        subtype="delivery-status",
+    )
     bounce.replace_header("Content-Type", bounce["Content-Type"].replace("multipart/mixed", "multipart/report"))
     send(rt, bounce, sender="")
     drain(rt)
@@ -134,15 +144,26 @@ def test_out_of_office_and_bounce_get_no_acknowledgement(rt, listener, sink):
 
 def test_fifty_auto_replies_in_a_row_produce_no_mail_at_all(rt, listener, sink):
     for n in range(50):
-        send(rt, mail(f"Automatic reply {n}: I am out of the office.", subject="Automatic reply: Re: your case",
-                      Auto_Submitted="auto-replied", X_Autoreply="yes"))
+        send(
+            rt,
+            mail(
+                f"Automatic reply {n}: I am out of the office.",
+                subject="Automatic reply: Re: your case",
+                Auto_Submitted="auto-replied",
+                X_Autoreply="yes",
+            ),
+        )
     drain(rt)
     handler, _ = sink
     assert handler.received == []
     with store.session(rt.engine) as db:
         assert db.execute(select(func.count()).select_from(store.OutboundMessage)).scalar_one() == 0
-        assert db.execute(select(func.count()).select_from(store.InboundMessage)
-                          .where(store.InboundMessage.status == "done")).scalar_one() == 50
+        assert (
+            db.execute(
+                select(func.count()).select_from(store.InboundMessage).where(store.InboundMessage.status == "done")
+            ).scalar_one()
+            == 50
+        )
 
 
 def test_an_encoded_subject_with_crlf_injects_no_header_into_our_reply(rt, listener, sink):

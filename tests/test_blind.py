@@ -29,9 +29,13 @@ pytestmark = pytest.mark.slow
 
 def _applies(entry: dict, check: str) -> bool:
     genuine = entry.get("genuine_letter", True)
-    return {"must_keep": genuine and bool(entry.get("must_keep")), "quarantined": genuine,
-            "pronouns": bool(entry.get("pronoun_counts")), "client_pii": bool(entry.get("client_pii")),
-            "sections": "sections" in entry}[check]
+    return {
+        "must_keep": genuine and bool(entry.get("must_keep")),
+        "quarantined": genuine,
+        "pronouns": bool(entry.get("pronoun_counts")),
+        "client_pii": bool(entry.get("client_pii")),
+        "sections": "sections" in entry,
+    }[check]
 
 
 def _cases():
@@ -40,8 +44,11 @@ def _cases():
             if not _applies(entry, check):
                 continue
             known = KNOWN_MISSES.get(entry["file"], {}).get(check)
-            marks = [pytest.mark.xfail(strict=True, reason=f"blind miss recorded before any fix ({known})")] \
-                if known else []
+            marks = (
+                [pytest.mark.xfail(strict=True, reason=f"blind miss recorded before any fix ({known})")]
+                if known
+                else []
+            )
             yield pytest.param(entry["file"], check, marks=marks, id=f"{entry['file'][:-4]}-{check}")
 
 
@@ -56,8 +63,7 @@ def scored(tmp_path_factory):
 def test_known_misses_name_only_files_and_checks_that_exist():
     files = {entry["file"] for entry in MANIFEST}
     assert set(KNOWN_MISSES) <= files
-    assert all(set(misses) <= set(CHECKS) and all(n > 0 for n in misses.values())
-               for misses in KNOWN_MISSES.values())
+    assert all(set(misses) <= set(CHECKS) and all(n > 0 for n in misses.values()) for misses in KNOWN_MISSES.values())
 
 
 @pytest.mark.parametrize(("file", "check"), list(_cases()))

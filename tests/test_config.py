@@ -60,8 +60,14 @@ def test_a_bad_value_fails_with_a_message_naming_the_variable(monkeypatch, tmp_p
 
 
 def test_the_cli_refuses_to_start_on_a_bad_value(tmp_path):
-    result = subprocess.run([PLUMM, "serve"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                            env={"PATH": "/usr/bin:/bin", "PLUMM_SMTP_PORT": "abc"})
+    result = subprocess.run(
+        [PLUMM, "serve"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PLUMM_SMTP_PORT": "abc"},
+    )
     assert result.returncode == 2
     assert "PLUMM_SMTP_PORT" in result.stderr
     assert "Traceback" not in result.stderr
@@ -73,8 +79,13 @@ def test_the_cli_refuses_to_start_on_a_broken_rules_file(tmp_path):
     rules = tmp_path / "rules"
     shutil.copytree(Path(__file__).resolve().parent.parent / "rules", rules)
     (rules / "sections.yaml").write_text("sections: [\n")
-    result = subprocess.run([PLUMM, "--rules-dir", str(rules), "worker", "--once"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120,
-                            env={"PATH": "/usr/bin:/bin", "PLUMM_DATA_DIR": str(tmp_path / "var")})
+    result = subprocess.run(
+        [PLUMM, "--rules-dir", str(rules), "worker", "--once"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PLUMM_DATA_DIR": str(tmp_path / "var")},
+    )
     assert result.returncode == 2
     assert "sections.yaml" in result.stderr and "Traceback" not in result.stderr

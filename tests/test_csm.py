@@ -38,10 +38,16 @@ VAULT = {
     "[EMPLOYER_1]": "Brightwater Logistics Ltd",
 }
 SECTIONS = {
-    "needs": {"present": True, "title": "Therapy needs", "rule": "t",
-              "evidence": "[PERSON_1] has attended weekly CBT sessions and their GAD-7 score remains 15."},
+    "needs": {
+        "present": True,
+        "title": "Therapy needs",
+        "rule": "t",
+        "evidence": "[PERSON_1] has attended weekly CBT sessions and their GAD-7 score remains 15.",
+    },
     "recommendation": {
-        "present": True, "title": "Professional recommendation", "rule": "t",
+        "present": True,
+        "title": "Professional recommendation",
+        "rule": "t",
         "evidence": "I recommend six additional sessions, weekly, to consolidate their progress.",
     },
 }
@@ -53,16 +59,28 @@ def rt(settings):
 
 
 def make_case(
-    rt: Runtime, *, status: str = S.READY_FOR_ASSESSMENT, letter: str = REDACTED, vault: dict | None = None,
-    sections: dict | None = None, account: str | None = "brightwater", sender: str = THERAPIST_EMAIL,
-    sessions: int | None = 6, reason: str | None = None,
+    rt: Runtime,
+    *,
+    status: str = S.READY_FOR_ASSESSMENT,
+    letter: str = REDACTED,
+    vault: dict | None = None,
+    sections: dict | None = None,
+    account: str | None = "brightwater",
+    sender: str = THERAPIST_EMAIL,
+    sessions: int | None = 6,
+    reason: str | None = None,
 ) -> store.Case:
     """A case row as the worker would leave it, in any status."""
     vault = VAULT if vault is None else vault
     with store.session(rt.engine) as db:
         case = store.Case(
-            status=status, letter_redacted=letter, sections=SECTIONS if sections is None else sections,
-            sessions_requested=sessions, period="weekly", account=account, reason=reason,
+            status=status,
+            letter_redacted=letter,
+            sections=SECTIONS if sections is None else sections,
+            sessions_requested=sessions,
+            period="weekly",
+            account=account,
+            reason=reason,
             vault_encrypted=rt.cipher.encrypt(json.dumps(vault).encode()) if vault else None,
             sender_hash=store.keyed_hash(rt.hash_key, sender),
             sender_signals={"known_therapist": True, "spf": "pass", "dkim": "pass", "dmarc": "pass"},
@@ -97,18 +115,24 @@ def fixture_case(rt: Runtime, stem: str, **kwargs) -> store.Case:
     sentences = re.split(r"(?<=[.!?])\s+", letter)
     recommendation = next((s.strip() for s in sentences if "recommend" in s.lower()), "")
     sections = {
-        "needs": {"present": True, "title": "Therapy needs", "rule": "t",
-                  "evidence": letter.split("\n\n")[0][:200]},
-        "recommendation": {"present": bool(recommendation), "title": "Professional recommendation",
-                           "rule": "t", "evidence": recommendation},
+        "needs": {"present": True, "title": "Therapy needs", "rule": "t", "evidence": letter.split("\n\n")[0][:200]},
+        "recommendation": {
+            "present": bool(recommendation),
+            "title": "Professional recommendation",
+            "rule": "t",
+            "evidence": recommendation,
+        },
     }
     return make_case(rt, letter=letter, vault=vault, sections=sections, **kwargs)
 
 
 def events(rt: Runtime, case: store.Case) -> list[store.CaseEvent]:
     with store.session(rt.engine) as db:
-        return list(db.execute(select(store.CaseEvent).where(store.CaseEvent.case_id == case.id)
-                               .order_by(store.CaseEvent.id)).scalars())
+        return list(
+            db.execute(
+                select(store.CaseEvent).where(store.CaseEvent.case_id == case.id).order_by(store.CaseEvent.id)
+            ).scalars()
+        )
 
 
 def reload(rt: Runtime, case: store.Case) -> store.Case:
@@ -120,10 +144,16 @@ def reload(rt: Runtime, case: store.Case) -> store.Case:
 
 def outbound(rt: Runtime, kind: str) -> list:
     with store.session(rt.engine) as db:
-        rows = db.execute(select(store.OutboundMessage).where(store.OutboundMessage.kind == kind)
-                          .order_by(store.OutboundMessage.id)).scalars().all()
-        return [message_from_bytes(rt.cipher.decrypt(r.payload_encrypted), policy=policy.default)
-                for r in rows]
+        rows = (
+            db.execute(
+                select(store.OutboundMessage)
+                .where(store.OutboundMessage.kind == kind)
+                .order_by(store.OutboundMessage.id)
+            )
+            .scalars()
+            .all()
+        )
+        return [message_from_bytes(rt.cipher.decrypt(r.payload_encrypted), policy=policy.default) for r in rows]
 
 
 def full_text(message) -> str:
@@ -143,10 +173,14 @@ ACTIONS = {
     "approve": (lambda rt, ref: csm.approve(rt, ref, actor="alex"), S.APPROVED),
     "decline": (lambda rt, ref: csm.decline(rt, ref, actor="alex", reason="not indicated"), S.DECLINED),
     "request_employer": (lambda rt, ref: csm.request_employer(rt, ref, actor="alex"), S.EMPLOYER_CONTACTED),
-    "record_employer_approved": (lambda rt, ref: csm.record_employer(rt, ref, "approved", actor="alex"),
-                                 S.EMPLOYER_APPROVED),
-    "record_employer_declined": (lambda rt, ref: csm.record_employer(rt, ref, "declined", actor="alex"),
-                                 S.EMPLOYER_DECLINED),
+    "record_employer_approved": (
+        lambda rt, ref: csm.record_employer(rt, ref, "approved", actor="alex"),
+        S.EMPLOYER_APPROVED,
+    ),
+    "record_employer_declined": (
+        lambda rt, ref: csm.record_employer(rt, ref, "declined", actor="alex"),
+        S.EMPLOYER_DECLINED,
+    ),
     "notify_client": (lambda rt, ref: csm.notify_client(rt, ref, actor="alex"), S.CLIENT_NOTIFIED),
     "close": (lambda rt, ref: csm.close(rt, ref, actor="alex"), S.CLOSED),
 }
@@ -305,8 +339,17 @@ def test_client_notification_without_a_client_address_requires_to(rt):
 def test_reprocess_requeues_the_quarantined_messages_of_the_case(rt):
     case = make_case(rt, status=S.QUARANTINED, letter="", vault={}, reason="internal-error:KeyError")
     with store.session(rt.engine) as db:
-        db.add(store.InboundMessage(raw_encrypted=rt.cipher.encrypt(b"x"), size=1, status="quarantined",
-                                    attempts=3, case_id=case.id, error_stage="redact", error_reason="boom"))
+        db.add(
+            store.InboundMessage(
+                raw_encrypted=rt.cipher.encrypt(b"x"),
+                size=1,
+                status="quarantined",
+                attempts=3,
+                case_id=case.id,
+                error_stage="redact",
+                error_reason="boom",
+            )
+        )
         db.commit()
     assert csm.reprocess(rt, case.reference, actor="morgan") == 1
     with store.session(rt.engine) as db:
@@ -343,9 +386,13 @@ def test_reveal_by_an_unauthorised_operator_is_refused_and_the_refusal_is_audite
 def cli(settings, monkeypatch):
     from pipeline.cli import app
 
-    for key, value in {"PLUMM_DATABASE_URL": settings.database_url, "PLUMM_DATA_DIR": str(settings.data_dir),
-                       "PLUMM_VAULT_KEY": settings.vault_key, "PLUMM_HASH_KEY": settings.hash_key,
-                       "PLUMM_REVEALERS": "morgan"}.items():
+    for key, value in {
+        "PLUMM_DATABASE_URL": settings.database_url,
+        "PLUMM_DATA_DIR": str(settings.data_dir),
+        "PLUMM_VAULT_KEY": settings.vault_key,
+        "PLUMM_HASH_KEY": settings.hash_key,
+        "PLUMM_REVEALERS": "morgan",
+    }.items():
         monkeypatch.setenv(key, value)
     runner = CliRunner()
     return lambda *args: runner.invoke(app, list(args))
@@ -358,8 +405,12 @@ def test_cli_walks_a_case_and_refuses_an_illegal_transition_with_exit_1(settings
     refused = cli("cases", "approve", ref, "--actor", "alex")
     assert refused.exit_code == 1
     assert f"{ref}: cannot go from approved to approved" in refused.output
-    for args in (["request-employer", ref], ["record-employer", ref, "approved"], ["notify-client", ref],
-                 ["close", ref]):
+    for args in (
+        ["request-employer", ref],
+        ["record-employer", ref, "approved"],
+        ["notify-client", ref],
+        ["close", ref],
+    ):
         result = cli("cases", *args, "--actor", "alex")
         assert result.exit_code == 0, result.output
     shown = cli("cases", "show", ref)

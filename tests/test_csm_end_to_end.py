@@ -33,8 +33,9 @@ CSM = "alex.rivers@plumm-staff.example"
 @pytest.fixture
 def rt(settings, sink):
     _, port = sink
-    return Runtime(settings.model_copy(update={"outbound_smtp": f"127.0.0.1:{port}", "revealers": ["morgan"],
-                                               "max_attempts": 1}))
+    return Runtime(
+        settings.model_copy(update={"outbound_smtp": f"127.0.0.1:{port}", "revealers": ["morgan"], "max_attempts": 1})
+    )
 
 
 @pytest.fixture
@@ -122,8 +123,9 @@ def test_one_case_walks_from_smtp_receipt_to_closed(rt, listener, sink, caplog):
     drain(rt)
     with store.session(rt.engine) as db:
         assert db.execute(select(func.count()).select_from(store.Case)).scalar_one() == 1
-        kinds = [e.kind for e in db.execute(select(store.CaseEvent).where(store.CaseEvent.case_id == case.id))
-                 .scalars()]
+        kinds = [
+            e.kind for e in db.execute(select(store.CaseEvent).where(store.CaseEvent.case_id == case.id)).scalars()
+        ]
     assert "letter-added" in kinds
     assert the_case(rt).status == S.EMPLOYER_CONTACTED  # recording the answer stays the CSM's command
 
@@ -139,13 +141,18 @@ def test_one_case_walks_from_smtp_receipt_to_closed(rt, listener, sink, caplog):
     csm.close(rt, case.reference, actor="alex")
     assert the_case(rt).status == S.CLOSED
     with store.session(rt.engine) as db:
-        rows = db.execute(select(store.CaseEvent).where(store.CaseEvent.case_id == case.id)
-                          .order_by(store.CaseEvent.id)).scalars()
+        rows = db.execute(
+            select(store.CaseEvent).where(store.CaseEvent.case_id == case.id).order_by(store.CaseEvent.id)
+        ).scalars()
         trail = [(e.kind, e.to_status) for e in rows]
     assert [t for t in trail if t[1]] == [
-        ("received", S.RECEIVED), ("status", S.READY_FOR_ASSESSMENT), ("approved", S.APPROVED),
-        ("employer-requested", S.EMPLOYER_CONTACTED), ("employer-recorded", S.EMPLOYER_APPROVED),
-        ("client-notified", S.CLIENT_NOTIFIED), ("closed", S.CLOSED),
+        ("received", S.RECEIVED),
+        ("status", S.READY_FOR_ASSESSMENT),
+        ("approved", S.APPROVED),
+        ("employer-requested", S.EMPLOYER_CONTACTED),
+        ("employer-recorded", S.EMPLOYER_APPROVED),
+        ("client-notified", S.CLIENT_NOTIFIED),
+        ("closed", S.CLOSED),
     ]
     # Every outbound mail went through the sink: acknowledgements, digest, request, notification.
     assert {m["Subject"] for _f, _r, m in captured.received} >= {digest_mail["Subject"], request["Subject"]}
@@ -171,8 +178,9 @@ def test_a_reprocessed_quarantined_message_updates_its_own_case(rt, listener, mo
     with store.session(rt.engine) as db:
         assert db.execute(select(func.count()).select_from(store.Case)).scalar_one() == 1
         fresh = cases.by_reference(db, case.reference)
-        kinds = [e.kind for e in db.execute(select(store.CaseEvent).where(store.CaseEvent.case_id == case.id))
-                 .scalars()]
+        kinds = [
+            e.kind for e in db.execute(select(store.CaseEvent).where(store.CaseEvent.case_id == case.id)).scalars()
+        ]
     assert fresh.status == S.READY_FOR_ASSESSMENT and fresh.account == "brightwater"
     assert "reprocess-requested" in kinds and "reprocessed" in kinds
     assert "[PERSON_1]" in fresh.letter_redacted
@@ -190,6 +198,7 @@ def test_a_reprocessed_message_that_fails_again_stays_with_its_case(rt, listener
     drain(rt)
     with store.session(rt.engine) as db:
         assert db.execute(select(func.count()).select_from(store.Case)).scalar_one() == 1
-        kinds = [e.kind for e in db.execute(select(store.CaseEvent).where(store.CaseEvent.case_id == case.id))
-                 .scalars()]
+        kinds = [
+            e.kind for e in db.execute(select(store.CaseEvent).where(store.CaseEvent.case_id == case.id)).scalars()
+        ]
     assert the_case(rt).status == S.QUARANTINED and "reprocess-failed" in kinds

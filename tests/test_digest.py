@@ -48,8 +48,7 @@ def test_digest_contains_none_of_the_vault_originals_of_a_fixture_letter(rt, ste
     case = fixture_case(rt, stem, account="brightwater")
     # Even if a quarantined case held the letter unredacted, nothing of it may reach a digest.
     original = (FIXTURES / f"{stem}.letter.txt").read_text(encoding="utf-8")
-    quarantined = make_case(rt, status=S.QUARANTINED, letter=original, account=None,
-                            reason="redaction-unverified")
+    quarantined = make_case(rt, status=S.QUARANTINED, letter=original, account=None, reason="redaction-unverified")
     digest.send(rt)
     sent = by_recipient(rt)
     text = full_text(sent[ALEX])
@@ -98,8 +97,9 @@ def test_digest_lists_reference_age_status_sections_sessions_and_sender_signals(
 
 def test_digest_leaves_out_cases_that_wait_for_no_one(rt):
     listed = [make_case(rt, status=s) for s in digest.WAITING]
-    not_listed = [make_case(rt, status=s) for s in (S.RECEIVED, S.DECLINED, S.EMPLOYER_CONTACTED,
-                                                       S.CLIENT_NOTIFIED, S.CLOSED)]
+    not_listed = [
+        make_case(rt, status=s) for s in (S.RECEIVED, S.DECLINED, S.EMPLOYER_CONTACTED, S.CLIENT_NOTIFIED, S.CLOSED)
+    ]
     digest.send(rt)
     text = full_text(by_recipient(rt)[ALEX])
     assert all(c.reference in text for c in listed)
@@ -108,8 +108,7 @@ def test_digest_leaves_out_cases_that_wait_for_no_one(rt):
 
 def test_quarantined_cases_go_to_the_team_lead_by_reference_and_reason_only(rt):
     letter, _ = redact_fixture("plain-text-letter-with-headings")
-    case = make_case(rt, status=S.QUARANTINED, letter=letter, account="brightwater",
-                     reason="redaction-unverified")
+    case = make_case(rt, status=S.QUARANTINED, letter=letter, account="brightwater", reason="redaction-unverified")
     digest.send(rt)
     sent = by_recipient(rt)
     assert ALEX not in sent  # not to the account's CSM

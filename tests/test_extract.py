@@ -275,9 +275,7 @@ def test_unreadable_attachment_beside_substantive_body_keeps_body_with_note():
 def test_docx_paragraphs_tables_header_and_footer_are_extracted():
     msg = message()
     msg.set_content("Please find attached.")
-    attach(
-        msg, make_docx(header="Harbour Therapies letterhead", footer="Registered in England"), *DOCX, "l.docx"
-    )
+    attach(msg, make_docx(header="Harbour Therapies letterhead", footer="Registered in England"), *DOCX, "l.docx")
     letter = run(msg)
     assert letter.sources == ("docx",)
     for fragment in (
@@ -462,17 +460,13 @@ def test_reply_drops_outlook_history_block():
 
 def test_original_message_marker_in_reply_drops_history():
     msg = message(subject="RE: Your letter")
-    msg.set_content(
-        LETTER + "\n\n-----Original Message-----\nFrom: Plumm\nSent: today\nSubject: x\n\nold text\n"
-    )
+    msg.set_content(LETTER + "\n\n-----Original Message-----\nFrom: Plumm\nSent: today\nSubject: x\n\nold text\n")
     assert "old text" not in run(msg).text
 
 
 def test_bottom_posted_reply_keeps_text_after_quote():
     msg = message(subject="Re: Your letter")
-    msg.set_content(
-        "On Mon, 3 Jun 2024, Plumm <hello@heyplumm.com> wrote:\n> Please send the letter.\n\n" + LETTER
-    )
+    msg.set_content("On Mon, 3 Jun 2024, Plumm <hello@heyplumm.com> wrote:\n> Please send the letter.\n\n" + LETTER)
     letter = run(msg)
     assert normalise(letter.text) == normalise(LETTER)
 

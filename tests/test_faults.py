@@ -83,29 +83,37 @@ class Deployment:
 
     def env(self, **more: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PLUMM_")}
-        env.update({
-            "PLUMM_DATABASE_URL": self.url, "PLUMM_DATA_DIR": str(self.data_dir),
-            "PLUMM_VAULT_KEY": self.vault_key, "PLUMM_HASH_KEY": "fault-hash-key",
-            "PLUMM_WORKER_POLL_SECONDS": "0.2", "PLUMM_SMTP_MAX_CONNECTIONS_PER_IP": "64",
-        })
+        env.update(
+            {
+                "PLUMM_DATABASE_URL": self.url,
+                "PLUMM_DATA_DIR": str(self.data_dir),
+                "PLUMM_VAULT_KEY": self.vault_key,
+                "PLUMM_HASH_KEY": "fault-hash-key",
+                "PLUMM_WORKER_POLL_SECONDS": "0.2",
+                "PLUMM_SMTP_MAX_CONNECTIONS_PER_IP": "64",
+            }
+        )
         env.update(more)
         return env
 
     def settings(self, **more):
-        return load_settings(database_url=self.url, data_dir=self.data_dir, vault_key=self.vault_key,
-                             hash_key="fault-hash-key", **more)
+        return load_settings(
+            database_url=self.url, data_dir=self.data_dir, vault_key=self.vault_key, hash_key="fault-hash-key", **more
+        )
 
     @property
     def engine(self):
         return store.make_engine(self.url)
 
     # -- processes ---------------------------------------------------------------------------
-    def listener(self, port: int, log: Path, *, url: str | None = None, preexec=None,
-                 timeout: float = 60) -> subprocess.Popen:
+    def listener(
+        self, port: int, log: Path, *, url: str | None = None, preexec=None, timeout: float = 60
+    ) -> subprocess.Popen:
         env = self.env(PLUMM_SMTP_PORT=str(port), **({"PLUMM_DATABASE_URL": url} if url else {}))
         with open(log, "ab") as err:
-            proc = subprocess.Popen([PLUMM, "serve", "--no-worker"], env=env, stdout=subprocess.PIPE,
-                                    stderr=err, preexec_fn=preexec)
+            proc = subprocess.Popen(
+                [PLUMM, "serve", "--no-worker"], env=env, stdout=subprocess.PIPE, stderr=err, preexec_fn=preexec
+            )
         self.procs.append(proc)
         assert proc.stdout is not None
         deadline = time.monotonic() + timeout
@@ -122,8 +130,7 @@ class Deployment:
 
     def worker(self, log: Path, **more: str) -> subprocess.Popen:
         with open(log, "ab") as err:
-            proc = subprocess.Popen([PLUMM, "worker"], env=self.env(**more), stdout=subprocess.DEVNULL,
-                                    stderr=err)
+            proc = subprocess.Popen([PLUMM, "worker"], env=self.env(**more), stdout=subprocess.DEVNULL, stderr=err)
         self.procs.append(proc)
         return proc
 
@@ -208,12 +215,15 @@ class Tally:
 
     def line(self, name: str, **more: object) -> str:
         extra = " ".join(f"{k}={v}" for k, v in more.items())
-        return (f"FAULT {name}: sent={len(self.sent)} attempts={self.attempts} acked_250={len(self.acked)} "
-                f"no_reply={self.no_reply} 4xx={self.temp_failed} resent={self.resent} {extra}").rstrip()
+        return (
+            f"FAULT {name}: sent={len(self.sent)} attempts={self.attempts} acked_250={len(self.acked)} "
+            f"no_reply={self.no_reply} 4xx={self.temp_failed} resent={self.resent} {extra}"
+        ).rstrip()
 
 
-def send_until_acked(port: int, letters: list[bytes], tally: Tally, *, deadline: float,
-                     per_session: int = 25, pause: float = 0.0) -> None:
+def send_until_acked(
+    port: int, letters: list[bytes], tally: Tally, *, deadline: float, per_session: int = 25, pause: float = 0.0
+) -> None:
     """One client: send each letter until it gets 250; resend the same bytes after no reply or 4xx.
 
     Several messages per session, as a relay does; reconnect after any failure. Bounded by the
@@ -272,10 +282,18 @@ def _drop(client: smtplib.SMTP | None) -> None:
     return None
 
 
-def run_clients(port: int, letters: list[bytes], clients: int, tally: Tally, *, deadline: float,
-                **kw) -> list[threading.Thread]:
-    threads = [threading.Thread(target=send_until_acked, args=(port, letters[i::clients], tally),
-                                kwargs={"deadline": deadline, **kw}, daemon=True) for i in range(clients)]
+def run_clients(
+    port: int, letters: list[bytes], clients: int, tally: Tally, *, deadline: float, **kw
+) -> list[threading.Thread]:
+    threads = [
+        threading.Thread(
+            target=send_until_acked,
+            args=(port, letters[i::clients], tally),
+            kwargs={"deadline": deadline, **kw},
+            daemon=True,
+        )
+        for i in range(clients)
+    ]
     for t in threads:
         t.start()
     return threads
@@ -296,8 +314,13 @@ def assert_exactly_once(dep: Deployment, tally: Tally) -> dict[str, int]:
     recorded = {mid for mid, ids in cases.items() if None not in ids}
     duplicated = sum(1 for ids in cases.values() if len(ids - {None}) > 1)
     lost = len(tally.sent - recorded)
-    counts = {"recorded": len(recorded), "cases": dep.count(store.Case), "duplicated": duplicated,
-              "lost": lost, "stored_rows": dep.count(store.InboundMessage)}
+    counts = {
+        "recorded": len(recorded),
+        "cases": dep.count(store.Case),
+        "duplicated": duplicated,
+        "lost": lost,
+        "stored_rows": dep.count(store.InboundMessage),
+    }
     assert tally.acked == tally.sent, "a letter never got 250"
     assert set(cases) == tally.sent, "a stored message that nobody sent, or a sent one never stored"
     assert duplicated == 0 and lost == 0
@@ -327,9 +350,7 @@ def drain_parse_only(dep: Deployment, monkeypatch, *, limit: int) -> int:
     return n
 
 
-def test_listener_killed_mid_load_loses_nothing_and_resends_open_no_second_case(
-    deployment, tmp_path, monkeypatch
-):
+def test_listener_killed_mid_load_loses_nothing_and_resends_open_no_second_case(deployment, tmp_path, monkeypatch):
     dep = deployment
     started = time.monotonic()
     port = free_port()
@@ -363,9 +384,16 @@ def test_listener_killed_mid_load_loses_nothing_and_resends_open_no_second_case(
     assert duplicate_events == copies  # each extra stored copy was matched to its case
     text = log.read_text(errors="replace")
     assert "marigold" not in text.lower() and "lovegood" not in text.lower()
-    print(tally.line(f"kill-listener[{dep.kind}]", kills=kills, stored_copies=copies, **counts,
-                     sending_seconds=sending_seconds,
-                     seconds=round(time.monotonic() - started, 1)))
+    print(
+        tally.line(
+            f"kill-listener[{dep.kind}]",
+            kills=kills,
+            stored_copies=copies,
+            **counts,
+            sending_seconds=sending_seconds,
+            seconds=round(time.monotonic() - started, 1),
+        )
+    )
 
 
 # -- 2. kill -9 of a worker mid-message ---------------------------------------------------------
@@ -384,8 +412,7 @@ def test_worker_killed_mid_message_is_processed_exactly_once_after_the_lease(dep
     # processing; either way it never records).
     first = dep.worker(tmp_path / "worker1.log", PLUMM_LEASE_SECONDS="4")
     M = store.InboundMessage
-    assert wait_until(lambda: dep.count(M, M.status == store.MessageStatus.PROCESSING) > 0,
-                      timeout=90, step=0.05)
+    assert wait_until(lambda: dep.count(M, M.status == store.MessageStatus.PROCESSING) > 0, timeout=90, step=0.05)
     first.kill()
     first.wait(timeout=10)
     held = dep.count(M, M.status == store.MessageStatus.PROCESSING)
@@ -398,8 +425,16 @@ def test_worker_killed_mid_message_is_processed_exactly_once_after_the_lease(dep
     with store.session(dep.engine) as db:
         attempts = db.execute(sa_select(func.max(M.attempts))).scalar_one()
     assert attempts >= 2  # the killed worker's message was claimed again after its lease expired
-    print(tally.line(f"kill-worker[{dep.kind}]", held_at_kill=held, done_before_kill=done_before,
-                     max_attempts=attempts, **counts, seconds=round(time.monotonic() - started, 1)))
+    print(
+        tally.line(
+            f"kill-worker[{dep.kind}]",
+            held_at_kill=held,
+            done_before_kill=done_before,
+            max_attempts=attempts,
+            **counts,
+            seconds=round(time.monotonic() - started, 1),
+        )
+    )
 
 
 # -- 3. the database unavailable for a few seconds ----------------------------------------------
@@ -537,9 +572,16 @@ def test_database_unavailable_answers_451_loses_nothing_and_the_worker_recovers(
         listener_log = log.read_text(errors="replace")
         assert "answered 451" in listener_log
         assert "marigold" not in listener_log.lower()
-        print(tally.line(f"db-outage[{dep.kind}]", outage_s=outage, answered_451=answered_451,
-                         acked_during_outage=len(acked_during), **counts,
-                         seconds=round(time.monotonic() - started, 1)))
+        print(
+            tally.line(
+                f"db-outage[{dep.kind}]",
+                outage_s=outage,
+                answered_451=answered_451,
+                acked_during_outage=len(acked_during),
+                **counts,
+                seconds=round(time.monotonic() - started, 1),
+            )
+        )
         listener.send_signal(signal.SIGTERM)
         worker.send_signal(signal.SIGTERM)
     finally:
@@ -554,8 +596,14 @@ def test_database_unavailable_answers_451_loses_nothing_and_the_worker_recovers(
 def small_filesystem(path: Path, size: str = "32m"):
     """A tiny tmpfs we can fill (needs CAP_SYS_ADMIN, as root in this container); None if refused."""
     path.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
-                             capture_output=True, timeout=10).returncode == 0
+    mounted = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
+            capture_output=True,
+            timeout=10,
+        ).returncode
+        == 0
+    )
     try:
         yield path if mounted else None
     finally:
@@ -611,8 +659,9 @@ def test_storage_full_or_not_writable_answers_451_with_a_clear_log_line(deployme
                 listener = dep.listener(port, log, preexec=_file_size_limit(current + 64 * 1024))
                 expected_reason = "storage-io-error (SQLITE_IOERR"
         else:
-            readonly = dep.url.replace("options=-csearch_path",
-                                       "options=-cdefault_transaction_read_only%3Don%20-csearch_path")
+            readonly = dep.url.replace(
+                "options=-csearch_path", "options=-cdefault_transaction_read_only%3Don%20-csearch_path"
+            )
             assert readonly != dep.url
             listener = dep.listener(port, log, url=readonly)
             expected_reason = "storage-not-writable (SQLSTATE 25006)"
@@ -652,9 +701,16 @@ def test_storage_full_or_not_writable_answers_451_with_a_clear_log_line(deployme
         assert wait_until(lambda: dep.unfinished() == 0, timeout=120, step=0.5)
         worker.send_signal(signal.SIGTERM)
         counts = assert_exactly_once(dep, tally)
-        print(tally.line(f"storage-full[{dep.kind}]", tmpfs=filler is not None,
-                         first_round_250=first_round["250"], first_round_451=first_round["451"], **counts,
-                         seconds=round(time.monotonic() - started, 1)))
+        print(
+            tally.line(
+                f"storage-full[{dep.kind}]",
+                tmpfs=filler is not None,
+                first_round_250=first_round["250"],
+                first_round_451=first_round["451"],
+                **counts,
+                seconds=round(time.monotonic() - started, 1),
+            )
+        )
 
 
 # -- 5. scale-out: two listeners and two workers on one PostgreSQL database --------------------
@@ -682,9 +738,16 @@ def test_two_listeners_and_two_workers_on_postgresql_record_each_letter_once(tmp
         with store.session(dep.engine) as db:
             by_worker = Counter(db.execute(sa_select(store.InboundMessage.worker_id)).scalars().all())
         assert len(by_worker) == 2  # both workers took a share
-        print(tally.line("scale-out[postgresql]", listeners=2, workers=len(workers),
-                         per_worker=sorted(by_worker.values()), **counts,
-                         seconds=round(time.monotonic() - started, 1)))
+        print(
+            tally.line(
+                "scale-out[postgresql]",
+                listeners=2,
+                workers=len(workers),
+                per_worker=sorted(by_worker.values()),
+                **counts,
+                seconds=round(time.monotonic() - started, 1),
+            )
+        )
     finally:
         dep.stop_all()
         store.make_engine(url).dispose()

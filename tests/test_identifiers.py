@@ -75,9 +75,7 @@ def test_removed_text_is_a_source():
 
 
 def test_greeting_to_plumm_team_is_not_a_name():
-    known = seed_identifiers(
-        _mail(cc=(), subject=""), Letter(text="Dear Plumm team,\n\nDear Sir or Madam,\n")
-    )
+    known = seed_identifiers(_mail(cc=(), subject=""), Letter(text="Dear Plumm team,\n\nDear Sir or Madam,\n"))
     assert not ({"Plumm", "Sir", "Madam", "Team"} & names(known))
 
 
@@ -167,16 +165,21 @@ def test_lower_case_name_on_a_re_line_without_colon():
 
 
 def test_surname_particles_and_irish_mutation_in_display_name():
-    mail = _mail(sender=Address(name="Niamh Mac an tSaoir", email="niamh@x.example"), cc=(),
-                 to=(Address(name="Annelies van der Berg", email="a@y.example"),))
+    mail = _mail(
+        sender=Address(name="Niamh Mac an tSaoir", email="niamh@x.example"),
+        cc=(),
+        to=(Address(name="Annelies van der Berg", email="a@y.example"),),
+    )
     known = names(seed_identifiers(mail, Letter(text="Hello.")))
     assert {"Niamh Mac an tSaoir", "Mac an tSaoir", "Annelies van der Berg", "van der Berg"} <= known
     assert not {"an", "van", "der"} & known
 
 
 def test_practice_name_seeded_from_mail_domain_but_not_providers():
-    mail = _mail(sender=Address(name="Hollie Q", email="hello@meadowsweet-counselling.example"),
-                 cc=(Address(name="", email="someone@gmail.example"),))
+    mail = _mail(
+        sender=Address(name="Hollie Q", email="hello@meadowsweet-counselling.example"),
+        cc=(Address(name="", email="someone@gmail.example"),),
+    )
     known = seed_identifiers(mail, Letter(text="Hello."))
     assert "Meadowsweet" in known.other
     assert not any(o.casefold() in ("gmail", "counselling") for o in known.other)

@@ -32,9 +32,14 @@ def make_settings(tmp_path: Path, **limits):
 
     url = f"sqlite:///{tmp_path / 'plumm.db'}"
     store.migrate(url)
-    return load_settings(data_dir=tmp_path / "data", database_url=url,
-                         vault_key=Fernet.generate_key().decode(), hash_key="test-hash-key",
-                         smtp_port=free_port(), **limits)
+    return load_settings(
+        data_dir=tmp_path / "data",
+        database_url=url,
+        vault_key=Fernet.generate_key().decode(),
+        hash_key="test-hash-key",
+        smtp_port=free_port(),
+        **limits,
+    )
 
 
 @contextmanager
@@ -238,16 +243,21 @@ def self_signed(tmp_path: Path) -> tuple[Path, Path]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "heyplumm.test")])
     now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("heyplumm.test")]), critical=False)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -256,8 +266,7 @@ def test_starttls_is_offered_with_a_certificate_and_mail_flows_over_it(tmp_path)
     settings = make_settings(tmp_path, tls_cert=cert, tls_key=key)
     context = ssl.create_default_context(cafile=str(cert))
     context.check_hostname = False  # we connect to 127.0.0.1; the chain is still verified
-    with listening(settings) as (controller, engine), smtplib.SMTP("127.0.0.1", settings.smtp_port,
-                                                                   timeout=10) as c:
+    with listening(settings) as (controller, engine), smtplib.SMTP("127.0.0.1", settings.smtp_port, timeout=10) as c:
         c.ehlo()
         assert c.has_extn("starttls")
         code, _ = c.starttls(context=context)

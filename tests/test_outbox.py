@@ -34,8 +34,10 @@ CASE = "PLM-2026-000123"
 
 
 def mail(headers: str, body: str = "Dear Plumm,\r\n\r\nPlease see my letter.\r\n", *, ctype: str = "") -> bytes:
-    base = "From: Dr Test <therapist@clinic.example>\r\nTo: hello@heyplumm.com\r\n" \
+    base = (
+        "From: Dr Test <therapist@clinic.example>\r\nTo: hello@heyplumm.com\r\n"
         "Message-ID: <abc123@clinic.example>\r\nDate: Mon, 2 Nov 2026 10:00:00 +0000\r\n"
+    )
     if "Subject:" not in headers:
         base += "Subject: Letter for my client\r\n"
     content = ctype or "Content-Type: text/plain; charset=utf-8\r\n"
@@ -68,8 +70,12 @@ LOOP_TABLE = [
     ),
     ("null-return-path", mail("Return-Path: <>\r\n"), False, "bounce"),
     ("bounce-subject", mail("Subject: Undeliverable: Letter for my client\r\n"), False, "bounce"),
-    ("mailer-daemon", mail("").replace(b"Dr Test <therapist@clinic.example>", b"MAILER-DAEMON@mx.clinic.example"),
-     False, "system-sender"),
+    (
+        "mailer-daemon",
+        mail("").replace(b"Dr Test <therapist@clinic.example>", b"MAILER-DAEMON@mx.clinic.example"),
+        False,
+        "system-sender",
+    ),
     ("postmaster", mail("").replace(b"therapist@clinic.example", b"postmaster@clinic.example"), False, "system-sender"),
     ("noreply", mail("").replace(b"therapist@clinic.example", b"no-reply@clinic.example"), False, "system-sender"),
     ("no-sender", mail("").replace(b"From: Dr Test <therapist@clinic.example>\r\n", b""), False, "no-sender"),
@@ -82,9 +88,14 @@ LOOP_TABLE = [
     ("encoded-ooo-subject", mail("Subject: =?utf-8?q?Out_of_office?=\r\n"), False, "out-of-office"),
     ("re-subject-allowed", mail("Subject: Re: [PLM-2026-000001] We received your letter\r\n"), True, "ok"),
     # A practice system sends from no-reply on the therapist's behalf and names the therapist in Reply-To.
-    ("noreply-with-therapist-reply-to",
-     mail("Reply-To: Dr Test <therapist@clinic.example>\r\n").replace(b"From: Dr Test <therapist@",
-                                                                      b"From: Practice <no-reply@"), True, "ok"),
+    (
+        "noreply-with-therapist-reply-to",
+        mail("Reply-To: Dr Test <therapist@clinic.example>\r\n").replace(
+            b"From: Dr Test <therapist@", b"From: Practice <no-reply@"
+        ),
+        True,
+        "ok",
+    ),
     ("reply-to-a-system-address", mail("Reply-To: <no-reply@clinic.example>\r\n"), False, "system-sender"),
     ("reply-to-our-own-address", mail("Reply-To: <hello@heyplumm.com>\r\n"), False, "own-address"),
 ]
@@ -132,13 +143,27 @@ def rules():
     return load_section_rules(DEFAULT_RULES_DIR)
 
 
-def _ack(*, report: SectionReport | None, status: str = "awaiting_information", reason: str | None = None,
-         sources=("body",), to: str = "therapist@clinic.example", message_id: str = "<abc123@clinic.example>",
-         references=("<older@clinic.example>",)) -> EmailMessage:
+def _ack(
+    *,
+    report: SectionReport | None,
+    status: str = "awaiting_information",
+    reason: str | None = None,
+    sources=("body",),
+    to: str = "therapist@clinic.example",
+    message_id: str = "<abc123@clinic.example>",
+    references=("<older@clinic.example>",),
+) -> EmailMessage:
     return build_acknowledgement(
-        case_ref=CASE, to=to, original_message_id=message_id, original_references=list(references),
-        sources=list(sources), report=report, status=status, reason=reason,
-        sender_address="hello@heyplumm.com", rules_dir=DEFAULT_RULES_DIR,
+        case_ref=CASE,
+        to=to,
+        original_message_id=message_id,
+        original_references=list(references),
+        sources=list(sources),
+        report=report,
+        status=status,
+        reason=reason,
+        sender_address="hello@heyplumm.com",
+        rules_dir=DEFAULT_RULES_DIR,
     )
 
 
@@ -182,8 +207,11 @@ def test_complete_letter_gets_plain_subject_and_no_missing_list(rules) -> None:
 
 @pytest.mark.parametrize(
     ("reason", "phrase"),
-    [("pdf-encrypted", "without a password"), ("no-letter-found", "could not find a letter"),
-     ("some-unknown-code", "could not process the letter automatically")],
+    [
+        ("pdf-encrypted", "without a password"),
+        ("no-letter-found", "could not find a letter"),
+        ("some-unknown-code", "could not process the letter automatically"),
+    ],
 )
 def test_quarantined_message_gets_plain_language_reason(reason: str, phrase: str) -> None:
     message = _ack(report=None, status="quarantined", reason=reason, sources=())
@@ -226,8 +254,14 @@ def test_crlf_in_any_input_injects_no_header(field: str) -> None:
         with pytest.raises(ValueError):
             _ack(report=None, status="quarantined", reason=kwargs["reason"], to=kwargs["to"])
         return
-    message = _ack(report=None, status="quarantined", reason=kwargs["reason"], message_id=kwargs["message_id"],
-                   references=kwargs["references"], sources=kwargs["sources"])
+    message = _ack(
+        report=None,
+        status="quarantined",
+        reason=kwargs["reason"],
+        message_id=kwargs["message_id"],
+        references=kwargs["references"],
+        sources=kwargs["sources"],
+    )
     header_block = message.as_bytes().split(b"\r\n\r\n", 1)[0]
     assert "bcc" not in _header_names(message)
     assert not re.search(rb"(?im)^bcc:", header_block)
@@ -235,14 +269,20 @@ def test_crlf_in_any_input_injects_no_header(field: str) -> None:
 
 def test_encoded_subject_with_crlf_in_incoming_mail_injects_no_header(rules) -> None:
     # "=?utf-8?q?Letter=0D=0ABcc:_x@evil.example?=" decodes to a subject with CR LF + "Bcc: ..."
-    raw = mail("Subject: =?utf-8?q?Letter=0D=0ABcc:_x@evil.example?=\r\n"
-               "References: <r1@clinic.example>\r\n")
+    raw = mail("Subject: =?utf-8?q?Letter=0D=0ABcc:_x@evil.example?=\r\nReferences: <r1@clinic.example>\r\n")
     parsed = parse(raw)
     assert acknowledgement_allowed(parsed, own_addresses=OWN) == (True, "ok")
     message = build_acknowledgement(
-        case_ref=CASE, to=parsed.sender.email, original_message_id=parsed.message_id,
-        original_references=parsed.references, sources=["body"], report=None, status="quarantined",
-        reason="no-letter-found", sender_address="hello@heyplumm.com", rules_dir=DEFAULT_RULES_DIR,
+        case_ref=CASE,
+        to=parsed.sender.email,
+        original_message_id=parsed.message_id,
+        original_references=parsed.references,
+        sources=["body"],
+        report=None,
+        status="quarantined",
+        reason="no-letter-found",
+        sender_address="hello@heyplumm.com",
+        rules_dir=DEFAULT_RULES_DIR,
     )
     assert "bcc" not in _header_names(message)
     assert b"evil" not in message.as_bytes()

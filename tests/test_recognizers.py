@@ -318,9 +318,7 @@ def test_known_identifier_variants_removed(redactor, known_name, text):
     rec = KnownIdentifierRecognizer(known, redactor.vocab, min_length=3)
     assert rec.analyze(out, []) == []
     for part in parts:
-        assert part.replace("\u2019", "'").lower() not in out.replace("\u2019", "'").lower().replace(
-            "[person", ""
-        )
+        assert part.replace("\u2019", "'").lower() not in out.replace("\u2019", "'").lower().replace("[person", "")
 
 
 def test_initials_only_for_known_names(redactor):
@@ -701,8 +699,11 @@ def test_capitals_headings_and_numbered_lines_keep_ordinary_words(redactor, text
 @pytest.mark.parametrize(
     ("text", "kept"),
     [
-        ("I am a third-year trainee counselling psychologist.\n\nBest wishes,\nAnna Bell\n"
-         "Trainee Counselling Psychologist\n", "Trainee Counselling Psychologist"),
+        (
+            "I am a third-year trainee counselling psychologist.\n\nBest wishes,\nAnna Bell\n"
+            "Trainee Counselling Psychologist\n",
+            "Trainee Counselling Psychologist",
+        ),
         ("She posts on Instagram as @someone_art and on Mastodon.", "Instagram"),
         ("He writes about it on Mastodon and TikTok.", "Mastodon"),
         ("Surname SMITH-JONES\nForename(s) Anna\n\nThe client is anxious.", "Surname"),

@@ -38,14 +38,21 @@ from tests.conftest import FIXTURES, ROOT, expected, fixture_stems, free_port
 PLUMM = ROOT / ".venv" / "bin" / "plumm"
 # Fixtures whose registration numbers only the registration recognizer removes (found by
 # emptying its vocabulary; see test_weakened_rule_fails_expect_and_ground_truth_with_readable_diff).
-REGISTRATION_LEAKERS = ["body-and-pdf-both-substance", "process-question-only",
-                        "rfc2047-encoded-subject-and-names"]
+REGISTRATION_LEAKERS = ["body-and-pdf-both-substance", "process-question-only", "rfc2047-encoded-subject-and-names"]
 
 
 def _summary(**more):
-    base = {"status": "ready_for_assessment", "reason": None, "stage": None,
-            "sections": {"needs": True, "recommendation": True}, "sessions_requested": 6, "period": "weekly",
-            "entity_counts": {"PERSON": 2, "EMAIL": 1}, "sources": ["body"], "acknowledged": True}
+    base = {
+        "status": "ready_for_assessment",
+        "reason": None,
+        "stage": None,
+        "sections": {"needs": True, "recommendation": True},
+        "sessions_requested": 6,
+        "period": "weekly",
+        "entity_counts": {"PERSON": 2, "EMAIL": 1},
+        "sources": ["body"],
+        "acknowledged": True,
+    }
     return base | more
 
 
@@ -54,8 +61,13 @@ def _settings(tmp: Path, **more):
 
     from pipeline.config import load_settings
 
-    return load_settings(data_dir=tmp / "data", vault_key=Fernet.generate_key().decode(),
-                         hash_key="replay-test-hash-key", worker_poll_seconds=0.05, **more)
+    return load_settings(
+        data_dir=tmp / "data",
+        vault_key=Fernet.generate_key().decode(),
+        hash_key="replay-test-hash-key",
+        worker_poll_seconds=0.05,
+        **more,
+    )
 
 
 def _all_files(folder: Path) -> dict[str, bytes]:
@@ -91,8 +103,10 @@ def test_survives_is_case_insensitive_whole_word_but_spares_ordinary_words(value
 
 def test_ground_truth_reports_leak_type_and_index_and_kept_rate():
     result = ReplayResult("stem-a", _summary(), "Dear Plumm, [PERSON_1] and Zed. CORE-10 weekly.", 0.1)
-    truth = {"must_not_survive": {"PERSON": ["Jane"], "RELATIVE": ["Bob", "Zed"]},
-             "must_keep": ["CORE-10", "six sessions"]}
+    truth = {
+        "must_not_survive": {"PERSON": ["Jane"], "RELATIVE": ["Bob", "Zed"]},
+        "must_keep": ["CORE-10", "six sessions"],
+    }
     gt = check_ground_truth(result, truth)
     assert [(x.entity_type, x.index, x.where) for x in gt.leaks] == [("RELATIVE", 1, "letter")]
     assert (gt.strings, gt.must_keep, gt.kept, gt.missing_kept) == (3, 2, 1, (1,))
@@ -101,9 +115,14 @@ def test_ground_truth_reports_leak_type_and_index_and_kept_rate():
 
 
 def _truth(**more):
-    base = {"outcome": {"status": "ready_for_assessment", "reason": None},
-            "sections": {"needs": True, "recommendation": True}, "sessions_requested": 6, "period": "weekly",
-            "acknowledge": True, "must_not_survive": {}}
+    base = {
+        "outcome": {"status": "ready_for_assessment", "reason": None},
+        "sections": {"needs": True, "recommendation": True},
+        "sessions_requested": 6,
+        "period": "weekly",
+        "acknowledge": True,
+        "must_not_survive": {},
+    }
     return base | more
 
 
@@ -156,8 +175,12 @@ def test_golden_changes_say_what_a_refresh_changes_by_type_never_by_value(tmp_pa
     old = ReplayResult("s", _summary(), "In [PERSON_2], [PERSON_1] is low.", 0)
     write_golden(tmp_path, old)
     assert golden_changes(tmp_path, old) == []
-    new = ReplayResult("s", _summary(status="awaiting_information", entity_counts={"PERSON": 1, "LOCATION": 1}),
-                       "In [LOCATION_1], [PERSON_1] is low.", 0)
+    new = ReplayResult(
+        "s",
+        _summary(status="awaiting_information", entity_counts={"PERSON": 1, "LOCATION": 1}),
+        "In [LOCATION_1], [PERSON_1] is low.",
+        0,
+    )
     assert golden_changes(tmp_path, new) == [
         "status: 'ready_for_assessment' -> 'awaiting_information'",
         "placeholders [LOCATION]: 0 -> 1",
@@ -230,8 +253,19 @@ def test_usage_errors_exit_2(tmp_path):
     result = runner.invoke(app, [*base, "--via-smtp", "nonsense", "--db", "sqlite:///x.db"])
     assert result.exit_code == 2, result.output
     (tmp_path / "empty").mkdir()
-    result = runner.invoke(app, ["replay", str(tmp_path / "empty"), "--out", str(tmp_path / "o"),
-                                 "--via-smtp", "127.0.0.1:1", "--db", "sqlite:///x.db"])
+    result = runner.invoke(
+        app,
+        [
+            "replay",
+            str(tmp_path / "empty"),
+            "--out",
+            str(tmp_path / "o"),
+            "--via-smtp",
+            "127.0.0.1:1",
+            "--db",
+            "sqlite:///x.db",
+        ],
+    )
     assert result.exit_code == 2, result.output
 
 
@@ -248,10 +282,13 @@ def test_two_runs_give_byte_identical_outputs(in_process, tmp_path):
     """The second run is the CLI in another process with another hash seed, so set or dict
     ordering that depends on the seed would show up as a difference."""
     first_out, _first = in_process
-    env = {**os.environ, "PYTHONHASHSEED": "1" if os.environ.get("PYTHONHASHSEED") != "1" else "2",
-           "PLUMM_DATA_DIR": str(tmp_path / "data"), "PLUMM_HASH_KEY": "another-hash-key"}
-    command = [str(PLUMM), "replay", str(FIXTURES), "--out", str(tmp_path / "out"), "--expect",
-               "--ground-truth"]
+    env = {
+        **os.environ,
+        "PYTHONHASHSEED": "1" if os.environ.get("PYTHONHASHSEED") != "1" else "2",
+        "PLUMM_DATA_DIR": str(tmp_path / "data"),
+        "PLUMM_HASH_KEY": "another-hash-key",
+    }
+    command = [str(PLUMM), "replay", str(FIXTURES), "--out", str(tmp_path / "out"), "--expect", "--ground-truth"]
     proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
     assert proc.returncode == _first.exit_code, proc.stderr[-2000:]
     first_files, second_files = _all_files(first_out), _all_files(tmp_path / "out")
@@ -314,9 +351,15 @@ WRONG_PLACEHOLDER_KIND = {
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stem", [
-    pytest.param(stem, marks=pytest.mark.xfail(strict=True, reason=WRONG_PLACEHOLDER_KIND[stem]))
-    if stem in WRONG_PLACEHOLDER_KIND else stem for stem in fixture_stems()])
+@pytest.mark.parametrize(
+    "stem",
+    [
+        pytest.param(stem, marks=pytest.mark.xfail(strict=True, reason=WRONG_PLACEHOLDER_KIND[stem]))
+        if stem in WRONG_PLACEHOLDER_KIND
+        else stem
+        for stem in fixture_stems()
+    ],
+)
 def test_each_identifier_is_replaced_by_a_placeholder_of_its_kind(in_process, stem):
     _out, run = in_process
     assert _disagreements(run, stem, kinds=True) == []
@@ -357,8 +400,7 @@ def test_weakened_rule_fails_expect_and_ground_truth_with_readable_diff(tmp_path
         for suffix in (".eml", ".expected.json", ".replay.txt", ".replay.json"):
             shutil.copy(FIXTURES / f"{stem}{suffix}", source)
     env = {**os.environ, "PLUMM_RULES_DIR": str(_weakened_rules(tmp_path)), "PLUMM_DATA_DIR": str(tmp_path)}
-    command = [str(PLUMM), "replay", str(source), "--out", str(tmp_path / "out"), "--expect",
-               "--ground-truth"]
+    command = [str(PLUMM), "replay", str(source), "--out", str(tmp_path / "out"), "--expect", "--ground-truth"]
     proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
     assert proc.returncode == 1, proc.stderr[-2000:]
     output = proc.stdout
@@ -372,8 +414,9 @@ def test_weakened_rule_fails_expect_and_ground_truth_with_readable_diff(tmp_path
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["summary"]["passed"] is False
     assert report["summary"]["ground_truth"]["leaks_by_type"]["REGISTRATION_NUMBER"]["leaked"] >= 1
-    everything = output + proc.stderr + "".join(
-        p.read_text(encoding="utf-8") for p in (tmp_path / "out").glob("report.*"))
+    everything = (
+        output + proc.stderr + "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "out").glob("report.*"))
+    )
     # Booleans only: an assertion on the value itself would make pytest print it.
     shown = [(stem, etype, i) for stem, etype, i, v in _ground_truth_values() if survives(v, everything)]
     assert shown == []
@@ -407,12 +450,19 @@ def test_via_smtp_and_in_process_agree_on_every_fixture(in_process, tmp_path):
     controller = build_controller(settings, rt.engine, rt.cipher, rt.hash_key)
     controller.start()
     stop = threading.Event()
-    worker = threading.Thread(target=Worker(rt, worker_id="test").run, kwargs={"stop": stop.is_set},
-                              daemon=True)
+    worker = threading.Thread(target=Worker(rt, worker_id="test").run, kwargs={"stop": stop.is_set}, daemon=True)
     worker.start()
     try:
-        remote = replay(FIXTURES, tmp_path / "out", settings=settings, db_url=db_url, smtp_timeout=240,
-                        via_smtp=f"{settings.smtp_host}:{settings.smtp_port}", expect=True, ground_truth=True)
+        remote = replay(
+            FIXTURES,
+            tmp_path / "out",
+            settings=settings,
+            db_url=db_url,
+            smtp_timeout=240,
+            via_smtp=f"{settings.smtp_host}:{settings.smtp_port}",
+            expect=True,
+            ground_truth=True,
+        )
     finally:
         stop.set()
         worker.join(timeout=30)
@@ -420,14 +470,19 @@ def test_via_smtp_and_in_process_agree_on_every_fixture(in_process, tmp_path):
     assert [r.stem for r in remote.results] == [r.stem for r in local.results]
     # The one real reason to differ: a line over RFC 5321's 998 bytes, which no SMTP server takes
     # (the sender's MTA would bounce it); in process the parser sees it and quarantines it.
-    over_long = {stem for stem in fixture_stems()
-                 if max(map(len, (FIXTURES / f"{stem}.eml").read_bytes().splitlines() or [b""])) > 998}
+    over_long = {
+        stem
+        for stem in fixture_stems()
+        if max(map(len, (FIXTURES / f"{stem}.eml").read_bytes().splitlines() or [b""])) > 998
+    }
     refused = {r.stem for r in remote.results if r.summary["status"] == "refused"}
     assert refused == over_long
     assert all(r.summary["reason"].startswith("smtp-refused:5") for r in remote.results if r.stem in refused)
-    disagree = [(a.stem, sorted(k for k in a.summary if a.summary[k] != b.summary.get(k)))
-                for a, b in zip(local.results, remote.results, strict=True)
-                if a.stem not in refused and (a.summary != b.summary or a.letter != b.letter)]
+    disagree = [
+        (a.stem, sorted(k for k in a.summary if a.summary[k] != b.summary.get(k)))
+        for a, b in zip(local.results, remote.results, strict=True)
+        if a.stem not in refused and (a.summary != b.summary or a.letter != b.letter)
+    ]
     assert disagree == []
     assert [r.stem for r in remote.results if r.notes] == []  # nothing threaded onto another case
     assert remote.not_compared == sorted(over_long)  # --expect: reported, not counted as drift

@@ -30,9 +30,20 @@ def chromium_installed():
 
 
 def _chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [CHROMIUM or "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-               "--no-first-run", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", f"--user-data-dir={tmp / 'profile'}", "--window-size=1280,2000", *args]
+    command = [
+        CHROMIUM or "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp / 'profile'}",
+        "--window-size=1280,2000",
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -62,15 +73,19 @@ def test_report_html_renders_in_headless_chromium_without_removed_values(tmp_pat
     assert "Summary" in dom.stdout and "Messages replayed" in dom.stdout
     assert "Identifiers removed, by type" in dom.stdout and "Ground truth" in dom.stdout
     assert "PASS" in dom.stdout or "FAIL" in dom.stdout
-    missing = [stem for stem in fixture_stems() if f'<h2>{stem}</h2>' not in dom.stdout]
+    missing = [stem for stem in fixture_stems() if f"<h2>{stem}</h2>" not in dom.stdout]
     assert missing == []
     assert 'class="ph ph-person"' in dom.stdout and 'class="ph ph-pronoun"' in dom.stdout
     assert "<script" not in page.read_text(encoding="utf-8").lower()
 
     html = page.read_text(encoding="utf-8") + dom.stdout
     # Booleans only: an assertion showing the value would print it.
-    shown = [(stem, etype, i)
-             for stem in fixture_stems() if (FIXTURES / f"{stem}.expected.json").exists()
-             for etype, values in expected(stem).get("must_not_survive", {}).items()
-             for i, value in enumerate(values) if value.strip() and survives(value, html)]
+    shown = [
+        (stem, etype, i)
+        for stem in fixture_stems()
+        if (FIXTURES / f"{stem}.expected.json").exists()
+        for etype, values in expected(stem).get("must_not_survive", {}).items()
+        for i, value in enumerate(values)
+        if value.strip() and survives(value, html)
+    ]
     assert shown == []

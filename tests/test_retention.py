@@ -19,21 +19,34 @@ def close(rt: Runtime, case_id: int, *, days_ago: float) -> None:
         cases.transition(db, case, "declined", actor="csm-test")
         cases.transition(db, case, "closed", actor="csm-test")
         db.commit()
-        db.execute(update(store.CaseEvent).where(store.CaseEvent.case_id == case_id,
-                                                 store.CaseEvent.to_status == "closed")
-                   .values(at=store.utcnow() - timedelta(days=days_ago)))
+        db.execute(
+            update(store.CaseEvent)
+            .where(store.CaseEvent.case_id == case_id, store.CaseEvent.to_status == "closed")
+            .values(at=store.utcnow() - timedelta(days=days_ago))
+        )
         db.commit()
 
 
 def snapshot(rt: Runtime, case_id: int):
     with store.session(rt.engine) as db:
         case = db.get(store.Case, case_id)
-        raws = db.execute(select(store.InboundMessage.raw_encrypted)
-                          .where(store.InboundMessage.case_id == case_id)).scalars().all()
-        events = db.execute(select(store.CaseEvent.kind).where(store.CaseEvent.case_id == case_id)
-                            .order_by(store.CaseEvent.id)).scalars().all()
-        sent = db.execute(select(store.OutboundMessage.payload_encrypted)
-                          .where(store.OutboundMessage.case_id == case_id)).scalars().all()
+        raws = (
+            db.execute(select(store.InboundMessage.raw_encrypted).where(store.InboundMessage.case_id == case_id))
+            .scalars()
+            .all()
+        )
+        events = (
+            db.execute(
+                select(store.CaseEvent.kind).where(store.CaseEvent.case_id == case_id).order_by(store.CaseEvent.id)
+            )
+            .scalars()
+            .all()
+        )
+        sent = (
+            db.execute(select(store.OutboundMessage.payload_encrypted).where(store.OutboundMessage.case_id == case_id))
+            .scalars()
+            .all()
+        )
     return case, raws, events, sent
 
 

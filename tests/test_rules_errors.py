@@ -29,9 +29,7 @@ def test_unknown_key_is_an_error(tmp_path):
 
 
 def test_missing_allow_list_is_an_error(tmp_path):
-    (tmp_path / "redaction.yaml").write_text(
-        (DEFAULT_RULES_DIR / "redaction.yaml").read_text(encoding="utf-8")
-    )
+    (tmp_path / "redaction.yaml").write_text((DEFAULT_RULES_DIR / "redaction.yaml").read_text(encoding="utf-8"))
     with pytest.raises(RulesError, match="allow.yaml"):
         load_redaction_rules(tmp_path)
 

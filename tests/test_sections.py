@@ -153,10 +153,7 @@ def test_evidence_is_the_sentence_that_fired_and_rule_is_named(rules: SectionRul
         "[PERSON_1] continues to experience low mood.",
         "needs-continues-to",
     )
-    assert (
-        recommendation.evidence
-        == "I would strongly recommend six additional sessions, weekly for two months."
-    )
+    assert recommendation.evidence == "I would strongly recommend six additional sessions, weekly for two months."
     assert recommendation.rule == "rec-recommend"
     assert report.complete
 
@@ -263,9 +260,7 @@ _PRONOUNS = {
 
 def _simulated_redaction(text: str, exp: dict) -> str:
     """Stand-in for the redaction stage: known identifiers -> [TYPE_n], pronouns -> [they]..."""
-    values = sorted(
-        ((v, t) for t, vs in exp.get("must_not_survive", {}).items() for v in vs), key=lambda p: -len(p[0])
-    )
+    values = sorted(((v, t) for t, vs in exp.get("must_not_survive", {}).items() for v in vs), key=lambda p: -len(p[0]))
     for n, (value, kind) in enumerate(values, start=1):
         text = text.replace(value, f"[{kind}_{n}]")
     return re.sub(

@@ -118,9 +118,7 @@ RECOMMENDATIONS = [
     ),
     _p("should-be-offered", "I believe [PERSON_1] should be offered additional sessions.", False, True),
     _p("american-register", "I am recommending an additional 6 visits for my patient.", False, True),
-    _p(
-        "we-would-like-to-continue", "We would like to continue our work for another 6 sessions.", False, True
-    ),
+    _p("we-would-like-to-continue", "We would like to continue our work for another 6 sessions.", False, True),
     _p(
         "professional-opinion-would-allow",
         "In my professional opinion, a further eight sessions would allow us to consolidate these gains.",
@@ -143,8 +141,7 @@ NEEDS = [
     ),
     _p(
         "life-event-bereavement",
-        "Following the sudden death of [their] father in [DATE_1], [they] has found "
-        "returning to work very difficult.",
+        "Following the sudden death of [their] father in [DATE_1], [they] has found returning to work very difficult.",
         True,
         False,
     ),
@@ -346,8 +343,7 @@ LETTERS = [
     ),
     _p(
         "important-to-keep-coming",
-        "[they] is still very low. I think it is important that [they] keeps "
-        "coming to therapy for a while longer.",
+        "[they] is still very low. I think it is important that [they] keeps coming to therapy for a while longer.",
         True,
         True,
     ),
@@ -570,9 +566,7 @@ HOLDOUT_3 = [
     ),
     _p("no-longer-anxious", "[they] is doing much better and is no longer anxious at work.", False, False),
     _p("happy-to-discuss", "I am happy to discuss this further if helpful.", False, False),
-    _p(
-        "further-information-signoff", "Please let me know if you need any further information.", False, False
-    ),
+    _p("further-information-signoff", "Please let me know if you need any further information.", False, False),
     _p(
         "happy-to-provide-report",
         "I would be happy to provide further information or a report if required.",

@@ -21,11 +21,16 @@ PLUMM = str(Path(sys.executable).parent / "plumm")
 @pytest.mark.slow
 def test_serve_turns_a_sent_letter_into_a_listed_case(tmp_path):
     port = free_port()
-    env = {**os.environ, "PLUMM_DATA_DIR": str(tmp_path / "var"), "PLUMM_SMTP_PORT": str(port),
-           "PLUMM_WORKER_POLL_SECONDS": "0.2"}
+    env = {
+        **os.environ,
+        "PLUMM_DATA_DIR": str(tmp_path / "var"),
+        "PLUMM_SMTP_PORT": str(port),
+        "PLUMM_WORKER_POLL_SECONDS": "0.2",
+    }
     env.pop("PLUMM_DATABASE_URL", None)
-    proc = subprocess.Popen([PLUMM, "serve"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [PLUMM, "serve"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()  # printed once the listener is up
@@ -35,8 +40,9 @@ def test_serve_turns_a_sent_letter_into_a_listed_case(tmp_path):
         deadline = time.monotonic() + 60
         listing = ""
         while time.monotonic() < deadline:
-            listing = subprocess.run([PLUMM, "cases", "list"], env=env, cwd=tmp_path, capture_output=True,
-                                     text=True, check=True).stdout
+            listing = subprocess.run(
+                [PLUMM, "cases", "list"], env=env, cwd=tmp_path, capture_output=True, text=True, check=True
+            ).stdout
             if "ready_for_assessment" in listing:
                 break
             time.sleep(0.5)

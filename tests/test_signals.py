@@ -93,9 +93,7 @@ def test_no_authentication_results_means_none(directory) -> None:
 def test_injected_dkim_verifier_result_is_kept_and_errors_are_not_verified(directory) -> None:
     raw = raw_mail("a@clinic.example")
     mail = parse(raw)
-    assert (
-        sender_signals(mail, directory=directory, dkim_verifier=lambda b: True, raw=raw).dkim_verified is True
-    )
+    assert sender_signals(mail, directory=directory, dkim_verifier=lambda b: True, raw=raw).dkim_verified is True
 
     def broken(_: bytes) -> bool:
         raise RuntimeError("dns down")
@@ -126,19 +124,13 @@ def test_dkim_signature_verifies_offline_with_generated_key(directory) -> None:
         return record if looked_up[-1].rstrip(".") == "s1._domainkey.clinic.example" else None
 
     raw = raw_mail("a@clinic.example")
-    signature = dkim.sign(
-        raw, b"s1", b"clinic.example", private_pem, include_headers=[b"from", b"to", b"subject"]
-    )
+    signature = dkim.sign(raw, b"s1", b"clinic.example", private_pem, include_headers=[b"from", b"to", b"subject"])
     signed = signature + raw
     verifier = dkim_verifier_with_dns(dns)
-    assert sender_signals(
-        parse(signed), directory=directory, dkim_verifier=verifier, raw=signed
-    ).dkim_verified
+    assert sender_signals(parse(signed), directory=directory, dkim_verifier=verifier, raw=signed).dkim_verified
     tampered = signed.replace(b"Dear Plumm", b"Dear Plumb")
     assert (
-        sender_signals(
-            parse(tampered), directory=directory, dkim_verifier=verifier, raw=tampered
-        ).dkim_verified
+        sender_signals(parse(tampered), directory=directory, dkim_verifier=verifier, raw=tampered).dkim_verified
         is False
     )
     assert looked_up and all(n.rstrip(".") == "s1._domainkey.clinic.example" for n in looked_up)

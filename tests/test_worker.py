@@ -66,8 +66,13 @@ def test_message_becomes_a_redacted_ready_case_and_is_marked_done(rt):
     with store.session(rt.engine) as db:
         row = db.get(store.InboundMessage, message_id)
         case = db.get(store.Case, row.case_id)
-        events = db.execute(select(store.CaseEvent.to_status).where(store.CaseEvent.case_id == case.id)
-                            .order_by(store.CaseEvent.id)).scalars().all()
+        events = (
+            db.execute(
+                select(store.CaseEvent.to_status).where(store.CaseEvent.case_id == case.id).order_by(store.CaseEvent.id)
+            )
+            .scalars()
+            .all()
+        )
     assert row.status == store.MessageStatus.DONE
     assert case.reference.startswith("PLM-") and len(case.reference) == len("PLM-2026-000001")
     assert case.status == "ready_for_assessment"
@@ -177,8 +182,11 @@ def test_hostile_messages_get_their_reasons_and_the_worker_keeps_serving(rt):
     from tests.conftest import FIXTURES, expected, fixture_stems
 
     # Unreadable or letterless mail (a missing section is a letter, not a hostile message).
-    hostile = [s for s in fixture_stems()
-               if (expected(s)["outcome"]["reason"] or "missing-sections:").split(":")[0] != "missing-sections"]
+    hostile = [
+        s
+        for s in fixture_stems()
+        if (expected(s)["outcome"]["reason"] or "missing-sections:").split(":")[0] != "missing-sections"
+    ]
     assert len(hostile) >= 12
     ids = {stem: enqueue(rt, (FIXTURES / f"{stem}.eml").read_bytes()) for stem in hostile}
     good = enqueue(rt, letter_bytes(99))  # queued behind every hostile message
@@ -187,7 +195,9 @@ def test_hostile_messages_get_their_reasons_and_the_worker_keeps_serving(rt):
         for stem, message_id in ids.items():
             row = db.get(store.InboundMessage, message_id)
             case = db.get(store.Case, row.case_id)
-            assert (case.status, case.reason) == (expected(stem)["outcome"]["status"],
-                                                  expected(stem)["outcome"]["reason"]), stem
+            assert (case.status, case.reason) == (
+                expected(stem)["outcome"]["status"],
+                expected(stem)["outcome"]["reason"],
+            ), stem
             assert rt.cipher.decrypt(row.raw_encrypted)  # raw bytes kept
         assert db.get(store.Case, db.get(store.InboundMessage, good).case_id).status == "ready_for_assessment"
