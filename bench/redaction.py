@@ -44,6 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.patterns import PLACEHOLDER_RE
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "emails"
 TIMED_PASSES = 3
@@ -58,7 +60,7 @@ _PRONOUNS = re.compile(r"\b(?:he|she|him|her|his|hers|himself|herself|xe|xem|xyr
 _TITLES = re.compile(r"\b(?:(?:Mr|Mrs|Ms|Mx|MR|MRS|MX)\b|(?:Miss|MISS|MS)(?=\.?[ \t]+[A-Z]))")
 # Placeholders of either redactor: ours "[PERSON_1]", "[they]", "[TITLE]"; Presidio's "<PERSON>".
 # They are replaced by a neutral capitalised word before counting, so "Miss [PERSON_1]" still counts.
-_PLACEHOLDERS = re.compile(r"\[[A-Za-z][A-Za-z_]*(?:_\d+)?\]|<[A-Z][A-Z_0-9]*>")
+_PLACEHOLDERS = re.compile(PLACEHOLDER_RE.pattern + r"|<[A-Z][A-Z_0-9]*>")
 
 
 # -- inputs -------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pydantic import field_validator, model_validator
 from sqlmodel import Session
 
 from pipeline import store
+from pipeline.patterns import vault_key_number, vault_key_type
 from pipeline.rules import RuleModel, RulesError, domain_names, email_address, load_rules
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ RULES_FILE = "accounts.yaml"
 UNASSIGNED = "unassigned"
 SYSTEM = "system"
 
-_PLACEHOLDER = re.compile(r"^\[([A-Z][A-Z_]*?)_(\d+)\]$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _LEGAL_SUFFIXES = {
     "ltd",
@@ -155,9 +155,9 @@ def vault_values(vault: Mapping[str, str], *types: str) -> list[str]:
     """Originals of the given entity types, in placeholder order ([EMAIL_1], [EMAIL_2], ...)."""
     found: list[tuple[str, int, str]] = []
     for placeholder, original in vault.items():
-        match = _PLACEHOLDER.match(placeholder)
-        if match and match.group(1) in types:
-            found.append((match.group(1), int(match.group(2)), original))
+        entity_type, number = vault_key_type(placeholder), vault_key_number(placeholder)
+        if entity_type in types and number is not None:
+            found.append((entity_type, number, original))
     return [original for _t, _n, original in sorted(found)]
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from sqlmodel import Session, col
 
 from pipeline import accounts, delivery, outbox, store
 from pipeline.models import CaseStatus, IntakeOutcome, ParsedMail
+from pipeline.patterns import CASE_REFERENCE_RE
 from pipeline.signals import sender_signals
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("plumm.cases")
 
-REFERENCE_RE = re.compile(r"\bPLM-\d{4}-\d{6}\b")
 SYSTEM = "system"
 LETTER_SEPARATOR = "\n\n-- follow-up letter --\n\n"
 
@@ -89,7 +88,7 @@ def by_reference(db: Session, reference: str) -> store.Case | None:
 # -- threading ------------------------------------------------------------------------------
 def thread_case_id(db: Session, rt: Runtime, mail: ParsedMail) -> int | None:
     """A case reference in the subject, or In-Reply-To/References naming a message of a case."""
-    match = REFERENCE_RE.search(mail.subject or "")
+    match = CASE_REFERENCE_RE.search(mail.subject or "")
     if match:
         case = by_reference(db, match.group(0))
         if case is not None:

@@ -30,6 +30,7 @@ from sqlmodel import Session, col
 from pipeline import accounts, cases, delivery, outbox, store
 from pipeline.cases import TransitionRefused
 from pipeline.models import CaseStatus
+from pipeline.patterns import is_case_reference, vault_key_type
 from pipeline.signals import load_therapist_directory
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ class RevealRefused(ActionRefused):
 def _locked_case(rt: Runtime, reference: str) -> Iterator[tuple[Session, store.Case]]:
     """One transaction on one case, row-locked so two CSMs cannot move it at once."""
     reference = reference.strip().upper()
-    if not cases.REFERENCE_RE.fullmatch(reference):
+    if not is_case_reference(reference):
         raise CaseNotFound("not a case reference (expected PLM-YYYY-NNNNNN)")
     with store.session(rt.engine) as db:
         case = db.execute(
@@ -125,8 +126,7 @@ def leaked_types(vault: Mapping[str, str], *texts: str) -> list[str]:
     """Entity types of vault originals that appear (as whole words) in any of ``texts``."""
     found: set[str] = set()
     for placeholder, original in vault.items():
-        match = re.match(r"^\[([A-Z][A-Z_]*?)_\d+\]$", placeholder)
-        kind = match.group(1) if match else "UNKNOWN"
+        kind = vault_key_type(placeholder) or "UNKNOWN"
         value = original.strip()
         if kind in NON_IDENTIFYING_TYPES or len(value) < 3:
             continue

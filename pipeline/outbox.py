@@ -35,6 +35,7 @@ from pathlib import Path
 import jinja2
 
 from pipeline.models import ParsedMail, SectionReport
+from pipeline.patterns import is_case_reference
 from pipeline.sections import load_section_rules
 
 LOOP_HEADER = "X-Plumm-Loop"
@@ -150,7 +151,6 @@ def render(template_name: str, *, rules_dir: Path, **context: object) -> tuple[s
 
 # --- building ------------------------------------------------------------------------------------
 
-_CASE_REF = re.compile(r"^PLM-\d{4}-\d{6}$")
 _MSGID = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
 
 SOURCE_LABELS = {
@@ -261,7 +261,7 @@ def build_acknowledgement(
 ) -> EmailMessage:
     """Build the acknowledgement for one received message (not sent; see :func:`deliver`)."""
     case_ref = _clean(case_ref)
-    if not _CASE_REF.match(case_ref):
+    if not is_case_reference(case_ref):
         raise ValueError("case reference must look like PLM-YYYY-NNNNNN")
     recipient = _single_address(to)
     sender = _single_address(sender_address)

@@ -32,6 +32,8 @@ from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegis
 
 from pipeline.models import KnownIdentifiers, Redaction, RedactionUnverified
 from pipeline.nlp import presidio_nlp_engine
+from pipeline.patterns import PLACEHOLDER_RE, vault_key_number, vault_key_type
+from pipeline.patterns import placeholder as make_placeholder
 from pipeline.recognizers import (
     AllowRules,
     KnownIdentifierRecognizer,
@@ -57,8 +59,6 @@ REDACTION_FILE = "redaction.yaml"
 ALLOW_FILE = "allow.yaml"
 NEUTRAL_TYPES = ("PRONOUN", "TITLE")
 NAME_TYPES = frozenset({"PERSON", "ORG", "EMPLOYER", "LOCATION", "ADDRESS"})
-PLACEHOLDER_RE = re.compile(r"\[(?:[A-Z][A-Z_]*?_\d+|TITLE|they|them|their|theirs|themself)\]")
-_VAULT_KEY_RE = re.compile(r"^\[([A-Z][A-Z_]*?)_(\d+)\]$")
 
 
 def load_redaction_rules(rules_dir: Path) -> RedactionRules:
@@ -244,10 +244,9 @@ class Redactor:
         by_value: dict[str, str] = {}
         counters: dict[str, int] = {}
         for placeholder, original in sorted(vault.items()):
-            m = _VAULT_KEY_RE.match(placeholder)
-            if not m:
+            typ, n = vault_key_type(placeholder), vault_key_number(placeholder)
+            if typ is None or n is None:
                 continue
-            typ, n = m.group(1), int(m.group(2))
             counters[typ] = max(counters.get(typ, 0), n)
             by_value.setdefault(_canonical(original), placeholder)
         new_vault = dict(vault)
@@ -257,13 +256,14 @@ class Redactor:
             known = by_value.get(s.canonical)
             if known is None:
                 counters[s.entity] = counters.get(s.entity, 0) + 1
-                known = by_value[s.canonical] = f"[{s.entity}_{counters[s.entity]}]"
+                known = by_value[s.canonical] = make_placeholder(s.entity, counters[s.entity])
             placeholder = known
             original = text[s.start : s.end]
             previous = new_vault.get(placeholder)
             if previous is None or (placeholder not in vault and len(original) > len(previous)):
                 new_vault[placeholder] = original
-            typ = _VAULT_KEY_RE.match(placeholder).group(1)  # type: ignore[union-attr]
+            typ = vault_key_type(placeholder)
+            assert typ is not None  # every placeholder here is numbered: from the vault or made above
             counts[typ] = counts.get(typ, 0) + 1
             pieces.append((s.start, s.end, placeholder))
         for r in neutral:
@@ -329,9 +329,9 @@ def _canonical(value: str) -> str:
 def _vault_typed(vault: Mapping[str, str]) -> list[tuple[str, str]]:
     typed = []
     for placeholder, original in sorted(vault.items()):
-        m = _VAULT_KEY_RE.match(placeholder)
-        if m:
-            typed.append((m.group(1), original))
+        entity_type = vault_key_type(placeholder)
+        if entity_type:
+            typed.append((entity_type, original))
     return typed
 
 

@@ -48,7 +48,7 @@ from sqlmodel import col
 
 from pipeline import store
 from pipeline.config import Settings
-from pipeline.report import PLACEHOLDER
+from pipeline.patterns import CASE_REFERENCE_RE, PLACEHOLDER_RE, placeholder_type
 from pipeline.smtp import database_persister
 
 log = logging.getLogger("plumm.replay")
@@ -61,7 +61,6 @@ FALLBACK_SENDER = "replay@heyplumm.com"
 SMTP_WAIT_SECONDS = 120.0
 MAX_SMTP_LINE = 998  # RFC 5321 4.5.3.1.6, without CRLF
 NO_SECTIONS = {"needs": False, "recommendation": False}
-_THREAD_MARK = re.compile(r"\bPLM-\d{4}-\d{6}\b")
 
 
 class ReplayError(Exception):
@@ -205,7 +204,7 @@ def _thread_marked(raw: bytes) -> bool:
     """Carries In-Reply-To/References or a case reference in the subject (a follow-up)."""
     message = _headers(raw)
     subject = str(message.get("Subject", ""))
-    return bool(message.get("In-Reply-To") or message.get("References") or _THREAD_MARK.search(subject))
+    return bool(message.get("In-Reply-To") or message.get("References") or CASE_REFERENCE_RE.search(subject))
 
 
 def _read_case(engine: Engine, message_id: int) -> tuple[dict[str, Any], str, tuple[str, ...]]:
@@ -476,7 +475,7 @@ def write_golden(source: Path, result: ReplayResult) -> None:
 
 
 def _placeholder_types(text: str) -> Counter[str]:
-    return Counter(t for t in (_placeholder_type(m.group(0)) for m in PLACEHOLDER.finditer(text)) if t)
+    return Counter(t for t in (placeholder_type(m.group(0)) for m in PLACEHOLDER_RE.finditer(text)) if t)
 
 
 def golden_changes(source: Path, result: ReplayResult) -> list[str]:
@@ -648,15 +647,6 @@ REMOVED_AS: dict[str, frozenset[str] | None] = {
 _TOKEN = re.compile(r"\[[^\[\]\n]{1,40}\]|\w+|[^\w\s]")
 
 
-def _placeholder_type(token: str) -> str | None:
-    """``[PERSON_3]`` -> ``PERSON``; a relative by role (``[CLIENT'S PARTNER]``) -> ``RELATIVE``;
-    a neutral pronoun (``[they]``) or any other token -> None."""
-    match = PLACEHOLDER.fullmatch(token)
-    if match is None or not match.group("type"):
-        return None
-    return "RELATIVE" if match.group("type").startswith("CLIENT'S") else match.group("type")
-
-
 def _block_pattern(block: str) -> str:
     """A pattern for an original block from its redacted form: a placeholder matches any run of
     text on one line, a line break stays a line break, other words match themselves."""
@@ -664,7 +654,7 @@ def _block_pattern(block: str) -> str:
     for piece in re.split(r"(\[[^\[\]\n]{1,40}\]|\s+)", block):
         if not piece:
             continue
-        if PLACEHOLDER.fullmatch(piece):
+        if PLACEHOLDER_RE.fullmatch(piece):
             parts.append("(.+?)")
         elif piece.isspace():
             parts.append(r"\s*\n\s*" if "\n" in piece else r"\s+")
@@ -689,7 +679,7 @@ def _stand_ins(letter: str, redacted: str) -> list[tuple[int, int, set[str]]]:
             continue
         start, end = source[i1].start(), source[i2 - 1].end()
         block = redacted[target[j1].start() : target[j2 - 1].end()]
-        types = [_placeholder_type(m.group(0)) for m in PLACEHOLDER.finditer(block)]
+        types = [placeholder_type(m.group(0)) for m in PLACEHOLDER_RE.finditer(block)]
         match = re.fullmatch(_block_pattern(block), letter[start:end])
         if match is None:
             spans.append((start, end, {t for t in types if t}))

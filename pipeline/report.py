@@ -13,9 +13,11 @@ import re
 from html import escape
 from typing import Any
 
-# An entity placeholder as written by pipeline.redact ("[PERSON_1]", "[TITLE]"), or a
-# neutralised pronoun ("[they]").
-PLACEHOLDER = re.compile(r"\[(?:LEAK:(?P<leak>[A-Z_]+)|(?P<type>[A-Z][A-Z_]*?)(?:_\d+)?|(?P<pronoun>[a-z]+))\]")
+from pipeline.patterns import NEUTRAL_PRONOUNS, PLACEHOLDER_RE
+
+# A placeholder as redaction writes it ("[PERSON_1]", "[TITLE]", "[they]"), or a surviving
+# ground-truth value masked by the replay ("[LEAK:PERSON]").
+MARKED = re.compile(r"\[LEAK:(?P<leak>[A-Z_]+)\]|" + PLACEHOLDER_RE.pattern)
 
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2330;
@@ -55,9 +57,11 @@ def highlight(letter: str) -> str:
     """HTML-escape the redacted letter and mark each placeholder with a class per type."""
     pieces: list[str] = []
     position = 0
-    for match in PLACEHOLDER.finditer(letter):
+    for match in MARKED.finditer(letter):
         pieces.append(_e(letter[position : match.start()]))
-        kind = "leak" if match.group("leak") else "pronoun" if match.group("pronoun") else match.group("type").lower()
+        neutral = match.group("neutral")
+        kind = "leak" if match.group("leak") else (match.group("type") or neutral).lower()
+        kind = "pronoun" if neutral in NEUTRAL_PRONOUNS else kind
         pieces.append(f'<mark class="ph ph-{_e(kind)}">{_e(match.group(0))}</mark>')
         position = match.end()
     pieces.append(_e(letter[position:]))

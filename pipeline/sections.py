@@ -35,6 +35,7 @@ from spacy.tokens import Doc, Span, Token
 
 from pipeline.models import SectionReport, SectionVerdict
 from pipeline.nlp import get_nlp
+from pipeline.patterns import placeholder_type
 from pipeline.rules import RuleModel, RulesError, load_rules
 
 RULES_FILE = "sections.yaml"
@@ -477,13 +478,10 @@ def _writer_is_subject(tok: Token) -> bool:
     return subjects[0].lower_ in _FIRST_PERSON or subjects[0].lower_ in ("it", "this")
 
 
-# a redacted name, which may be the writer's own ("[PERSON_2] recommends six additional sessions")
-_NAME_PLACEHOLDER = re.compile(r"^PERSON_\d+$")
-
-
 def _named_before(subject: Token) -> list[Token]:
     """The role a redacted name is introduced by: "[their] psychiatrist, [PERSON_2], recommends"."""
-    if not _NAME_PLACEHOLDER.match(subject.text):
+    # a redacted name, which may be the writer's own ("[PERSON_2] recommends six additional sessions")
+    if placeholder_type(f"[{subject.text}]") != "PERSON":
         return []
     doc, i = subject.doc, subject.i - 1
     if i >= 0 and doc[i].text == "[":

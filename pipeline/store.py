@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine
 
 from pipeline.models import CaseStatus
+from pipeline.patterns import case_reference
 
 
 def utcnow() -> datetime:
@@ -180,4 +181,4 @@ def keyed_hash(key: bytes, value: str) -> str:
 
 
 def reference_for(case_id: int, created_at: datetime) -> str:
-    return f"PLM-{created_at.year}-{case_id:06d}"
+    return case_reference(case_id, created_at.year)

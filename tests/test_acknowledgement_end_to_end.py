@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import func, select
 
 from pipeline import store
+from pipeline.patterns import CASE_REFERENCE_RE
 from pipeline.smtp import build_controller
 from pipeline.worker import Runtime
 from tests.conftest import drain_worker, send_over_smtp
 
 pytestmark = pytest.mark.slow
 THERAPIST = "dr.imogen.hartley@willowpractice.example"
-REF_RE = re.compile(r"\[(PLM-\d{4}-\d{6})\]")
 
 NEEDS = (
     "Dear Plumm team,\n\nI am writing about my client Tobias Wrenfield, whom I have seen weekly for CBT. "
@@ -85,7 +85,7 @@ def test_missing_recommendation_is_acknowledged_and_the_reply_completes_the_same
     [first] = acks(sink)
     [case] = cases(rt)
     assert case.status == "awaiting_information"
-    reference = REF_RE.search(str(first["Subject"])).group(1)
+    reference = CASE_REFERENCE_RE.search(str(first["Subject"])).group(0)
     assert reference == case.reference
     text = body_text(first).lower()
     assert "recommendation" in text  # the missing section is named, with guidance

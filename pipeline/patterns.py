@@ -1,0 +1,56 @@
+"""The shapes several modules recognise, each defined once: placeholders and case references.
+
+Placeholders are what redaction writes into a letter: ``[PERSON_1]``, ``[EMAIL_2]`` (an entity type
+and a number, also the keys of a vault), ``[TITLE]`` for a gendered title and ``[they]``,
+``[them]``, ``[their]``, ``[theirs]``, ``[themself]`` for pronouns. A case reference is
+``PLM-YYYY-NNNNNN`` (the year the case was opened and its id).
+"""
+
+from __future__ import annotations
+
+import re
+
+# -- placeholders ---------------------------------------------------------------------------------
+NEUTRAL_TITLE = "TITLE"
+NEUTRAL_PRONOUNS = ("they", "them", "their", "theirs", "themself")
+
+#: One placeholder: ``type`` and ``number`` for ``[PERSON_1]``, ``neutral`` for ``[TITLE]``/``[they]``.
+_NEUTRAL = "|".join((NEUTRAL_TITLE, *NEUTRAL_PRONOUNS))
+PLACEHOLDER_RE = re.compile(rf"\[(?:(?P<type>[A-Z][A-Z_]*?)_(?P<number>\d+)|(?P<neutral>{_NEUTRAL}))\]")
+
+
+def placeholder(entity_type: str, number: int) -> str:
+    return f"[{entity_type}_{number}]"
+
+
+def placeholder_type(token: str) -> str | None:
+    """``[PERSON_3]`` -> ``PERSON``, ``[TITLE]`` -> ``TITLE``; a pronoun or anything else -> None."""
+    match = PLACEHOLDER_RE.fullmatch(token)
+    if match is None:
+        return None
+    if match.group("type"):
+        return match.group("type")
+    return NEUTRAL_TITLE if match.group("neutral") == NEUTRAL_TITLE else None
+
+
+def vault_key_type(key: str) -> str | None:
+    """The entity type of a vault key (``[EMAIL_2]`` -> ``EMAIL``); None for anything else."""
+    match = PLACEHOLDER_RE.fullmatch(key)
+    return match.group("type") if match else None
+
+
+def vault_key_number(key: str) -> int | None:
+    match = PLACEHOLDER_RE.fullmatch(key)
+    return int(match.group("number")) if match and match.group("number") else None
+
+
+# -- case references ------------------------------------------------------------------------------
+CASE_REFERENCE_RE = re.compile(r"\bPLM-\d{4}-\d{6}\b")
+
+
+def case_reference(case_id: int, year: int) -> str:
+    return f"PLM-{year}-{case_id:06d}"
+
+
+def is_case_reference(value: str) -> bool:
+    return CASE_REFERENCE_RE.fullmatch(value) is not None
