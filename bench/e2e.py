@@ -399,7 +399,8 @@ def _reference_child(which: str, batch: list[bytes], out: Any) -> None:
         from cryptography.fernet import Fernet
 
         from pipeline.config import load_settings
-        from pipeline.worker import Runtime, process
+        from pipeline.runtime import Runtime
+        from pipeline.worker import process
 
         tmp = tempfile.mkdtemp(prefix="plumm-bench-")
         rt = Runtime(

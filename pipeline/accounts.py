@@ -27,7 +27,7 @@ from pipeline.patterns import vault_key_number, vault_key_type
 from pipeline.rules import RuleModel, RulesError, domain_names, email_address, load_rules
 
 if TYPE_CHECKING:
-    from pipeline.worker import Runtime
+    from pipeline.runtime import Runtime
 
 log = logging.getLogger("plumm.accounts")
 

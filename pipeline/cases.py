@@ -18,12 +18,13 @@ from sqlalchemy import func, select, text
 from sqlmodel import Session, col
 
 from pipeline import accounts, delivery, outbox, store
-from pipeline.models import CaseStatus, IntakeOutcome, ParsedMail
+from pipeline.models import CaseStatus, IntakeOutcome, ParsedMail, Prior
 from pipeline.patterns import CASE_REFERENCE_RE
 from pipeline.signals import sender_signals
 
 if TYPE_CHECKING:
-    from pipeline.worker import Prior, Processed, Runtime
+    from pipeline.models import Processed
+    from pipeline.runtime import Runtime
 
 log = logging.getLogger("plumm.cases")
 
@@ -125,8 +126,6 @@ def case_vault(rt: Runtime, case: store.Case) -> dict[str, str]:
 
 
 def find_prior(rt: Runtime, mail: ParsedMail) -> Prior:
-    from pipeline.worker import Prior
-
     with store.session(rt.engine) as db:
         case_id = thread_case_id(db, rt, mail)
         if case_id is None:

@@ -24,7 +24,7 @@ from pipeline.config import ConfigError, Settings, load_settings
 from pipeline.rules import RulesError
 
 if TYPE_CHECKING:
-    from pipeline.worker import Runtime
+    from pipeline.runtime import Runtime
 
 app = typer.Typer(
     help="Plumm intake: therapists' letters in, redacted cases out.",
@@ -91,7 +91,7 @@ def main(
 
 
 def runtime(settings: Settings) -> Runtime:
-    from pipeline.worker import Runtime
+    from pipeline.runtime import Runtime
 
     try:
         rt = Runtime(settings)
@@ -138,7 +138,7 @@ def serve(
     store.migrate(settings.effective_database_url)
     rt = runtime(settings) if worker else None
     if rt is None:
-        from pipeline.worker import Runtime
+        from pipeline.runtime import Runtime
 
         rt = Runtime(settings)
     controller = build_controller(settings, rt.engine, rt.cipher, rt.hash_key)
@@ -408,7 +408,7 @@ def replay_cmd(
 # -- the CSM's commands (pipeline.csm, pipeline.digest) --------------------------------------
 def _csm_runtime(settings: Settings) -> Runtime:
     """A runtime for CSM commands: database and keys, accounts validated; no NLP model loaded."""
-    from pipeline.worker import Runtime
+    from pipeline.runtime import Runtime
 
     try:
         rt = Runtime(settings)

@@ -34,7 +34,7 @@ from pipeline.patterns import is_case_reference, vault_key_type
 from pipeline.signals import load_therapist_directory
 
 if TYPE_CHECKING:
-    from pipeline.worker import Runtime
+    from pipeline.runtime import Runtime
 
 S = CaseStatus
 MSGID_DOMAIN = "heyplumm.com"

@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 from pipeline import outbox, store
 
 if TYPE_CHECKING:
-    from pipeline.worker import Runtime
+    from pipeline.runtime import Runtime
 
 log = logging.getLogger("plumm.delivery")
 MAX_DELIVERY_ATTEMPTS = 5

@@ -30,7 +30,7 @@ from pipeline import accounts, cases, csm, delivery, outbox, store
 from pipeline.models import CaseStatus
 
 if TYPE_CHECKING:
-    from pipeline.worker import Runtime
+    from pipeline.runtime import Runtime
 
 log = logging.getLogger("plumm.digest")
 S = CaseStatus

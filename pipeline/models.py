@@ -161,3 +161,21 @@ class SectionReport:
 
     def as_flags(self) -> dict[str, bool]:
         return {v.id: v.present for v in self.verdicts}
+
+
+@dataclass(frozen=True, slots=True)
+class Prior:
+    """What an existing case (a thread) contributes to a follow-up message."""
+
+    case_id: int | None = None
+    vault: Mapping[str, str] = field(default_factory=dict, repr=False)
+    letters: tuple[str, ...] = field(default=(), repr=False)  # earlier redacted letters, in order
+
+
+@dataclass(frozen=True, slots=True)
+class Processed:
+    mail: ParsedMail | None
+    letter: Letter | None = None
+    redaction: Redaction | None = None
+    sections: SectionReport | None = None
+    outcome: IntakeOutcome | None = None

@@ -237,7 +237,8 @@ def _read_case(engine: Engine, message_id: int) -> tuple[dict[str, Any], str, tu
 
 # -- in process ---------------------------------------------------------------------------
 def _replay_one(settings: Settings, raw: bytes, db_url: str) -> tuple[dict[str, Any], str, tuple[str, ...]]:
-    from pipeline.worker import Runtime, Worker
+    from pipeline.runtime import Runtime
+    from pipeline.worker import Worker
 
     rt = Runtime(settings.model_copy(update={"database_url": db_url}))
     store.migrate(db_url)

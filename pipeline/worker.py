@@ -14,40 +14,24 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col
 
 from pipeline import cases, delivery, store
-from pipeline.config import Settings
 from pipeline.extract import extract
 from pipeline.identifiers import seed_identifiers
-from pipeline.keys import load_cipher, load_hash_key
-from pipeline.models import (
-    IntakeOutcome,
-    KnownIdentifiers,
-    Letter,
-    ParsedMail,
-    Redaction,
-    SectionReport,
-)
+from pipeline.models import IntakeOutcome, KnownIdentifiers, ParsedMail, Prior, Processed
 from pipeline.parse import parse
-from pipeline.redact import Redactor, get_redactor
-from pipeline.sections import SectionRules, assess_sections, load_section_rules
-from pipeline.signals import TherapistDirectory, load_therapist_directory
+from pipeline.runtime import Runtime
+from pipeline.sections import assess_sections
 
 if TYPE_CHECKING:
-    from cryptography.fernet import MultiFernet
     from sqlalchemy.engine import CursorResult
-
-    from pipeline.accounts import AccountsFile
 
 log = logging.getLogger("plumm.worker")
 T = TypeVar("T")
@@ -60,62 +44,6 @@ class StageFailed(Exception):
         super().__init__(f"stage {stage} failed with {type(error).__name__}")
         self.stage = stage
         self.error_type = type(error).__name__
-
-
-@dataclass(frozen=True, slots=True)
-class Prior:
-    """What an existing case (a thread) contributes to a follow-up message."""
-
-    case_id: int | None = None
-    vault: Mapping[str, str] = field(default_factory=dict, repr=False)
-    letters: tuple[str, ...] = field(default=(), repr=False)  # earlier redacted letters, in order
-
-
-@dataclass(frozen=True, slots=True)
-class Processed:
-    mail: ParsedMail | None
-    letter: Letter | None = None
-    redaction: Redaction | None = None
-    sections: SectionReport | None = None
-    outcome: IntakeOutcome | None = None
-
-
-class Runtime:
-    """Everything loaded once per process: settings, database, keys, rules and the NLP model."""
-
-    def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
-        self.settings = settings
-        self.engine = engine or store.make_engine(settings.effective_database_url)
-
-    @cached_property
-    def cipher(self) -> MultiFernet:
-        return load_cipher(self.settings)
-
-    @cached_property
-    def hash_key(self) -> bytes:
-        return load_hash_key(self.settings)
-
-    @cached_property
-    def redactor(self) -> Redactor:
-        return get_redactor(self.settings.rules_dir)
-
-    @cached_property
-    def section_rules(self) -> SectionRules:
-        return load_section_rules(self.settings.rules_dir)
-
-    @cached_property
-    def therapists(self) -> TherapistDirectory:
-        return load_therapist_directory(self.settings.rules_dir)
-
-    @cached_property
-    def accounts(self) -> AccountsFile:
-        from pipeline.accounts import load_accounts
-
-        return load_accounts(self.settings.rules_dir)
-
-    def load_rules(self) -> None:
-        """Validate every rules file and load the model now, so a bad file fails start-up."""
-        _ = self.redactor, self.section_rules, self.therapists, self.accounts
 
 
 def _stage(name: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:

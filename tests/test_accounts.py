@@ -10,7 +10,7 @@ from sqlalchemy import select
 from pipeline import accounts, store
 from pipeline.accounts import UNASSIGNED, Route, load_accounts, route
 from pipeline.rules import DEFAULT_RULES_DIR, RulesError
-from pipeline.worker import Runtime
+from pipeline.runtime import Runtime
 from tests.test_csm import THERAPIST_EMAIL, VAULT, make_case
 
 GOOD = """

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from pipeline import store
 from pipeline.patterns import CASE_REFERENCE_RE
+from pipeline.runtime import Runtime
 from pipeline.smtp import build_controller
-from pipeline.worker import Runtime
 from tests.conftest import drain_worker, send_over_smtp
 
 pytestmark = pytest.mark.slow

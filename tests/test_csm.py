@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from pipeline import csm, store
 from pipeline.cases import ALLOWED, TransitionRefused
 from pipeline.models import CaseStatus
-from pipeline.worker import Runtime
+from pipeline.runtime import Runtime
 from tests.conftest import FIXTURES, expected
 
 S = CaseStatus

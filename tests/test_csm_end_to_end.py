@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 
 from pipeline import cases, csm, delivery, digest, store
 from pipeline.models import CaseStatus
+from pipeline.runtime import Runtime
 from pipeline.smtp import build_controller
-from pipeline.worker import Runtime, StageFailed
+from pipeline.worker import StageFailed
 from tests.conftest import FIXTURES, drain_worker, expected, send_over_smtp
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline import cases, csm, delivery, digest, store
 from pipeline.models import CaseStatus
-from pipeline.worker import Runtime
+from pipeline.runtime import Runtime
 from tests.conftest import FIXTURES, expected, fixture_stems, normalise
 from tests.test_csm import REDACTED, VAULT, fixture_case, full_text, make_case, outbound, redact_fixture
 

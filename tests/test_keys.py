@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 
 from pipeline import store
 from pipeline.keys import load_cipher, rotate
-from pipeline.worker import Runtime, Worker
+from pipeline.runtime import Runtime
+from pipeline.worker import Worker
 from tests.test_worker import drain, enqueue, letter_bytes
 
 

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from pipeline import cases, store
 from pipeline.retention import purge
-from pipeline.worker import Runtime, Worker
+from pipeline.runtime import Runtime
+from pipeline.worker import Worker
 from tests.test_worker import drain, enqueue, letter_bytes
 
 

@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from pipeline import store
+from pipeline.runtime import Runtime
 from pipeline.smtp import database_persister
-from pipeline.worker import Runtime, Worker
+from pipeline.worker import Worker
 
 CLIENT = "Marigold Featherstonehaugh"
 CLIENT_EMAIL = "marigold.f@brightwater.example"
