@@ -365,8 +365,8 @@ def acceptance_latency(kind: str, workdir: Path) -> dict[str, Any]:
 
 
 def _letter_texts(batch: list[bytes]) -> list[str]:
-    from pipeline.extract import extract
-    from pipeline.parse import parse
+    from pipeline.stages.extract import extract
+    from pipeline.stages.parse import parse
 
     texts = []
     for raw in batch:

@@ -4,7 +4,7 @@ For every ``fixtures/emails/<stem>.eml`` that has a golden ``<stem>.letter.txt``
 and extracted as the worker does (the golden letter text stands in when extraction yields nothing),
 then the same letter text goes through two redactors:
 
-* ``ours``: :func:`pipeline.identifiers.seed_identifiers` + ``get_redactor().redact(...)``;
+* ``ours``: :func:`pipeline.stages.identifiers.seed_identifiers` + ``get_redactor().redact(...)``;
 * ``presidio``: a plain ``AnalyzerEngine`` as a new user builds it (the default predefined
   recognizers, all entities) on the same spaCy model (:func:`pipeline.nlp.presidio_nlp_engine`),
   then ``AnonymizerEngine`` with its default ``replace`` operator (``<PERSON>``...).
@@ -81,9 +81,9 @@ def fixture_stems(fixtures: Path = FIXTURES) -> list[str]:
 
 
 def load_cases(stems: Iterable[str] | None = None, fixtures: Path = FIXTURES) -> list[Case]:
-    from pipeline.extract import extract
     from pipeline.models import IntakeOutcome, Letter, ParsedMail
-    from pipeline.parse import parse
+    from pipeline.stages.extract import extract
+    from pipeline.stages.parse import parse
 
     cases = []
     for stem in sorted(stems) if stems is not None else fixture_stems(fixtures):
@@ -119,8 +119,8 @@ def load_cases(stems: Iterable[str] | None = None, fixtures: Path = FIXTURES) ->
 
 # -- the two redactors --------------------------------------------------------------------------
 def ours() -> Callable[[Case], str]:
-    from pipeline.identifiers import seed_identifiers
     from pipeline.redact import get_redactor
+    from pipeline.stages.identifiers import seed_identifiers
 
     redactor = get_redactor()
 

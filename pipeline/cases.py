@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 from pipeline import accounts, delivery, outbox, store
 from pipeline.models import CaseStatus, IntakeOutcome, ParsedMail, Prior
 from pipeline.patterns import CASE_REFERENCE_RE
-from pipeline.signals import sender_signals
+from pipeline.stages.signals import sender_signals
 
 if TYPE_CHECKING:
     from pipeline.models import Processed

@@ -31,7 +31,7 @@ from pipeline import accounts, cases, delivery, outbox, store
 from pipeline.cases import TransitionRefused
 from pipeline.models import CaseStatus
 from pipeline.patterns import is_case_reference, vault_key_type
-from pipeline.signals import load_therapist_directory
+from pipeline.stages.signals import load_therapist_directory
 
 if TYPE_CHECKING:
     from pipeline.runtime import Runtime

@@ -20,7 +20,7 @@ from pipeline.config import Settings
 from pipeline.keys import load_cipher, load_hash_key
 from pipeline.redact import Redactor, get_redactor
 from pipeline.sections import SectionRules, load_section_rules
-from pipeline.signals import TherapistDirectory, load_therapist_directory
+from pipeline.stages.signals import TherapistDirectory, load_therapist_directory
 
 if TYPE_CHECKING:
     from cryptography.fernet import MultiFernet

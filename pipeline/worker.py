@@ -23,12 +23,12 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import col
 
 from pipeline import cases, delivery, store
-from pipeline.extract import extract
-from pipeline.identifiers import seed_identifiers
 from pipeline.models import IntakeOutcome, KnownIdentifiers, ParsedMail, Prior, Processed
-from pipeline.parse import parse
 from pipeline.runtime import Runtime
 from pipeline.sections import assess_sections
+from pipeline.stages.extract import extract
+from pipeline.stages.identifiers import seed_identifiers
+from pipeline.stages.parse import parse
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import CursorResult

@@ -13,9 +13,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from pipeline.extract import extract
 from pipeline.models import IntakeOutcome, LetterMissing, MessageUnreadable
-from pipeline.parse import parse
+from pipeline.stages.extract import extract
+from pipeline.stages.parse import parse
 from tests.conftest import FIXTURES, expected, fixture_stems, normalise
 
 LETTER = (

@@ -336,7 +336,7 @@ def drain_parse_only(dep: Deployment, monkeypatch, *, limit: int) -> int:
     nothing here; the NLP stages under faults are covered by the tests below, with real workers."""
     import pipeline.worker as worker_module
     from pipeline.models import LetterMissing
-    from pipeline.parse import parse
+    from pipeline.stages.parse import parse
 
     def parse_only(rt, raw, *, find_prior=None):
         return worker_module.Processed(mail=parse(raw), outcome=LetterMissing("fault-test-parse-only"))

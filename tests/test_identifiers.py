@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.identifiers import seed_identifiers
 from pipeline.models import Address, Letter, ParsedMail
+from pipeline.stages.identifiers import seed_identifiers
 
 LETTER = """Dear Plumm team,
 

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.extract import extract
 from pipeline.models import IntakeOutcome
-from pipeline.parse import parse
+from pipeline.stages.extract import extract
+from pipeline.stages.parse import parse
 from tests.conftest import FIXTURES, fixture_stems
 
 _MAX_SEED_BYTES = 64 * 1024

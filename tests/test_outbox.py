@@ -25,9 +25,9 @@ from pipeline.outbox import (
     render,
     reply_address,
 )
-from pipeline.parse import parse
 from pipeline.rules import DEFAULT_RULES_DIR
 from pipeline.sections import assess_sections, load_section_rules
+from pipeline.stages.parse import parse
 
 OWN = ["hello@heyplumm.com"]
 CASE = "PLM-2026-000123"

@@ -7,9 +7,9 @@ from email.message import EmailMessage
 
 import pytest
 
-import pipeline.parse as parse_module
+import pipeline.stages.parse as parse_module
 from pipeline.models import MessageUnreadable
-from pipeline.parse import parse
+from pipeline.stages.parse import parse
 
 
 def simple(body: str = "Hello", **headers: str) -> bytes:

@@ -165,7 +165,7 @@ def test_output_carries_no_values_in_repr(redactor):
 def _mail(path: Path) -> ParsedMail:
     raw = path.read_bytes()
     try:
-        from pipeline.parse import parse
+        from pipeline.stages.parse import parse
 
         return parse(raw)
     except (ImportError, IntakeOutcome):
@@ -193,7 +193,7 @@ def _letter_stems() -> list[str]:
 
 
 def _run_fixture(redactor, stem: str):
-    from pipeline.identifiers import seed_identifiers
+    from pipeline.stages.identifiers import seed_identifiers
 
     text = (FIXTURES / f"{stem}.letter.txt").read_text(encoding="utf-8")
     known = seed_identifiers(_mail(FIXTURES / f"{stem}.eml"), Letter(text=text))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.parse import parse
 from pipeline.rules import DEFAULT_RULES_DIR, RulesError
-from pipeline.signals import (
+from pipeline.stages.parse import parse
+from pipeline.stages.signals import (
     SenderSignals,
     dkim_verifier_with_dns,
     load_therapist_directory,

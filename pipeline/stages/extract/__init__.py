@@ -1,0 +1,247 @@
+"""Stage 2: :class:`~pipeline.models.ParsedMail` -> :class:`~pipeline.models.Letter`.
+
+Contract
+--------
+``extract(mail)`` finds the one letter text a therapist sent, whatever the mail client:
+
+* the plain body, or the HTML body (inscriptis) when there is no plain body or the plain
+  part is only a stub. ``script``/``style`` are dropped; hidden elements (``hidden``,
+  ``display:none``, ``visibility:hidden``, ``font-size:0``...) are removed from the letter
+  and their text kept in ``Letter.removed_text`` so redaction still sees names in them;
+* PDF (pypdf) and DOCX (python-docx: paragraphs, tables, headers and footers) attachments,
+  recognised by their magic bytes rather than the declared type, text attachments, and
+  attached messages (``message/rfc822``, read as a message of their own);
+* a body that is only a covering line ("Please find attached my letter" plus sign-off and
+  signature) yields to the attachment; a substantive body is kept before the attachments.
+  A dropped covering note goes to ``removed_text`` (it names the sender);
+* forwarded mail keeps the forwarded letter and drops the forwarding header block
+  (From/Sent/To/Subject lines). The forwarder's own note above it is kept only when it is
+  substantive (at least ``_NOTE_MIN_WORDS`` words once greeting and signature are set
+  aside); otherwise it moves to ``removed_text``. Notes: ``forwarded``;
+* a bounce or read report (``multipart/report``), an automatic reply (``Auto-Submitted:
+  auto-replied``, ``X-Autoreply``) or bulk/list mail (``Precedence: bulk|list|junk``) holds
+  no letter: ``no-letter-found``, whatever its text; so does binary noise in a text part;
+* replies drop quoted history (``>`` lines, "On ... wrote:" and what follows it, Outlook's
+  From/Sent block, "-----Original Message-----", Gmail/Apple quote blocks in HTML) into
+  ``removed_text``. Note: ``quoted-history-dropped``. Signatures stay.
+
+Outcomes (never any other exception for a message's content):
+
+``MessageUnreadable`` (quarantined): ``pdf-encrypted``, ``pdf-no-text-layer``,
+``pdf-corrupt``, ``docx-corrupt``, ``attachment-too-large-inflated``,
+``unsupported-attachment``, ``html-unparseable``, ``extract-time-exceeded``.
+
+``LetterMissing`` (awaiting information): ``no-letter-found``, ``language-not-supported``.
+
+An unreadable attachment next to a substantive body does not stop the body letter: it is
+recorded as a note (``attachment-unreadable``) instead. Work is bounded by
+``max_inflated_bytes`` (zip members and PDF stream decompression) and by
+``time_budget_seconds``, checked between parts and pages.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pipeline.models import Letter, LetterMissing, MessageUnreadable, ParsedMail
+from pipeline.stages.extract.attachments import Budget, docx_text, kind_of, pdf_text, zip_kind
+from pipeline.stages.extract.history import CLIENT_FOOTER, FORWARD_SUBJECT, is_covering, strip_history
+from pipeline.stages.extract.html import html_to_text
+from pipeline.stages.extract.language import check_language
+from pipeline.stages.extract.text import clean, word_list
+from pipeline.stages.parse import decode_text, parse
+
+__all__ = ["extract"]
+
+_MAX_NESTED_MESSAGES = 3
+
+
+@dataclass
+class _Found:
+    texts: list[tuple[tuple[str, ...], str]] = field(default_factory=list)  # (sources, text)
+    removed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    unsupported: int = 0
+    failure: MessageUnreadable | None = None
+    attachment_count: int = 0
+
+    def note(self, code: str) -> None:
+        if code not in self.notes:
+            self.notes.append(code)
+
+
+def _body(mail: ParsedMail, found: _Found) -> tuple[str, str]:
+    """(source, text) of the body: plain, or HTML when plain is missing or a stub."""
+    plain = "" if _is_binary_noise(mail.text_plain) else clean(mail.text_plain)
+    html_text = ""
+    if mail.text_html.strip():
+        html_text, hidden = html_to_text(mail.text_html)
+        html_text = clean(html_text)
+        hidden_text = clean("\n".join(hidden))
+        if hidden_text:
+            found.removed.append(hidden_text)
+            found.note("hidden-text-removed")
+    if plain and html_text:
+        plain_words, html_words = len(word_list(plain)), len(word_list(html_text))
+        if plain_words <= 20 and html_words >= 3 * max(plain_words, 1) + 10:
+            return "html", html_text
+    if plain:
+        return "body", plain
+    return ("html", html_text) if html_text else ("body", "")
+
+
+def _attachment_texts(mail: ParsedMail, found: _Found, budget: Budget, max_inflated: int, depth: int) -> None:
+    bounce = mail.content_type == "multipart/report"
+    for attachment in mail.attachments:
+        budget.check()
+        kind = kind_of(attachment)
+        if kind == "zip":
+            kind = "docx" if attachment.filename.lower().endswith((".docx", ".docm")) else zip_kind(attachment.payload)
+        if kind in ("ignore", "decoration"):
+            continue
+        if kind == "message":
+            if bounce or depth >= _MAX_NESTED_MESSAGES:
+                continue
+            found.attachment_count += 1
+            try:
+                inner = _extract_inner(attachment.payload, budget, max_inflated, depth + 1)
+            except LetterMissing:
+                continue
+            except MessageUnreadable as outcome:
+                if outcome.reason in ("extract-time-exceeded", "attachment-too-large-inflated"):
+                    raise
+                found.failure = found.failure or outcome
+                continue
+            found.texts.append((inner.sources, inner.text))
+            found.removed.append(inner.removed_text)
+            found.note("forwarded")
+            continue
+        if kind == "unsupported":
+            found.unsupported += 1
+            continue
+        found.attachment_count += 1
+        try:
+            if kind == "pdf":
+                text = pdf_text(attachment.payload, budget, max_inflated)
+            elif kind == "docx":
+                text = docx_text(attachment.payload, budget, max_inflated)
+            elif kind == "html":
+                text, hidden = html_to_text(_decode(attachment.payload))
+                found.removed.extend(hidden)
+            else:
+                text = _decode(attachment.payload)
+        except MessageUnreadable as outcome:
+            if outcome.reason in ("extract-time-exceeded", "attachment-too-large-inflated"):
+                raise
+            if outcome.reason == "unsupported-attachment":
+                found.unsupported += 1
+            else:
+                found.failure = found.failure or outcome
+            continue
+        text = clean(text)
+        if word_list(text):
+            found.texts.append(((kind,), text))
+
+
+def _decode(data: bytes) -> str:
+    return decode_text(data, None)[0]
+
+
+def _extract_inner(raw: bytes, budget: Budget, max_inflated: int, depth: int) -> Letter:
+    inner = parse(raw)
+    return _extract(inner, budget=budget, max_inflated=max_inflated, depth=depth)
+
+
+def _is_machine_report(mail: ParsedMail) -> bool:
+    """A delivery/read report (RFC 6522) or an automatic reply (RFC 3834): never a letter.
+
+    ``Auto-Submitted: auto-generated`` is not enough: practice-management systems send
+    genuine letters that way. Only replies generated automatically are excluded.
+    """
+    if mail.content_type == "multipart/report":
+        return True
+    auto = mail.header("auto-submitted").strip().lower()
+    if auto.startswith("auto-replied"):
+        return True
+    if mail.header("x-autoreply").strip() or mail.header("x-autorespond").strip():
+        return True
+    # Bulk and list mail (newsletters, digests) is not addressed to us as a letter.
+    return mail.header("precedence").strip().lower() in ("auto_reply", "bulk", "list", "junk")
+
+
+_BINARY_CHAR = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]")
+
+
+def _is_binary_noise(text: str) -> bool:
+    """True for binary bytes sent as a text part: real text has almost no control characters."""
+    if len(text) < 200:
+        return False
+    return len(_BINARY_CHAR.findall(text)) / len(text) > 0.05
+
+
+def _extract(mail: ParsedMail, *, budget: Budget, max_inflated: int, depth: int) -> Letter:
+    if _is_machine_report(mail):
+        raise LetterMissing("no-letter-found")
+    found = _Found()
+    source, body = _body(mail, found)
+    budget.check()
+    history = strip_history(body, forward=bool(FORWARD_SUBJECT.match(mail.subject)))
+    for code in sorted(history.notes):
+        found.note(code)
+    removed_history = clean("\n".join(history.removed))
+    if removed_history:
+        found.removed.append(removed_history)
+    body = clean("\n".join(line for line in history.kept if not CLIENT_FOOTER.match(line)))
+
+    _attachment_texts(mail, found, budget, max_inflated, depth)
+
+    parts: list[tuple[tuple[str, ...], str]] = []
+    if found.texts:
+        if body and not is_covering(body):
+            parts.append(((source,), body))
+        elif body:
+            found.removed.append(body)
+            found.note("covering-note-dropped")
+        parts.extend(found.texts)
+    elif body and word_list(body):
+        covering = is_covering(body)
+        if covering and found.failure is not None:
+            raise found.failure
+        if covering and found.unsupported:
+            raise MessageUnreadable("unsupported-attachment")
+        if found.failure is not None:
+            found.note("attachment-unreadable")
+        parts.append(((source,), body))
+    else:
+        if found.failure is not None:
+            raise found.failure
+        if found.unsupported:
+            raise MessageUnreadable("unsupported-attachment")
+        raise LetterMissing("no-letter-found")
+
+    text = "\n\n".join(text for _, text in parts).strip()
+    if not word_list(text):
+        raise LetterMissing("no-letter-found")
+    check_language(text)
+    return Letter(
+        text=text,
+        sources=tuple(source for sources, _ in parts for source in sources),
+        notes=tuple(found.notes),
+        removed_text="\n\n".join(r for r in found.removed if r.strip()),
+    )
+
+
+def extract(
+    mail: ParsedMail,
+    *,
+    max_inflated_bytes: int = 20 * 1024 * 1024,
+    time_budget_seconds: float = 20.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> Letter:
+    """Find the one letter text in ``mail`` (see the module docstring for the rules); ``clock``
+    measures the time budget (injectable, so a test can run out of time without waiting)."""
+    budget = Budget(time_budget_seconds, clock)
+    return _extract(mail, budget=budget, max_inflated=max_inflated_bytes, depth=0)

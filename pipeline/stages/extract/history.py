@@ -1,0 +1,224 @@
+"""What of a body is the writer's own text: covering notes, quoted reply history and forwards.
+
+A body that is only a covering line ("Please find attached my letter" plus sign-off and signature)
+yields to an attachment; a forwarded letter keeps the forwarded text and drops the forwarding header
+block, and the forwarder's note above it unless it is substantive; replies drop quoted history
+(``>`` lines, "On ... wrote:" and what follows it, Outlook's From/Sent block, "-----Original
+Message-----"). What is dropped is returned too, so redaction still sees the names in it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pipeline.stages.extract.text import word_list
+
+_NOTE_MIN_WORDS = 25  # a forwarder's note shorter than this is a covering note, not letter text
+_COVERING_MAX_WORDS = 40  # a body this short that mentions an attachment is a covering line
+_STUB_MAX_WORDS = 8  # a body this short never stands beside an attachment letter
+
+_GREETING = re.compile(
+    r"^(hi|hello|hey|dear|good (morning|afternoon|evening)|to whom it may concern|greetings)\b", re.I
+)
+_SIGN_OFF = re.compile(
+    r"^(kind(est)? regards|warm(est)? (regards|wishes)|best( wishes| regards)?|regards|many thanks|"
+    r"thanks( again| so much| very much)?|thank you( (so|very) much)?|cheers|"
+    r"yours (sincerely|faithfully|truly)|"
+    r"sincerely|with (best|kind|warm) (wishes|regards)|all the best|take care|speak soon|best,)\b",
+    re.I,
+)
+_SIGNATURE_START = re.compile(r"^(-- ?|—|sent from my \w+.*|get outlook for \w+.*)$", re.I)
+_COVERING_PHRASE = re.compile(
+    r"\b(attach\w*|enclos\w*|please find|find (my|the|a) letter|see (the )?(attached|enclosed|below)|"
+    r"herewith|"
+    r"here is|here's|forward\w*|fyi)\b",
+    re.I,
+)
+
+
+def _content_lines(text: str) -> list[str]:
+    """The lines of a message once greeting, sign-off and signature are set aside."""
+    lines = [line.strip() for line in text.split("\n")]
+    out: list[str] = []
+    for index, line in enumerate(lines):
+        if not line:
+            continue
+        if _SIGNATURE_START.match(line):
+            break
+        short = len(word_list(line)) <= 6
+        if short and _SIGN_OFF.match(line):
+            break
+        if short and not out and _GREETING.match(line) and index < 3:
+            continue
+        out.append(line)
+    return out
+
+
+def _content_words(text: str) -> int:
+    return len(word_list(" ".join(_content_lines(text))))
+
+
+def is_covering(text: str) -> bool:
+    """True when ``text`` is only a covering note (greeting, a line or two, signature)."""
+    count = _content_words(text)
+    if count <= _STUB_MAX_WORDS:
+        return True
+    return count <= _COVERING_MAX_WORDS and bool(_COVERING_PHRASE.search(" ".join(_content_lines(text))))
+
+
+_FORWARD_MARKER = re.compile(
+    r"^\s*(-{2,}\s*forwarded message\s*-{2,}|begin forwarded message\s*:?|"
+    r"-{2,}\s*original message\s*-{2,}|-{2,}\s*forwarded by\b.*)\s*$",
+    re.I,
+)
+_EXPLICIT_FORWARD = re.compile(r"forward", re.I)
+_ATTRIBUTION = re.compile(
+    r"^\s*(on\b.{0,300}\b(wrote|writes)\s*:|.{0,300}(\d{1,2}:\d{2}|@).{0,300}\bwrote\s*:)\s*$", re.I
+)
+_HEADER_FIELD = re.compile(
+    r"^\s*\**\s*(from|sent|date|to|cc|bcc|subject|reply-to|importance|attachments)\s*\**\s*:", re.I
+)
+# Client footers that are not part of anyone's signature and hold nothing identifying.
+CLIENT_FOOTER = re.compile(
+    r"^\s*(sent from my [\w ]{1,30}|sent from (mail|outlook) for \w+|get outlook for \w+( \w+)?|"
+    r"sent from (yahoo mail|gmail mobile|proton ?mail)[\w ]{0,30}|sent via [\w ]{1,30} app)\s*\.?\s*$",
+    re.I,
+)
+_RULE_LINE = re.compile(r"^\s*[_\-=]{8,}\s*$")
+_QUOTED = re.compile(r"^\s*>")
+FORWARD_SUBJECT = re.compile(r"^\s*(\[[^\]]*\]\s*)?(fwd?|fw|tr|wg|doorst)\s*(\[\d+\])?\s*:", re.I)
+
+
+def _outlook_block_at(lines: list[str], index: int) -> int | None:
+    """If an Outlook-style header block starts at ``index``, return the index of its From line.
+
+    A "From:" line followed closely by "Sent:"/"Date:" and "Subject:" lines, optionally
+    under a rule of underscores.
+    """
+    start = index
+    if _RULE_LINE.match(lines[index]):
+        start = index + 1
+        while start < len(lines) and not lines[start].strip():
+            start += 1
+    if start >= len(lines) or not re.match(r"^\s*\**\s*from\s*\**\s*:", lines[start], re.I):
+        return None
+    seen: set[str] = set()
+    end = start
+    for probe in range(start, min(len(lines), start + 12)):
+        match = _HEADER_FIELD.match(lines[probe])
+        if match:
+            seen.add(match.group(1).lower())
+            end = probe + 1
+        elif lines[probe].strip() and probe > end + 1:
+            break
+    if {"from", "subject"} <= seen and ({"sent", "date"} & seen):
+        return start
+    return None
+
+
+def _skip_header_block(lines: list[str], index: int) -> tuple[int, str]:
+    """Skip a forwarded message's header lines; return (next index, its Subject value)."""
+    subject = ""
+    last_field = None
+    while index < len(lines):
+        line = lines[index]
+        match = _HEADER_FIELD.match(line)
+        if match:
+            last_field = match.group(1).lower()
+            if last_field == "subject":
+                subject = line.split(":", 1)[1]
+            index += 1
+            continue
+        if not line.strip():
+            if last_field is None or (index + 1 < len(lines) and _HEADER_FIELD.match(lines[index + 1])):
+                index += 1
+                continue
+            break
+        if _QUOTED.match(line) and last_field is None:
+            break
+        if last_field in ("to", "cc", "bcc") and line[:1] in (" ", "\t"):
+            index += 1  # wrapped address list
+            continue
+        break
+    return index, subject
+
+
+def _unquote(lines: list[str]) -> list[str]:
+    """Remove one level of '>' quoting when the block is quoted throughout (Apple forwards)."""
+    body = [line for line in lines if line.strip()]
+    if not body or not all(_QUOTED.match(line) for line in body):
+        return lines
+    return [re.sub(r"^\s*> ?", "", line) for line in lines]
+
+
+@dataclass
+class _History:
+    kept: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    notes: set[str] = field(default_factory=set)
+
+
+def strip_history(text: str, *, forward: bool, depth: int = 0) -> _History:
+    """Split quoted and forwarded history off a body (see the module docstring)."""
+    lines = text.split("\n")
+    result = _History()
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        marker = _FORWARD_MARKER.match(line)
+        outlook_end = None if marker else _outlook_block_at(lines, index)
+        attribution_end = None
+        if not marker and outlook_end is None:
+            if _ATTRIBUTION.match(line):
+                attribution_end = index + 1
+            elif (
+                re.match(r"^\s*on\b", line, re.I)
+                and index + 1 < len(lines)
+                and re.search(r"\bwrote\s*:\s*$", lines[index + 1], re.I)
+                and len(line) < 300
+            ):
+                attribution_end = index + 2
+
+        explicit_forward = bool(marker) and bool(_EXPLICIT_FORWARD.search(line))
+        block = marker or outlook_end is not None or attribution_end is not None
+        if block and (explicit_forward or (forward and attribution_end is None)) and depth < 5:
+            # Forwarded letter: the note above it, then the forwarded message itself.
+            note = "\n".join(result.kept)
+            if _content_words(note) < _NOTE_MIN_WORDS or is_covering(note):
+                result.removed.extend(result.kept)
+                result.kept = []
+            head = index + 1 if marker else (outlook_end if outlook_end is not None else index)
+            tail = _unquote(lines[head:])
+            after, subject = _skip_header_block(tail, 0)
+            result.removed.extend(lines[index:head])
+            result.removed.extend(tail[:after])
+            rest = tail[after:]
+            inner = strip_history("\n".join(rest), forward=bool(FORWARD_SUBJECT.match(subject)), depth=depth + 1)
+            result.kept.extend(inner.kept)
+            result.removed.extend(inner.removed)
+            result.notes |= inner.notes | {"forwarded"}
+            return result
+        if block:
+            # Reply history. A quoted ('>') block under an attribution may be followed by
+            # the writer's own text (bottom posting); anything else runs to the end.
+            if attribution_end is not None:
+                probe = attribution_end
+                while probe < len(lines) and not lines[probe].strip():
+                    probe += 1
+                if probe < len(lines) and _QUOTED.match(lines[probe]):
+                    result.removed.extend(lines[index:attribution_end])
+                    result.notes.add("quoted-history-dropped")
+                    index = attribution_end
+                    continue
+            result.removed.extend(lines[index:])
+            result.notes.add("quoted-history-dropped")
+            return result
+        if _QUOTED.match(line):
+            result.removed.append(line)
+            result.notes.add("quoted-history-dropped")
+            index += 1
+            continue
+        result.kept.append(line)
+        index += 1
+    return result
