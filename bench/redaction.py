@@ -119,8 +119,8 @@ def load_cases(stems: Iterable[str] | None = None, fixtures: Path = FIXTURES) ->
 
 # -- the two redactors --------------------------------------------------------------------------
 def ours() -> Callable[[Case], str]:
-    from pipeline.redact import get_redactor
     from pipeline.stages.identifiers import seed_identifiers
+    from pipeline.stages.redaction import get_redactor
 
     redactor = get_redactor()
 
@@ -149,7 +149,7 @@ def _presidio_own_recognizer_classes(overrides: dict[str, type]) -> Iterator[Non
     """While building, resolve the default configuration's recognizer names to Presidio's own classes.
 
     Presidio's YAML loader looks a predefined recognizer up by class ``__name__`` among *all*
-    ``EntityRecognizer`` subclasses in the process, an unordered set. ``pipeline.recognizers``
+    ``EntityRecognizer`` subclasses in the process, an unordered set. ``pipeline.stages.redaction.recognizers``
     defines its own ``EmailRecognizer`` and ``UrlRecognizer``, so once it is imported a default
     ``AnalyzerEngine`` would get one of ours at random, or fail (our ``UrlRecognizer`` takes no
     ``name``). Plain Presidio must be plain: only classes from ``presidio_analyzer`` (or the offline

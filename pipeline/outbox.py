@@ -36,7 +36,7 @@ import jinja2
 
 from pipeline.models import ParsedMail, SectionReport
 from pipeline.patterns import is_case_reference
-from pipeline.sections import load_section_rules
+from pipeline.stages.sections import load_section_rules
 
 LOOP_HEADER = "X-Plumm-Loop"
 MSGID_DOMAIN = "heyplumm.com"

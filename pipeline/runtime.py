@@ -18,8 +18,8 @@ from pipeline import store
 from pipeline.accounts import AccountsFile, load_accounts
 from pipeline.config import Settings
 from pipeline.keys import load_cipher, load_hash_key
-from pipeline.redact import Redactor, get_redactor
-from pipeline.sections import SectionRules, load_section_rules
+from pipeline.stages.redaction import Redactor, get_redactor
+from pipeline.stages.sections import SectionRules, load_section_rules
 from pipeline.stages.signals import TherapistDirectory, load_therapist_directory
 
 if TYPE_CHECKING:

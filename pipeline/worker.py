@@ -25,10 +25,10 @@ from sqlmodel import col
 from pipeline import cases, delivery, store
 from pipeline.models import IntakeOutcome, KnownIdentifiers, ParsedMail, Prior, Processed
 from pipeline.runtime import Runtime
-from pipeline.sections import assess_sections
 from pipeline.stages.extract import extract
 from pipeline.stages.identifiers import seed_identifiers
 from pipeline.stages.parse import parse
+from pipeline.stages.sections import assess_sections
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import CursorResult
@@ -84,7 +84,8 @@ def process(rt: Runtime, raw: bytes, *, find_prior: Callable[[ParsedMail], Prior
             mail,
             time_budget_seconds=rt.settings.message_time_budget_seconds,
         )
-        known = _with_prior(_stage("identifiers", seed_identifiers, mail, letter), prior)
+        seeded = _stage("identifiers", seed_identifiers, mail, letter, vocabulary=rt.redactor.vocab)
+        known = _with_prior(seeded, prior)
         redaction = _stage("redact", rt.redactor.redact, letter.text, known, vault=prior.vault)
         _stage("verify", rt.redactor.verify, redaction, known)
         combined = "\n\n".join((*prior.letters, redaction.text))

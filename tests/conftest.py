@@ -120,7 +120,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def redactor():
     """The process-wide Redactor (rules validated, spaCy model loaded once per session)."""
-    from pipeline.redact import get_redactor
+    from pipeline.stages.redaction import get_redactor
 
     return get_redactor()
 

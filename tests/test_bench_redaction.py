@@ -79,7 +79,7 @@ def test_measure_structure_and_ours_beats_plain_presidio(cases, no_network):
 def test_plain_presidio_is_presidio_only_and_offline(no_network):
     from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
-    import pipeline.recognizers  # noqa: F401  (defines same-named classes Presidio's loader could pick)
+    import pipeline.stages.redaction.recognizers  # noqa: F401  (defines same-named classes Presidio's loader could pick)
 
     analyzer = bench.plain_presidio_analyzer()
     modules = {type(r).__module__.split(".")[0] for r in analyzer.registry.recognizers}

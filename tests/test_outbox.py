@@ -26,8 +26,8 @@ from pipeline.outbox import (
     reply_address,
 )
 from pipeline.rules import DEFAULT_RULES_DIR
-from pipeline.sections import assess_sections, load_section_rules
 from pipeline.stages.parse import parse
+from pipeline.stages.sections import assess_sections, load_section_rules
 
 OWN = ["hello@heyplumm.com"]
 CASE = "PLM-2026-000123"

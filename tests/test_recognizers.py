@@ -7,7 +7,8 @@ import re
 import pytest
 
 from pipeline.models import KnownIdentifiers
-from pipeline.recognizers import KnownIdentifierRecognizer, nhs_checksum_ok
+from pipeline.stages.redaction.recognizers.known import KnownIdentifierRecognizer
+from pipeline.stages.redaction.recognizers.uk_ids import nhs_checksum_ok
 
 
 def found(redactor, text: str, entity: str) -> list[str]:
@@ -608,7 +609,7 @@ def test_organisation_name_goes_whole(redactor, text, kept):
 
 
 def test_labelled_values_on_one_line_keep_their_types(redactor):
-    from pipeline.recognizers import classify_value
+    from pipeline.stages.redaction.recognizers.known import classify_value
 
     assert classify_value("12/03/1991") == "DOB"
     assert classify_value("0161 496 0312 ext. 204") == "PHONE"

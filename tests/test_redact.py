@@ -19,7 +19,8 @@ from pipeline.models import (
     Redaction,
     RedactionUnverified,
 )
-from pipeline.redact import PLACEHOLDER_RE, decrypt_vault, encrypt_vault
+from pipeline.patterns import PLACEHOLDER_RE
+from pipeline.stages.redaction import decrypt_vault, encrypt_vault
 from tests.conftest import FIXTURES, expected, fixture_stems
 
 LETTER = """Dear Plumm team,

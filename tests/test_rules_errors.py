@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.redact import load_redaction_rules
 from pipeline.rules import DEFAULT_RULES_DIR, RulesError
+from pipeline.stages.redaction import load_redaction_rules
 
 BROKEN = Path(__file__).parent / "data" / "broken-rules"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.rules import DEFAULT_RULES_DIR, RulesError
-from pipeline.sections import SectionRules, assess_sections, load_section_rules
+from pipeline.stages.sections import SectionRules, assess_sections, load_section_rules
 from tests.conftest import FIXTURES, expected, fixture_stems
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.rules import DEFAULT_RULES_DIR
-from pipeline.sections import SectionRules, assess_sections, load_section_rules
+from pipeline.stages.sections import SectionRules, assess_sections, load_section_rules
 
 
 @pytest.fixture(scope="module")

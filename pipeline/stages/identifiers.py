@@ -14,8 +14,10 @@ import re
 from functools import lru_cache
 
 from pipeline.models import Address, KnownIdentifiers, Letter, ParsedMail
-from pipeline.recognizers import EmailRecognizer, Vocabulary, _common_words, fold
 from pipeline.rules import DEFAULT_RULES_DIR
+from pipeline.stages.redaction.recognizers.email import EmailRecognizer
+from pipeline.stages.redaction.rules import load_redaction_rules
+from pipeline.stages.redaction.vocabulary import Vocabulary, common_words, fold
 
 _UPPER = "A-Z\u00c0-\u00d6\u00d8-\u00de\u0100-\u017f"
 _WORD = rf"[{_UPPER}][\w'\u2019\-]*"
@@ -196,9 +198,7 @@ def _deobfuscate(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _vocab() -> Vocabulary:
-    from pipeline.redact import load_redaction_rules
-
+def _default_vocabulary() -> Vocabulary:
     return Vocabulary(load_redaction_rules(DEFAULT_RULES_DIR))
 
 
@@ -320,7 +320,7 @@ class _Collector:
                     len(part) >= 5
                     and part.isalpha()
                     and part not in _GENERIC_DOMAINS
-                    and part not in _common_words()
+                    and part not in common_words()
                     and not self.vocab.not_a_name(part)
                 ):
                     self.other(part.capitalize())
@@ -448,7 +448,7 @@ def _plainly_ordinary(word: str, vocab: Vocabulary) -> bool:
 
 
 def _ordinary(word: str, vocab: Vocabulary) -> bool:
-    return _plainly_ordinary(word, vocab) or word.casefold().strip("'") in _common_words()
+    return _plainly_ordinary(word, vocab) or word.casefold().strip("'") in common_words()
 
 
 def _inflected(word: str) -> bool:
@@ -467,7 +467,7 @@ def _inflected(word: str) -> bool:
         stems |= {w[:-3], w[:-3] + "e", w[:-4]}
     if w.endswith("ly"):
         stems |= {w[:-2], w[:-3] + "y", w[:-2] + "e"}
-    common = _common_words()
+    common = common_words()
     return any(len(x) > 2 and x in common for x in stems)
 
 
@@ -506,8 +506,10 @@ def _scan_filename(filename: str, c: _Collector) -> None:
         before = w
 
 
-def seed_identifiers(mail: ParsedMail, letter: Letter) -> KnownIdentifiers:
-    c = _Collector(_vocab())
+def seed_identifiers(mail: ParsedMail, letter: Letter, *, vocabulary: Vocabulary | None = None) -> KnownIdentifiers:
+    """The identifiers a message itself gives away; ``vocabulary`` is the redactor's (from the rules the
+    process loaded), the packaged rules' when none is given (tests and tools)."""
+    c = _Collector(vocabulary or _default_vocabulary())
     for addr in (mail.sender, *mail.reply_to, *mail.to, *mail.cc):
         c.address(addr)
     if mail.subject:

@@ -34,38 +34,14 @@ from pipeline.models import KnownIdentifiers, Redaction, RedactionUnverified
 from pipeline.nlp import presidio_nlp_engine
 from pipeline.patterns import PLACEHOLDER_RE, vault_key_number, vault_key_type
 from pipeline.patterns import placeholder as make_placeholder
-from pipeline.recognizers import (
-    AllowRules,
-    KnownIdentifierRecognizer,
-    RedactionRules,
-    Vocabulary,
-    analysis_casing,
-    build_recognizers,
-    fold,
-)
-from pipeline.rules import DEFAULT_RULES_DIR, load_rules
+from pipeline.rules import DEFAULT_RULES_DIR
+from pipeline.stages.redaction.recognizers import build_recognizers
+from pipeline.stages.redaction.recognizers.known import KnownIdentifierRecognizer
+from pipeline.stages.redaction.rules import RedactionRules, load_redaction_rules
+from pipeline.stages.redaction.vocabulary import Vocabulary, analysis_casing, fold
 
-__all__ = [
-    "Redactor",
-    "get_redactor",
-    "load_redaction_rules",
-    "encrypt_vault",
-    "decrypt_vault",
-    "RedactionRules",
-    "PLACEHOLDER_RE",
-]
-
-REDACTION_FILE = "redaction.yaml"
-ALLOW_FILE = "allow.yaml"
 NEUTRAL_TYPES = ("PRONOUN", "TITLE")
 NAME_TYPES = frozenset({"PERSON", "ORG", "EMPLOYER", "LOCATION", "ADDRESS"})
-
-
-def load_redaction_rules(rules_dir: Path) -> RedactionRules:
-    """``rules_dir/redaction.yaml`` with ``rules_dir/allow.yaml`` as its allow-list, validated."""
-    rules = load_rules(Path(rules_dir) / REDACTION_FILE, RedactionRules)
-    allow = load_rules(Path(rules_dir) / ALLOW_FILE, AllowRules)
-    return rules.model_copy(update={"allow": allow})
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,250 @@
+"""Identifiers seeded from the message itself (headers, greeting, signature), matched wherever they
+recur in any spelling: initials, capitals, spaced phone digits; and the entity type of a seeded
+value."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from pipeline.models import KnownIdentifiers
+from pipeline.stages.redaction.recognizers.address import UkPostcodeRecognizer
+from pipeline.stages.redaction.recognizers.base import result
+from pipeline.stages.redaction.recognizers.dates import DateOfBirthRecognizer
+from pipeline.stages.redaction.recognizers.email import EmailRecognizer
+from pipeline.stages.redaction.recognizers.phone import PHONE_EXTENSION
+from pipeline.stages.redaction.recognizers.uk_ids import nhs_checksum_ok
+from pipeline.stages.redaction.recognizers.urls import HandleRecognizer
+from pipeline.stages.redaction.vocabulary import Vocabulary, common_words, fold
+
+
+def _flex(value: str) -> str:
+    """Regex for a value that tolerates spacing, hyphen and apostrophe variants (on folded text)."""
+    parts: list[str] = []
+    for ch in fold(value).strip():
+        if ch.isspace():
+            if not parts or parts[-1] != r"[\s\-]+":
+                parts.append(r"[\s\-]+")
+        elif ch == "-":
+            # "Adebayo-Lindqvist" broken over two lines keeps its hyphen at the end of the first.
+            parts.append(r"(?:[ \t]*-[ \t]*\n?[ \t]*|\s)?")
+        elif ch == "'":
+            parts.append(r"['\s]?")
+        elif ch == ".":
+            parts.append(r"\.?")
+        else:
+            parts.append(re.escape(ch))
+    return "".join(parts)
+
+
+def _phone_flex(value: str) -> str | None:
+    digits = re.sub(r"\D", "", value)
+    if len(digits) < 7:
+        return None
+    # A leading "+" belongs to the number ("+44 ..."), as does a written extension.
+    return r"\+?" + r"[\s\-().+]*".join(re.escape(d) for d in digits) + PHONE_EXTENSION
+
+
+class KnownIdentifierRecognizer(EntityRecognizer):
+    """Identifiers seeded from the message itself, removed wherever they recur.
+
+    Names match as the full name, first name or surname alone, possessive ("Sarah's" leaves "'s"),
+    any case (ordinary-word names such as "Will" only when capitalised), with accent, hyphen and
+    apostrophe variants, and as initials ("S.O.", "S. O.", "SO") of a known full name. Each match
+    carries ``recognition_metadata["canonical"]`` so variants of one person share a placeholder.
+    Built per letter (it depends on the letter's own identifiers), so it is passed to Presidio as an
+    ad-hoc recognizer.
+    """
+
+    def __init__(
+        self,
+        known: KnownIdentifiers,
+        vocab: Vocabulary,
+        *,
+        typed_extra: Sequence[tuple[str, str]] = (),
+        discovered: Sequence[str] = (),
+        min_length: int = 1,
+    ) -> None:
+        self._vocab = vocab
+        # (regex, entity, canonical, mode): mode "ci" any case, "cs" exact, "word" Title or ALL CAPS
+        entries: list[tuple[str, str, str, str]] = []
+        # Seeded names match in any case; names from a case vault or found in this letter by the
+        # model ("discovered") only capitalised, so a mislabelled word cannot spread in lower case.
+        persons = [(n, "seeded") for n in known.names]
+        persons += [(v, "vault") for t, v in typed_extra if t == "PERSON"]
+        persons += [(v, "discovered") for v in discovered]
+        canon_of: dict[str, str] = {}
+        # A first name seeded alone ("Dear Hope") shares the placeholder of the one full name it
+        # opens ("Hope Nwachukwu"), wherever that full name was seeded; a lone surname joins a full
+        # name only if seeded after it, as relatives share surnames ("Mrs Dlamini", "Sipho Dlamini").
+        fulls = [fold(" ".join(n.split())).casefold() for n, _ in persons if len(n.split()) > 1]
+        openers: dict[str, set[str]] = {}
+        for full in fulls:
+            openers.setdefault(full.split()[0], set()).add(full)
+        for name, _ in persons:
+            words = [w for w in re.split(r"\s+", name.strip()) if w]
+            full = " ".join(words)
+            key = fold(full).casefold()
+            if len(words) > 1:
+                for w in words:
+                    canon_of.setdefault(fold(w).casefold(), key)
+                canon_of[key] = key
+            elif len(openers.get(key, ())) == 1:
+                canon_of[key] = next(iter(openers[key]))
+            else:
+                canon_of[key] = canon_of.get(key, key)
+        for name, origin in persons:
+            if _INITIALS_ONLY.fullmatch(fold(name).strip()):
+                # "J.K.": the same letters with or without dots and spaces, upper case only.
+                letters = re.sub(r"[^A-Z]", "", fold(name).upper())
+                key = fold(name).casefold()
+                if len(letters) >= max(2, min_length - 1):
+                    entries.append((r"\.?[ \t]?".join(letters) + r"\.?", "PERSON", key, "cs"))
+                continue
+            for variant in self._name_variants(name):
+                if len(variant.replace(" ", "")) < min_length:
+                    continue
+                key = fold(variant).casefold()
+                canonical = canon_of.get(key, key)
+                if origin != "seeded" or self._is_ordinary_word(variant):
+                    mode = "word" if origin != "discovered" else "word-discovered"
+                    entries.append((_flex(variant.lower()), "PERSON", canonical, mode))
+                else:
+                    entries.append((_flex(variant), "PERSON", canonical, "ci"))
+            words = [w for w in re.split(r"[\s\-]+", name.strip()) if w and w[0].isalpha()]
+            if 2 <= len(words) <= 3 and min_length <= 2:
+                initials = [fold(w)[0].upper() for w in words]
+                key = canon_of.get(fold(" ".join(name.split())).casefold(), fold(name).casefold())
+                dotted = r"\.[ \t]?".join(initials) + r"\."
+                entries.append((dotted, "PERSON", key, "cs"))
+                entries.append(("".join(initials), "PERSON", key, "cs"))
+                # Initial and surname: "S. Okafor", "S Okafor".
+                entries.append((rf"{initials[0]}\.?[ \t]+{_flex(words[-1])}", "PERSON", key, "ci"))
+        for email in known.emails:
+            if email and not vocab.is_own_address(email):
+                entries.append((_flex(email), "EMAIL", fold(email).casefold(), "ci"))
+        others = [("", o) for o in known.other] + [(t, v) for t, v in typed_extra if t != "PERSON"]
+        for typ, value in others:
+            value = value.strip()
+            if len(value) < max(min_length, 2) or vocab.is_allowed_span(value):
+                continue
+            entity = typ or classify_value(value)
+            if entity == "PHONE" or (entity in ("NHS", "NI", "REGISTRATION", "EMPLOYEE_ID") and _phone_flex(value)):
+                rx = _phone_flex(value) if entity in ("PHONE", "NHS") else None
+                entries.append((rx or _flex(value), entity, re.sub(r"\W", "", value).casefold(), "ci"))
+            else:
+                entries.append((_flex(value), entity, " ".join(fold(value).casefold().split()), "ci"))
+        self._entries = entries
+        self._compiled = self._compile(entries)
+        super().__init__(
+            supported_entities=sorted({e[1] for e in entries} | {"PERSON"}), name="KnownIdentifierRecognizer"
+        )
+
+    def load(self) -> None:
+        pass
+
+    def _is_ordinary_word(self, variant: str) -> bool:
+        w = fold(variant).casefold()
+        return " " not in w and (w in self._vocab.ambiguous or w in self._vocab.stop or w in common_words())
+
+    @staticmethod
+    def _name_variants(name: str) -> list[str]:
+        words = [w for w in re.split(r"\s+", name.strip()) if w]
+        variants = {" ".join(words)} if words else set()
+        for w in words:
+            if len(words) > 1 and fold(w).casefold() in _PARTICLES:
+                continue  # "van", "de", "an" alone are ordinary words, not the name
+            variants.add(w)
+            for part in re.split(r"[\-]", w):
+                if len(part) >= 3:
+                    variants.add(part)
+        return sorted(variants, key=lambda v: (-len(v), v))
+
+    @staticmethod
+    def _compile(entries: list[tuple[str, str, str, str]]) -> list[tuple[re.Pattern[str], str, str, bool]]:
+        compiled = []
+        for rx, entity, canonical, mode in entries:
+            if mode.startswith("word"):
+                pattern = rf"(?<![\w])(?:{_title_variant(rx)}|{_upper_variant(rx)})(?![\w])"
+                compiled.append((re.compile(pattern), entity, canonical, mode == "word"))
+            elif mode == "cs":
+                # Initials glued to a code ("KM-2231", "AB/1234") are part of a reference, not a name.
+                pattern = rf"(?<![\w.])(?<![\w][\-/])(?:{rx})(?![\w])(?![\-/]\d)"
+                compiled.append((re.compile(pattern), entity, canonical, True))
+            else:
+                compiled.append((re.compile(rf"(?<![\w])(?:{rx})(?![\w])", re.IGNORECASE), entity, canonical, True))
+        return compiled
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        folded = fold(text)
+        out = []
+        for rx, entity, canonical, known in self._compiled:
+            meta = {"canonical": canonical, "known": "1"} if known else {"canonical": canonical}
+            for m in rx.finditer(folded):
+                # A model-found name matched again elsewhere is no surer than the model was, so it
+                # does not outrank a street address or another structured detection it overlaps.
+                out.append(result(entity, m.start(), m.end(), 1.0 if known else 0.85, **meta))
+        return out
+
+
+_PARTICLES = frozenset(
+    "van von der den de da di du del della dos das le la bin ibn al el ter ten mac ap ni nic o an mhic ui ua".split()
+)
+_INITIALS_ONLY = re.compile(r"(?:[A-Z]\.?[ \t]?){2,3}")
+
+
+def _title_variant(rx: str) -> str:
+    # rx is an escaped lower/any-case word regex; build Title-case form from its first literal letter
+    for i, ch in enumerate(rx):
+        if ch.isalpha():
+            return rx[:i] + ch.upper() + rx[i + 1 :]
+    return rx
+
+
+def _upper_variant(rx: str) -> str:
+    out = []
+    escaped = False
+    for ch in rx:
+        if escaped:
+            out.append(ch)
+            escaped = False
+        elif ch == "\\":
+            out.append(ch)
+            escaped = True
+        else:
+            out.append(ch.upper() if ch.isalpha() else ch)
+    return "".join(out)
+
+
+_EMAIL_RX = re.compile(EmailRecognizer.PATTERN)
+_OBFUSCATED_EMAIL_RX = re.compile(EmailRecognizer.OBFUSCATED, re.IGNORECASE)
+
+
+def classify_value(value: str) -> str:
+    """Entity type of a seeded non-name identifier (phone, email, postcode, NHS...)."""
+    v = re.sub(PHONE_EXTENSION + "$", "", value.strip()) or value.strip()
+    if _EMAIL_RX.fullmatch(v) or _OBFUSCATED_EMAIL_RX.fullmatch(v):
+        return "EMAIL"
+    if re.fullmatch(HandleRecognizer.PATTERN, v):
+        return "HANDLE"
+    digits = re.sub(r"\D", "", v)
+    if re.fullmatch(UkPostcodeRecognizer.PATTERN, v, re.IGNORECASE):
+        return "POSTCODE"
+    if len(digits) == 10 and re.fullmatch(r"[\d \-]+", v) and nhs_checksum_ok(v):
+        return "NHS"
+    if re.fullmatch(r"[+()\d \-.]+", v) and 10 <= len(digits) <= 13 and re.match(r"\(?(?:0|\+)", v):
+        return "PHONE"
+    if re.fullmatch(r"[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]", v, re.IGNORECASE):
+        return "NI"
+    if any(re.fullmatch(p, v, re.IGNORECASE) for p in DateOfBirthRecognizer.FULL_DATES):
+        return "DOB"
+    if digits and re.search(r"[A-Za-z]", v) and re.search(r"\d", v) and len(v.split()) > 2:
+        return "ADDRESS"
+    if digits:
+        return "REGISTRATION"
+    return "ORG"

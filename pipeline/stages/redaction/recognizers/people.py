@@ -1,0 +1,120 @@
+"""People's names, from the model's PERSON entities and the shapes names take in letters."""
+
+from __future__ import annotations
+
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from spacy.tokens import Doc, Token
+
+from pipeline.stages.redaction.recognizers.base import NON_NAME_ENTS, DocRecognizer, doc_of, result, sentence_start
+from pipeline.stages.redaction.rules import PersonRules
+from pipeline.stages.redaction.vocabulary import Vocabulary, common_words
+
+
+class PersonRecognizer(DocRecognizer):
+    """People: spaCy PERSON entities, names after triggers ("my client X", "Dear X", "Re: X"), and
+    capitalised proper nouns in name positions that the small model labels ORG/GPE or misses.
+
+    Ordinary words that are also names (Hope, Will, Grace...) count only as proper nouns.
+    """
+
+    def __init__(self, rules: PersonRules, vocab: Vocabulary) -> None:
+        self._rules = rules
+        self._triggers = [tuple(t) for t in rules.triggers]
+        self._verbs = {v.casefold() for v in rules.name_verbs}
+        self._human_verbs = {v.casefold() for v in rules.human_verbs}
+        super().__init__(["PERSON"], "PersonRecognizer", vocab)
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        doc = doc_of(nlp_artifacts)
+        if doc is None:
+            return []
+        r = self._rules
+        out: list[RecognizerResult] = []
+        for ent in doc.ents:
+            if ent.label_ != "PERSON":
+                continue
+            toks = [t for t in ent if self.name_like(t) and self.ambiguous_ok(t)]
+            if (
+                len(toks) == 1
+                and all(t.i == toks[0].i or not t.is_alpha for t in ent)  # "4.3 Overall" is one word
+                and sentence_start(toks[0])
+                and toks[0].lower_ in common_words()
+            ):
+                nxt = doc[ent.end] if ent.end < len(doc) else None
+                if nxt is None or nxt.pos_ not in ("VERB", "AUX"):
+                    continue  # "Contact:", "Overall," labelled PERSON at the start of a line
+            for t in toks:
+                out.append(result("PERSON", t.idx, t.idx + len(t.text), r.entity_score))
+        lowers = [t.lower_ for t in doc]
+        for i in range(len(doc)):
+            span = self._after_trigger(doc, i, lowers)
+            if span:
+                a, b = span
+                out.append(
+                    result("PERSON", doc[a].idx, doc[b - 1].idx + len(doc[b - 1].text), r.trigger_score, trigger="1")
+                )
+        for tok in doc:
+            if tok.lower_ in self._vocab.ambiguous and self._person_subject(tok):
+                # "Patience has attended every session", "Summer says": an ordinary-word name opening
+                # a sentence as the subject of a verb only people do.
+                out.append(result("PERSON", tok.idx, tok.idx + len(tok.text), r.entity_score))
+                continue
+            if tok.tag_ not in ("NNP", "NNPS") or tok.ent_type_ in NON_NAME_ENTS:
+                continue
+            if len(tok.text) < 2 or not self.name_like(tok) or not self.ambiguous_ok(tok):
+                continue
+            if tok.is_upper and len(tok) > 1 and tok.ent_type_ != "PERSON":
+                continue  # acronyms are organisations or clinical terms, handled elsewhere
+            nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
+            prev = doc[tok.i - 1] if tok.i > 0 else None
+            paired = (nxt is not None and nxt.tag_ in ("NNP", "NNPS") and self.name_like(nxt)) or (
+                prev is not None and prev.tag_ in ("NNP", "NNPS") and self.name_like(prev) and not sentence_start(tok)
+            )
+            if sentence_start(tok):
+                verb_follows = nxt is not None and (
+                    nxt.lower_ in self._verbs or nxt.text in ("'s", "\u2019s") or nxt.pos_ in ("VERB", "AUX")
+                )
+                # "4.3 Overall risk", "Suicide:" labelled PERSON: an ordinary word opening a line
+                # is a name only when a verb follows or another name stands beside it.
+                model_person = tok.ent_type_ == "PERSON" and tok.lower_ not in common_words()
+                if not (verb_follows or paired or model_person):
+                    continue
+            out.append(result("PERSON", tok.idx, tok.idx + len(tok.text), r.propn_score))
+        return out
+
+    def _person_subject(self, tok: Token) -> bool:
+        if not tok.text[:1].isupper() or tok.is_upper:
+            return False
+        doc = tok.doc
+        j = tok.i + 1
+        if j < len(doc) and doc[j].text in ("'s", "\u2019s"):
+            return False
+        # Skip auxiliaries and adverbs: "Hope has always attended", "Grace has been struggling".
+        skippable = ("AUX", "ADV", "PART")
+        while j < len(doc) and j - tok.i <= 3 and (doc[j].pos_ in skippable or doc[j].lower_ == "been"):
+            j += 1
+        if j >= len(doc) or doc[j].lower_ not in self._human_verbs:
+            return False
+        # Passive ("Patience will be needed", "Hope was lost") is about the word, not a person.
+        be = {"be", "been", "is", "was", "are", "were", "being"}
+        return not (doc[j].tag_ == "VBN" and any(t.lower_ in be for t in doc[tok.i + 1 : j]))
+
+    def _after_trigger(self, doc: Doc, i: int, lowers: list[str]) -> tuple[int, int] | None:
+        for trig in self._triggers:
+            n = len(trig)
+            if i - n < 0 or lowers[i - 1] != trig[-1]:
+                continue
+            if tuple(lowers[i - n : i]) != trig:
+                continue
+            j = i
+            while j < len(doc) and doc[j].text in (",", ":", "-", "\u2013") and j - i < 2:
+                j += 1
+            while j < len(doc) and (doc[j].lower_.rstrip(".") in self._vocab.titles or doc[j].text == "."):
+                j += 1
+            if j < len(doc) and doc[j].is_space:
+                return None
+            return self.run_from(doc, j)
+        return None

@@ -1,0 +1,49 @@
+"""Gendered titles (Mr, Mrs, Ms, Miss...), neutralised to ``[TITLE]`` (not vaulted)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from pipeline.stages.redaction.recognizers.base import result
+from pipeline.stages.redaction.vocabulary import word_alternation
+
+
+class TitleRecognizer(EntityRecognizer):
+    """Gendered titles (Mr, Mrs, Ms, Miss, Mx, Sir, Madam...), with a following full stop."""
+
+    def __init__(self, titles: Sequence[str], ambiguous: Sequence[str]) -> None:
+        plain = [t for t in titles if t not in ambiguous]
+        self._plain = re.compile(rf"(?<![\w]){word_alternation(plain)}(?:\.|(?![\w]))")
+        amb = word_alternation(ambiguous)
+        self._ambiguous = re.compile(
+            rf"(?<![\w])(?:(?<=Dear )(?:{amb})(?![\w])|{amb}(?=[ \t]+[A-Z][a-z])|(?<=or )(?:{amb})(?![\w]))"
+        )
+        self._lower_sir = re.compile(r"(?<![\w])(?:sir|madam)(?![\w])")
+        # ALL CAPS name lines ("RE: MRS NOMVULA DLAMINI"): an upper-case title before a capitalised
+        # word. "MS" must precede an ALL CAPS word, as "MS" alone is multiple sclerosis.
+        upper = [t.upper() for t in titles if t.upper() != "MS" and len(t) > 1]
+        self._upper = re.compile(
+            rf"(?<![\w])(?:{word_alternation(upper)}\.?(?=[ \t]+[A-Z])|MS\.?(?=[ \t]+[A-Z]{{2,}}(?![a-z])))"
+        )
+        super().__init__(supported_entities=["TITLE"], name="TitleRecognizer")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        out = [result("TITLE", m.start(), m.end(), 1.0) for m in self._plain.finditer(text)]
+        out += [result("TITLE", m.start(), m.end(), 1.0) for m in self._ambiguous.finditer(text)]
+        out += [result("TITLE", m.start(), m.end(), 1.0) for m in self._lower_sir.finditer(text)]
+        out += [result("TITLE", m.start(), m.end(), 1.0) for m in self._upper.finditer(text)]
+        return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Known identifiers seeded from the message
+# --------------------------------------------------------------------------------------------------

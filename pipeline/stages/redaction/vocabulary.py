@@ -1,0 +1,191 @@
+"""Word lists that tell names from ordinary, clinical and process words, and the folding (accents,
+apostrophes, dashes) every comparison uses; plus the re-casing of lines typed in capitals, for the
+model only."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import cast
+
+from spacy.lang.en.stop_words import STOP_WORDS
+from spacy.pipeline import Lemmatizer
+
+from pipeline.nlp import get_nlp
+from pipeline.stages.redaction.rules import RedactionRules
+
+_APOSTROPHES = "'\u2019\u2018\u02bc\u0060\u00b4"
+_DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2212"
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    if ch < "\x80":
+        return ch
+    if ch in _APOSTROPHES:
+        return "'"
+    if ch in _DASHES:
+        return "-"
+    decomposed = unicodedata.normalize("NFKD", ch)
+    base = decomposed[0] if decomposed else ch
+    if unicodedata.combining(base) or len(base.encode("utf-16-le")) != 2:
+        return ch
+    return base
+
+
+def fold(text: str) -> str:
+    """Accent-, apostrophe- and dash-insensitive form of ``text`` with the same length and offsets."""
+    return "".join(_fold_char(c) for c in text)
+
+
+def word_alternation(words: Iterable[str]) -> str:
+    alts = sorted({re.escape(w) for w in words if w}, key=lambda s: (-len(s), s))
+    return "(?:" + "|".join(alts) + ")" if alts else "(?!x)x"
+
+
+class Vocabulary:
+    """Word lists used to tell names from ordinary and clinical words (lower case, folded)."""
+
+    def __init__(self, rules: RedactionRules) -> None:
+        self.allow_terms = {fold(t).casefold() for t in rules.allow.terms}
+        self.allow_words = {fold(w).casefold() for w in rules.allow.words}
+        self.ambiguous = {w.casefold() for w in rules.person.ambiguous_names}
+        self.titles = {t.casefold() for t in rules.titles}
+        self.stop = {w.casefold() for w in STOP_WORDS}
+        self.own_domains = tuple(d.casefold() for d in rules.own_domains)
+        upper = [t for t in rules.allow.terms if t.isupper()]
+        self.allow_terms_upper = frozenset(fold(t) for t in upper)
+        mixed = [t for t in rules.allow.terms if not t.isupper()]
+        self._protected_cs = re.compile(rf"(?<![\w]){word_alternation(fold(t) for t in upper)}(?![\w])")
+        self._protected_ci = re.compile(rf"(?<![\w]){word_alternation(fold(t) for t in mixed)}(?![\w])", re.IGNORECASE)
+        positional = {w.casefold() for w in rules.pronouns.needs_pronoun_position}
+        self.pronouns = {w.casefold() for w in [*rules.pronouns.fixed, *rules.pronouns.by_role]} - positional
+
+    def is_allowed_word(self, word: str) -> bool:
+        w = fold(word).casefold().strip(".,:;'\"")
+        if w.endswith("'s"):
+            w = w[:-2]
+        return w in self.allow_words or w in self.allow_terms
+
+    def is_allowed_span(self, text: str) -> bool:
+        """True when a detection consists only of allow-listed vocabulary (never for ambiguous names)."""
+        t = " ".join(fold(text).casefold().split()).strip(".,:;")
+        if t in self.allow_terms:
+            return True
+        words = re.findall(r"[\w'\-&/]+", t)
+        if not words:
+            return True
+        return all(
+            (w in self.allow_words or w in self.allow_terms or w in self.stop or w in self.titles)
+            and w not in self.ambiguous
+            for w in words
+        )
+
+    def protected_ranges(self, text: str) -> list[tuple[int, int]]:
+        """Where allow-listed clinical and process terms ("GAD-7", "Insomnia Severity Index") occur."""
+        folded = fold(text)
+        return sorted(
+            {m.span() for m in self._protected_cs.finditer(folded)}
+            | {m.span() for m in self._protected_ci.finditer(folded)}
+        )
+
+    def is_own_address(self, text: str) -> bool:
+        t = text.casefold()
+        return any(t.endswith("@" + d) or t.endswith("." + d) or t == d for d in self.own_domains)
+
+    def not_a_name(self, word: str) -> bool:
+        """Ordinary, clinical or process words that are never names on their own."""
+        w = fold(word).casefold()
+        if w in self.ambiguous:
+            return False
+        return (
+            w in self.pronouns or w in self.allow_words or w in self.allow_terms or w in self.stop or w in self.titles
+        )
+
+
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """English verbs, adjectives and adverbs (from the spaCy model's lemmatizer tables): a known name
+    that is one of these ("Will", "Brown") is matched only when capitalised."""
+    try:
+        lemmatizer = cast(Lemmatizer, get_nlp().get_pipe("lemmatizer"))  # spaCy types get_pipe as a callable
+        table = lemmatizer.lookups.get_table("lemma_index")
+    except (KeyError, ValueError):
+        return frozenset()
+    strings = get_nlp().vocab.strings
+    words: set[str] = set()
+    for key in ("verb", "adj", "adv"):
+        k = strings[key] if key in strings else key
+        for candidate in (k, key):
+            if candidate in table:
+                words.update(table[candidate])
+                break
+    return frozenset(words)
+
+
+@lru_cache(maxsize=1)
+def _english_words() -> frozenset[str]:
+    """Every word the spaCy model's lemmatizer tables know (nouns too): the dictionary that decides
+    how a word typed in capitals is re-cased for analysis."""
+    try:
+        lemmatizer = cast(Lemmatizer, get_nlp().get_pipe("lemmatizer"))
+        table = lemmatizer.lookups.get_table("lemma_index")
+    except (KeyError, ValueError):
+        return common_words()
+    words: set[str] = set()
+    for key in table.keys():
+        words.update(table[key])
+    return frozenset(words)
+
+
+_CAPS_WORD = re.compile(r"[^\W\d_][\w'\u2019\-]*")
+
+
+def _is_caps_line(line: str) -> bool:
+    words = [w for w in _CAPS_WORD.findall(line) if len(w) >= 2]
+    caps = [w for w in words if w.isupper()]
+    return len(caps) >= 2 and len([w for w in caps if len(w) >= 3]) >= 1 and len(caps) >= 0.8 * len(words)
+
+
+def analysis_casing(text: str, vocab: Vocabulary) -> str:
+    """``text`` with lines typed in capitals re-cased as ordinary prose, for the model only.
+
+    The small spaCy model reads "WORKS", "REPORT" or "I RECOMMEND" in a capitals line as names or
+    organisations and misses the real names. On such lines a dictionary word becomes lower case, a
+    title becomes "Mr", a short word stays (an acronym: NHS, CBT) and any other word becomes Title
+    case, as a name would be written. Offsets are unchanged (a word whose re-casing would change its
+    length is left as it is), so detections map straight back onto the original text.
+    """
+    if not any(c.isupper() for c in text):
+        return text
+    english = _english_words()
+    out: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if not _is_caps_line(line):
+            out.append(line)
+            continue
+
+        def recase(m: re.Match[str]) -> str:
+            word = m.group(0)
+            low = fold(word).casefold()
+            bare = re.sub(r"['\u2019]s$", "", low)
+            if not word.isupper() or len(word) < 2 or fold(word) in vocab.allow_terms_upper:
+                return word
+            if bare in vocab.titles:
+                new = word[0] + word[1:].lower()
+            elif bare in english or bare in vocab.stop or bare in vocab.pronouns or bare in vocab.allow_words:
+                new = word.lower()
+            elif len(word) <= 3:
+                return word
+            else:
+                new = re.sub(r"[^\W\d_]+", lambda p: p.group(0)[0] + p.group(0)[1:].lower(), word)
+                new = re.sub(r"(['\u2019])S$", r"\1s", new)
+            return new if len(new) == len(word) else word
+
+        line = _CAPS_WORD.sub(recase, line)
+        # Sentence starts capitalised again so the model still sees sentences.
+        line = re.sub(r"(^[ \t>]*|[.!?][ \t]+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), line)
+        out.append(line)
+    return "".join(out)

@@ -1,0 +1,137 @@
+"""A letter cut into units a verdict can quote: spaCy's sentences plus the layout of a letter (blank
+lines, bullets, headings, short lines such as a greeting); polite requests ending in "?" count as
+statements."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from spacy.tokens import Doc
+
+from pipeline.stages.sections.rules import Compiled
+
+BULLET = re.compile(r"^[ \t]*(?:[-*•‣◦▪●–—>]|\(?\d{1,2}[.)]|\(?[a-zA-Z][.)](?=\s)|#{1,6})[ \t]*")
+TERMINAL = (".", "!", "?", "…")
+
+
+@dataclass(frozen=True)
+class Unit:
+    start: int  # token index
+    end: int
+    start_char: int
+    end_char: int
+    text: str
+    question: bool
+
+
+def _line_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        spans.append((pos, pos + len(body)))
+        pos += len(line)
+    return spans
+
+
+def layout_boundaries(text: str) -> set[int]:
+    """Character offsets where a new sentence starts because of the letter's layout."""
+    boundaries: set[int] = set()
+    lines = _line_spans(text)
+    for i, (start, end) in enumerate(lines):
+        line = text[start:end]
+        stripped = line.strip()
+        prev = text[lines[i - 1][0] : lines[i - 1][1]].strip() if i else ""
+        if not stripped:
+            continue
+        if not prev:  # first line of a paragraph
+            boundaries.add(start)
+        if BULLET.match(line) and BULLET.match(line).end() < len(line):  # type: ignore[union-attr]
+            boundaries.add(start)
+        # a short line that does not run on (a heading, greeting, sign-off, "Dr [PERSON_1]")
+        nxt = text[lines[i + 1][0] : lines[i + 1][1]].strip() if i + 1 < len(lines) else ""
+        runs_on = nxt[:1].islower()
+        if (stripped.endswith(":") or (len(stripped) <= 60 and not stripped.endswith(TERMINAL))) and not runs_on:
+            boundaries.add(start)
+            boundaries.add(end)
+        elif stripped.endswith(TERMINAL) and not runs_on:
+            boundaries.add(end)
+    return boundaries
+
+
+def sentence_units(doc: Doc, extra_boundaries: set[int]) -> list[Unit]:
+    boundaries = sorted(extra_boundaries)
+    units: list[Unit] = []
+    start: int | None = None
+    last_real: int | None = None
+    b = 0
+
+    def close(upto: int | None) -> None:
+        nonlocal start
+        if start is not None and upto is not None:
+            span = doc[start : upto + 1]
+            text = span.text.strip()
+            if text:
+                units.append(
+                    Unit(
+                        start,
+                        upto + 1,
+                        span.start_char,
+                        span.end_char,
+                        text,
+                        text.rstrip("*_ ").endswith("?"),
+                    )
+                )
+        start = None
+
+    for tok in doc:
+        if tok.is_space:
+            continue
+        new = start is None
+        # a layout boundary between the previous real token and this one
+        while b < len(boundaries) and boundaries[b] <= tok.idx:
+            if last_real is None or boundaries[b] >= doc[last_real].idx + len(doc[last_real].text):
+                new = True
+            b += 1
+        if not new and tok.is_sent_start and last_real is not None:
+            # trust spaCy only after terminal punctuation: it also cuts before "[PERSON_1]"
+            if doc[last_real].text.endswith(TERMINAL):
+                new = True
+        if new:
+            close(last_real)
+            start = tok.i
+        last_real = tok.i
+    close(last_real)
+    return units
+
+
+def polite_requests_are_statements(doc: Doc, units: list[Unit], compiled: Compiled) -> list[Unit]:
+    """ "Please could you authorise another 8 sessions?" asks for sessions, not about the process."""
+    starts = {s for _, s, _ in compiled.polite(doc)}
+
+    def opens(u: Unit) -> bool:
+        # "Hi - can [PERSON_1] have 6 more sessions please, weekly?": a greeting may come first
+        i = u.start
+        while i < u.end and (doc[i].is_punct or doc[i].is_space or doc[i].lower_ in _GREETINGS):
+            i += 1
+        return u.start in starts or i in starts
+
+    return [replace(u, question=False) if u.question and opens(u) else u for u in units]
+
+
+_GREETINGS = frozenset({"hi", "hello", "hey", "morning", "afternoon", "ok", "okay"})
+
+
+def unit_index(units: list[Unit], token_i: int) -> int | None:
+    lo, hi = 0, len(units) - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        u = units[mid]
+        if token_i < u.start:
+            hi = mid - 1
+        elif token_i >= u.end:
+            lo = mid + 1
+        else:
+            return mid
+    return None
