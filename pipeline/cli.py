@@ -129,7 +129,7 @@ def serve(
     worker: Annotated[bool, typer.Option("--worker/--no-worker", help="also run a worker")] = True,
 ) -> None:
     """Run the SMTP listener (and a worker) until interrupted."""
-    from pipeline.smtp import build_controller
+    from pipeline.intake.smtp import build_controller
     from pipeline.worker import Worker
 
     settings = State.settings(

@@ -48,8 +48,8 @@ from sqlmodel import col
 
 from pipeline import store
 from pipeline.config import Settings
+from pipeline.intake.rawstore import database_persister
 from pipeline.patterns import CASE_REFERENCE_RE, PLACEHOLDER_RE, placeholder_type
-from pipeline.smtp import database_persister
 
 log = logging.getLogger("plumm.replay")
 

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import func, select
 
 from pipeline import store
+from pipeline.intake.smtp import build_controller
 from pipeline.patterns import CASE_REFERENCE_RE
 from pipeline.runtime import Runtime
-from pipeline.smtp import build_controller
 from tests.conftest import drain_worker, send_over_smtp
 
 pytestmark = pytest.mark.slow

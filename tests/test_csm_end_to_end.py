@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import func, select
 
 from pipeline import cases, csm, delivery, digest, store
+from pipeline.intake.smtp import build_controller
 from pipeline.models import CaseStatus
 from pipeline.runtime import Runtime
-from pipeline.smtp import build_controller
 from pipeline.worker import StageFailed
 from tests.conftest import FIXTURES, drain_worker, expected, send_over_smtp
 

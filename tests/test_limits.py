@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from pipeline import smtp, store
+from pipeline import store
+from pipeline.intake import smtp
 from pipeline.keys import load_cipher, load_hash_key
 from tests.conftest import free_port
 from tests.test_worker import letter_bytes

@@ -438,8 +438,8 @@ def test_weakened_rule_fails_expect_and_ground_truth_with_readable_diff(tmp_path
 @pytest.mark.slow
 def test_via_smtp_and_in_process_agree_on_every_fixture(in_process, tmp_path):
     from pipeline import store
+    from pipeline.intake.smtp import build_controller
     from pipeline.runtime import Runtime
-    from pipeline.smtp import build_controller
     from pipeline.worker import Worker
 
     _out, local = in_process

@@ -10,7 +10,8 @@ from email.policy import SMTP as SMTP_POLICY
 import pytest
 from sqlalchemy import func, select
 
-from pipeline import smtp, store
+from pipeline import store
+from pipeline.intake import smtp
 from pipeline.keys import load_cipher, load_hash_key
 
 

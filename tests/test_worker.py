@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from pipeline import store
+from pipeline.intake.rawstore import database_persister
 from pipeline.runtime import Runtime
-from pipeline.smtp import database_persister
 from pipeline.worker import Worker
 
 CLIENT = "Marigold Featherstonehaugh"
