@@ -6,7 +6,7 @@ in the schema of the shared evaluation scorer (``bench/eval_score.py``, a verbat
 hand-written ``expected.json`` files are turned into a manifest of the same schema
 (:func:`manifest_from_expected`), so both folders are measured by one scorer in one way.
 
-Each folder is replayed in process through the full pipeline (:func:`pipeline.replay.replay`), the
+Each folder is replayed in process through the full pipeline (:func:`pipeline.compliance.replay.replay`), the
 scorer reads the outputs, and this module reports its totals: client identifiers left (by kind),
 letters leaking, client pronouns left, clinical phrases kept, section accuracy, and genuine letters
 quarantined. The blind figure is the one to believe; the tuned one only shows the rules still hold
@@ -112,8 +112,8 @@ def replay_folder(folder: Path, out: Path) -> None:
 
     from cryptography.fernet import Fernet
 
+    from pipeline.compliance.replay import replay
     from pipeline.config import load_settings
-    from pipeline.replay import replay
 
     for name in ("plumm.worker", "plumm.cases", "presidio-analyzer"):
         logging.getLogger(name).setLevel(logging.ERROR)

@@ -10,7 +10,7 @@ then the same letter text goes through two redactors:
   then ``AnonymizerEngine`` with its default ``replace`` operator (``<PERSON>``...).
 
 Measured for each: identifiers leaked (every ``must_not_survive`` string of ``<stem>.expected.json``,
-by type, with :func:`pipeline.replay.survives`, the rule the compliance replay uses), gendered
+by type, with :func:`pipeline.compliance.replay.survives`, the rule the compliance replay uses), gendered
 pronouns, neopronouns and titles left outside placeholders, ``must_keep`` phrases kept (case-insensitive,
 whitespace-normalised, as the replay checks them), letters per second (3 timed passes after a warm-up
 pass) and memory (process VmHWM after each redactor's stage, with the high-water mark reset between
@@ -228,7 +228,7 @@ def _normalised(text: str) -> str:
 
 def score(cases: list[Case], outputs: list[str]) -> dict[str, Any]:
     """Leaks by type, gendered words left and phrases kept; types and counts only, never values."""
-    from pipeline.replay import survives
+    from pipeline.compliance.replay import survives
 
     by_type: dict[str, dict[str, int]] = {}
     strings = present = leaked = leaked_present = 0

@@ -324,7 +324,7 @@ def replay_cmd(
     Exit code: 0 all good, 1 drift or leak, 2 usage or configuration error."""
     from rich.progress import Progress
 
-    from pipeline.replay import ReplayError, replay
+    from pipeline.compliance.replay import ReplayError, replay
 
     settings = State.settings()
     if not via_smtp:
@@ -557,7 +557,7 @@ app.add_typer(keys_app, name="keys")
 @keys_app.command("new")
 def keys_new() -> None:
     """Print a new Fernet key (put it FIRST in PLUMM_VAULT_KEY, then run `plumm keys rotate`)."""
-    from pipeline.keys import new_key
+    from pipeline.compliance.keys import new_key
 
     out.print(new_key(), markup=False)
 
@@ -568,7 +568,7 @@ def keys_rotate() -> None:
 
     1. PLUMM_VAULT_KEY=NEW,OLD on every process, restart them; 2. plumm keys rotate;
     3. PLUMM_VAULT_KEY=NEW once it reports nothing left under the old key."""
-    from pipeline.keys import rotate
+    from pipeline.compliance.keys import rotate
 
     settings = State.settings()
     report = rotate(store.make_engine(settings.effective_database_url), settings)
@@ -593,7 +593,7 @@ def retention_cmd(
 ) -> None:
     """Delete raw messages, vaults and sent mail of cases closed more than N days ago (keeps the
     redacted case and its audit trail)."""
-    from pipeline.retention import purge
+    from pipeline.compliance.retention import purge
 
     settings = State.settings(retention_days=days)
     report = purge(store.make_engine(settings.effective_database_url), days=settings.retention_days, dry_run=dry_run)

@@ -16,8 +16,8 @@ from sqlalchemy.engine import Engine
 
 from pipeline import store
 from pipeline.accounts import AccountsFile, load_accounts
+from pipeline.compliance.keys import load_cipher, load_hash_key
 from pipeline.config import Settings
-from pipeline.keys import load_cipher, load_hash_key
 from pipeline.stages.redaction import Redactor, get_redactor
 from pipeline.stages.sections import SectionRules, load_section_rules
 from pipeline.stages.signals import TherapistDirectory, load_therapist_directory

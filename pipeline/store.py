@@ -1,7 +1,7 @@
 """The database: inbound messages (our queue), cases, case letters, events and outbound mail.
 
 Contract: only the SMTP edge, the worker and the CLI call into this module; stages never do.
-Raw messages and vaults are stored encrypted (see ``pipeline.keys``); hashes of sender
+Raw messages and vaults are stored encrypted (see ``pipeline.compliance.keys``); hashes of sender
 addresses and Message-IDs (keyed HMAC) allow de-duplication, threading and rate limits
 without storing those values in clear.
 """

@@ -12,7 +12,7 @@ import socket
 import pytest
 
 from bench import redaction as bench
-from pipeline.replay import survives
+from pipeline.compliance.replay import survives
 
 STEMS = [
     "all-caps-heading-apostrophe-name",

@@ -151,7 +151,7 @@ class Deployment:
     # -- what the database holds ----------------------------------------------------------------
     def stored_message_ids(self) -> Counter[str]:
         """Message-ID -> number of stored copies (decrypted here, in the test, never printed)."""
-        from pipeline.keys import load_cipher
+        from pipeline.compliance.keys import load_cipher
 
         fernet = load_cipher(self.settings())
         with store.session(self.engine) as db:
@@ -160,7 +160,7 @@ class Deployment:
 
     def case_map(self) -> dict[str, set[int]]:
         """Message-ID -> the set of case ids its stored copies ended in."""
-        from pipeline.keys import load_cipher
+        from pipeline.compliance.keys import load_cipher
 
         fernet = load_cipher(self.settings())
         result: dict[str, set[int]] = {}

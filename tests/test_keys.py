@@ -7,7 +7,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from pipeline import store
-from pipeline.keys import load_cipher, rotate
+from pipeline.compliance.keys import load_cipher, rotate
 from pipeline.runtime import Runtime
 from pipeline.worker import Worker
 from tests.test_worker import drain, enqueue, letter_bytes

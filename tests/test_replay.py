@@ -17,7 +17,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from pipeline.replay import (
+from pipeline.compliance.replay import (
     ReplayResult,
     ReplayRun,
     Scrubber,

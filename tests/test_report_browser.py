@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from pipeline.compliance.replay import replay, survives
 from pipeline.config import load_settings
-from pipeline.replay import replay, survives
 from tests.conftest import FIXTURES, ROOT, expected, fixture_stems, unavailable
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)

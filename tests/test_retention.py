@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from pipeline import cases, store
-from pipeline.retention import purge
+from pipeline.compliance.retention import purge
 from pipeline.runtime import Runtime
 from pipeline.worker import Worker
 from tests.test_worker import drain, enqueue, letter_bytes

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from pipeline import store
+from pipeline.compliance.keys import load_cipher, load_hash_key
 from pipeline.intake import smtp
-from pipeline.keys import load_cipher, load_hash_key
 
 
 def letter(n: int = 0) -> EmailMessage:

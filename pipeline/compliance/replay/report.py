@@ -1,6 +1,8 @@
-"""The replay report as one HTML page for compliance staff: no JavaScript, inline CSS only.
+"""The replay report: ``report.json`` and ``report.txt`` from :func:`report_data` (deterministic:
+sorted keys and lists, no times or paths), and ``report.html``, one page for compliance staff with
+no JavaScript and inline CSS only.
 
-Contract: :func:`render_html` takes the deterministic report data of ``pipeline.replay`` and the
+Contract: :func:`render_html` takes the deterministic report data and the
 redacted letters (the text a CSM sees, with any surviving ground-truth value already masked as
 ``[LEAK:TYPE]`` by the caller) and returns the same bytes for the same inputs. Every text is
 HTML-escaped; placeholders (``[PERSON_1]``, ``[EMAIL_2]``, ``[they]``, ``[LEAK:PERSON]``) are marked
@@ -9,10 +11,15 @@ with ``<mark class="ph ph-<type>">``. Nothing else reaches the page, so a remove
 
 from __future__ import annotations
 
+import json
 import re
+from collections import Counter
 from html import escape
+from pathlib import Path
 from typing import Any
 
+from pipeline.compliance.replay.matching import Scrubber
+from pipeline.compliance.replay.results import ReplayRun
 from pipeline.patterns import NEUTRAL_PRONOUNS, PLACEHOLDER_RE
 
 # A placeholder as redaction writes it ("[PERSON_1]", "[TITLE]", "[they]"), or a surviving
@@ -200,3 +207,161 @@ def render_html(data: dict[str, Any], letters: dict[str, str], *, leaks: list[st
         "</main></body></html>",
     ]
     return "\n".join(body) + "\n"
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def report_data(run: ReplayRun) -> dict[str, Any]:
+    """Everything the reports show, deterministic (sorted keys and lists, no times or paths)."""
+    results = run.results
+    by_status = Counter(r.summary["status"] for r in results)
+    entities: Counter[str] = Counter()
+    for r in results:
+        entities.update(r.summary["entity_counts"])
+    summary: dict[str, Any] = {
+        "messages": len(results),
+        "by_status": dict(sorted(by_status.items())),
+        "entities_removed": dict(sorted(entities.items())),
+    }
+    drift_by_stem = {d.stem: d for d in run.drifts or []}
+    truth_by_stem = {gt.stem: gt for gt in run.ground_truth or []}
+    if run.drifts is not None:
+        summary["expect"] = {
+            "passed": not run.drifts,
+            "drifted": sorted(d.stem for d in run.drifts if not d.missing),
+            "missing_golden": sorted(d.stem for d in run.drifts if d.missing),
+        }
+        if run.not_compared:
+            summary["expect"]["not_compared_refused_over_smtp"] = run.not_compared
+    if run.ground_truth is not None:
+        leaks = run.leaks
+        leaked_strings = {(leak.stem, leak.entity_type, leak.index) for leak in leaks}
+        strings_by_type: Counter[str] = Counter()
+        for gt in run.ground_truth:
+            strings_by_type.update(gt.by_type)
+        leaks_by_type = Counter(etype for _stem, etype, _i in leaked_strings)
+        strings = sum(gt.strings for gt in run.ground_truth)
+        must_keep = sum(gt.must_keep for gt in run.ground_truth)
+        kept = sum(gt.kept for gt in run.ground_truth)
+        disagreements = run.disagreements
+        summary["ground_truth"] = {
+            "passed": not leaks and not disagreements,
+            "disagreements": len(disagreements),
+            "disagreements_by_field": dict(sorted(Counter(_field_kind(d.field) for d in disagreements).items())),
+            "fixtures": len(run.ground_truth),
+            "strings": strings,
+            "leaked_strings": len(leaked_strings),
+            "leak_rate": _rate(len(leaked_strings), strings),
+            "leaks_by_type": {
+                t: {"strings": n, "leaked": leaks_by_type.get(t, 0)} for t, n in sorted(strings_by_type.items())
+            },
+            "must_keep": must_keep,
+            "kept": kept,
+            "kept_rate": _rate(kept, must_keep),
+        }
+    if run.golden_refused:
+        summary["golden_refused"] = sorted(run.golden_refused)
+    if run.drifts is not None or run.ground_truth is not None or run.golden_refused:
+        summary["passed"] = run.passed
+    messages = []
+    for r in results:
+        entry: dict[str, Any] = {"message": r.stem, **r.summary}
+        if run.drifts is not None:
+            drift = drift_by_stem.get(r.stem)
+            entry["golden"] = (
+                "not-compared"
+                if r.stem in run.not_compared
+                else "same"
+                if drift is None
+                else "missing"
+                if drift.missing
+                else "drift"
+            )
+        truth = truth_by_stem.get(r.stem)
+        if truth is not None:
+            entry["ground_truth"] = {
+                "strings": truth.strings,
+                "leaks": [{"type": leak.entity_type, "index": leak.index, "where": leak.where} for leak in truth.leaks],
+                "must_keep": truth.must_keep,
+                "kept": truth.kept,
+                "missing_kept": list(truth.missing_kept),
+                "disagreements": [
+                    {"field": d.field, "expected": d.expected, "actual": d.actual} for d in truth.disagreements
+                ],
+            }
+        messages.append(entry)
+    return {"summary": summary, "messages": messages}
+
+
+def _field_kind(field_name: str) -> str:
+    """``status`` stays ``status``; ``ADDRESS[2] replaced by`` becomes ``placeholder kind``."""
+    return "placeholder kind" if field_name.endswith(" replaced by") else field_name
+
+
+def _pct(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate * 100:.1f}%"
+
+
+def report_text(data: dict[str, Any], run: ReplayRun) -> str:
+    s = data["summary"]
+    lines = [f"Replay of {s['messages']} messages", ""]
+    if "passed" in s:
+        lines += [f"RESULT: {'PASS' if s['passed'] else 'FAIL'}", ""]
+    lines += [f"  {status:<22} {count}" for status, count in sorted(s["by_status"].items())]
+    lines += ["", "Identifiers removed, by type:"]
+    lines += [f"  {etype:<22} {count}" for etype, count in sorted(s["entities_removed"].items())]
+    if "expect" in s:
+        e = s["expect"]
+        lines += ["", f"Golden comparison: {'no drift' if e['passed'] else 'DRIFT'}"]
+        lines += [f"  drifted: {stem}" for stem in e["drifted"]]
+        lines += [f"  no golden file: {stem}" for stem in e["missing_golden"]]
+        lines += [
+            f"  not compared (line over 998 bytes, refused over SMTP): {stem}"
+            for stem in e.get("not_compared_refused_over_smtp", [])
+        ]
+    if "ground_truth" in s:
+        g = s["ground_truth"]
+        lines += [
+            "",
+            f"Ground truth ({g['fixtures']} fixtures): {g['leaked_strings']} of {g['strings']} "
+            f"must-not-survive strings leaked ({_pct(g['leak_rate'])}); kept phrases "
+            f"{g['kept']}/{g['must_keep']} ({_pct(g['kept_rate'])})",
+        ]
+        lines += [
+            f"  {etype:<22} {v['leaked']} leaked of {v['strings']}" for etype, v in sorted(g["leaks_by_type"].items())
+        ]
+        lines += [f"  LEAK {leak.describe()}" for leak in run.leaks]
+        lines += ["", f"Outcome against expected.json: {g['disagreements']} disagreement(s)"]
+        lines += [f"  {kind:<22} {count}" for kind, count in g["disagreements_by_field"].items()]
+        lines += [f"  DISAGREE {d.describe()}" for d in run.disagreements]
+    for stem in s.get("golden_refused", []):
+        lines.append(f"  golden NOT written for {stem}: it leaks or contradicts expected.json")
+    lines += ["", "Per message:"]
+    for m in data["messages"]:
+        flags = " ".join(f"{k}={'yes' if v else 'NO'}" for k, v in sorted((m["sections"] or {}).items()))
+        extra = ""
+        if "golden" in m:
+            extra += f" golden={m['golden']}"
+        if "ground_truth" in m:
+            gt = m["ground_truth"]
+            extra += f" leaks={len(gt['leaks'])} kept={gt['kept']}/{gt['must_keep']}"
+            extra += f" disagreements={len(gt['disagreements'])}" if gt["disagreements"] else ""
+        line = f"  {m['message']:<45} {m['status']:<22} {m['reason'] or '-':<38} {flags}{extra}"
+        lines.append(line.rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def write_report(out: Path, run: ReplayRun) -> None:
+    data = report_data(run)
+    (out / "report.json").write_text(
+        json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8", newline="\n"
+    )
+    (out / "report.txt").write_text(report_text(data, run), encoding="utf-8", newline="\n")
+    # The page shows the letter as a CSM sees it, except a ground-truth value that survived,
+    # which is shown as [LEAK:TYPE]: the report proves the leak without repeating it.
+    scrub = run.scrubber or Scrubber({})
+    letters = {r.stem: scrub.known(r.letter) for r in run.results}
+    leaks = [leak.describe() for leak in run.leaks]
+    (out / "report.html").write_text(render_html(data, letters, leaks=leaks), encoding="utf-8", newline="\n")
