@@ -222,7 +222,7 @@ def cases_show(
     settings = State.settings()
     vault = _reveal(settings, reference, operator) if reveal else None
     engine = store.make_engine(settings.effective_database_url)
-    from pipeline.cases import by_reference
+    from pipeline.cases.lifecycle import by_reference
 
     with store.session(engine) as db:
         case = by_reference(db, reference)
@@ -282,7 +282,7 @@ def cases_show(
 
 
 def _reveal(settings: Settings, reference: str, operator: str | None) -> dict[str, str]:
-    from pipeline import csm
+    from pipeline.cases import service as csm
 
     try:
         return csm.reveal(_csm_runtime(settings), reference, operator=operator or _me())
@@ -420,9 +420,10 @@ def _csm_runtime(settings: Settings) -> Runtime:
 
 
 def _csm_action(action: str, reference: str, *args: str, **kwargs: Any) -> None:
-    """Run one pipeline.csm action; a refusal prints its reason and exits 1."""
-    from pipeline import csm, delivery
-    from pipeline.cases import TransitionRefused
+    """Run one CSM action (pipeline.cases.service); a refusal prints its reason and exits 1."""
+    from pipeline.cases import service as csm
+    from pipeline.cases.lifecycle import TransitionRefused
+    from pipeline.outbound import delivery
 
     rt = _csm_runtime(State.settings())
     try:
@@ -523,7 +524,8 @@ def digest_cmd(
     """Email each CSM their cases waiting for assessment or action (cron-friendly)."""
     from datetime import UTC, datetime
 
-    from pipeline import delivery, digest
+    from pipeline.cases import digest
+    from pipeline.outbound import delivery
 
     since_at = None
     if since:

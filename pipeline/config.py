@@ -13,7 +13,8 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from pipeline.rules import DEFAULT_RULES_DIR, email_address
+from pipeline.addresses import mail_domains, mailbox
+from pipeline.rules import DEFAULT_RULES_DIR
 
 
 class ConfigError(Exception):
@@ -55,6 +56,7 @@ class Settings(BaseSettings):
     hash_key: str = ""  # secret for pseudonymous hashes of addresses/Message-IDs; empty = data_dir/hash.key
     outbound_smtp: str = ""  # relay "host:port"; empty = write to data_dir/outbox
     sender_address: str = "hello@heyplumm.com"
+    message_id_domain: str = ""  # right-hand side of our Message-IDs; empty = the sender address's domain
     ack_limit_per_hour: int = Field(5, ge=0)
 
     worker_poll_seconds: float = Field(0.5, gt=0)
@@ -75,7 +77,17 @@ class Settings(BaseSettings):
     def _addresses(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("at least one intake address is required")
-        return [email_address(a) for a in value]
+        return [mailbox(a).lower() for a in value]
+
+    @field_validator("sender_address")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        return mailbox(value)
+
+    @field_validator("message_id_domain")
+    @classmethod
+    def _message_id_domain(cls, value: str) -> str:
+        return mail_domains([value])[0] if value else value
 
     @field_validator("database_url")
     @classmethod
@@ -103,6 +115,10 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'plumm.db').resolve()}"
+
+    @property
+    def effective_message_id_domain(self) -> str:
+        return self.message_id_domain or self.sender_address.rpartition("@")[2].lower()
 
     @property
     def outbox_dir(self) -> Path:

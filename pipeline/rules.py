@@ -29,23 +29,6 @@ class RuleModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def email_address(value: str) -> str:
-    """One address as ``local@domain`` (no spaces), lower-cased; ``ValueError`` otherwise."""
-    value = value.strip()
-    local, at, domain = value.partition("@")
-    if not at or not local or not domain or "@" in domain or any(c.isspace() for c in value):
-        raise ValueError("each address must look like local@domain")
-    return value.lower()
-
-
-def domain_names(values: list[str]) -> list[str]:
-    """Mail domains such as ``example.org`` (no ``@``), lower-cased; ``ValueError`` otherwise."""
-    for domain in values:
-        if "@" in domain or "." not in domain or any(c.isspace() for c in domain.strip()):
-            raise ValueError("each domain must look like example.org (no @)")
-    return [d.strip().lower().lstrip(".") for d in values]
-
-
 def load_rules(path: Path, model: type[M]) -> M:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))

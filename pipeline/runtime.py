@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 
 from pipeline import store
-from pipeline.accounts import AccountsFile, load_accounts
+from pipeline.cases.routing import AccountsFile, load_accounts
 from pipeline.compliance.keys import load_cipher, load_hash_key
 from pipeline.config import Settings
+from pipeline.outbound.messages import ReasonTexts, load_reason_texts
 from pipeline.stages.redaction import Redactor, get_redactor
 from pipeline.stages.sections import SectionRules, load_section_rules
 from pipeline.stages.signals import TherapistDirectory, load_therapist_directory
@@ -57,6 +58,10 @@ class Runtime:
     def accounts(self) -> AccountsFile:
         return load_accounts(self.settings.rules_dir)
 
+    @cached_property
+    def reason_texts(self) -> ReasonTexts:
+        return load_reason_texts(self.settings.rules_dir)
+
     def load_rules(self) -> None:
         """Validate every rules file and load the model now, so a bad file fails start-up."""
-        _ = self.redactor, self.section_rules, self.therapists, self.accounts
+        _ = self.redactor, self.section_rules, self.therapists, self.accounts, self.reason_texts

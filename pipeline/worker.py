@@ -22,8 +22,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col
 
-from pipeline import cases, delivery, store
+from pipeline import store
+from pipeline.cases import recording
+from pipeline.cases.threading import find_prior
 from pipeline.models import IntakeOutcome, KnownIdentifiers, ParsedMail, Prior, Processed
+from pipeline.outbound import delivery
 from pipeline.runtime import Runtime
 from pipeline.stages.extract import extract
 from pipeline.stages.identifiers import seed_identifiers
@@ -145,17 +148,17 @@ class Worker:
             raw = self.rt.cipher.decrypt(row.raw_encrypted)
         if attempts > self.rt.settings.max_attempts:
             # It was claimed and lost (killed worker) too many times: shunt it.
-            cases.record_failure(self.rt, message_id, self.worker_id, stage="worker", reason="attempts-exhausted")
+            recording.record_failure(self.rt, message_id, self.worker_id, stage="worker", reason="attempts-exhausted")
             return
         started = time.perf_counter()
         try:
-            processed = process(self.rt, raw, find_prior=lambda mail: cases.find_prior(self.rt, mail))
+            processed = process(self.rt, raw, find_prior=lambda mail: find_prior(self.rt, mail))
         except StageFailed as failure:
             log.error(
                 "message %d: stage %s failed (%s), attempt %d", message_id, failure.stage, failure.error_type, attempts
             )
             if attempts >= self.rt.settings.max_attempts:
-                cases.record_failure(
+                recording.record_failure(
                     self.rt,
                     message_id,
                     self.worker_id,
@@ -163,7 +166,7 @@ class Worker:
                     reason=f"internal-error:{failure.error_type}",
                 )
             else:
-                cases.release_for_retry(self.rt, message_id, self.worker_id, backoff_seconds=2.0 * attempts)
+                recording.release_for_retry(self.rt, message_id, self.worker_id, backoff_seconds=2.0 * attempts)
             return
         reference = self._record(message_id, processed)
         log.info(
@@ -178,7 +181,7 @@ class Worker:
         delay = 0.2
         for attempt in range(1, self.RECORD_RETRIES + 1):
             try:
-                return cases.record(self.rt, message_id, self.worker_id, processed)
+                return recording.record(self.rt, message_id, self.worker_id, processed)
             except OperationalError as error:
                 if attempt == self.RECORD_RETRIES:
                     raise

@@ -7,8 +7,9 @@ import shutil
 import pytest
 from sqlalchemy import select
 
-from pipeline import accounts, store
-from pipeline.accounts import UNASSIGNED, Route, load_accounts, route
+from pipeline import store
+from pipeline.cases.recording import assign_account
+from pipeline.cases.routing import UNASSIGNED, Route, load_accounts, route
 from pipeline.rules import DEFAULT_RULES_DIR, RulesError
 from pipeline.runtime import Runtime
 from tests.test_csm import THERAPIST_EMAIL, VAULT, make_case
@@ -98,7 +99,7 @@ def test_assign_account_records_the_account_and_how_it_matched_never_the_value(r
     case = make_case(rt, account=None)
     with store.session(rt.engine) as db:
         fresh = db.get(store.Case, case.id)
-        assert accounts.assign_account(rt, db, fresh) == "brightwater"  # by the client's work address
+        assert assign_account(rt, db, fresh) == "brightwater"  # by the client's work address
         db.commit()
         event = db.execute(select(store.CaseEvent).where(store.CaseEvent.case_id == case.id)).scalar_one()
     assert (event.kind, event.note) == ("account-assigned", "brightwater (email-domain)")
@@ -116,7 +117,7 @@ def test_assign_account_does_not_route_by_the_therapists_address(rt, tmp_path):
     case = make_case(rt2, account=None, vault=vault)
     with store.session(rt2.engine) as db:
         fresh = db.get(store.Case, case.id)
-        assert accounts.assign_account(rt2, db, fresh) == "brightwater"  # not northgate
+        assert assign_account(rt2, db, fresh) == "brightwater"  # not northgate
 
 
 def test_assign_account_with_a_broken_file_leaves_the_case_unassigned(rt, tmp_path):
@@ -125,4 +126,4 @@ def test_assign_account_with_a_broken_file_leaves_the_case_unassigned(rt, tmp_pa
     case = make_case(rt2, account=None)
     with store.session(rt2.engine) as db:
         fresh = db.get(store.Case, case.id)
-        assert accounts.assign_account(rt2, db, fresh) == UNASSIGNED
+        assert assign_account(rt2, db, fresh) == UNASSIGNED

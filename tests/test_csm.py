@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from pipeline import csm, store
-from pipeline.cases import ALLOWED, TransitionRefused
+from pipeline import store
+from pipeline.cases import service as csm
+from pipeline.cases.lifecycle import ALLOWED, TransitionRefused
 from pipeline.models import CaseStatus
 from pipeline.runtime import Runtime
 from tests.conftest import FIXTURES, expected

@@ -15,9 +15,13 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from pipeline import cases, csm, delivery, digest, store
+from pipeline import store
+from pipeline.cases import digest
+from pipeline.cases import lifecycle as cases
+from pipeline.cases import service as csm
 from pipeline.intake.smtp import build_controller
 from pipeline.models import CaseStatus
+from pipeline.outbound import delivery
 from pipeline.runtime import Runtime
 from pipeline.worker import StageFailed
 from tests.conftest import FIXTURES, drain_worker, expected, send_over_smtp

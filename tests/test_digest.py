@@ -7,8 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from pipeline import cases, csm, delivery, digest, store
+from pipeline import store
+from pipeline.cases import digest
+from pipeline.cases import lifecycle as cases
+from pipeline.cases import service as csm
 from pipeline.models import CaseStatus
+from pipeline.outbound import delivery
 from pipeline.runtime import Runtime
 from tests.conftest import FIXTURES, expected, fixture_stems, normalise
 from tests.test_csm import REDACTED, VAULT, fixture_case, full_text, make_case, outbound, redact_fixture

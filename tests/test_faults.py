@@ -763,7 +763,7 @@ def test_two_copies_of_a_resent_letter_recorded_at_once_make_one_case(settings, 
     """Worker A is inside its recording transaction (its new case not yet committed) when worker B
     records the other copy. B must wait and then see A's case, not open a second one. PostgreSQL
     needs the advisory lock in ``cases.record``; SQLite serialises writers and B retries."""
-    from pipeline import cases
+    from pipeline.cases import recording as cases
     from pipeline.intake.rawstore import database_persister
     from pipeline.runtime import Runtime
     from pipeline.worker import Worker, process

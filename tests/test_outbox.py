@@ -18,13 +18,9 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from pipeline.models import SectionReport
-from pipeline.outbox import (
-    acknowledgement_allowed,
-    build_acknowledgement,
-    deliver,
-    render,
-    reply_address,
-)
+from pipeline.outbound.delivery import deliver
+from pipeline.outbound.loop_safety import acknowledgement_allowed, reply_address
+from pipeline.outbound.messages import build_acknowledgement, render
 from pipeline.rules import DEFAULT_RULES_DIR
 from pipeline.stages.parse import parse
 from pipeline.stages.sections import assess_sections, load_section_rules

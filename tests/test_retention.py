@@ -7,7 +7,8 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
-from pipeline import cases, store
+from pipeline import store
+from pipeline.cases import lifecycle as cases
 from pipeline.compliance.retention import purge
 from pipeline.runtime import Runtime
 from pipeline.worker import Worker

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from pydantic import field_validator
 
+from pipeline.addresses import mail_domains, mailbox
 from pipeline.models import ParsedMail
-from pipeline.rules import RuleModel, domain_names, email_address, load_rules
+from pipeline.rules import RuleModel, load_rules
 
 RULES_FILE = "therapists.yaml"
 
@@ -30,12 +31,12 @@ class TherapistDirectory(RuleModel):
     @field_validator("addresses")
     @classmethod
     def _addresses(cls, value: list[str]) -> list[str]:
-        return [email_address(a) for a in value]
+        return [mailbox(a).lower() for a in value]
 
     @field_validator("domains")
     @classmethod
     def _domains(cls, value: list[str]) -> list[str]:
-        return domain_names(value)
+        return mail_domains(value)
 
     def knows(self, address: str) -> bool:
         address = address.strip().lower()

@@ -1,39 +1,30 @@
-"""Accounts: which employer a case belongs to, and so which CSM and HR contact handle it.
+"""Routing: which employer account a case belongs to, and so which CSM and HR contact handle it.
 
 Contract: ``rules/accounts.yaml`` is loaded into :class:`AccountsFile` (validated; a broken
 file raises :class:`~pipeline.rules.RulesError` naming the file and the key).
 :func:`route` maps a case's vault (placeholder -> original) to an account id by the client's
 work email domain (``[EMAIL_n]`` values) or the employer's name (``[EMPLOYER_n]``/``[ORG_n]``
 values); anything unknown or ambiguous goes to :data:`UNASSIGNED`, the team lead's queue.
-:func:`assign_account` stores the result on the case with an event that names the account
-and *how* it matched (a fixed code), never the matched value.
+The recording stores the result on the case (``pipeline.cases.recording.assign_account``) with an
+event that names the account and *how* it matched (a fixed code), never the matched value.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import field_validator, model_validator
-from sqlmodel import Session
 
 from pipeline import store
+from pipeline.addresses import mail_domains, mailbox
 from pipeline.patterns import vault_key_number, vault_key_type
-from pipeline.rules import RuleModel, RulesError, domain_names, email_address, load_rules
-
-if TYPE_CHECKING:
-    from pipeline.runtime import Runtime
-
-log = logging.getLogger("plumm.accounts")
+from pipeline.rules import RuleModel, load_rules
 
 RULES_FILE = "accounts.yaml"
 UNASSIGNED = "unassigned"
-SYSTEM = "system"
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _LEGAL_SUFFIXES = {
@@ -86,12 +77,12 @@ class Account(RuleModel):
     @field_validator("csm", "hr_contact")
     @classmethod
     def _addresses(cls, value: str) -> str:
-        return email_address(value)
+        return mailbox(value).lower()
 
     @field_validator("domains")
     @classmethod
     def _domains(cls, value: list[str]) -> list[str]:
-        return domain_names(value)
+        return mail_domains(value)
 
     def names(self) -> set[str]:
         return {n for n in (normalise_name(x) for x in (self.name, *self.aliases)) if n}
@@ -109,7 +100,7 @@ class AccountsFile(RuleModel):
     @field_validator("team_lead")
     @classmethod
     def _lead(cls, value: str) -> str:
-        return email_address(value)
+        return mailbox(value).lower()
 
     @model_validator(mode="after")
     def _unique(self) -> AccountsFile:
@@ -183,33 +174,6 @@ def route(
     return Route(UNASSIGNED, "ambiguous" if by_name else "none")
 
 
-def _vault(rt: Runtime, case: store.Case) -> dict[str, str]:
-    if not case.vault_encrypted:
-        return {}
-    return dict(json.loads(rt.cipher.decrypt(case.vault_encrypted)))
-
-
-def is_sender(rt: Runtime, case: store.Case) -> Callable[[str], bool]:
+def is_sender(hash_key: bytes, case: store.Case) -> Callable[[str], bool]:
     """True for the address that sent the letter (the therapist or their practice), by keyed hash."""
-    return lambda email: bool(case.sender_hash) and store.keyed_hash(rt.hash_key, email) == case.sender_hash
-
-
-def assign_account(rt: Runtime, db: Session, case: store.Case) -> str:
-    """Route the case and record the account on it. A case a person already routed keeps it."""
-    from pipeline.cases import add_event  # cases imports this module
-
-    if case.account and case.account != UNASSIGNED:
-        return case.account
-    try:
-        directory = rt.accounts
-    except RulesError as exc:
-        # The case must still be recorded; it waits in the team lead's queue.
-        log.error("%s: accounts not loaded (%s)", case.reference, exc)
-        result = Route(UNASSIGNED, "accounts-file-invalid")
-    else:
-        result = route(directory, _vault(rt, case), ignore_email=is_sender(rt, case))
-    if case.account != result.account:
-        case.account = result.account
-        db.add(case)
-        add_event(db, case, actor=SYSTEM, kind="account-assigned", note=f"{result.account} ({result.matched_by})")
-    return result.account
+    return lambda email: bool(case.sender_hash) and store.keyed_hash(hash_key, email) == case.sender_hash

@@ -1,15 +1,19 @@
-"""Cases: recording a processed message, threading follow-ups, and the life cycle.
+"""Recording: a processed message becomes a new case, or a letter or event on an existing one.
 
-Contract: every status change goes through :func:`transition`, which refuses transitions the
-life cycle does not allow and appends a ``CaseEvent`` (who, when, from, to, note). Nothing
-here logs or stores a value from a letter in clear: redacted text, counts, reason codes and
-keyed hashes only; originals live in the encrypted vault.
+Contract: :func:`record` writes the outcome of one message in one transaction, and only while the
+worker still holds the message's lease: the case (or the follow-up letter on a threaded case), its
+routing to an account, the message marked done, and the acknowledgement queued (loop-safe and rate
+limited; at most one per inbound message, because the transaction that queues it is the one that
+finishes the lease). A resend of a message that already has a case adds nothing but an event; a
+message re-queued by ``plumm cases reprocess`` updates its own case. :func:`record_failure` shunts a
+message whose stage kept failing into a quarantined case. Nothing here logs or stores a value from a
+letter in clear: redacted text, counts, reason codes and keyed hashes only; originals live in the
+encrypted vault.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -17,9 +21,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, text
 from sqlmodel import Session, col
 
-from pipeline import accounts, delivery, outbox, store
-from pipeline.models import CaseStatus, IntakeOutcome, ParsedMail, Prior
-from pipeline.patterns import CASE_REFERENCE_RE
+from pipeline import store
+from pipeline.cases.lifecycle import OPEN_FOR_LETTERS, SYSTEM, S, add_event, transition
+from pipeline.cases.routing import UNASSIGNED, Route, is_sender, route
+from pipeline.cases.threading import thread_case_id
+from pipeline.cases.vault import case_vault, seal
+from pipeline.models import IntakeOutcome, ParsedMail
+from pipeline.outbound import delivery
+from pipeline.outbound.loop_safety import acknowledgement_allowed, reply_address
+from pipeline.outbound.messages import build_acknowledgement
+from pipeline.rules import RulesError
 from pipeline.stages.signals import sender_signals
 
 if TYPE_CHECKING:
@@ -28,123 +39,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("plumm.cases")
 
-SYSTEM = "system"
 LETTER_SEPARATOR = "\n\n-- follow-up letter --\n\n"
 
-S = CaseStatus
-ALLOWED: dict[str, set[str]] = {
-    S.RECEIVED: {S.AWAITING_INFORMATION, S.READY_FOR_ASSESSMENT, S.QUARANTINED},
-    S.AWAITING_INFORMATION: {S.READY_FOR_ASSESSMENT, S.QUARANTINED, S.DECLINED, S.CLOSED},
-    S.READY_FOR_ASSESSMENT: {S.APPROVED, S.DECLINED, S.AWAITING_INFORMATION},
-    S.QUARANTINED: {S.AWAITING_INFORMATION, S.READY_FOR_ASSESSMENT, S.CLOSED},
-    S.APPROVED: {S.EMPLOYER_CONTACTED},
-    S.DECLINED: {S.CLOSED},
-    S.EMPLOYER_CONTACTED: {S.EMPLOYER_APPROVED, S.EMPLOYER_DECLINED},
-    S.EMPLOYER_APPROVED: {S.CLIENT_NOTIFIED},
-    S.EMPLOYER_DECLINED: {S.CLIENT_NOTIFIED, S.CLOSED},
-    S.CLIENT_NOTIFIED: {S.CLOSED},
-    S.CLOSED: set(),
-}
-# Statuses in which a new letter from the therapist still changes the assessment.
-OPEN_FOR_LETTERS = {S.RECEIVED, S.AWAITING_INFORMATION, S.READY_FOR_ASSESSMENT}
 
-
-class TransitionRefused(Exception):
-    """The life cycle does not allow this move; the message says which and what is allowed."""
-
-
-def transition(db: Session, case: store.Case, to: str, *, actor: str, kind: str = "status", note: str = "") -> None:
-    current = case.status
-    if to not in ALLOWED.get(current, set()):
-        allowed = ", ".join(sorted(ALLOWED.get(current, set()))) or "nothing (final)"
-        raise TransitionRefused(f"{case.reference}: cannot go from {current} to {to}; allowed: {allowed}")
-    case.status = to
-    case.updated_at = store.utcnow()
-    db.add(case)
-    add_event(db, case, actor=actor, kind=kind, from_status=current, to_status=to, note=note)
-
-
-def add_event(
-    db: Session,
-    case: store.Case,
-    *,
-    actor: str,
-    kind: str,
-    from_status: str | None = None,
-    to_status: str | None = None,
-    note: str = "",
-) -> None:
-    assert case.id is not None
-    db.add(
-        store.CaseEvent(
-            case_id=case.id, actor=actor, kind=kind, from_status=from_status, to_status=to_status, note=note
-        )
-    )
-
-
-def by_reference(db: Session, reference: str) -> store.Case | None:
-    return db.execute(select(store.Case).where(col(store.Case.reference) == reference)).scalar_one_or_none()
-
-
-# -- threading ------------------------------------------------------------------------------
-def thread_case_id(db: Session, rt: Runtime, mail: ParsedMail) -> int | None:
-    """A case reference in the subject, or In-Reply-To/References naming a message of a case."""
-    match = CASE_REFERENCE_RE.search(mail.subject or "")
-    if match:
-        case = by_reference(db, match.group(0))
-        if case is not None:
-            return case.id
-    ids = [i for i in (mail.in_reply_to, *mail.references) if i]
-    if not ids:
-        return None
-    hashes = [store.keyed_hash(rt.hash_key, i) for i in ids]
-    inbound = db.execute(
-        select(col(store.InboundMessage.case_id))
-        .where(
-            col(store.InboundMessage.message_id_hash).in_(hashes),
-            col(store.InboundMessage.case_id).is_not(None),
-        )
-        .order_by(col(store.InboundMessage.id))
-        .limit(1)
-    ).scalar_one_or_none()
-    if inbound is not None:
-        return inbound
-    return db.execute(
-        select(col(store.OutboundMessage.case_id))
-        .where(
-            col(store.OutboundMessage.message_id_hash).in_(hashes),
-            col(store.OutboundMessage.case_id).is_not(None),
-        )
-        .limit(1)
-    ).scalar_one_or_none()
-
-
-def case_vault(rt: Runtime, case: store.Case) -> dict[str, str]:
-    if not case.vault_encrypted:
-        return {}
-    return dict(json.loads(rt.cipher.decrypt(case.vault_encrypted)))
-
-
-def find_prior(rt: Runtime, mail: ParsedMail) -> Prior:
-    with store.session(rt.engine) as db:
-        case_id = thread_case_id(db, rt, mail)
-        if case_id is None:
-            return Prior()
-        case = db.get(store.Case, case_id)
-        assert case is not None
-        letters = (
-            db.execute(
-                select(col(store.CaseLetter.redacted_text))
-                .where(col(store.CaseLetter.case_id) == case_id)
-                .order_by(col(store.CaseLetter.seq))
-            )
-            .scalars()
-            .all()
-        )
-        return Prior(case_id=case_id, vault=case_vault(rt, case), letters=tuple(letters))
-
-
-# -- recording ------------------------------------------------------------------------------
 def _leased_message(db: Session, message_id: int, worker_id: str) -> store.InboundMessage | None:
     """Lock our message row and check we still hold its lease (else another worker does)."""
     row = db.execute(
@@ -299,7 +196,7 @@ def _apply_letter(
     case.letter_redacted = (case.letter_redacted + LETTER_SEPARATOR if case.letter_redacted else "") + redaction.text
     case.sources = list(dict.fromkeys([*case.sources, *letter.sources]))
     case.entity_counts = _merge_counts(case.entity_counts, dict(redaction.counts))
-    case.vault_encrypted = rt.cipher.encrypt(json.dumps(dict(redaction.vault), sort_keys=True).encode())
+    case.vault_encrypted = seal(rt.cipher, redaction.vault)
     case.sections = _sections_json(processed)
     case.sessions_requested = report.sessions_requested or case.sessions_requested
     case.period = report.period or case.period
@@ -309,7 +206,7 @@ def _apply_letter(
     if case.status != target:
         transition(db, case, target, actor=SYSTEM, note=case.reason or "")
     db.add(case)
-    accounts.assign_account(rt, db, case)
+    assign_account(rt, db, case)
 
 
 def _record_rerun(
@@ -353,10 +250,10 @@ def _record_follow_up(
 
 
 def _maybe_acknowledge(db: Session, rt: Runtime, case: store.Case, mail: ParsedMail, processed: Processed) -> None:
-    allowed, why = outbox.acknowledgement_allowed(
+    allowed, why = acknowledgement_allowed(
         mail, own_addresses=[*rt.settings.intake_addresses, rt.settings.sender_address]
     )
-    to = outbox.reply_address(mail)
+    to = reply_address(mail)
     if not allowed or not to:
         add_event(db, case, actor=SYSTEM, kind="acknowledgement-skipped", note=why if not allowed else "no-sender")
         return
@@ -375,7 +272,7 @@ def _maybe_acknowledge(db: Session, rt: Runtime, case: store.Case, mail: ParsedM
         return
     outcome = processed.outcome
     try:
-        message = outbox.build_acknowledgement(
+        message = build_acknowledgement(
             case_ref=case.reference,
             to=to,
             original_message_id=mail.message_id,
@@ -386,6 +283,9 @@ def _maybe_acknowledge(db: Session, rt: Runtime, case: store.Case, mail: ParsedM
             reason=outcome.reason if outcome else None,
             sender_address=rt.settings.sender_address,
             rules_dir=rt.settings.rules_dir,
+            section_rules=rt.section_rules,
+            reason_texts=rt.reason_texts,
+            message_id_domain=rt.settings.effective_message_id_domain,
         )
     except ValueError:  # the sender address cannot be a single safe recipient
         add_event(db, case, actor=SYSTEM, kind="acknowledgement-skipped", note="bad-recipient")
@@ -427,3 +327,22 @@ def release_for_retry(rt: Runtime, message_id: int, worker_id: str, *, backoff_s
         row.not_before = store.utcnow() + timedelta(seconds=backoff_seconds)
         db.add(row)
         db.commit()
+
+
+def assign_account(rt: Runtime, db: Session, case: store.Case) -> str:
+    """Route the case and record the account on it. A case a person already routed keeps it."""
+    if case.account and case.account != UNASSIGNED:
+        return case.account
+    try:
+        directory = rt.accounts
+    except RulesError as exc:
+        # The case must still be recorded; it waits in the team lead's queue.
+        log.error("%s: accounts not loaded (%s)", case.reference, exc)
+        result = Route(UNASSIGNED, "accounts-file-invalid")
+    else:
+        result = route(directory, case_vault(rt.cipher, case), ignore_email=is_sender(rt.hash_key, case))
+    if case.account != result.account:
+        case.account = result.account
+        db.add(case)
+        add_event(db, case, actor=SYSTEM, kind="account-assigned", note=f"{result.account} ({result.matched_by})")
+    return result.account

@@ -3,7 +3,7 @@
 Contract: :func:`collect` groups open cases by the CSM of their account (the team lead gets
 the ``unassigned`` queue and a list of quarantined cases by reference and reason code only);
 :func:`send` renders ``rules/templates/digest.*.j2`` (text + HTML alternatives), queues one
-message per CSM with kind ``digest`` through :func:`pipeline.delivery.queue` and stamps each
+message per CSM with kind ``digest`` through :func:`pipeline.outbound.delivery.queue` and stamps each
 listed case's ``last_digest_at`` in the same transaction. ``only_new`` lists a case only if
 it changed (``updated_at``) since it was last in a digest; ``since`` only if it changed since
 then.
@@ -26,8 +26,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlmodel import col
 
-from pipeline import accounts, cases, csm, delivery, outbox, store
+from pipeline import store
+from pipeline.cases.routing import UNASSIGNED
+from pipeline.cases.vault import case_vault, leaked_types
 from pipeline.models import CaseStatus
+from pipeline.outbound import delivery
+from pipeline.outbound.messages import compose, render
 
 if TYPE_CHECKING:
     from pipeline.runtime import Runtime
@@ -113,7 +117,7 @@ def entry(rt: Runtime, case: store.Case, *, now: datetime, queue: str) -> dict[s
         for key, v in sorted(case.sections.items())
     ]
     letter = case.letter_redacted
-    leaks = csm.leaked_types(cases.case_vault(rt, case), letter, *(str(s["evidence"]) for s in sections))
+    leaks = leaked_types(case_vault(rt.cipher, case), letter, *(str(s["evidence"]) for s in sections))
     if leaks:
         log.warning(
             "%s: letter withheld from digest, vaulted value(s) of type %s found", case.reference, ",".join(leaks)
@@ -178,7 +182,7 @@ def collect(
             account = directory.get(case.account)
             address = account.csm if account is not None else directory.team_lead
             digest = digests[address]
-            queue = "your accounts" if account else accounts.UNASSIGNED
+            queue = "your accounts" if account else UNASSIGNED
             digest.entries.append(entry(rt, case, now=now, queue=queue))
         assert case.id is not None
         digest.case_ids.append(case.id)
@@ -197,14 +201,20 @@ def build_message(rt: Runtime, digest: Digest, *, now: datetime) -> EmailMessage
         "quarantined": digest.quarantined,
         "waiting": {status: sum(1 for e in digest.entries if e["status"] == status) for status in WAITING},
     }
-    text, html = outbox.render("digest", rules_dir=rt.settings.rules_dir, **context)
+    text, html = render("digest", rules_dir=rt.settings.rules_dir, **context)
     count = len(digest.entries) + len(digest.quarantined)
     subject = f"Plumm digest {now:%Y-%m-%d}: {count} case{'s' if count != 1 else ''} for you"
-    message = csm.compose(rt, to=digest.to, subject=subject, text=text, html=html)
     # An automatic message: an out-of-office answering it must not answer back (RFC 3834).
-    message["Auto-Submitted"] = "auto-generated"
-    message[outbox.LOOP_HEADER] = rt.settings.sender_address
-    return message
+    return compose(
+        sender=rt.settings.sender_address,
+        message_id_domain=rt.settings.effective_message_id_domain,
+        to=digest.to,
+        subject=subject,
+        text=text,
+        html=html,
+        reply_to=rt.settings.sender_address,
+        automatic="auto-generated",
+    )
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,16 @@
 """The customer-success manager's actions on a case: assess, ask the employer, tell the client.
 
+This is the service layer the CLI (and any console) calls; permissions and the life cycle are
+checked here, never by the caller.
+
 Contract: each action is a plain function ``action(rt, reference, *, actor, note=...)`` that
-runs in one transaction: it locks the case, moves it with :func:`pipeline.cases.transition`
-(which refuses what the life cycle does not allow and appends a ``CaseEvent`` with actor and
-note), queues any email through :func:`pipeline.delivery.queue` (delivered by the worker loop
-or :func:`pipeline.delivery.deliver_pending`), and commits. A refusal raises
-:class:`~pipeline.cases.TransitionRefused` or :class:`ActionRefused`; their messages carry the
-case reference, statuses and counts, never a value from a letter or the vault.
+runs in one transaction: it locks the case, moves it with
+:func:`pipeline.cases.lifecycle.transition` (which refuses what the life cycle does not allow and
+appends a ``CaseEvent`` with actor and note), queues any email through
+:func:`pipeline.outbound.delivery.queue` (sent by the worker loop, or at once by the CLI), and
+commits. A refusal raises :class:`~pipeline.cases.lifecycle.TransitionRefused` or
+:class:`ActionRefused`; their messages carry the case reference, statuses and counts, never a
+value from a letter or the vault.
 
 Only :func:`reveal` returns vault originals, and only to an operator named in
 ``PLUMM_REVEALERS``; every attempt, granted or refused, is an audit event.
@@ -14,33 +18,25 @@ Only :func:`reveal` returns vault originals, and only to an operator named in
 
 from __future__ import annotations
 
-import email.policy
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
-from pipeline import accounts, cases, delivery, outbox, store
-from pipeline.cases import TransitionRefused
-from pipeline.models import CaseStatus
-from pipeline.patterns import is_case_reference, vault_key_type
-from pipeline.stages.signals import load_therapist_directory
+from pipeline import store
+from pipeline.addresses import AddressError, mailbox
+from pipeline.cases.lifecycle import S, TransitionRefused, add_event, transition
+from pipeline.cases.routing import UNASSIGNED, Account, is_sender, vault_values
+from pipeline.cases.vault import case_vault, leaked_types
+from pipeline.outbound import delivery
+from pipeline.outbound.messages import compose, render
+from pipeline.patterns import is_case_reference
 
 if TYPE_CHECKING:
     from pipeline.runtime import Runtime
-
-S = CaseStatus
-MSGID_DOMAIN = "heyplumm.com"
-# Vault types whose originals are not identifying on their own (neutralised words); they are not
-# used by the outgoing-mail leak check, which would otherwise trip over ordinary words.
-NON_IDENTIFYING_TYPES = {"PRONOUN", "TITLE", "GENDER"}
 
 __all__ = [
     "ActionRefused",
@@ -50,9 +46,7 @@ __all__ = [
     "approve",
     "assign",
     "close",
-    "compose",
     "decline",
-    "leaked_types",
     "notify_client",
     "record_employer",
     "reprocess",
@@ -90,58 +84,26 @@ def _locked_case(rt: Runtime, reference: str) -> Iterator[tuple[Session, store.C
         db.commit()
 
 
-def _single_address(value: str, *, what: str) -> str:
-    cleaned = "".join(ch for ch in value if ch >= " " and ch != "\x7f").strip()
-    _, addr = parseaddr(cleaned)
-    local, at, domain = addr.partition("@")
-    if (
-        not at
-        or not local
-        or "." not in domain
-        or "@" in domain
-        or "," in cleaned
-        or ";" in cleaned
-        or any(c.isspace() or c in '<>"()[]\\:' for c in addr)
-    ):
-        raise ActionRefused(f"{what} must be one email address")
-    return addr
-
-
-def compose(rt: Runtime, *, to: str, subject: str, text: str, html: str) -> EmailMessage:
-    """One recipient in To, no Cc/Bcc; replies come back to the intake address and thread."""
+def _mail(rt: Runtime, *, to: str, subject: str, text: str, html: str) -> EmailMessage:
+    """A message from us to one person; their reply comes back to the intake address and threads."""
     sender = rt.settings.sender_address
-    message = EmailMessage(policy=email.policy.SMTP)
-    message["From"] = Address(display_name="Plumm", addr_spec=sender)
-    message["To"] = to
-    message["Reply-To"] = sender
-    message["Subject"] = subject
-    message["Date"] = format_datetime(datetime.now(UTC))
-    message["Message-ID"] = make_msgid(domain=MSGID_DOMAIN)
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    return message
+    return compose(
+        sender=sender,
+        message_id_domain=rt.settings.effective_message_id_domain,
+        to=to,
+        subject=subject,
+        text=text,
+        html=html,
+        reply_to=sender,
+    )
 
 
-def leaked_types(vault: Mapping[str, str], *texts: str) -> list[str]:
-    """Entity types of vault originals that appear (as whole words) in any of ``texts``."""
-    found: set[str] = set()
-    for placeholder, original in vault.items():
-        kind = vault_key_type(placeholder) or "UNKNOWN"
-        value = original.strip()
-        if kind in NON_IDENTIFYING_TYPES or len(value) < 3:
-            continue
-        pattern = re.compile(r"(?<!\w)" + re.escape(value) + r"(?!\w)", re.IGNORECASE)
-        if any(pattern.search(t) for t in texts):
-            found.add(kind)
-    return sorted(found)
-
-
-def _account(rt: Runtime, case: store.Case) -> accounts.Account:
+def _account(rt: Runtime, case: store.Case) -> Account:
     directory = rt.accounts
     account = directory.get(case.account)
     if account is None:
         raise ActionRefused(
-            f"{case.reference}: no employer account assigned (in the '{accounts.UNASSIGNED}' queue); "
+            f"{case.reference}: no employer account assigned (in the '{UNASSIGNED}' queue); "
             f"the team lead assigns one with `plumm cases assign {case.reference} ACCOUNT`"
         )
     return account
@@ -150,7 +112,7 @@ def _account(rt: Runtime, case: store.Case) -> accounts.Account:
 # -- assessment -----------------------------------------------------------------------------
 def approve(rt: Runtime, reference: str, *, actor: str, note: str = "") -> store.Case:
     with _locked_case(rt, reference) as (db, case):
-        cases.transition(db, case, S.APPROVED, actor=actor, kind="approved", note=note)
+        transition(db, case, S.APPROVED, actor=actor, kind="approved", note=note)
     return case
 
 
@@ -158,27 +120,27 @@ def decline(rt: Runtime, reference: str, *, actor: str, reason: str) -> store.Ca
     if not reason.strip():
         raise ActionRefused("a reason is required to decline a case")
     with _locked_case(rt, reference) as (db, case):
-        cases.transition(db, case, S.DECLINED, actor=actor, kind="declined", note=reason.strip())
+        transition(db, case, S.DECLINED, actor=actor, kind="declined", note=reason.strip())
     return case
 
 
 def close(rt: Runtime, reference: str, *, actor: str, note: str = "") -> store.Case:
     with _locked_case(rt, reference) as (db, case):
-        cases.transition(db, case, S.CLOSED, actor=actor, kind="closed", note=note)
+        transition(db, case, S.CLOSED, actor=actor, kind="closed", note=note)
     return case
 
 
 def assign(rt: Runtime, reference: str, account_id: str, *, actor: str, note: str = "") -> store.Case:
     """The team lead routes a case by hand (from the unassigned queue, or to correct routing)."""
     directory = rt.accounts
-    if account_id != accounts.UNASSIGNED and directory.get(account_id) is None:
+    if account_id != UNASSIGNED and directory.get(account_id) is None:
         known = ", ".join(a.id for a in directory.accounts) or "none"
         raise ActionRefused(f"no account '{account_id}' in accounts.yaml; known: {known}")
     with _locked_case(rt, reference) as (db, case):
-        previous = case.account or accounts.UNASSIGNED
+        previous = case.account or UNASSIGNED
         case.account = account_id
         db.add(case)
-        cases.add_event(
+        add_event(
             db,
             case,
             actor=actor,
@@ -189,7 +151,7 @@ def assign(rt: Runtime, reference: str, account_id: str, *, actor: str, note: st
 
 
 # -- employer -------------------------------------------------------------------------------
-def employer_request(rt: Runtime, case: store.Case, account: accounts.Account) -> EmailMessage:
+def employer_request(rt: Runtime, case: store.Case, account: Account) -> EmailMessage:
     """The anonymous request: reference, sessions, period, the redacted recommendation sentence."""
     evidence = str((case.sections.get("recommendation") or {}).get("evidence") or "").strip()
     context = {
@@ -199,18 +161,18 @@ def employer_request(rt: Runtime, case: store.Case, account: accounts.Account) -
         "recommendation": evidence,
         "employer": account.name,
     }
-    text, html = outbox.render("employer_request", rules_dir=rt.settings.rules_dir, **context)
+    text, html = render("employer_request", rules_dir=rt.settings.rules_dir, **context)
     sessions = f"{case.sessions_requested} additional" if case.sessions_requested else "Additional"
     subject = f"[{case.reference}] {sessions} therapy sessions for an employee: your approval"
-    return compose(rt, to=account.hr_contact, subject=subject, text=text, html=html)
+    return _mail(rt, to=account.hr_contact, subject=subject, text=text, html=html)
 
 
 def request_employer(rt: Runtime, reference: str, *, actor: str, note: str = "") -> store.Case:
     with _locked_case(rt, reference) as (db, case):
-        cases.transition(db, case, S.EMPLOYER_CONTACTED, actor=actor, kind="employer-requested", note=note)
+        transition(db, case, S.EMPLOYER_CONTACTED, actor=actor, kind="employer-requested", note=note)
         account = _account(rt, case)
         message = employer_request(rt, case, account)
-        leaks = leaked_types(cases.case_vault(rt, case), _body(message))
+        leaks = leaked_types(case_vault(rt.cipher, case), _body(message))
         if leaks:
             raise ActionRefused(
                 f"{case.reference}: the employer request would contain a vaulted value ({', '.join(leaks)}); not sent"
@@ -224,7 +186,7 @@ def record_employer(rt: Runtime, reference: str, decision: str, *, actor: str, n
     if decision not in targets:
         raise ActionRefused("the employer's decision must be 'approved' or 'declined'")
     with _locked_case(rt, reference) as (db, case):
-        cases.transition(db, case, targets[decision], actor=actor, kind="employer-recorded", note=note)
+        transition(db, case, targets[decision], actor=actor, kind="employer-recorded", note=note)
     return case
 
 
@@ -236,12 +198,12 @@ def client_addresses(rt: Runtime, case: store.Case) -> list[str]:
     sender's domain, nor known therapists', nor ours. If several remain, the ones on the
     account's own domains (a work address) win.
     """
-    vault = cases.case_vault(rt, case)
-    emails = list(dict.fromkeys(e.strip().lower() for e in accounts.vault_values(vault, "EMAIL")))
-    sender = accounts.is_sender(rt, case)
+    vault = case_vault(rt.cipher, case)
+    emails = list(dict.fromkeys(e.strip().lower() for e in vault_values(vault, "EMAIL")))
+    sender = is_sender(rt.hash_key, case)
     sender_domains = {e.rpartition("@")[2] for e in emails if sender(e)}
     own_domains = {a.rpartition("@")[2].lower() for a in [rt.settings.sender_address, *rt.settings.intake_addresses]}
-    therapists = load_therapist_directory(rt.settings.rules_dir)
+    therapists = rt.therapists
     excluded_domains = sender_domains | own_domains
     candidates = [
         e for e in emails if not sender(e) and e.rpartition("@")[2] not in excluded_domains and not therapists.knows(e)
@@ -264,19 +226,19 @@ def client_notification(rt: Runtime, case: store.Case, *, to: str, approved: boo
         "period": case.period,
         "booking_instructions": directory.booking_instructions,
     }
-    text, html = outbox.render("client_notification", rules_dir=rt.settings.rules_dir, **context)
+    text, html = render("client_notification", rules_dir=rt.settings.rules_dir, **context)
     subject = (
         f"[{case.reference}] Your additional therapy sessions are approved"
         if approved
         else f"[{case.reference}] About your request for additional therapy sessions"
     )
-    return compose(rt, to=to, subject=subject, text=text, html=html)
+    return _mail(rt, to=to, subject=subject, text=text, html=html)
 
 
 def notify_client(rt: Runtime, reference: str, *, actor: str, to: str | None = None, note: str = "") -> store.Case:
     with _locked_case(rt, reference) as (db, case):
         approved = case.status == S.EMPLOYER_APPROVED
-        cases.transition(
+        transition(
             db,
             case,
             S.CLIENT_NOTIFIED,
@@ -285,7 +247,10 @@ def notify_client(rt: Runtime, reference: str, *, actor: str, to: str | None = N
             note=note or ("approved" if approved else "declined"),
         )
         if to is not None:
-            address = _single_address(to, what="--to")
+            try:
+                address = mailbox(to)
+            except AddressError as exc:
+                raise ActionRefused("--to must be one email address") from exc
         else:
             found = client_addresses(rt, case)
             if len(found) != 1:
@@ -299,7 +264,12 @@ def notify_client(rt: Runtime, reference: str, *, actor: str, to: str | None = N
                     f"(see them with `plumm cases show {case.reference} --reveal`)"
                 )
             address = found[0]
-        message = client_notification(rt, case, to=address, approved=approved)
+        try:
+            message = client_notification(rt, case, to=address, approved=approved)
+        except AddressError as exc:  # a vaulted value that is no deliverable address ("jo at x dot org")
+            raise ActionRefused(
+                f"{case.reference}: the client's address is not one e-mail address; pass --to ADDRESS"
+            ) from exc
         delivery.queue(db, rt, message, kind="client-notification", case_id=case.id, to=address)
     return case
 
@@ -327,7 +297,7 @@ def reprocess(rt: Runtime, reference: str, *, actor: str, note: str = "") -> int
                 processed_at=None,
             )
         )
-        cases.add_event(
+        add_event(
             db,
             case,
             actor=actor,
@@ -343,7 +313,7 @@ def reveal(rt: Runtime, reference: str, *, operator: str) -> dict[str, str]:
     allowed = operator and operator in rt.settings.revealers
     with _locked_case(rt, reference) as (db, case):
         if not allowed:
-            cases.add_event(
+            add_event(
                 db,
                 case,
                 actor=operator or "(unnamed)",
@@ -355,10 +325,8 @@ def reveal(rt: Runtime, reference: str, *, operator: str) -> dict[str, str]:
                 f"{case.reference}: operator '{operator}' may not reveal the vault "
                 f"(not in PLUMM_REVEALERS); the attempt is recorded"
             )
-        vault = cases.case_vault(rt, case)
-        cases.add_event(
-            db, case, actor=operator, kind="vault-revealed", note=f"operator {operator}; {len(vault)} value(s)"
-        )
+        vault = case_vault(rt.cipher, case)
+        add_event(db, case, actor=operator, kind="vault-revealed", note=f"operator {operator}; {len(vault)} value(s)")
     return vault
 
 
