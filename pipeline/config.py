@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(0.5, gt=0)
     lease_seconds: float = Field(300.0, gt=0)
     max_attempts: int = Field(3, ge=1)
+    # Outbound mail retries like an MTA (RFC 5321 section 4.5.4.1): a refused or unreachable relay
+    # is tried again after 1 minute, then doubling up to every 30 minutes, for 4 days; a permanent
+    # (5xx) refusal fails at once. A failed message waits for `plumm outbox retry`.
+    outbound_retry_seconds: float = Field(60.0, gt=0)
+    outbound_retry_max_seconds: float = Field(1800.0, gt=0)
+    outbound_give_up_hours: float = Field(96.0, gt=0)
     message_time_budget_seconds: float = Field(60.0, gt=0)
 
     revealers: Annotated[list[str], NoDecode] = []  # operator names allowed to decrypt the vault

@@ -9,6 +9,8 @@ rule object they need. ``load_rules`` loads everything now, so a bad rules file 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -30,9 +32,13 @@ if TYPE_CHECKING:
 class Runtime:
     """Everything loaded once per process: settings, database, keys, rules and the NLP model."""
 
-    def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, engine: Engine | None = None, clock: Callable[[], datetime] = store.utcnow
+    ) -> None:
         self.settings = settings
         self.engine = engine or store.make_engine(settings.effective_database_url)
+        # The queues' notion of now (leases, backoff): tests move it instead of waiting.
+        self.clock = clock
 
     @cached_property
     def cipher(self) -> MultiFernet:

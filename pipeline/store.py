@@ -28,11 +28,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(value: datetime) -> datetime:
+    """A stored time as UTC-aware (SQLite hands some back naive)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 class MessageStatus(enum.StrEnum):
+    """An inbound message in the queue (see ``pipeline.queue``); ``quarantined`` is its final failure."""
+
     PENDING = "pending"
     PROCESSING = "processing"
     DONE = "done"
     QUARANTINED = "quarantined"
+
+
+class OutboundStatus(enum.StrEnum):
+    """Outbound mail in the queue (see ``pipeline.queue``); ``failed`` waits for an operator's retry."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
 
 
 class InboundMessage(SQLModel, table=True):
@@ -112,7 +128,8 @@ class CaseEvent(SQLModel, table=True):
 
 
 class OutboundMessage(SQLModel, table=True):
-    """Mail we sent (acknowledgements, digests, employer requests, notifications)."""
+    """Mail we send (acknowledgements, digests, employer requests, notifications), queued with the
+    change that caused it and delivered by whoever holds its lease (see ``pipeline.queue``)."""
 
     __tablename__ = "outbound_message"
 
@@ -123,8 +140,14 @@ class OutboundMessage(SQLModel, table=True):
     to_hash: str = Field(default="", index=True)
     message_id_hash: str = Field(default="", index=True)
     payload_encrypted: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    status: str = Field(default="pending", index=True)  # pending / sent / failed
+    status: str = Field(default=OutboundStatus.PENDING, index=True)
     attempts: int = 0
+    lease_until: datetime | None = None
+    worker_id: str | None = None
+    not_before: datetime | None = None
+    last_error: str | None = None  # an exception type or SMTP code, never a server's text
+    # What may exist once: "ack:<inbound id>", "digest:<recipient hash>:after:<previous digest id>".
+    dedupe_key: str | None = Field(default=None, unique=True)
     sent_at: datetime | None = None
     delivered_to: str = ""  # "relay" or an outbox file name; never an address
 

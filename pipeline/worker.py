@@ -1,11 +1,13 @@
 """Orchestration: claim a stored message, run the stages in order, record the outcome.
 
 ``process`` is the data flow of DESIGN.md in one function; it touches no database.
-``Worker`` claims messages (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a compare-and-set
-update everywhere), runs ``process``, and records the case and marks the message done in one
-transaction, guarded by the lease so a message is recorded exactly once. Business outcomes
-(``IntakeOutcome``) become cases; any other exception is a bug: the message is retried, and
-after ``max_attempts`` it is quarantined with the stage that failed (Mailman's shunt).
+``Worker`` claims messages from the inbound queue (:mod:`pipeline.queue`: a lease, ``FOR UPDATE
+SKIP LOCKED`` on PostgreSQL, a compare-and-set update everywhere), runs ``process``, and records
+the case, its acknowledgement and the message's end in one transaction, guarded by the lease so a
+message is recorded exactly once. Business outcomes (``IntakeOutcome``) become cases; any other
+exception is a bug: the message is released with a backoff, and after ``max_attempts`` it is
+quarantined with the stage that failed (Mailman's shunt). Between messages the worker delivers
+due outbound mail (:mod:`pipeline.outbound.delivery`, the same queue discipline).
 """
 
 from __future__ import annotations
@@ -15,18 +17,16 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import or_, select, update
 from sqlalchemy.exc import OperationalError
-from sqlmodel import col
 
-from pipeline import store
+from pipeline import queue, store
 from pipeline.cases import recording
 from pipeline.cases.threading import find_prior
 from pipeline.models import IntakeOutcome, KnownIdentifiers, ParsedMail, Prior, Processed
 from pipeline.outbound import delivery
+from pipeline.queue import INBOUND
 from pipeline.runtime import Runtime
 from pipeline.stages.extract import extract
 from pipeline.stages.identifiers import seed_identifiers
@@ -34,10 +34,14 @@ from pipeline.stages.parse import parse
 from pipeline.stages.sections import assess_sections
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import CursorResult
+    pass
 
 log = logging.getLogger("plumm.worker")
 T = TypeVar("T")
+# A stage that raised (a bug, or a database blip) is retried after 2 s, then 4 s...; after
+# PLUMM_MAX_ATTEMPTS the message is quarantined with the stage that failed.
+RETRY_SECONDS = 2.0
+RETRY_MAX_SECONDS = 300.0
 
 
 class StageFailed(Exception):
@@ -106,38 +110,13 @@ class Worker:
     # -- claiming -------------------------------------------------------------------------
     def claim(self) -> int | None:
         """Lease one pending (or lease-expired) message; return its id, or None if idle."""
-        now = store.utcnow()
-        lease_until = now + timedelta(seconds=self.rt.settings.lease_seconds)
-        M = store.InboundMessage
-        claimable = or_(
-            (col(M.status) == store.MessageStatus.PENDING)
-            & (or_(col(M.not_before).is_(None), col(M.not_before) <= now)),
-            (col(M.status) == store.MessageStatus.PROCESSING) & (col(M.lease_until) < now),
+        return queue.claim(
+            self.rt.engine,
+            INBOUND,
+            worker_id=self.worker_id,
+            lease_seconds=self.rt.settings.lease_seconds,
+            now=self.rt.clock(),
         )
-        with store.session(self.rt.engine) as db:
-            query = select(col(M.id)).where(claimable).order_by(col(M.id)).limit(1)
-            if store.is_postgres(self.rt.engine):
-                query = query.with_for_update(skip_locked=True)
-            message_id = db.execute(query).scalar_one_or_none()
-            if message_id is None:
-                return None
-            # Compare-and-set: only one claimant can move this row into our lease.
-            # An UPDATE's result is a CursorResult (it has rowcount); SQLModel types execute() as Result.
-            result = cast(
-                "CursorResult[Any]",
-                db.execute(
-                    update(M)
-                    .where(col(M.id) == message_id, claimable)
-                    .values(
-                        status=store.MessageStatus.PROCESSING,
-                        lease_until=lease_until,
-                        worker_id=self.worker_id,
-                        attempts=col(M.attempts) + 1,
-                    )
-                ),
-            )
-            db.commit()
-            return message_id if result.rowcount == 1 else None
 
     # -- one message ----------------------------------------------------------------------
     def handle(self, message_id: int) -> None:
@@ -166,7 +145,8 @@ class Worker:
                     reason=f"internal-error:{failure.error_type}",
                 )
             else:
-                recording.release_for_retry(self.rt, message_id, self.worker_id, backoff_seconds=2.0 * attempts)
+                delay = queue.backoff(attempts, base=RETRY_SECONDS, cap=RETRY_MAX_SECONDS)
+                queue.release(self.rt.engine, INBOUND, message_id, self.worker_id, now=self.rt.clock(), delay=delay)
             return
         reference = self._record(message_id, processed)
         log.info(
@@ -195,7 +175,7 @@ class Worker:
         message_id = self.claim()
         if message_id is not None:
             self.handle(message_id)
-        delivery.deliver_pending(self.rt)
+        delivery.deliver_pending(self.rt, worker_id=self.worker_id)
         return message_id is not None
 
     def run(self, *, stop: Callable[[], bool] = lambda: False) -> None:

@@ -23,7 +23,8 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from pipeline import store
@@ -222,6 +223,23 @@ class SendResult:
     emails: int
     cases: int
     recipients: tuple[str, ...]
+    already_recorded: int = 0  # digests another run recorded for the same recipient and period
+
+
+def _previous_digests(db: Any, rt: Runtime) -> dict[str, int]:
+    """The id of each recipient's latest digest (by keyed hash): where the next digest's period starts."""
+    Out = store.OutboundMessage
+    rows = db.execute(
+        select(col(Out.to_hash), func.max(col(Out.id))).where(col(Out.kind) == "digest").group_by(col(Out.to_hash))
+    ).all()
+    return {to_hash: int(last) for to_hash, last in rows}
+
+
+def period_key(rt: Runtime, to: str, previous: dict[str, int]) -> str:
+    """A digest covers its recipient's period since their previous digest; the key says which, so two
+    runs deciding on the same state record one digest between them (the key is unique)."""
+    to_hash = store.keyed_hash(rt.hash_key, to)
+    return f"digest:{to_hash}:after:{previous.get(to_hash, 0)}"
 
 
 def send(
@@ -232,20 +250,42 @@ def send(
     to: str | None = None,
     now: datetime | None = None,
 ) -> SendResult:
-    """Queue one digest per CSM and stamp the listed cases, in one transaction."""
-    now = now or store.utcnow()
+    """Queue one digest per CSM and stamp its cases, one transaction per digest.
+
+    Another ``plumm digest`` running at the same time (cron and a person, two hosts) decides on the
+    same state and makes the same period keys: whichever commits second finds its digest already
+    recorded, and neither queues nor stamps it again."""
+    now = now or rt.clock()
     with store.session(rt.engine) as db:
+        previous = _previous_digests(db, rt)  # before collecting: the state the digests are decided on
         digests = collect(rt, db, since=since, only_new=only_new, to=to, now=now)
-        listed = 0
-        for digest in digests:
-            message = build_message(rt, digest, now=now)
-            delivery.queue(db, rt, message, kind="digest", case_id=None, to=digest.to)
+    sent: list[Digest] = []
+    for digest in digests:
+        message = build_message(rt, digest, now=now)
+        with store.session(rt.engine) as db:
+            key = period_key(rt, digest.to, previous)
+            delivery.enqueue(db, rt, message, kind="digest", case_id=None, to=digest.to, dedupe_key=key)
             for case_id in digest.case_ids:
                 case = db.get(store.Case, case_id)
                 assert case is not None
                 case.last_digest_at = now  # not updated_at: being listed is not a change
                 db.add(case)
-            listed += len(digest.case_ids)
-        db.commit()
-    log.info("digest: %d email(s) queued covering %d case(s)", len(digests), listed)
-    return SendResult(emails=len(digests), cases=listed, recipients=tuple(d.to for d in digests))
+            try:
+                db.commit()
+            except IntegrityError:
+                db.rollback()
+                continue
+        sent.append(digest)
+    listed = sum(len(d.case_ids) for d in sent)
+    log.info(
+        "digest: %d email(s) queued covering %d case(s); %d already recorded by another run",
+        len(sent),
+        listed,
+        len(digests) - len(sent),
+    )
+    return SendResult(
+        emails=len(sent),
+        cases=listed,
+        recipients=tuple(d.to for d in sent),
+        already_recorded=len(digests) - len(sent),
+    )

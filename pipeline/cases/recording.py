@@ -30,6 +30,7 @@ from pipeline.models import IntakeOutcome, ParsedMail
 from pipeline.outbound import delivery
 from pipeline.outbound.loop_safety import acknowledgement_allowed, reply_address
 from pipeline.outbound.messages import build_acknowledgement
+from pipeline.queue import INBOUND, finish, hold
 from pipeline.rules import RulesError
 from pipeline.stages.signals import sender_signals
 
@@ -40,16 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("plumm.cases")
 
 LETTER_SEPARATOR = "\n\n-- follow-up letter --\n\n"
-
-
-def _leased_message(db: Session, message_id: int, worker_id: str) -> store.InboundMessage | None:
-    """Lock our message row and check we still hold its lease (else another worker does)."""
-    row = db.execute(
-        select(store.InboundMessage).where(col(store.InboundMessage.id) == message_id).with_for_update()
-    ).scalar_one_or_none()
-    if row is None or row.status != store.MessageStatus.PROCESSING or row.worker_id != worker_id:
-        return None
-    return row
 
 
 def _assign_reference(db: Session, case: store.Case) -> None:
@@ -95,7 +86,7 @@ def record(rt: Runtime, message_id: int, worker_id: str, processed: Processed) -
     """Record the outcome of one message in one transaction; None if our lease was lost."""
     mail = processed.mail
     with store.session(rt.engine) as db:
-        row = _leased_message(db, message_id, worker_id)
+        row = hold(db, INBOUND, message_id, worker_id)
         if row is None:
             db.rollback()
             return None
@@ -125,7 +116,7 @@ def record(rt: Runtime, message_id: int, worker_id: str, processed: Processed) -
         else:
             case = _record_new(db, rt, row, processed)
         if mail is not None:
-            _maybe_acknowledge(db, rt, case, mail, processed)
+            _maybe_acknowledge(db, rt, row, case, mail, processed)
         db.commit()
         return case.reference
 
@@ -159,11 +150,9 @@ def _add_letter(db: Session, row: store.InboundMessage, case: store.Case, proces
 
 
 def _finish(db: Session, row: store.InboundMessage, case: store.Case, status: str) -> None:
-    row.status = status
     row.case_id = case.id
     row.processed_at = store.utcnow()
-    row.lease_until = None
-    db.add(row)
+    finish(db, INBOUND, row, status=status)
 
 
 def _signals(rt: Runtime, mail: ParsedMail | None) -> dict[str, Any]:
@@ -249,7 +238,9 @@ def _record_follow_up(
     return case
 
 
-def _maybe_acknowledge(db: Session, rt: Runtime, case: store.Case, mail: ParsedMail, processed: Processed) -> None:
+def _maybe_acknowledge(
+    db: Session, rt: Runtime, row: store.InboundMessage, case: store.Case, mail: ParsedMail, processed: Processed
+) -> None:
     allowed, why = acknowledgement_allowed(
         mail, own_addresses=[*rt.settings.intake_addresses, rt.settings.sender_address]
     )
@@ -290,7 +281,9 @@ def _maybe_acknowledge(db: Session, rt: Runtime, case: store.Case, mail: ParsedM
     except ValueError:  # the sender address cannot be a single safe recipient
         add_event(db, case, actor=SYSTEM, kind="acknowledgement-skipped", note="bad-recipient")
         return
-    delivery.queue(db, rt, message, kind="acknowledgement", case_id=case.id, to=to)
+    # One acknowledgement per inbound message: this transaction holds the message's lease, and the
+    # key makes a second one impossible even if that guard were ever bypassed.
+    delivery.enqueue(db, rt, message, kind="acknowledgement", case_id=case.id, to=to, dedupe_key=f"ack:{row.id}")
     add_event(db, case, actor=SYSTEM, kind="acknowledgement-queued")
 
 
@@ -298,7 +291,7 @@ def _maybe_acknowledge(db: Session, rt: Runtime, case: store.Case, mail: ParsedM
 def record_failure(rt: Runtime, message_id: int, worker_id: str, *, stage: str, reason: str) -> str | None:
     """Shunt: a quarantined case for a message that failed repeatedly; its raw bytes stay."""
     with store.session(rt.engine) as db:
-        row = _leased_message(db, message_id, worker_id)
+        row = hold(db, INBOUND, message_id, worker_id)
         if row is None:
             return None
         case = db.get(store.Case, row.case_id) if row.case_id is not None else None
@@ -314,19 +307,6 @@ def record_failure(rt: Runtime, message_id: int, worker_id: str, *, stage: str, 
         db.commit()
         log.warning("message %d quarantined as %s (stage %s)", message_id, case.reference, stage)
         return case.reference
-
-
-def release_for_retry(rt: Runtime, message_id: int, worker_id: str, *, backoff_seconds: float) -> None:
-    with store.session(rt.engine) as db:
-        row = _leased_message(db, message_id, worker_id)
-        if row is None:
-            return
-        row.status = store.MessageStatus.PENDING
-        row.lease_until = None
-        row.worker_id = None
-        row.not_before = store.utcnow() + timedelta(seconds=backoff_seconds)
-        db.add(row)
-        db.commit()
 
 
 def assign_account(rt: Runtime, db: Session, case: store.Case) -> str:

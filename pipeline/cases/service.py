@@ -18,15 +18,15 @@ Only :func:`reveal` returns vault originals, and only to an operator named in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 from sqlmodel import Session, col
 
-from pipeline import store
+from pipeline import queue, store
 from pipeline.addresses import AddressError, mailbox
 from pipeline.cases.lifecycle import S, TransitionRefused, add_event, transition
 from pipeline.cases.routing import UNASSIGNED, Account, is_sender, vault_values
@@ -34,6 +34,7 @@ from pipeline.cases.vault import case_vault, leaked_types
 from pipeline.outbound import delivery
 from pipeline.outbound.messages import compose, render
 from pipeline.patterns import is_case_reference
+from pipeline.queue import INBOUND
 
 if TYPE_CHECKING:
     from pipeline.runtime import Runtime
@@ -51,6 +52,7 @@ __all__ = [
     "record_employer",
     "reprocess",
     "request_employer",
+    "retry_messages",
     "reveal",
 ]
 
@@ -177,7 +179,7 @@ def request_employer(rt: Runtime, reference: str, *, actor: str, note: str = "")
             raise ActionRefused(
                 f"{case.reference}: the employer request would contain a vaulted value ({', '.join(leaks)}); not sent"
             )
-        delivery.queue(db, rt, message, kind="employer-request", case_id=case.id, to=account.hr_contact)
+        delivery.enqueue(db, rt, message, kind="employer-request", case_id=case.id, to=account.hr_contact)
     return case
 
 
@@ -270,7 +272,7 @@ def notify_client(rt: Runtime, reference: str, *, actor: str, to: str | None = N
             raise ActionRefused(
                 f"{case.reference}: the client's address is not one e-mail address; pass --to ADDRESS"
             ) from exc
-        delivery.queue(db, rt, message, kind="client-notification", case_id=case.id, to=address)
+        delivery.enqueue(db, rt, message, kind="client-notification", case_id=case.id, to=address)
     return case
 
 
@@ -278,25 +280,9 @@ def notify_client(rt: Runtime, reference: str, *, actor: str, to: str | None = N
 def reprocess(rt: Runtime, reference: str, *, actor: str, note: str = "") -> int:
     """Re-queue the case's quarantined messages; the worker re-runs them into this same case."""
     with _locked_case(rt, reference) as (db, case):
-        M = store.InboundMessage
-        mine = (col(M.case_id) == case.id) & (col(M.status) == store.MessageStatus.QUARANTINED)
-        count = db.execute(select(func.count()).select_from(M).where(mine)).scalar_one()
+        count = queue.requeue(db, INBOUND, col(store.InboundMessage.case_id) == case.id)
         if not count:
             raise ActionRefused(f"{case.reference}: no quarantined message to reprocess")
-        db.execute(
-            update(M)
-            .where(mine)
-            .values(
-                status=store.MessageStatus.PENDING,
-                attempts=0,
-                not_before=None,
-                lease_until=None,
-                worker_id=None,
-                error_stage=None,
-                error_reason=None,
-                processed_at=None,
-            )
-        )
         add_event(
             db,
             case,
@@ -304,7 +290,24 @@ def reprocess(rt: Runtime, reference: str, *, actor: str, note: str = "") -> int
             kind="reprocess-requested",
             note=f"{count} message(s) re-queued" + (f": {note}" if note else ""),
         )
-    return int(count)
+    return count
+
+
+def retry_messages(rt: Runtime, *, ids: Sequence[int] = (), actor: str) -> int:
+    """Re-queue quarantined inbound messages (these ids, or all of them): each re-runs into the case
+    it belongs to, which records who asked (``plumm inbound retry``)."""
+    M = store.InboundMessage
+    condition = col(M.id).in_(list(ids)) if ids else None
+    with store.session(rt.engine) as db:
+        query = select(col(M.case_id)).where(col(M.status) == INBOUND.failed)
+        case_ids = db.execute(query if condition is None else query.where(condition)).scalars().all()
+        count = queue.requeue(db, INBOUND, condition)
+        for case_id in sorted({c for c in case_ids if c is not None}):
+            case = db.get(store.Case, case_id)
+            if case is not None:
+                add_event(db, case, actor=actor, kind="reprocess-requested", note="message re-queued (inbound retry)")
+        db.commit()
+    return count
 
 
 def reveal(rt: Runtime, reference: str, *, operator: str) -> dict[str, str]:
