@@ -30,13 +30,14 @@ import re
 import smtplib
 import socket
 import tempfile
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from pipeline import queue, store
 from pipeline.queue import OUTBOUND
@@ -199,3 +200,13 @@ def deliver(
     except OSError:
         pass
     return str(final)
+
+
+def requeue_failed(rt: Runtime, *, ids: Sequence[int] = ()) -> int:
+    """An operator puts failed mail (these ids, or all of it) back in the queue; how many."""
+    condition = col(store.OutboundMessage.id).in_(list(ids)) if ids else None
+    with store.session(rt.engine) as db:
+        count = queue.requeue(db, OUTBOUND, condition)
+        db.commit()
+    log.info("outbound: %d failed message(s) re-queued", count)
+    return count
