@@ -127,15 +127,21 @@ def redactor():
 
 # -- a local SMTP sink standing in for our outbound relay ----------------------------------
 class Sink:
-    """A collecting SMTP server: every message our relay hands over, with its envelope."""
+    """A collecting SMTP server: every message our relay hands over, with its envelope. Set ``reply``
+    to a 4xx or 5xx line and it refuses every message instead (a relay that is down or says no)."""
 
     def __init__(self) -> None:
         self.received: list[tuple[str, list[str], object]] = []
+        self.reply = "250 2.0.0 OK"
+        self.refused = 0
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        if not self.reply.startswith("250"):
+            self.refused += 1
+            return self.reply
         message = message_from_bytes(envelope.content, policy=policy.default)
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos), message))
-        return "250 2.0.0 OK"
+        return self.reply
 
     def to(self, address: str) -> list[tuple[list[str], object]]:
         return [(rcpts, m) for _f, rcpts, m in self.received if address in rcpts]

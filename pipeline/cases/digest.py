@@ -263,14 +263,15 @@ def send(
     for digest in digests:
         message = build_message(rt, digest, now=now)
         with store.session(rt.engine) as db:
-            key = period_key(rt, digest.to, previous)
-            delivery.enqueue(db, rt, message, kind="digest", case_id=None, to=digest.to, dedupe_key=key)
-            for case_id in digest.case_ids:
-                case = db.get(store.Case, case_id)
-                assert case is not None
-                case.last_digest_at = now  # not updated_at: being listed is not a change
-                db.add(case)
             try:
+                key = period_key(rt, digest.to, previous)
+                delivery.enqueue(db, rt, message, kind="digest", case_id=None, to=digest.to, dedupe_key=key)
+                db.flush()  # the key is checked here: another run recorded this digest first
+                for case_id in digest.case_ids:
+                    case = db.get(store.Case, case_id)
+                    assert case is not None
+                    case.last_digest_at = now  # not updated_at: being listed is not a change
+                    db.add(case)
                 db.commit()
             except IntegrityError:
                 db.rollback()
