@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pipeline.cli.common import State, err, out, runtime
+
+if TYPE_CHECKING:
+    from pipeline.compliance.replay import ReplayRun
 
 
 def replay_cmd(
@@ -78,10 +81,17 @@ def replay_cmd(
     finally:
         for logger, level in zip(quiet, levels, strict=True):
             logger.setLevel(level)
+    _print_findings(run)
+    _print_summary(run, source, out_dir)
+    raise typer.Exit(run.exit_code)
+
+
+def _print_findings(run: ReplayRun) -> None:
+    """Notes, drift, leaks, disagreements and golden changes; scrubbed: fixtures, types and list
+    indices, never a removed value."""
     for r in run.results:
         for note in r.notes:  # e.g. threaded onto an earlier case: replay against a fresh database
             err.print(f"note: {r.stem}: {note}", markup=False)
-    # Diffs and leak lines are scrubbed: fixtures, types and list indices, never a removed value.
     for drift in run.drifts or []:
         if drift.missing:
             out.print(f"DRIFT {drift.stem}: no golden file (--update-golden, review, commit)", markup=False)
@@ -97,6 +107,9 @@ def replay_cmd(
         out.print(f"golden {stem}: {verdict}", markup=False)
         for change in changes:
             out.print(f"    {change}", markup=False)
+
+
+def _print_summary(run: ReplayRun, source: Path, out_dir: Path) -> None:
     statuses: dict[str, int] = {}
     for r in run.results:
         statuses[r.summary["status"]] = statuses.get(r.summary["status"], 0) + 1
@@ -123,7 +136,3 @@ def replay_cmd(
             markup=False,
         )
     out.print(f"report: {out_dir / 'report.html'}", markup=False)
-    raise typer.Exit(run.exit_code)
-
-
-# -- the CSM's commands (pipeline.csm, pipeline.digest) --------------------------------------

@@ -365,8 +365,17 @@ def _signature_lines(text: str) -> list[str]:
 
 
 def _scan_text(text: str, c: _Collector) -> None:
+    """Every cue in order: addresses and names in prose, lower-case and relative cues, labelled
+    values, then the signature block."""
     if not text:
         return
+    _scan_prose(text, c)
+    _scan_cues(text, c)
+    _scan_labelled_values(text, c)
+    _scan_signature(text, c)
+
+
+def _scan_prose(text: str, c: _Collector) -> None:
     for m in _ANGLE_ADDRESS.finditer(text):
         c.name(m.group("name"))
         c.email(m.group("email"))
@@ -387,6 +396,9 @@ def _scan_text(text: str, c: _Collector) -> None:
         c.name(m.group("nick"))
     for m in _APPOSITIVE_RELATIVE.finditer(text):
         c.name(m.group("name"))
+
+
+def _scan_cues(text: str, c: _Collector) -> None:
     for rx in (_LOWER_TRIGGER, _LOWER_LINE_TRIGGER):
         for m in rx.finditer(text):
             _lower_name(m.group("name"), c)
@@ -400,6 +412,9 @@ def _scan_text(text: str, c: _Collector) -> None:
             c.name(m.group("name"))
     for m in _NAME_FIELD.finditer(text):
         c.name(m.group("name"))
+
+
+def _scan_labelled_values(text: str, c: _Collector) -> None:
     for m in _LABELLED_VALUES.finditer(text):
         # "DOB: 01/02/1990   NHS No: 999 ...   NI: QQ ...": one line, several labelled values.
         first, *rest = _VALUE_GAP.split(m.group("value"))
@@ -407,6 +422,9 @@ def _scan_text(text: str, c: _Collector) -> None:
         for part in rest:
             inline = _LABELLED_VALUES.match(part) or _ANY_LABEL.match(part)
             c.other(inline.group("value") if inline else part)
+
+
+def _scan_signature(text: str, c: _Collector) -> None:
     sig = _signature_lines(text)
     name_taken = False
     for index, line in enumerate(sig):

@@ -115,20 +115,6 @@ def _prescan(raw: bytes, *, max_header_bytes: int, max_parts: int, max_depth: in
     block_bytes = 0
     parts = 0
 
-    def end_block() -> bool:
-        """Close the current header block; True when another header block follows."""
-        nonlocal block, block_bytes
-        ctype, boundary = _header_content_type(block)
-        block, block_bytes = [], 0
-        nested_message = ctype in ("message/rfc822", "message/global")
-        if boundary is not None:
-            stack.append(boundary)
-        elif nested_message:
-            stack.append(None)
-        if len(stack) > max_depth:
-            raise MessageUnreadable("nesting-too-deep", stage=_STAGE)
-        return nested_message
-
     for line in raw.split(b"\n"):
         line_start = offset
         offset += len(line) + 1
@@ -136,9 +122,10 @@ def _prescan(raw: bytes, *, max_header_bytes: int, max_parts: int, max_depth: in
             line = line[:-1]
         if in_headers:
             if line == b"":
-                in_headers = end_block()
+                in_headers = _end_block(block, stack, max_depth)
+                block, block_bytes = [], 0
                 continue
-            if line[:1] in (b" ", b"\t") or line.startswith(b"From ") or _HEADER_LINE.match(line):
+            if _is_header_line(line):
                 if len(line) > max_header_bytes:
                     long_lines.append((line_start, len(line)))
                 block_bytes += min(len(line), max_header_bytes) + 1
@@ -147,29 +134,56 @@ def _prescan(raw: bytes, *, max_header_bytes: int, max_parts: int, max_depth: in
                 block.append(line)
                 continue
             # Not a header line: the standard library starts the body here, with this line.
-            in_headers = end_block()
+            in_headers = _end_block(block, stack, max_depth)
+            block, block_bytes = [], 0
             if in_headers:
                 continue
         if line[:2] != b"--" or not stack:
             continue
-        stripped = line.rstrip(b" \t")
-        for index in range(len(stack) - 1, -1, -1):
-            boundary = stack[index]
-            if boundary is None:
-                continue
-            delimiter = b"--" + boundary
-            if stripped == delimiter:
-                del stack[index + 1 :]
-                parts += 1
-                if parts > max_parts:
-                    raise MessageUnreadable("too-many-parts", stage=_STAGE)
-                in_headers = True
-                block, block_bytes = [], 0
-                break
-            if stripped == delimiter + b"--":
-                del stack[index:]
-                break
+        if _delimiter(stack, line):
+            parts += 1
+            if parts > max_parts:
+                raise MessageUnreadable("too-many-parts", stage=_STAGE)
+            in_headers = True
+            block, block_bytes = [], 0
     return long_lines
+
+
+def _end_block(block: list[bytes], stack: list[bytes | None], max_depth: int) -> bool:
+    """Close a header block: open its multipart or nested message; True when another header block
+    follows (a ``message/*`` body starts with its own headers)."""
+    ctype, boundary = _header_content_type(block)
+    nested_message = ctype in ("message/rfc822", "message/global")
+    if boundary is not None:
+        stack.append(boundary)
+    elif nested_message:
+        stack.append(None)
+    if len(stack) > max_depth:
+        raise MessageUnreadable("nesting-too-deep", stage=_STAGE)
+    return nested_message
+
+
+def _is_header_line(line: bytes) -> bool:
+    """A header field, its continuation, or an mbox "From " line (as the feed parser reads them)."""
+    return line[:1] in (b" ", b"\t") or line.startswith(b"From ") or _HEADER_LINE.match(line) is not None
+
+
+def _delimiter(stack: list[bytes | None], line: bytes) -> bool | None:
+    """A delimiter of an open multipart: True for a part's start (inner levels closed), False for a
+    close delimiter (that multipart popped), None for any other line."""
+    stripped = line.rstrip(b" \t")
+    for index in range(len(stack) - 1, -1, -1):
+        boundary = stack[index]
+        if boundary is None:
+            continue
+        delimiter = b"--" + boundary
+        if stripped == delimiter:
+            del stack[index + 1 :]
+            return True
+        if stripped == delimiter + b"--":
+            del stack[index:]
+            return False
+    return None
 
 
 def _truncate_lines(raw: bytes, spans: list[tuple[int, int]], keep: int) -> bytes:

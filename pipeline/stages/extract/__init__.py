@@ -46,7 +46,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pipeline.models import Letter, LetterMissing, MessageUnreadable, ParsedMail
+from pipeline.models import Attachment, Letter, LetterMissing, MessageUnreadable, ParsedMail
 from pipeline.stages.extract.attachments import Budget, docx_text, kind_of, pdf_text, zip_kind
 from pipeline.stages.extract.history import CLIENT_FOOTER, FORWARD_SUBJECT, is_covering, strip_history
 from pipeline.stages.extract.html import html_to_text
@@ -93,6 +93,10 @@ def _body(mail: ParsedMail, found: _Found) -> tuple[str, str]:
     return ("html", html_text) if html_text else ("body", "")
 
 
+# Outcomes that stop the whole message, whatever else it holds: it is too big or too slow to read.
+_FATAL = ("extract-time-exceeded", "attachment-too-large-inflated")
+
+
 def _attachment_texts(mail: ParsedMail, found: _Found, budget: Budget, max_inflated: int, depth: int) -> None:
     bounce = mail.content_type == "multipart/report"
     for attachment in mail.attachments:
@@ -103,38 +107,17 @@ def _attachment_texts(mail: ParsedMail, found: _Found, budget: Budget, max_infla
         if kind in ("ignore", "decoration"):
             continue
         if kind == "message":
-            if bounce or depth >= _MAX_NESTED_MESSAGES:
-                continue
-            found.attachment_count += 1
-            try:
-                inner = _extract_inner(attachment.payload, budget, max_inflated, depth + 1)
-            except LetterMissing:
-                continue
-            except MessageUnreadable as outcome:
-                if outcome.reason in ("extract-time-exceeded", "attachment-too-large-inflated"):
-                    raise
-                found.failure = found.failure or outcome
-                continue
-            found.texts.append((inner.sources, inner.text))
-            found.removed.append(inner.removed_text)
-            found.note("forwarded")
+            if not bounce and depth < _MAX_NESTED_MESSAGES:
+                _attached_message(attachment, found, budget, max_inflated, depth)
             continue
         if kind == "unsupported":
             found.unsupported += 1
             continue
         found.attachment_count += 1
         try:
-            if kind == "pdf":
-                text = pdf_text(attachment.payload, budget, max_inflated)
-            elif kind == "docx":
-                text = docx_text(attachment.payload, budget, max_inflated)
-            elif kind == "html":
-                text, hidden = html_to_text(_decode(attachment.payload))
-                found.removed.extend(hidden)
-            else:
-                text = _decode(attachment.payload)
+            text = _attachment_text(kind, attachment, found, budget, max_inflated)
         except MessageUnreadable as outcome:
-            if outcome.reason in ("extract-time-exceeded", "attachment-too-large-inflated"):
+            if outcome.reason in _FATAL:
                 raise
             if outcome.reason == "unsupported-attachment":
                 found.unsupported += 1
@@ -144,6 +127,35 @@ def _attachment_texts(mail: ParsedMail, found: _Found, budget: Budget, max_infla
         text = clean(text)
         if word_list(text):
             found.texts.append(((kind,), text))
+
+
+def _attached_message(attachment: Attachment, found: _Found, budget: Budget, max_inflated: int, depth: int) -> None:
+    """An attached message (a forward as attachment) is read as a message of its own."""
+    found.attachment_count += 1
+    try:
+        inner = _extract_inner(attachment.payload, budget, max_inflated, depth + 1)
+    except LetterMissing:
+        return
+    except MessageUnreadable as outcome:
+        if outcome.reason in _FATAL:
+            raise
+        found.failure = found.failure or outcome
+        return
+    found.texts.append((inner.sources, inner.text))
+    found.removed.append(inner.removed_text)
+    found.note("forwarded")
+
+
+def _attachment_text(kind: str, attachment: Attachment, found: _Found, budget: Budget, max_inflated: int) -> str:
+    if kind == "pdf":
+        return pdf_text(attachment.payload, budget, max_inflated)
+    if kind == "docx":
+        return docx_text(attachment.payload, budget, max_inflated)
+    if kind == "html":
+        text, hidden = html_to_text(_decode(attachment.payload))
+        found.removed.extend(hidden)
+        return text
+    return _decode(attachment.payload)
 
 
 def _decode(data: bytes) -> str:

@@ -46,45 +46,10 @@ def html_to_text(html: str) -> tuple[str, list[str]]:
     html = html.strip()
     if not html:
         return "", hidden
+    tree = _parse(html)
     try:
-        if html.startswith("<?xml"):
-            html = re.sub(r"^<\?xml[^>]*>", "", html, count=1)
-        tree = lxml.html.document_fromstring(html)
-    except Exception:  # noqa: BLE001 - lxml refuses some inputs (e.g. only a comment)
-        try:
-            tree = lxml.html.document_fromstring("<pre>" + html_lib.escape(html) + "</pre>")
-        except Exception:  # noqa: BLE001
-            raise MessageUnreadable("html-unparseable") from None
-    try:
-        for element in list(tree.iter()):
-            if not isinstance(element.tag, str):
-                # comments and processing instructions: never shown
-                if element.getparent() is not None:
-                    element.drop_tree()
-                continue
-            tag = element.tag.lower()
-            if tag in _DROPPED_TAGS:
-                if tag == "title":
-                    hidden.append(element.text_content())
-                element.drop_tree()
-                continue
-            style = element.get("style") or ""
-            if element.get("hidden") is not None or _HIDDEN_STYLE.search(style):
-                text = element.text_content()
-                if text.strip():
-                    hidden.append(text)
-                if element.getparent() is not None:
-                    element.drop_tree()
-        for element in list(tree.iter("blockquote")):
-            if not _is_quote_block(element) or element.getparent() is None:
-                continue
-            if any(_is_quote_block(a) for a in element.iterancestors()):
-                continue
-            quoted = _inscriptis(element)
-            pre = lxml.html.Element("pre")
-            pre.text = "\n".join("> " + line for line in quoted.split("\n")) + "\n"
-            pre.tail = element.tail
-            element.getparent().replace(element, pre)
+        _drop_invisible(tree, hidden)
+        _quote_blocks_as_lines(tree)
         return _inscriptis(tree), hidden
     except MessageUnreadable:
         raise
@@ -92,3 +57,51 @@ def html_to_text(html: str) -> tuple[str, list[str]]:
         raise MessageUnreadable("html-unparseable") from None
     except Exception:  # noqa: BLE001 - a rendering failure of one body is an outcome
         raise MessageUnreadable("html-unparseable") from None
+
+
+def _parse(html: str) -> lxml.html.HtmlElement:
+    try:
+        if html.startswith("<?xml"):
+            html = re.sub(r"^<\?xml[^>]*>", "", html, count=1)
+        return lxml.html.document_fromstring(html)
+    except Exception:  # noqa: BLE001 - lxml refuses some inputs (e.g. only a comment)
+        try:
+            return lxml.html.document_fromstring("<pre>" + html_lib.escape(html) + "</pre>")
+        except Exception:  # noqa: BLE001
+            raise MessageUnreadable("html-unparseable") from None
+
+
+def _drop_invisible(tree: lxml.html.HtmlElement, hidden: list[str]) -> None:
+    """Drop comments, scripts, styles and hidden elements; keep the text of what was hidden."""
+    for element in list(tree.iter()):
+        if not isinstance(element.tag, str):
+            # comments and processing instructions: never shown
+            if element.getparent() is not None:
+                element.drop_tree()
+            continue
+        tag = element.tag.lower()
+        if tag in _DROPPED_TAGS:
+            if tag == "title":
+                hidden.append(element.text_content())
+            element.drop_tree()
+            continue
+        style = element.get("style") or ""
+        if element.get("hidden") is not None or _HIDDEN_STYLE.search(style):
+            text = element.text_content()
+            if text.strip():
+                hidden.append(text)
+            if element.getparent() is not None:
+                element.drop_tree()
+
+
+def _quote_blocks_as_lines(tree: lxml.html.HtmlElement) -> None:
+    for element in list(tree.iter("blockquote")):
+        if not _is_quote_block(element) or element.getparent() is None:
+            continue
+        if any(_is_quote_block(a) for a in element.iterancestors()):
+            continue
+        quoted = _inscriptis(element)
+        pre = lxml.html.Element("pre")
+        pre.text = "\n".join("> " + line for line in quoted.split("\n")) + "\n"
+        pre.tail = element.tail
+        element.getparent().replace(element, pre)

@@ -6,7 +6,7 @@ import re
 
 from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
-from spacy.tokens import Token
+from spacy.tokens import Doc, Token
 
 from pipeline.stages.redaction.recognizers.address import StreetAddressRecognizer
 from pipeline.stages.redaction.recognizers.base import DocRecognizer, doc_of, result
@@ -45,6 +45,13 @@ class EmployerRecognizer(DocRecognizer):
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
+        doc = doc_of(nlp_artifacts)
+        out = self._unique_roles(text) + self._companies(text)
+        if doc is None:
+            return out
+        return out + self._model_organisations(doc, text) + self._after_context(doc, text)
+
+    def _unique_roles(self, text: str) -> list[RecognizerResult]:
         r = self._rules
         out = []
         for m in self._unique_role.finditer(text) if self._unique_role else ():
@@ -52,6 +59,11 @@ class EmployerRecognizer(DocRecognizer):
             # "the only option for", "the only one in" are not.
             if ROLE_NOUN.search(m.group("role")) and not self._vocab.is_allowed_span(m.group("role")):
                 out.append(result("EMPLOYER", m.start("role"), m.end("role"), r.score))
+        return out
+
+    def _companies(self, text: str) -> list[RecognizerResult]:
+        r = self._rules
+        out = []
         for m in self._company.finditer(text):
             words = m.group(0).split()
             start = m.start()
@@ -60,9 +72,11 @@ class EmployerRecognizer(DocRecognizer):
                 words = words[1:]
             if len(words) > 1:
                 out.append(result("EMPLOYER", start, m.end(), r.score))
-        doc = doc_of(nlp_artifacts)
-        if doc is None:
-            return out
+        return out
+
+    def _model_organisations(self, doc: Doc, text: str) -> list[RecognizerResult]:
+        r = self._rules
+        out = []
         for ent in doc.ents:
             if ent.label_ != "ORG":
                 continue
@@ -90,7 +104,12 @@ class EmployerRecognizer(DocRecognizer):
                 continue
             employer = bool(self._context.search(text[max(0, start - 40) : start]))
             out.append(result("EMPLOYER" if employer else "ORG", start, end, r.score if employer else r.org_score))
-        # "works at X" where the model found no entity.
+        return out
+
+    def _after_context(self, doc: Doc, text: str) -> list[RecognizerResult]:
+        """A name right after "works at" (the rules' context) where the model found no entity."""
+        r = self._rules
+        out = []
         for tok in doc:
             if tok.i == 0 or not self.name_like(tok):
                 continue

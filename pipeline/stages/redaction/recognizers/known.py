@@ -70,32 +70,27 @@ class KnownIdentifierRecognizer(EntityRecognizer):
     ) -> None:
         self._vocab = vocab
         # (regex, entity, canonical, mode): mode "ci" any case, "cs" exact, "word" Title or ALL CAPS
-        entries: list[tuple[str, str, str, str]] = []
         # Seeded names match in any case; names from a case vault or found in this letter by the
         # model ("discovered") only capitalised, so a mislabelled word cannot spread in lower case.
         persons = [(n, "seeded") for n in known.names]
         persons += [(v, "vault") for t, v in typed_extra if t == "PERSON"]
         persons += [(v, "discovered") for v in discovered]
-        canon_of: dict[str, str] = {}
-        # A first name seeded alone ("Dear Hope") shares the placeholder of the one full name it
-        # opens ("Hope Nwachukwu"), wherever that full name was seeded; a lone surname joins a full
-        # name only if seeded after it, as relatives share surnames ("Mrs Dlamini", "Sipho Dlamini").
-        fulls = [fold(" ".join(n.split())).casefold() for n, _ in persons if len(n.split()) > 1]
-        openers: dict[str, set[str]] = {}
-        for full in fulls:
-            openers.setdefault(full.split()[0], set()).add(full)
-        for name, _ in persons:
-            words = [w for w in re.split(r"\s+", name.strip()) if w]
-            full = " ".join(words)
-            key = fold(full).casefold()
-            if len(words) > 1:
-                for w in words:
-                    canon_of.setdefault(fold(w).casefold(), key)
-                canon_of[key] = key
-            elif len(openers.get(key, ())) == 1:
-                canon_of[key] = next(iter(openers[key]))
-            else:
-                canon_of[key] = canon_of.get(key, key)
+        entries = self._person_entries(persons, _canonical_names(persons), min_length)
+        for email in known.emails:
+            if email and not vocab.is_own_address(email):
+                entries.append((_flex(email), "EMAIL", fold(email).casefold(), "ci"))
+        others = [("", o) for o in known.other] + [(t, v) for t, v in typed_extra if t != "PERSON"]
+        entries += _other_entries(others, vocab, min_length)
+        self._entries = entries
+        self._compiled = self._compile(entries)
+        super().__init__(
+            supported_entities=sorted({e[1] for e in entries} | {"PERSON"}), name="KnownIdentifierRecognizer"
+        )
+
+    def _person_entries(
+        self, persons: Sequence[tuple[str, str]], canon_of: dict[str, str], min_length: int
+    ) -> list[tuple[str, str, str, str]]:
+        entries: list[tuple[str, str, str, str]] = []
         for name, origin in persons:
             if _INITIALS_ONLY.fullmatch(fold(name).strip()):
                 # "J.K.": the same letters with or without dots and spaces, upper case only.
@@ -123,25 +118,7 @@ class KnownIdentifierRecognizer(EntityRecognizer):
                 entries.append(("".join(initials), "PERSON", key, "cs"))
                 # Initial and surname: "S. Okafor", "S Okafor".
                 entries.append((rf"{initials[0]}\.?[ \t]+{_flex(words[-1])}", "PERSON", key, "ci"))
-        for email in known.emails:
-            if email and not vocab.is_own_address(email):
-                entries.append((_flex(email), "EMAIL", fold(email).casefold(), "ci"))
-        others = [("", o) for o in known.other] + [(t, v) for t, v in typed_extra if t != "PERSON"]
-        for typ, value in others:
-            value = value.strip()
-            if len(value) < max(min_length, 2) or vocab.is_allowed_span(value):
-                continue
-            entity = typ or classify_value(value)
-            if entity == "PHONE" or (entity in ("NHS", "NI", "REGISTRATION", "EMPLOYEE_ID") and _phone_flex(value)):
-                rx = _phone_flex(value) if entity in ("PHONE", "NHS") else None
-                entries.append((rx or _flex(value), entity, re.sub(r"\W", "", value).casefold(), "ci"))
-            else:
-                entries.append((_flex(value), entity, " ".join(fold(value).casefold().split()), "ci"))
-        self._entries = entries
-        self._compiled = self._compile(entries)
-        super().__init__(
-            supported_entities=sorted({e[1] for e in entries} | {"PERSON"}), name="KnownIdentifierRecognizer"
-        )
+        return entries
 
     def load(self) -> None:
         pass
@@ -248,3 +225,46 @@ def classify_value(value: str) -> str:
     if digits:
         return "REGISTRATION"
     return "ORG"
+
+
+def _canonical_names(persons: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Folded name -> the folded full name whose placeholder it shares."""
+    canon_of: dict[str, str] = {}
+    # A first name seeded alone ("Dear Hope") shares the placeholder of the one full name it
+    # opens ("Hope Nwachukwu"), wherever that full name was seeded; a lone surname joins a full
+    # name only if seeded after it, as relatives share surnames ("Mrs Dlamini", "Sipho Dlamini").
+    fulls = [fold(" ".join(n.split())).casefold() for n, _ in persons if len(n.split()) > 1]
+    openers: dict[str, set[str]] = {}
+    for full in fulls:
+        openers.setdefault(full.split()[0], set()).add(full)
+    for name, _ in persons:
+        words = [w for w in re.split(r"\s+", name.strip()) if w]
+        full = " ".join(words)
+        key = fold(full).casefold()
+        if len(words) > 1:
+            for w in words:
+                canon_of.setdefault(fold(w).casefold(), key)
+            canon_of[key] = key
+        elif len(openers.get(key, ())) == 1:
+            canon_of[key] = next(iter(openers[key]))
+        else:
+            canon_of[key] = canon_of.get(key, key)
+    return canon_of
+
+
+def _other_entries(
+    others: Sequence[tuple[str, str]], vocab: Vocabulary, min_length: int
+) -> list[tuple[str, str, str, str]]:
+    """Phones, numbers, addresses, employers...: typed (from a vault) or classified by their shape."""
+    entries: list[tuple[str, str, str, str]] = []
+    for typ, value in others:
+        value = value.strip()
+        if len(value) < max(min_length, 2) or vocab.is_allowed_span(value):
+            continue
+        entity = typ or classify_value(value)
+        if entity == "PHONE" or (entity in ("NHS", "NI", "REGISTRATION", "EMPLOYEE_ID") and _phone_flex(value)):
+            rx = _phone_flex(value) if entity in ("PHONE", "NHS") else None
+            entries.append((rx or _flex(value), entity, re.sub(r"\W", "", value).casefold(), "ci"))
+        else:
+            entries.append((_flex(value), entity, " ".join(fold(value).casefold().split()), "ci"))
+    return entries

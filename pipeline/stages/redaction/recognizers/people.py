@@ -31,6 +31,9 @@ class PersonRecognizer(DocRecognizer):
         doc = doc_of(nlp_artifacts)
         if doc is None:
             return []
+        return self._model_persons(doc) + self._after_triggers(doc) + self._proper_nouns(doc)
+
+    def _model_persons(self, doc: Doc) -> list[RecognizerResult]:
         r = self._rules
         out: list[RecognizerResult] = []
         for ent in doc.ents:
@@ -48,6 +51,11 @@ class PersonRecognizer(DocRecognizer):
                     continue  # "Contact:", "Overall," labelled PERSON at the start of a line
             for t in toks:
                 out.append(result("PERSON", t.idx, t.idx + len(t.text), r.entity_score))
+        return out
+
+    def _after_triggers(self, doc: Doc) -> list[RecognizerResult]:
+        r = self._rules
+        out: list[RecognizerResult] = []
         lowers = [t.lower_ for t in doc]
         for i in range(len(doc)):
             span = self._after_trigger(doc, i, lowers)
@@ -56,6 +64,11 @@ class PersonRecognizer(DocRecognizer):
                 out.append(
                     result("PERSON", doc[a].idx, doc[b - 1].idx + len(doc[b - 1].text), r.trigger_score, trigger="1")
                 )
+        return out
+
+    def _proper_nouns(self, doc: Doc) -> list[RecognizerResult]:
+        r = self._rules
+        out: list[RecognizerResult] = []
         for tok in doc:
             if tok.lower_ in self._vocab.ambiguous and self._person_subject(tok):
                 # "Patience has attended every session", "Summer says": an ordinary-word name opening
