@@ -1,6 +1,8 @@
-"""The database: inbound messages (our queue), cases, case letters, events and outbound mail.
+"""The database: inbound messages and outbound mail (the two queues, see ``pipeline.queue``), cases,
+case letters and events; the engine, sessions and Alembic migrations.
 
-Contract: only the SMTP edge, the worker and the CLI call into this module; stages never do.
+Contract: the intake, the queue, the worker, the cases and outbound modules, compliance and the CLI
+use this module; the stages never do (``tests/test_architecture.py`` checks it).
 Raw messages and vaults are stored encrypted (see ``pipeline.compliance.keys``); hashes of sender
 addresses and Message-IDs (keyed HMAC) allow de-duplication, threading and rate limits
 without storing those values in clear.
