@@ -109,6 +109,21 @@ def settings(tmp_path, database_url):
     )
 
 
+def plumm_environment(*, database_url: str, data_dir: Path, vault_key: str, hash_key: str, **more: str) -> dict:
+    """The environment of a `plumm` process under test: ours, without any PLUMM_* of the caller."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUMM_")}
+    env.update(
+        {
+            "PLUMM_DATABASE_URL": database_url,
+            "PLUMM_DATA_DIR": str(data_dir),
+            "PLUMM_VAULT_KEY": vault_key,
+            "PLUMM_HASH_KEY": hash_key,
+        }
+    )
+    env.update(more)
+    return env
+
+
 def free_port() -> int:
     import socket
 

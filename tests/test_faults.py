@@ -35,7 +35,7 @@ from sqlalchemy import select as sa_select
 
 from pipeline import store
 from pipeline.config import load_settings
-from tests.conftest import free_port
+from tests.conftest import free_port, plumm_environment
 
 PLUMM = str(Path(sys.executable).parent / "plumm")
 SENDER = "ada.lovegood@clinic.example"
@@ -82,19 +82,13 @@ class Deployment:
     procs: list[subprocess.Popen] = field(default_factory=list)
 
     def env(self, **more: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PLUMM_")}
-        env.update(
-            {
-                "PLUMM_DATABASE_URL": self.url,
-                "PLUMM_DATA_DIR": str(self.data_dir),
-                "PLUMM_VAULT_KEY": self.vault_key,
-                "PLUMM_HASH_KEY": "fault-hash-key",
-                "PLUMM_WORKER_POLL_SECONDS": "0.2",
-                "PLUMM_SMTP_MAX_CONNECTIONS_PER_IP": "64",
-            }
+        return plumm_environment(
+            database_url=self.url,
+            data_dir=self.data_dir,
+            vault_key=self.vault_key,
+            hash_key="fault-hash-key",
+            **{"PLUMM_WORKER_POLL_SECONDS": "0.2", "PLUMM_SMTP_MAX_CONNECTIONS_PER_IP": "64", **more},
         )
-        env.update(more)
-        return env
 
     def settings(self, **more):
         return load_settings(

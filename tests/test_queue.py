@@ -7,7 +7,6 @@ or refuses for good (550). Counts are Message-IDs; no value from a letter is pri
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -29,7 +28,7 @@ from pipeline.outbound import delivery
 from pipeline.outbound.messages import compose
 from pipeline.queue import INBOUND, OUTBOUND
 from pipeline.runtime import Runtime
-from tests.conftest import free_port
+from tests.conftest import free_port, plumm_environment
 
 PLUMM = str(Path(sys.executable).parent / "plumm")
 REFUSE_FOR_NOW = "451 4.3.0 Try again later"
@@ -272,19 +271,26 @@ def letter(n: int) -> tuple[bytes, str]:
 
 
 def environment(settings, **more: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUMM_")}
-    env.update(
-        {
-            "PLUMM_DATABASE_URL": settings.database_url,
-            "PLUMM_DATA_DIR": str(settings.data_dir),
-            "PLUMM_VAULT_KEY": settings.vault_key,
-            "PLUMM_HASH_KEY": settings.hash_key,
-            "PLUMM_OUTBOUND_SMTP": settings.outbound_smtp,
-            "PLUMM_WORKER_POLL_SECONDS": "0.1",
-        }
+    return plumm_environment(
+        database_url=settings.database_url,
+        data_dir=settings.data_dir,
+        vault_key=settings.vault_key,
+        hash_key=settings.hash_key,
+        PLUMM_OUTBOUND_SMTP=settings.outbound_smtp,
+        PLUMM_WORKER_POLL_SECONDS="0.1",
+        **more,
     )
-    env.update(more)
-    return env
+
+
+def store_letters(rt: Runtime, count: int) -> dict[str, str]:
+    """``count`` letters stored as the SMTP edge stores them; Message-ID -> sender."""
+    persist = database_persister(rt.engine, rt.cipher, rt.hash_key)
+    sent: dict[str, str] = {}
+    for n in range(count):
+        raw, sender = letter(n)
+        persist(raw, 1, "127.0.0.1", sender)
+        sent[f"<queue-test-{n}@practice{n}.example>"] = sender
+    return sent
 
 
 def count(rt: Runtime, model, *where) -> int:
@@ -341,12 +347,7 @@ def test_three_workers_and_cli_digests_on_one_database_send_each_acknowledgement
         lambda rt, raw, *, find_prior=None: Processed(mail=parse(raw), outcome=LetterMissing("queue-test")),
     )
     rt = Runtime(settings)
-    persist = database_persister(rt.engine, rt.cipher, rt.hash_key)
-    sent: dict[str, str] = {}
-    for n in range(40):
-        raw, sender = letter(n)
-        persist(raw, 1, "127.0.0.1", sender)
-        sent[f"<queue-test-{n}@practice{n}.example>"] = sender
+    sent = store_letters(rt, 40)
     stop = threading.Event()
     runners = [worker_module.Worker(Runtime(settings), worker_id=f"worker-{i}") for i in range(3)]
     workers = [threading.Thread(target=w.run, kwargs={"stop": stop.is_set}) for w in runners]
@@ -376,12 +377,7 @@ def test_three_real_worker_processes_and_a_cli_digest_send_each_acknowledgement_
     handler, address = relay
     settings = settings.model_copy(update={"outbound_smtp": address})
     rt = Runtime(settings)
-    persist = database_persister(rt.engine, rt.cipher, rt.hash_key)
-    sent: dict[str, str] = {}
-    for n in range(12):
-        raw, sender = letter(n)
-        persist(raw, 1, "127.0.0.1", sender)
-        sent[f"<queue-test-{n}@practice{n}.example>"] = sender
+    sent = store_letters(rt, 12)
     procs = []
     try:
         for i in range(3):

@@ -15,7 +15,7 @@ from sqlmodel import col
 
 from pipeline import queue, store
 from pipeline.cli.common import Actor, State, csm_runtime, err, me, out
-from pipeline.queue import INBOUND, OUTBOUND
+from pipeline.queue import INBOUND, OUTBOUND, Queue
 
 keys_app = typer.Typer(help="Encryption keys at rest.", no_args_is_help=True)
 
@@ -86,23 +86,33 @@ def _when(value: datetime | None) -> str | None:
     return store.aware(value).isoformat(timespec="seconds") if value is not None else None
 
 
-def _references(ids: set[int]) -> dict[int, str]:
-    settings = State.settings()
-    engine = store.make_engine(settings.effective_database_url)
+def _list_queue(q: Queue, status: str | None, as_json: bool, columns: list[str], **fields: Any) -> None:
+    """One line (or JSON object) per row: the lease columns every queue has, then ``fields``
+    (column -> function of the row), the case's reference last; ``columns`` are the ones a line shows."""
+    engine = store.make_engine(State.settings().effective_database_url)
+    rows = queue.rows(engine, q, status=status)
+    case_ids = [r.case_id for r in rows if r.case_id is not None]
     with store.session(engine) as db:
-        rows = db.execute(
-            select(col(store.Case.id), col(store.Case.reference)).where(col(store.Case.id).in_(list(ids)))
-        ).all()
-    return {int(case_id): reference for case_id, reference in rows}
-
-
-def _print_rows(rows: list[dict[str, Any]], as_json: bool, columns: list[str]) -> None:
+        C = store.Case
+        found = db.execute(select(col(C.id), col(C.reference)).where(col(C.id).in_(case_ids))).all()
+        references = {int(case_id): reference for case_id, reference in found}
+    listed = [
+        {
+            "id": r.id,
+            "status": r.status,
+            "attempts": r.attempts,
+            **{name: describe(r) for name, describe in fields.items()},
+            "next_try": _when(r.not_before) if r.status == q.pending else None,
+            "case": references.get(r.case_id) if r.case_id is not None else None,
+        }
+        for r in rows
+    ]
     if as_json:
-        out.print_json(json.dumps(rows))
+        out.print_json(json.dumps(listed))
         return
-    for row in rows:
+    for row in listed:
         out.print("  ".join(str(row[c]) if row[c] is not None else "-" for c in columns), markup=False)
-    if not rows:
+    if not listed:
         out.print("nothing", markup=False)
 
 
@@ -116,24 +126,16 @@ def _targets(ids: list[int] | None, all_failed: bool) -> tuple[int, ...]:
 @outbox_app.command("list")
 def outbox_list(status: Status = None, as_json: AsJson = False) -> None:
     """Queued, sent and failed mail, oldest first: id, kind, status, attempts, times, last error, case."""
-    settings = State.settings()
-    rows = queue.rows(store.make_engine(settings.effective_database_url), OUTBOUND, status=status)
-    references = _references({r.case_id for r in rows if r.case_id is not None})
-    listed = [
-        {
-            "id": r.id,
-            "kind": r.kind,
-            "status": r.status,
-            "attempts": r.attempts,
-            "queued": _when(r.created_at),
-            "next_try": _when(r.not_before) if r.status == OUTBOUND.pending else None,
-            "sent": _when(r.sent_at),
-            "last_error": r.last_error,
-            "case": references.get(r.case_id) if r.case_id is not None else None,
-        }
-        for r in rows
-    ]
-    _print_rows(listed, as_json, ["id", "kind", "status", "attempts", "queued", "next_try", "last_error", "case"])
+    _list_queue(
+        OUTBOUND,
+        status,
+        as_json,
+        ["id", "kind", "status", "attempts", "queued", "next_try", "last_error", "case"],
+        kind=lambda r: r.kind,
+        queued=lambda r: _when(r.created_at),
+        sent=lambda r: _when(r.sent_at),
+        last_error=lambda r: r.last_error,
+    )
 
 
 @outbox_app.command("retry")
@@ -151,23 +153,15 @@ def outbox_retry(ids: Ids = None, all_failed: AllFailed = False) -> None:
 @inbound_app.command("list")
 def inbound_list(status: Status = None, as_json: AsJson = False) -> None:
     """Received messages, oldest first: id, status, attempts, received, case, failing stage and reason."""
-    settings = State.settings()
-    rows = queue.rows(store.make_engine(settings.effective_database_url), INBOUND, status=status)
-    references = _references({r.case_id for r in rows if r.case_id is not None})
-    listed = [
-        {
-            "id": r.id,
-            "status": r.status,
-            "attempts": r.attempts,
-            "received": _when(r.received_at),
-            "next_try": _when(r.not_before) if r.status == INBOUND.pending else None,
-            "case": references.get(r.case_id) if r.case_id is not None else None,
-            "stage": r.error_stage,
-            "reason": r.error_reason,
-        }
-        for r in rows
-    ]
-    _print_rows(listed, as_json, ["id", "status", "attempts", "received", "case", "stage", "reason"])
+    _list_queue(
+        INBOUND,
+        status,
+        as_json,
+        ["id", "status", "attempts", "received", "case", "stage", "reason"],
+        received=lambda r: _when(r.received_at),
+        stage=lambda r: r.error_stage,
+        reason=lambda r: r.error_reason,
+    )
 
 
 @inbound_app.command("retry")
