@@ -108,19 +108,16 @@ def manifest_from_expected(folder: Path = TUNED) -> list[dict[str, Any]]:
 
 def replay_folder(folder: Path, out: Path) -> None:
     """Every message of ``folder`` through the full pipeline, outputs in ``out`` (fresh keys and data)."""
-    import logging
-
     from cryptography.fernet import Fernet
 
-    from pipeline.compliance.replay import replay
+    from pipeline.compliance.replay import per_message_logs_quiet, replay
     from pipeline.config import load_settings
 
-    for name in ("plumm.worker", "plumm.cases", "presidio-analyzer"):
-        logging.getLogger(name).setLevel(logging.ERROR)
     settings = load_settings(
         data_dir=out.parent / "data", vault_key=Fernet.generate_key().decode(), hash_key="blind-bench-hash-key"
     )
-    replay(folder, out, settings=settings)
+    with per_message_logs_quiet():  # restored afterwards: a caller's own log capture stays as it was
+        replay(folder, out, settings=settings)
 
 
 def score(out: Path, manifest: list[dict[str, Any]]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import OperationalError
 
@@ -26,15 +26,13 @@ from pipeline.cases import recording
 from pipeline.cases.threading import find_prior
 from pipeline.models import IntakeOutcome, KnownIdentifiers, ParsedMail, Prior, Processed
 from pipeline.outbound import delivery
+from pipeline.patterns import vault_key_type
 from pipeline.queue import INBOUND
 from pipeline.runtime import Runtime
 from pipeline.stages.extract import extract
 from pipeline.stages.identifiers import seed_identifiers
 from pipeline.stages.parse import parse
 from pipeline.stages.sections import assess_sections
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("plumm.worker")
 T = TypeVar("T")
@@ -68,8 +66,8 @@ def _with_prior(known: KnownIdentifiers, prior: Prior) -> KnownIdentifiers:
     """Identifiers vaulted from earlier letters of the case are known for a follow-up too."""
     if not prior.vault:
         return known
-    extra = tuple(v for k, v in sorted(prior.vault.items()) if not k.startswith("[EMAIL"))
-    emails = tuple(v for k, v in sorted(prior.vault.items()) if k.startswith("[EMAIL"))
+    extra = tuple(v for k, v in sorted(prior.vault.items()) if vault_key_type(k) != "EMAIL")
+    emails = tuple(v for k, v in sorted(prior.vault.items()) if vault_key_type(k) == "EMAIL")
     return KnownIdentifiers(
         names=known.names,
         emails=tuple(dict.fromkeys(known.emails + emails)),

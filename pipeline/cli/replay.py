@@ -48,20 +48,16 @@ def replay_cmd(
     Exit code: 0 all good, 1 drift or leak, 2 usage or configuration error."""
     from rich.progress import Progress
 
-    from pipeline.compliance.replay import ReplayError, replay
+    from pipeline.compliance.replay import ReplayError, per_message_logs_quiet, replay
 
     settings = State.settings()
     if not via_smtp:
         runtime(settings)  # fail fast on bad rules before touching any message
     count = len(list(source.glob("*.eml")))
-    # Per-message INFO lines would break the bar; -v keeps them. Levels are restored afterwards.
-    quiet = [logging.getLogger(name) for name in ("plumm.worker", "plumm.cases", "plumm.smtp", "presidio-analyzer")]
-    levels = [logger.level for logger in quiet]
-    if logging.getLogger().level > logging.DEBUG:
-        for logger in quiet:
-            logger.setLevel(logging.ERROR)
+    # Per-message INFO lines would break the bar; -v keeps them.
+    quiet = logging.getLogger().level > logging.DEBUG
     try:
-        with Progress(console=err, disable=not err.is_terminal, transient=True) as bar:
+        with per_message_logs_quiet(quiet), Progress(console=err, disable=not err.is_terminal, transient=True) as bar:
             task = bar.add_task("replaying", total=count)
             run = replay(
                 source,
@@ -78,9 +74,6 @@ def replay_cmd(
     except ReplayError as exc:
         err.print(f"replay: {exc}", markup=False)
         raise typer.Exit(2) from exc
-    finally:
-        for logger, level in zip(quiet, levels, strict=True):
-            logger.setLevel(level)
     _print_findings(run)
     _print_summary(run, source, out_dir)
     raise typer.Exit(run.exit_code)

@@ -28,7 +28,8 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline import store
@@ -63,6 +64,7 @@ __all__ = [
     "compare_golden",
     "envelope_sender",
     "golden_changes",
+    "per_message_logs_quiet",
     "replaced_by",
     "replay",
     "report_data",
@@ -72,6 +74,23 @@ __all__ = [
 ]
 
 log = logging.getLogger("plumm.replay")
+# What logs a line per message: too much for a replay of a folder (a progress bar, a benchmark).
+PER_MESSAGE_LOGGERS = ("plumm.worker", "plumm.cases", "plumm.smtp", "presidio-analyzer")
+
+
+@contextmanager
+def per_message_logs_quiet(enabled: bool = True) -> Iterator[None]:
+    """Only errors from the per-message loggers while it lasts; their levels are restored after."""
+    loggers = [logging.getLogger(name) for name in PER_MESSAGE_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    if enabled:
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def replay(
