@@ -343,7 +343,6 @@ WRONG_PLACEHOLDER_KIND = {
     "rfc2231-attachment-filename-hyphenated-name": "a street becomes [PERSON]",
     "school-age-children-named-and-school": "a village becomes [PERSON]",
     "they-client-and-spouse-two-people-pronouns": "a street becomes [PERSON]",
-    "unique-job-title-vehicle-passport-payroll-bank": "a payroll number becomes [REGISTRATION]",
     "welsh-gaelic-names-with-mutations": "relatives become [ORG]",
     "windows-1252-curly-quotes-and-pound": "a street becomes [PERSON]",
     "word-template-pdf-letterhead-block": "a website becomes [ORG]",
