@@ -374,3 +374,26 @@ def test_an_unknown_presidio_recognizer_is_an_error(tmp_path):
     )
     with pytest.raises(RulesError, match="EmailRecognizerr"):
         load_redaction_rules(tmp_path)
+
+
+def test_a_skipped_presidio_pattern_must_exist(tmp_path):
+    for name in ("redaction.yaml", "allow.yaml"):
+        (tmp_path / name).write_text((DEFAULT_RULES_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
+    text = (DEFAULT_RULES_DIR / "structured.yaml").read_text(encoding="utf-8")
+    (tmp_path / "structured.yaml").write_text(text.replace("skip_patterns: [PAN (Low)]", "skip_patterns: [PAN (Lo)]"))
+    with pytest.raises(RulesError, match="in_pan"):
+        load_redaction_rules(tmp_path)
+
+
+def test_presidio_recognizers_used_make_no_network_call(redactor, monkeypatch):
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a recognizer tried the network")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    text = (
+        "Mail a.b@clinic.example.ie, visit www.clinic.example, call +353 1 555 0123, IBAN GB82 WEST 1234 5698 7654 32."
+    )
+    assert "clinic" not in redacted(redactor, text)

@@ -144,6 +144,9 @@ class IdFormat(RuleModel):
     # The type when only the shape matched (no checksum, no context, not standalone).
     shape_entity: str = "ID"
     presidio: str | None = None
+    # Names of the Presidio recognizer's patterns not used (too slow or too broad; the catch-all
+    # covers their shape).
+    skip_patterns: list[str] = []
     patterns: list[str] = []
     ignore_case: bool = False
     context: list[str] = []
@@ -171,6 +174,12 @@ class IdFormat(RuleModel):
     def _has_patterns(self) -> IdFormat:
         if not self.presidio and not self.patterns:
             raise ValueError(f"{self.name}: needs `presidio` or `patterns`")
+        if self.skip_patterns:
+            recognizer = getattr(predefined_recognizers, self.presidio or "", None)
+            names = {p.name for p in getattr(recognizer, "PATTERNS", [])}
+            unknown = sorted(set(self.skip_patterns) - names)
+            if unknown:
+                raise ValueError(f"{self.name}: not a pattern of {self.presidio}: {', '.join(unknown)}")
         return self
 
 
@@ -182,6 +191,7 @@ class CatchAllRules(RuleModel):
     mixed_min_digits: int = Field(2, ge=1)
     spaced_first_min: int = Field(2, ge=1)
     spaced_next_min: int = Field(3, ge=1)
+    year: str = r"(?:19|20)\d{2}"
     exempt: list[str]
     units: list[str] = []
     before: list[str] = []
@@ -192,6 +202,12 @@ class CatchAllRules(RuleModel):
     def _compiles(cls, value: list[str]) -> list[str]:
         for i, pattern in enumerate(value):
             _compile(pattern, f"exempt[{i}]")
+        return value
+
+    @field_validator("year")
+    @classmethod
+    def _year_compiles(cls, value: str) -> str:
+        _compile(value, "year")
         return value
 
 

@@ -20,7 +20,6 @@ from pipeline.stages.redaction.vocabulary import Vocabulary, _english_words, fol
 _RUN = re.compile(r"(?<![^\W_])[^\W_]+(?:[\-\u2013./][^\W_]+)*")
 _SEGMENTS = re.compile(r"\d+|[^\W\d_]+")
 _SPACE = frozenset(" \u00a0\u202f")
-_YEAR = re.compile(r"(?:19|20)\d{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +36,7 @@ class DigitShapes:
         self.rules = rules
         self._vocab = vocab
         self._exempt = re.compile("|".join(f"(?:{p})" for p in rules.exempt), re.IGNORECASE)
+        self._year = re.compile(rules.year)
         self._units = frozenset(u.casefold() for u in rules.units)
         self._currencies = frozenset(c.casefold() for c in rules.currencies)
         self._before = frozenset(w.casefold() for w in rules.before)
@@ -71,7 +71,7 @@ class DigitShapes:
             return False
         if len(groups) == 1 and len(prev) < self.rules.spaced_first_min:
             return False
-        if len(prev) <= 2 and _YEAR.fullmatch(group):
+        if len(prev) <= 2 and self._year.fullmatch(group):
             return False  # "March 12 2025": a day and a year
         if len(group) >= self.rules.spaced_next_min:
             return True
@@ -112,7 +112,7 @@ class DigitShapes:
             if seg.isdigit():
                 before = segments[i - 1] if i else ""
                 after = segments[i + 1] if i + 1 < len(segments) else ""
-                if not (len(seg) <= 3 or _YEAR.fullmatch(seg) or self._measure(seg, before, after)):
+                if not (len(seg) <= 3 or self._year.fullmatch(seg) or self._measure(seg, before, after)):
                     return False
             elif not self._ordinary_word(seg):
                 return False

@@ -54,7 +54,8 @@ def _compile_format(spec: IdFormat, rules: StructuredRules) -> _Format:
     if spec.presidio:
         presidio = getattr(predefined_recognizers, spec.presidio)()
         flags = int(presidio.global_regex_flags or 0) & _FLAGS
-        patterns += [re.compile(p.regex, flags) for p in _patterns_of(presidio)]
+        skipped = set(spec.skip_patterns)
+        patterns += [re.compile(p.regex, flags) for p in _patterns_of(presidio) if p.name not in skipped]
         words += presidio.context or []
     own_flags = re.IGNORECASE if spec.ignore_case else 0
     patterns += [re.compile(rules.expand(p), own_flags) for p in spec.patterns]
