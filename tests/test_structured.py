@@ -313,6 +313,11 @@ def test_catch_all_removes_codes(redactor, code):
         "3rd",
         "COVID-19",
         "120/80",
+        "€12.500,00",
+        "0900-1700",
+        "1500 per month",
+        "CPT 90837",
+        "item 80110",
     ],
 )
 def test_catch_all_keeps_clinical_measures_dates_and_counts(redactor, kept):
