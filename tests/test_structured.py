@@ -153,6 +153,8 @@ def test_postcode_positive(redactor, text, value):
         "Since March 2019 things improved.",
         "In 2020 Covid changed everything.",
         "The F41.1 code was recorded.",
+        "Client 123456 was seen twice.",
+        "Session 55123 was booked.",
     ],
 )
 def test_postcode_negative(redactor, text):
@@ -260,7 +262,8 @@ def test_id_numbers_get_their_kind(redactor, text, entity):
 
 # -- the catch-all ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "code", ["U-558213", "GRP-55012", "HPA-7731", "7KX2P", "L7704", "ZKM3911", "P0041187", "1234567H", "20-45-77"]
+    "code",
+    ["U-558213", "GRP-55012", "HPA-7731", "7KX2P", "L7704", "ZKM3911", "P0041187", "1234567H", "20-45-77", "river1987"],
 )
 def test_catch_all_removes_codes(redactor, code):
     out = redacted(redactor, f"She quoted {code} on the phone.")

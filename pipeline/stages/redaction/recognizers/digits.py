@@ -34,7 +34,7 @@ class DigitShapes:
 
     def __init__(self, rules: CatchAllRules, vocab: Vocabulary) -> None:
         self.rules = rules
-        self._vocab = vocab
+        self.vocab = vocab
         self._exempt = re.compile("|".join(f"(?:{p})" for p in rules.exempt), re.IGNORECASE)
         self._year = re.compile(rules.year)
         self._units = frozenset(u.casefold() for u in rules.units)
@@ -106,15 +106,19 @@ class DigitShapes:
         return bool(digits) and all(any(a <= i < b for a, b in ranges) for i in digits)
 
     def _ordinary_segments(self, value: str) -> bool:
-        """Words and small numbers joined ("12-week", "mid-2023", "1500m", "R1500", "Level-12")."""
-        segments = _SEGMENTS.findall(value)
-        for i, seg in enumerate(segments):
-            if seg.isdigit():
-                before = segments[i - 1] if i else ""
-                after = segments[i + 1] if i + 1 < len(segments) else ""
-                if not (len(seg) <= 3 or self._year.fullmatch(seg) or self._measure(seg, before, after)):
+        """Words and small numbers joined ("12-week", "mid-2023", "1500m", "R1500", "Level-12"). A year
+        counts only as a part of its own ("mid-2023"): glued to a word ("sarah1987") it is a handle."""
+        segments = [(m.group(0), m.start()) for m in _SEGMENTS.finditer(value)]
+        for i, (seg, at) in enumerate(segments):
+            if not seg.isdigit():
+                if not self.ordinary_word(seg):
                     return False
-            elif not self._ordinary_word(seg):
+                continue
+            before = segments[i - 1][0] if i else ""
+            after = segments[i + 1][0] if i + 1 < len(segments) else ""
+            glued = (i and segments[i - 1][1] + len(before) == at) or (after and at + len(seg) == segments[i + 1][1])
+            year = self._year.fullmatch(seg) and not glued
+            if not (len(seg) <= 3 or year or self._measure(seg, before, after)):
                 return False
         return True
 
@@ -128,13 +132,14 @@ class DigitShapes:
             return True
         return before.casefold() in self._currencies and (len(before) > 1 or before in ("R", "£", "$", "€"))
 
-    def _ordinary_word(self, word: str) -> bool:
+    def ordinary_word(self, word: str) -> bool:
+        """A unit, currency, allow-listed or dictionary word; never the capitals of a code ("GRP")."""
         w = fold(word).casefold()
-        if w in self._units or w in self._currencies or self._vocab.is_allowed_word(w):
+        if w in self._units or w in self._currencies or self.vocab.is_allowed_word(w):
             return True
         if word.isupper() and len(word) <= 3:
             return False  # "GRP", "KX", "DE": the letters of a code, whatever a dictionary says
-        return len(w) >= 2 and (w in _english_words() or w in self._vocab.stop)
+        return len(w) >= 2 and (w in _english_words() or w in self.vocab.stop)
 
     def _counted(self, text: str, start: int, end: int) -> bool:
         """Money ("£1200", "1 200 kr") or a count ("1500 steps", "about 2000")."""
@@ -152,7 +157,7 @@ class DigitShapes:
         return False
 
     def protected(self, text: str) -> tuple[tuple[int, int], ...]:
-        return _protected(self._vocab, text)
+        return _protected(self.vocab, text)
 
 
 @lru_cache(maxsize=8)

@@ -90,6 +90,9 @@ class FormatRecognizer(EntityRecognizer):
                 for m in rx.finditer(text):
                     start, end = m.span("code") if "code" in rx.groupindex and m.group("code") else m.span()
                     hit = self._judge(fmt, text, start, end)
+                    town = m.group("town") if "town" in rx.groupindex else None
+                    if hit is not None and town and self._shapes.vocab.not_a_name(town):
+                        hit = (self._shapes.rules.entity, hit[1])
                     if hit is not None and hit[1] > best.get((start, end, hit[0]), (0.0, ""))[0]:
                         best[(start, end, hit[0])] = (hit[1], fmt.spec.name)
         return [result(e, s, t, score, format=name) for (s, t, e), (score, name) in sorted(best.items())]
