@@ -14,7 +14,9 @@ by type, with :func:`pipeline.compliance.replay.survives`, the rule the complian
 pronouns, neopronouns and titles left outside placeholders, ``must_keep`` phrases kept (case-insensitive,
 whitespace-normalised, as the replay checks them), letters per second (3 timed passes after a warm-up
 pass) and memory (process VmHWM after each redactor's stage, with the high-water mark reset between
-stages where the kernel allows it, and the tracemalloc peak of one pass).
+stages where the kernel allows it, and the tracemalloc peak of one pass). For ours also the cost of
+the fail-closed catch-all: the words it removed as ``[ID_n]`` (the type of the catch-all and of
+shape-only ID numbers) that no ``must_not_survive`` value asked to remove.
 
 Never prints or returns a letter value: entity types and counts only. Everything but the timings and
 memory figures is deterministic.
@@ -216,6 +218,35 @@ REDACTORS: dict[str, Callable[[], Callable[[Case], str]]] = {"ours": ours, "pres
 
 
 # -- scoring ------------------------------------------------------------------------------------
+CATCH_ALL_TYPE = "ID"
+
+
+def catch_all_over_redaction(cases: list[Case]) -> dict[str, Any]:
+    """Words our redactor removed as ``[ID_n]`` that no ``must_not_survive`` value of the letter
+    covers: what failing closed on digit runs costs. Counts only."""
+    from pipeline.compliance.replay import survives
+    from pipeline.stages.identifiers import seed_identifiers
+    from pipeline.stages.redaction import get_redactor
+
+    redactor = get_redactor()
+    removals = over = words = 0
+    letters: set[str] = set()
+    for case in cases:
+        redaction = redactor.redact(case.text, seed_identifiers(case.mail, case.letter))
+        values = [v for vs in case.must_not_survive.values() for v in vs]
+        for match in PLACEHOLDER_RE.finditer(redaction.text):
+            if match.group("type") != CATCH_ALL_TYPE:
+                continue
+            removals += 1
+            original = redaction.vault.get(match.group(0), "")
+            if any(survives(v, original) or survives(original, v) for v in values):
+                continue
+            over += 1
+            words += len(original.split())
+            letters.add(case.stem)
+    return {"id_removals": removals, "not_asked_for": over, "words": words, "letters": len(letters)}
+
+
 def gendered_left(text: str) -> dict[str, int]:
     """Gendered pronouns/neopronouns and titles left outside placeholders (counts only)."""
     masked = _PLACEHOLDERS.sub("Placeholder", text)
@@ -334,6 +365,8 @@ def measure(
         outputs = [redact(c) for c in cases]
         warmup = time.perf_counter() - t0
         result = score(cases, outputs)
+        if name == "ours":
+            result["catch_all"] = catch_all_over_redaction(cases)
         # The same text twice must give the same output (our placeholders are stable per case).
         result["deterministic"] = [redact(c) for c in cases[:2]] == outputs[:2]
         t0 = time.perf_counter()
@@ -435,6 +468,15 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
     row(
         "must-keep phrases kept",
         lambda c: f"{c['must_keep']['kept']} / {c['must_keep']['phrases']} ({_pct(c['must_keep']['kept_rate'])})",
+    )
+    row(
+        "catch-all over-redaction",
+        lambda c: (
+            f"{c['catch_all']['words']} words ({c['catch_all']['not_asked_for']} of "
+            f"{c['catch_all']['id_removals']} [ID] removals, {c['catch_all']['letters']} letters)"
+            if "catch_all" in c
+            else "n/a"
+        ),
     )
     row("deterministic", lambda c: "yes" if c["deterministic"] else "NO")
     row("letters / second", lambda c: f"{c['speed']['letters_per_second']}")

@@ -62,6 +62,8 @@ def test_measure_structure_and_ours_beats_plain_presidio(cases, no_network):
         assert "vm_hwm_mib" in col["memory"]
 
     ours, plain = results["columns"]["ours"], results["columns"]["presidio"]
+    assert set(ours["catch_all"]) == {"id_removals", "not_asked_for", "words", "letters"}
+    assert "catch_all" not in plain
     assert ours["identifiers"]["leaked"] == 0
     assert ours["identifiers"]["leaked"] < plain["identifiers"]["leaked"]
     assert ours["gendered_left"]["total"] == 0 < plain["gendered_left"]["total"]
@@ -107,3 +109,17 @@ def test_plain_presidio_is_presidio_only_and_offline(no_network):
 )
 def test_gendered_left(text, pronouns, titles):
     assert bench.gendered_left(text) == {"pronouns": pronouns, "titles": titles}
+
+
+def test_catch_all_over_redaction_counts_only_removals_nobody_asked_for():
+    from pipeline.models import Letter, ParsedMail
+
+    def case(stem: str, text: str, must_not_survive: dict[str, list[str]]) -> bench.Case:
+        letter = Letter(text=text, sources=("golden",))
+        return bench.Case(stem, text, "golden", ParsedMail(), letter, must_not_survive, [])
+
+    text = "Her member code ZKM3911 and the form U-558213 were both on file. PHQ-9 was 17 in 2024."
+    asked = case("asked", text, {"EMPLOYEE_ID": ["ZKM3911"]})
+    nobody = case("nobody", text, {})
+    cost = bench.catch_all_over_redaction([asked, nobody])
+    assert cost == {"id_removals": 4, "not_asked_for": 3, "words": 3, "letters": 2}

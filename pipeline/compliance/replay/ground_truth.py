@@ -45,7 +45,9 @@ OUTCOME_FIELDS: tuple[tuple[str, str], ...] = (
 # name), an employer as an employer or an organisation, an age where a date of birth is expected
 # (the fixtures file ages under DATE_OF_BIRTH), a school or a town where an address is. THERAPIST
 # holds every kind of the therapist's identifiers (name, practice, website...), so any placeholder
-# is right for it.
+# is right for it. A national, health or other ID number may also be shown as a plain ``[ID_n]``
+# (the type of the catch-all and of the ID-number recognizers), a bank or card number as
+# ``[BANK_ACCOUNT_n]`` or ``[CARD_n]``.
 _NAME_TYPES = frozenset({"PERSON", "TITLE", "EMAIL", "URL", "HANDLE"})
 REMOVED_AS: dict[str, frozenset[str] | None] = {
     "PERSON": _NAME_TYPES | {"CLIENT"},
@@ -53,14 +55,14 @@ REMOVED_AS: dict[str, frozenset[str] | None] = {
     "THERAPIST": None,
     "EMAIL": frozenset({"EMAIL", "URL", "HANDLE"}),
     "PHONE_NUMBER": frozenset({"PHONE"}),
-    "UK_NHS": frozenset({"NHS"}),
-    "UK_NINO": frozenset({"NI"}),
+    "UK_NHS": frozenset({"NHS", "ID"}),
+    "UK_NINO": frozenset({"NI", "ID"}),
     "UK_POSTCODE": frozenset({"POSTCODE", "ADDRESS"}),
     "ADDRESS": frozenset({"ADDRESS", "POSTCODE", "LOCATION", "ORG"}),
     "DATE_OF_BIRTH": frozenset({"DOB", "AGE"}),
     "EMPLOYER": frozenset({"EMPLOYER", "ORG"}),
     "REGISTRATION_NUMBER": frozenset({"REGISTRATION"}),
-    "EMPLOYEE_ID": frozenset({"EMPLOYEE_ID", "REFERENCE"}),
+    "EMPLOYEE_ID": frozenset({"EMPLOYEE_ID", "REFERENCE", "ID", "BANK_ACCOUNT", "CARD"}),
 }
 _TOKEN = re.compile(r"\[[^\[\]\n]{1,40}\]|\w+|[^\w\s]")
 

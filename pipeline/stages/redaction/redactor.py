@@ -35,7 +35,7 @@ from pipeline.nlp import presidio_nlp_engine
 from pipeline.patterns import PLACEHOLDER_RE, vault_key_number, vault_key_type
 from pipeline.patterns import placeholder as make_placeholder
 from pipeline.rules import DEFAULT_RULES_DIR
-from pipeline.stages.redaction.recognizers import build_recognizers
+from pipeline.stages.redaction.recognizers import STRUCTURED, build_recognizers
 from pipeline.stages.redaction.recognizers.known import KnownIdentifierRecognizer
 from pipeline.stages.redaction.rules import RedactionRules, load_redaction_rules
 from pipeline.stages.redaction.vocabulary import Vocabulary, analysis_casing, fold
@@ -70,8 +70,11 @@ class Redactor:
         )
         verify_types = set(rules.verify_types)
         self._verify_recognizers = [
-            r for r in recognizers if isinstance(r, PatternRecognizer) and set(r.supported_entities) & verify_types
+            r
+            for r in recognizers
+            if isinstance(r, (PatternRecognizer, *STRUCTURED)) and set(r.supported_entities) & verify_types
         ]
+        self._as_written = [r for r in recognizers if isinstance(r, STRUCTURED)]
         self._priority = {t: i for i, t in enumerate(rules.entity_priority)}
 
     # ------------------------------------------------------------------ redact
@@ -86,6 +89,9 @@ class Redactor:
         results = self.analyzer.analyze(
             analysed, "en", nlp_artifacts=artifacts, score_threshold=self.rules.score_threshold
         )
+        if analysed != text:
+            # Formats (a postcode, an IBAN, a code in a capitals line) are matched as written.
+            results += [r for rec in self._as_written for r in rec.analyze(text, rec.supported_entities, artifacts)]
         # Known identifiers are matched outside Presidio's de-duplication, which treats results with
         # equal spans as one and would drop the "known" mark that decides the placeholder. People the
         # model found with confidence are matched again everywhere they recur ("Robin" alone after

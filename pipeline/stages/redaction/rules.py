@@ -1,11 +1,15 @@
-"""The rules of redaction (``rules/redaction.yaml`` with ``rules/allow.yaml`` as its allow-list),
-loaded into validated models; a broken file raises ``RulesError`` naming the file and the key."""
+"""The rules of redaction (``rules/redaction.yaml`` with ``rules/allow.yaml`` as its allow-list and
+``rules/structured.yaml`` for phones, postcodes, ID numbers and the digit-run catch-all), loaded into
+validated models; a broken file raises ``RulesError`` naming the file and the key."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import Field
+import phonenumbers
+from presidio_analyzer import PatternRecognizer, predefined_recognizers
+from pydantic import Field, field_validator, model_validator
 
 from pipeline.rules import RuleModel, load_rules
 
@@ -22,10 +26,6 @@ class UrlRules(RuleModel):
 class ContextRules(RuleModel):
     score: float = Field(0.85, ge=0, le=1)
     context: list[str] = []
-
-
-class PostcodeRules(RuleModel):
-    score: float = Field(0.85, ge=0, le=1)
 
 
 class DobRules(RuleModel):
@@ -103,6 +103,143 @@ class AllowRules(RuleModel):
     words: list[str] = []
 
 
+# -- structured identifiers (rules/structured.yaml) ------------------------------------------------
+class StructuredScores(RuleModel):
+    validated: float = Field(0.95, ge=0, le=1)
+    context: float = Field(0.9, ge=0, le=1)
+    standalone: float = Field(0.85, ge=0, le=1)
+    shape: float = Field(0.55, ge=0, le=1)
+    context_window: int = Field(40, ge=1)
+
+
+class PhoneRules(RuleModel):
+    regions: list[str]
+    default_hints: list[str] = []
+    min_digits: int = Field(7, ge=4, le=15)
+    score: float = Field(0.85, ge=0, le=1)
+    score_elsewhere: float = Field(0.6, ge=0, le=1)
+    context: list[str] = []
+    tld_regions: dict[str, str] = {}
+
+    @field_validator("regions", "default_hints")
+    @classmethod
+    def _known_regions(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - phonenumbers.SUPPORTED_REGIONS)
+        if unknown:
+            raise ValueError(f"not a phonenumbers region: {', '.join(unknown)}")
+        return value
+
+    @field_validator("tld_regions")
+    @classmethod
+    def _known_tld_regions(cls, value: dict[str, str]) -> dict[str, str]:
+        cls._known_regions(list(value.values()))
+        return value
+
+
+class IdFormat(RuleModel):
+    """One kind of structured identifier: Presidio's predefined recognizer and/or our own patterns."""
+
+    name: str
+    entity: str
+    # The type when only the shape matched (no checksum, no context, not standalone).
+    shape_entity: str = "ID"
+    presidio: str | None = None
+    # Names of the Presidio recognizer's patterns not used (too slow or too broad; the catch-all
+    # covers their shape).
+    skip_patterns: list[str] = []
+    patterns: list[str] = []
+    ignore_case: bool = False
+    context: list[str] = []
+    ignore_context: list[str] = []
+    # The shape alone names the kind (a UK postcode, an AHV number): no context needed, no exemptions.
+    standalone: bool = False
+    # Countries whose format this is: a standalone hit hints the letter's region (for phone numbers).
+    regions: list[str] = []
+
+    @field_validator("regions")
+    @classmethod
+    def _known_regions(cls, value: list[str]) -> list[str]:
+        return PhoneRules._known_regions(value)
+
+    @field_validator("presidio")
+    @classmethod
+    def _presidio_class(cls, value: str | None) -> str | None:
+        if value is not None:
+            found = getattr(predefined_recognizers, value, None)
+            if not (isinstance(found, type) and issubclass(found, PatternRecognizer)):
+                raise ValueError(f"not a Presidio predefined pattern recognizer: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _has_patterns(self) -> IdFormat:
+        if not self.presidio and not self.patterns:
+            raise ValueError(f"{self.name}: needs `presidio` or `patterns`")
+        if self.skip_patterns:
+            recognizer = getattr(predefined_recognizers, self.presidio or "", None)
+            names = {p.name for p in getattr(recognizer, "PATTERNS", [])}
+            unknown = sorted(set(self.skip_patterns) - names)
+            if unknown:
+                raise ValueError(f"{self.name}: not a pattern of {self.presidio}: {', '.join(unknown)}")
+        return self
+
+
+class CatchAllRules(RuleModel):
+    entity: str = "ID"
+    score: float = Field(0.5, ge=0, le=1)
+    min_digits: int = Field(4, ge=2)
+    mixed_min_length: int = Field(5, ge=2)
+    mixed_min_digits: int = Field(2, ge=1)
+    spaced_first_min: int = Field(2, ge=1)
+    spaced_next_min: int = Field(3, ge=1)
+    year: str = r"(?:19|20)\d{2}"
+    exempt: list[str]
+    units: list[str] = []
+    before: list[str] = []
+    currencies: list[str] = []
+
+    @field_validator("exempt")
+    @classmethod
+    def _compiles(cls, value: list[str]) -> list[str]:
+        for i, pattern in enumerate(value):
+            _compile(pattern, f"exempt[{i}]")
+        return value
+
+    @field_validator("year")
+    @classmethod
+    def _year_compiles(cls, value: str) -> str:
+        _compile(value, "year")
+        return value
+
+
+class StructuredRules(RuleModel):
+    scores: StructuredScores
+    phone: PhoneRules
+    postcodes: list[IdFormat]
+    ids: list[IdFormat]
+    us_states: list[str] = []
+    catch_all: CatchAllRules
+
+    @model_validator(mode="after")
+    def _patterns_compile(self) -> StructuredRules:
+        for key, formats in (("postcodes", self.postcodes), ("ids", self.ids)):
+            for fmt in formats:
+                for i, pattern in enumerate(fmt.patterns):
+                    _compile(self.expand(pattern), f"{key}.{fmt.name}.patterns[{i}]")
+        return self
+
+    def expand(self, pattern: str) -> str:
+        """A pattern with its named lists filled in (``{us_states}``)."""
+        states = "|".join(sorted((re.escape(s) for s in self.us_states), key=lambda s: (-len(s), s)))
+        return pattern.replace("{us_states}", states or "(?!x)x")
+
+
+def _compile(pattern: str, where: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"{where}: not a valid regular expression ({exc.msg})") from exc
+
+
 class RedactionRules(RuleModel):
     score_threshold: float = Field(0.45, ge=0, le=1)
     entity_priority: list[str]
@@ -111,10 +248,6 @@ class RedactionRules(RuleModel):
     email: EmailRules
     url: UrlRules
     handle: ContextRules
-    phone: ContextRules
-    nhs: ContextRules
-    ni: ContextRules
-    postcode: PostcodeRules
     dob: DobRules
     registration: RegistrationRules
     employee_id: EmployeeIdRules
@@ -128,14 +261,19 @@ class RedactionRules(RuleModel):
     titles: list[str]
     ambiguous_titles: list[str] = []
     allow: AllowRules = AllowRules()
+    # Filled from structured.yaml by load_redaction_rules.
+    structured: StructuredRules | None = None
 
 
 REDACTION_FILE = "redaction.yaml"
 ALLOW_FILE = "allow.yaml"
+STRUCTURED_FILE = "structured.yaml"
 
 
 def load_redaction_rules(rules_dir: Path) -> RedactionRules:
-    """``rules_dir/redaction.yaml`` with ``rules_dir/allow.yaml`` as its allow-list, validated."""
+    """``rules_dir/redaction.yaml`` with ``rules_dir/allow.yaml`` as its allow-list and
+    ``rules_dir/structured.yaml`` for structured identifiers, validated."""
     rules = load_rules(Path(rules_dir) / REDACTION_FILE, RedactionRules)
     allow = load_rules(Path(rules_dir) / ALLOW_FILE, AllowRules)
-    return rules.model_copy(update={"allow": allow})
+    structured = load_rules(Path(rules_dir) / STRUCTURED_FILE, StructuredRules)
+    return rules.model_copy(update={"allow": allow, "structured": structured})

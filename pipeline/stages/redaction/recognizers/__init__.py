@@ -4,28 +4,30 @@
 Contract: each recognizer takes the letter text (and, where it needs one, the spaCy ``Doc`` carried
 in Presidio's ``NlpArtifacts``, so the model runs once per letter) and returns
 ``RecognizerResult`` spans typed with our entity names (``PERSON``, ``EMAIL``, ``PHONE``, ``NHS``,
-``NI``, ``POSTCODE``, ``ADDRESS``, ``DOB``, ``EMPLOYER``, ``ORG``, ``LOCATION``, ``URL``,
-``REGISTRATION``, ``EMPLOYEE_ID``, plus ``PRONOUN`` and ``TITLE`` which are neutralised, not
-vaulted). No recognizer logs or raises with a value from the text.
+``NI``, ``ID``, ``IP``, ``CARD``, ``BANK_ACCOUNT``, ``POSTCODE``, ``ADDRESS``, ``DOB``, ``EMPLOYER``,
+``ORG``, ``LOCATION``, ``URL``, ``REGISTRATION``, ``EMPLOYEE_ID``, plus ``PRONOUN`` and ``TITLE``
+which are neutralised, not vaulted). No recognizer logs or raises with a value from the text.
 """
 
 from __future__ import annotations
 
 from presidio_analyzer import EntityRecognizer
 
-from pipeline.stages.redaction.recognizers.address import StreetAddressRecognizer, UkPostcodeRecognizer
+from pipeline.stages.redaction.recognizers.address import StreetAddressRecognizer
+from pipeline.stages.redaction.recognizers.catch_all import DigitRunRecognizer
 from pipeline.stages.redaction.recognizers.dates import DateOfBirthRecognizer
+from pipeline.stages.redaction.recognizers.digits import DigitShapes
 from pipeline.stages.redaction.recognizers.email import EmailRecognizer
 from pipeline.stages.redaction.recognizers.employer import EmployerRecognizer
+from pipeline.stages.redaction.recognizers.formats import FormatRecognizer
 from pipeline.stages.redaction.recognizers.location import LocationRecognizer
 from pipeline.stages.redaction.recognizers.people import PersonRecognizer
-from pipeline.stages.redaction.recognizers.phone import UkPhoneRecognizer
+from pipeline.stages.redaction.recognizers.phone import PhoneRecognizer
 from pipeline.stages.redaction.recognizers.pronouns import PronounRecognizer
 from pipeline.stages.redaction.recognizers.references import EmployeeIdRecognizer
 from pipeline.stages.redaction.recognizers.registration import RegistrationNumberRecognizer
 from pipeline.stages.redaction.recognizers.relatives import RelativeRecognizer
 from pipeline.stages.redaction.recognizers.titles import TitleRecognizer
-from pipeline.stages.redaction.recognizers.uk_ids import NhsNumberRecognizer, NiNumberRecognizer
 from pipeline.stages.redaction.recognizers.urls import HandleRecognizer, UrlRecognizer
 from pipeline.stages.redaction.rules import RedactionRules
 from pipeline.stages.redaction.vocabulary import Vocabulary
@@ -37,10 +39,7 @@ def build_recognizers(rules: RedactionRules, vocab: Vocabulary) -> list[EntityRe
         EmailRecognizer(rules.email, vocab),
         UrlRecognizer(rules.url, vocab),
         HandleRecognizer(rules.handle),
-        UkPhoneRecognizer(rules.phone),
-        NhsNumberRecognizer(rules.nhs),
-        NiNumberRecognizer(rules.ni),
-        UkPostcodeRecognizer(rules.postcode),
+        *structured_recognizers(rules, vocab),
         DateOfBirthRecognizer(rules.dob),
         RegistrationNumberRecognizer(rules.registration),
         EmployeeIdRecognizer(rules.employee_id),
@@ -52,4 +51,25 @@ def build_recognizers(rules: RedactionRules, vocab: Vocabulary) -> list[EntityRe
         LocationRecognizer(rules.location, vocab),
         PronounRecognizer(rules.pronouns),
         TitleRecognizer(rules.titles, rules.ambiguous_titles),
+    ]
+
+
+# Recognizers of formats, matched on the text as written (not on capitals lines re-cased for the model).
+STRUCTURED = (PhoneRecognizer, FormatRecognizer, DigitRunRecognizer)
+
+
+def structured_recognizers(rules: RedactionRules, vocab: Vocabulary) -> list[EntityRecognizer]:
+    """Phones, postcodes, ID numbers and the digit-run catch-all (``rules/structured.yaml``)."""
+    structured = rules.structured
+    if structured is None:
+        raise ValueError("redaction rules loaded without structured.yaml (use load_redaction_rules)")
+    shapes = DigitShapes(structured.catch_all, vocab)
+    postcodes = FormatRecognizer("PostcodeRecognizer", structured.postcodes, structured, shapes)
+    return [
+        PhoneRecognizer(
+            structured.phone, shapes, context_window=structured.scores.context_window, region_hints=postcodes.regions_in
+        ),
+        postcodes,
+        FormatRecognizer("IdNumberRecognizer", structured.ids, structured, shapes),
+        DigitRunRecognizer(shapes),
     ]

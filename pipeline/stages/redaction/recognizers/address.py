@@ -1,33 +1,15 @@
-"""Postal addresses: UK postcodes and street addresses."""
+"""Street addresses (postcodes are formats: see formats.py)."""
 
 from __future__ import annotations
 
 import re
 
-from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from pipeline.stages.redaction.recognizers.base import result
-from pipeline.stages.redaction.rules import AddressRules, PostcodeRules
+from pipeline.stages.redaction.rules import AddressRules
 from pipeline.stages.redaction.vocabulary import Vocabulary, word_alternation
-
-
-class UkPostcodeRecognizer(PatternRecognizer):
-    """UK postcodes (outward and inward code, the space optional)."""
-
-    PATTERN = r"(?<![\w])(?:GIR[ \t]?0AA|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[ABD-HJLNP-UW-Z]{2})(?!\w)"
-
-    def __init__(self, rules: PostcodeRules) -> None:
-        super().__init__(
-            supported_entity="POSTCODE",
-            name="UkPostcodeRecognizer",
-            patterns=[Pattern("postcode", self.PATTERN, rules.score)],
-            global_regex_flags=re.IGNORECASE,
-        )
-
-    def invalidate_result(self, pattern_text: str) -> bool | None:
-        # Lower-case text that merely fits the shape ("ab1 2cd") must still look like a code.
-        return not any(c.isdigit() for c in pattern_text[:4])
 
 
 class StreetAddressRecognizer(EntityRecognizer):

@@ -11,12 +11,11 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from pipeline.models import KnownIdentifiers
-from pipeline.stages.redaction.recognizers.address import UkPostcodeRecognizer
 from pipeline.stages.redaction.recognizers.base import result
 from pipeline.stages.redaction.recognizers.dates import DateOfBirthRecognizer
 from pipeline.stages.redaction.recognizers.email import EmailRecognizer
+from pipeline.stages.redaction.recognizers.formats import is_uk_postcode, nhs_checksum_ok
 from pipeline.stages.redaction.recognizers.phone import PHONE_EXTENSION
-from pipeline.stages.redaction.recognizers.uk_ids import nhs_checksum_ok
 from pipeline.stages.redaction.recognizers.urls import HandleRecognizer
 from pipeline.stages.redaction.vocabulary import Vocabulary, common_words, fold
 
@@ -210,7 +209,7 @@ def classify_value(value: str) -> str:
     if re.fullmatch(HandleRecognizer.PATTERN, v):
         return "HANDLE"
     digits = re.sub(r"\D", "", v)
-    if re.fullmatch(UkPostcodeRecognizer.PATTERN, v, re.IGNORECASE):
+    if is_uk_postcode(v):
         return "POSTCODE"
     if len(digits) == 10 and re.fullmatch(r"[\d \-]+", v) and nhs_checksum_ok(v):
         return "NHS"

@@ -1,4 +1,11 @@
-"""Web addresses and social-media handles."""
+"""Web addresses and social-media handles.
+
+Presidio's own UrlRecognizer makes no network call, but it is not used: its domain pattern has no
+right-hand boundary, so it cuts "www.meadowsweet-counselling.example" to "www.me" (a ccTLD prefix)
+and takes a sentence joined without a space ("improved.It") as a domain, and it misses a scheme URL
+on a domain outside its list. Ours takes any host after a scheme or "www." and bare domains on the
+top-level domains of ``rules/redaction.yaml``.
+"""
 
 from __future__ import annotations
 
