@@ -33,8 +33,8 @@ replay: install
 	$(BIN)/plumm replay fixtures/emails --out out/replay --expect --ground-truth
 
 lint: install
-	$(BIN)/ruff check pipeline tests bench fixtures/build.py
-	$(BIN)/ruff format --check pipeline tests bench fixtures/build.py
+	$(BIN)/ruff check pipeline tests bench fixtures/build.py fixtures/rounds.py
+	$(BIN)/ruff format --check pipeline tests bench fixtures/build.py fixtures/rounds.py
 	$(BIN)/mypy
 
 clean:
