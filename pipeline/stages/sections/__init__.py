@@ -1,36 +1,44 @@
-"""Sections stage: does the (redacted) letter contain the required sections?
+"""Sections stage: does the (redacted) letter contain the required sections, and why (or why not)?
 
 Contract: :func:`assess_sections` takes the redacted letter text and the validated rules from
-``rules/sections.yaml`` and returns a :class:`~pipeline.models.SectionReport`: per section
-present/absent, the evidence sentence (from the redacted text) and the id of the rule that
-fired, plus the number of additional sessions requested and their period when stated.
+``rules/sections.yaml`` (with the sentence classifier trained at load) and returns a
+:class:`~pipeline.models.SectionReport`: per section present/absent, the evidence sentence (from the
+redacted text), the rule or witness that found it and the reason in plain words ("recommendation
+found: the therapist requests 6 further sessions", "no recommendation: the only request is for
+someone other than the client"), plus the number of additional sessions requested, their period
+and the therapy asked for, when stated.
 
-How it decides, per section (every check runs, then one decision):
+How it decides (every check runs, then one decision per section, see ``decide.py``):
 
 * the text is parsed once with the shared spaCy model (:func:`pipeline.nlp.get_nlp`) and cut
-  into sentences: spaCy's sentence starts after terminal punctuation, plus the layout of a
-  letter (blank lines, bullet lines, heading lines, short lines such as a greeting);
-* a *heading* ("Recommendation", "Reason for referral"...) at the start of a line counts when
-  the content that follows it is not empty and, for sections with negation cues, not negated;
-* a *phrase pattern* (spaCy ``Matcher``, lemma based) counts unless it sits in a question or,
-  for negatable patterns, a negation cue is in the same clause ("I do not recommend"), or its
-  clause's subject is one of the section's ``third_parties`` ("[their] GP recommended...");
-  a question that opens as a polite request ("Please could you authorise another 8 sessions?")
-  is read as a statement.
+  into units: spaCy's sentences after terminal punctuation, plus the layout of a letter (blank
+  lines, bullets, headings, short lines such as a greeting); a question that opens as a polite
+  request ("Please could you authorise another 8 sessions?") is read as a statement;
+* three witnesses per unit: the *phrase rules* (headings with content, spaCy ``Matcher`` patterns
+  with negation cues and third parties, ``checks.py``), the *sentence classifier*
+  (``classifier.py``) and the *reading* of the clause from its dependency parse: who asks, what
+  for, for whom, negated, discharge, past grant, hedge (``clauses.py``);
+* a letter that asks for nothing and says why (treatment complete, a past grant, an ask only for
+  someone else) has no needs section either: it does not explain why *more* sessions are needed.
 
-The output is deterministic: the first qualifying hit in document order is the evidence.
-Nothing here logs or raises with letter content.
+The output is deterministic: the first qualifying unit in document order is the evidence, and the
+classifier is trained with a fixed solver and seed. Nothing here logs or raises with letter content.
 """
 
 from __future__ import annotations
 
-from pipeline.models import SectionReport
+from spacy.tokens import Doc
+
+from pipeline.models import SectionReport, SectionVerdict
 from pipeline.nlp import get_nlp
-from pipeline.stages.sections.checks import assess_section, heading_hits
-from pipeline.stages.sections.requests import period_requested, sessions_requested
+from pipeline.stages.sections.checks import Hit, heading_hits, section_hits
+from pipeline.stages.sections.clauses import Reading, cue_positions, other_placeholders, read_unit
+from pipeline.stages.sections.decide import Decision, UnitEvidence, decide_needs, decide_recommendation, reason_text
+from pipeline.stages.sections.requests import period_requested, sessions_requested, therapy_requested
 from pipeline.stages.sections.rules import RULES_FILE, SEP, SectionRules, load_section_rules
 from pipeline.stages.sections.sentences import (
     TERMINAL,
+    Unit,
     layout_boundaries,
     polite_requests_are_statements,
     sentence_units,
@@ -39,12 +47,9 @@ from pipeline.stages.sections.sentences import (
 __all__ = ["RULES_FILE", "SectionRules", "assess_sections", "load_section_rules"]
 
 
-def assess_sections(text: str, *, rules: SectionRules) -> SectionReport:
-    """Assess the redacted letter ``text`` against ``rules``; deterministic, one spaCy parse."""
+def _rule_hits(doc: Doc, units: list[Unit], rules: SectionRules, text: str) -> dict[str, list[Hit]]:
+    """Per section, every hit of its headings and phrase rules."""
     compiled = rules.compiled()
-    nlp = get_nlp()
-    doc = nlp(text)
-    units = polite_requests_are_statements(doc, sentence_units(doc, layout_boundaries(text)), compiled)
     headings, heading_tokens = heading_hits(doc, units, compiled, text)
     boundaries = {b.lower() for b in rules.clause_boundaries}
     closings = tuple(" ".join(c.lower().split()) for c in rules.closings)
@@ -57,16 +62,64 @@ def assess_sections(text: str, *, rules: SectionRules) -> SectionReport:
         section_id, rule_id = doc.vocab.strings[match_id].split(SEP, 1)
         pattern_matches.append((section_id, rule_id, s, e))
     pattern_matches.sort(key=lambda m: (m[2], m[3], m[0], m[1]))
-    verdicts = []
-    rec_units: set[int] = set()
-    rec_first: dict[int, int] = {}
-    for section in rules.sections:
-        verdict, hit_units, first_hit = assess_section(
-            section, doc, units, pattern_matches, headings, compiled, boundaries, closings
+    return {
+        section.id: section_hits(section, doc, units, pattern_matches, headings, compiled, boundaries, closings)
+        for section in rules.sections
+    }
+
+
+def _evidence(
+    units: list[Unit], hits: list[Hit], probabilities: list[float], readings: list[Reading]
+) -> list[UnitEvidence]:
+    by_unit: dict[int, list[Hit]] = {}
+    for h in sorted(hits, key=lambda h: (h.token, h.rule)):
+        by_unit.setdefault(h.unit, []).append(h)
+    return [
+        UnitEvidence(
+            unit=i,
+            text=unit.text,
+            rules=tuple(h.rule for h in by_unit.get(i, [])),
+            first_token=by_unit[i][0].token if i in by_unit else None,
+            probability=probabilities[i],
+            reading=readings[i],
         )
-        verdicts.append(verdict)
-        if section.id == "recommendation":
-            rec_units, rec_first = hit_units, first_hit
+        for i, unit in enumerate(units)
+    ]
+
+
+def assess_sections(text: str, *, rules: SectionRules) -> SectionReport:
+    """Assess the redacted letter ``text`` against ``rules``; deterministic, one spaCy parse."""
+    compiled = rules.compiled()
+    doc = get_nlp()(text)
+    units = polite_requests_are_statements(doc, sentence_units(doc, layout_boundaries(text)), compiled)
+    hits = _rule_hits(doc, units, rules, text)
+    scores = rules.sentence_classifier().scores([u.text for u in units])
+    cues = cue_positions(doc, compiled)
+    others = other_placeholders(doc, rules.clauses)
+    readings = [read_unit(doc, u, compiled, rules.clauses, cues, others) for u in units]
+    limits = rules.classifier
+    rec_evidence = _evidence(units, hits.get("recommendation", []), scores["recommendation"], readings)
+    recommendation, frames = decide_recommendation(rec_evidence, limits.recommendation)
+    needs = decide_needs(_evidence(units, hits.get("needs", []), scores["needs"], readings), limits.needs, frames)
+
+    # where the request is stated: the ask's units (and the line after a heading)
+    rec_units = set(recommendation.units)
+    rec_first = {e.unit: e.first_token for e in rec_evidence if e.unit in rec_units and e.first_token is not None}
     sessions, session_units = sessions_requested(doc, units, rules, compiled, rec_units, rec_first)
     period = period_requested(doc, units, rules, compiled, rec_units, session_units)
-    return SectionReport(verdicts=tuple(verdicts), sessions_requested=sessions, period=period)
+    therapy = therapy_requested(doc, units, rules, rec_units | session_units)
+    decisions = {"needs": needs, "recommendation": recommendation}
+    verdicts = []
+    for section in rules.sections:
+        decision = decisions.get(section.id, Decision(False, None, "", "none"))
+        verdicts.append(
+            SectionVerdict(
+                id=section.id,
+                title=section.title,
+                present=decision.present,
+                evidence=units[decision.unit].text if decision.unit is not None else "",
+                rule=decision.rule,
+                reason=reason_text(section.id, decision, rules.reasons, sessions=sessions, therapy=therapy),
+            )
+        )
+    return SectionReport(verdicts=tuple(verdicts), sessions_requested=sessions, period=period, therapy=therapy)

@@ -111,3 +111,24 @@ def period_requested(
     at_first = [c for c in candidates if c[0] == best_rank and c[1] <= first + 1]
     overlapping = sorted(at_first, key=lambda c: (c[1], -len(c[2])))
     return overlapping[0][2]
+
+
+def therapy_requested(doc: Doc, units: list[Unit], rules: SectionRules, near: set[int]) -> str | None:
+    """The therapy asked for, by its display name in ``therapies``: one named in the request's
+    units first, else the one the letter names most often (the first of equals)."""
+    compiled = rules.compiled()
+    named: list[tuple[int, str, bool]] = []  # (token, name, in the request)
+    for matcher in (compiled.therapies, compiled.therapy_acronyms):
+        for match_id, s, _e in matcher(doc):
+            ui = unit_index(units, s)
+            named.append((s, doc.vocab.strings[match_id], ui is not None and ui in near))
+    if not named:
+        return None
+    named.sort()
+    in_request = [name for _, name, near_ in named if near_]
+    if in_request:
+        return in_request[0]
+    counts: dict[str, int] = {}
+    for _, name, _near in named:
+        counts[name] = counts.get(name, 0) + 1
+    return max(counts, key=lambda name: counts[name])  # first-seen wins a tie (dicts keep order)

@@ -12,6 +12,7 @@ from spacy.matcher import Matcher, PhraseMatcher
 
 from pipeline.nlp import get_nlp
 from pipeline.rules import RuleModel, RulesError, load_rules
+from pipeline.stages.sections.classifier import SentenceClassifier, train
 
 RULES_FILE = "sections.yaml"
 
@@ -73,6 +74,74 @@ class PeriodRules(RuleModel):
     not_before: list[str] = []
 
 
+class ClauseRules(RuleModel):
+    """How a sentence is read from its parse (``clauses.py``): acts, objects, people and cue lists."""
+
+    # kind of ask -> words (lemmas or forms) that name it: recommend, request, ask, support...
+    acts: dict[str, list[str]] = Field(min_length=1)
+    # acts that are an ask even beside "I leave the number to you"
+    firm_acts: list[str] = []
+    # acts that, said by the client ("[CLIENT] has asked for more sessions"), are only a wish
+    wish_acts: list[str] = []
+    grant_verbs: list[str] = []
+    # what is asked for, by name: sessions, therapy, a block, continuation...
+    objects: dict[str, list[str]] = {}
+    other_people: list[str] = []
+    third_parties: list[str] = []
+    # cue lists (spaCy token patterns): negation, discharge, past, hedge, leave, on_file, support, reversal
+    cues: dict[str, list[TokenPattern]] = {}
+
+    @field_validator("cues")
+    @classmethod
+    def _known_cues(cls, value: dict[str, list[TokenPattern]]) -> dict[str, list[TokenPattern]]:
+        missing = set(CUE_NAMES) - set(value)
+        if missing:
+            raise ValueError(f"missing cue lists: {', '.join(sorted(missing))}")
+        return value
+
+
+CUE_NAMES = ("negation", "discharge", "past", "hedge", "leave", "on_file", "support", "reversal")
+
+
+class Thresholds(RuleModel):
+    """A sentence the phrase rules find counts when the classifier gives it at least ``agree``; one
+    the rules miss counts when the classifier alone gives it at least ``alone``."""
+
+    agree: float = Field(ge=0, le=1)
+    alone: float = Field(ge=0, le=1.01)
+
+
+class ClassifierRules(RuleModel):
+    """The sentence classifier (``classifier.py``): its training files (relative to the rules folder),
+    regularisation, and per section the thresholds of :class:`Thresholds`."""
+
+    training: list[str] = Field(min_length=1)
+    c: float = Field(16.0, gt=0)
+    needs: Thresholds
+    recommendation: Thresholds
+
+
+class ReasonRules(RuleModel):
+    """The plain words of a verdict's reason (``decide.py``): fixed phrases, never the letter's."""
+
+    found: dict[str, str]  # section -> "recommendation found: the therapist {act} {what}"
+    acts: dict[str, str]  # kind of ask -> verb phrase ("requests"); "default" required
+    objects: dict[str, str]  # what is asked for -> noun phrase ("further sessions"); "default" required
+    counted: str  # "{n} further sessions"
+    how: dict[str, str]  # rule that found a need -> phrase; "default" required
+    absent: dict[str, dict[str, str]]  # section -> reason code -> sentence; "none" required
+
+    @model_validator(mode="after")
+    def _defaults(self) -> ReasonRules:
+        for name, table in (("acts", self.acts), ("objects", self.objects), ("how", self.how)):
+            if "default" not in table:
+                raise ValueError(f"{name} needs a 'default' entry")
+        for section, table in self.absent.items():
+            if "none" not in table:
+                raise ValueError(f"absent.{section} needs a 'none' entry")
+        return self
+
+
 class SectionRules(RuleModel):
     clause_boundaries: list[str] = []
     closings: list[str] = []
@@ -82,8 +151,15 @@ class SectionRules(RuleModel):
     sections: list[SectionRule] = Field(min_length=1)
     sessions: SessionsRules
     period: PeriodRules
+    clauses: ClauseRules
+    classifier: ClassifierRules
+    reasons: ReasonRules
+    # therapy named in a request, display name -> what letters call it; an all-capitals alias
+    # ("CBT", "ACT") matches only in capitals, any other case-insensitively
+    therapies: dict[str, list[str]] = {}
 
     _compiled: Compiled | None = PrivateAttr(default=None)
+    _classifier: SentenceClassifier | None = PrivateAttr(default=None)
 
     @field_validator("sections")
     @classmethod
@@ -98,6 +174,16 @@ class SectionRules(RuleModel):
             if s.id == section_id:
                 return s
         raise KeyError(section_id)
+
+    def sentence_classifier(self) -> SentenceClassifier:
+        if self._classifier is None:
+            raise RulesError(f"{RULES_FILE}: the sentence classifier is trained by load_section_rules")
+        return self._classifier
+
+    def train_classifier(self, rules_dir: Path) -> None:
+        """Train the sentence classifier on ``classifier.training`` (paths relative to ``rules_dir``)."""
+        paths = [Path(rules_dir) / name for name in self.classifier.training]
+        self._classifier = train(paths, c=self.classifier.c)
 
     def compiled(self) -> Compiled:
         if self._compiled is None:
@@ -115,6 +201,11 @@ class Compiled:
     period: Matcher
     duration: Matcher
     polite: Matcher
+    therapies: PhraseMatcher  # label: display name (lower-case aliases)
+    therapy_acronyms: PhraseMatcher  # label: display name (all-capitals aliases, matched as written)
+    act_lemmas: dict[str, str]  # word -> kind of ask
+    clause_cues: Matcher  # label: cue list name
+    clause_cue_names: tuple[str, ...]
 
 
 SEP = "\x1f"
@@ -160,7 +251,35 @@ def compile_rules(rules: SectionRules) -> Compiled:
     polite = Matcher(nlp.vocab, validate=True)
     for i, pattern in enumerate(rules.polite_requests):
         _add(polite, "polite", pattern, f"polite_requests.{i}")
-    return Compiled(patterns, headings, cues, exceptions, sessions, period, duration, polite)
+    therapies = PhraseMatcher(nlp.vocab, attr="LOWER")
+    acronyms = PhraseMatcher(nlp.vocab, attr="ORTH")
+    for name, aliases in rules.therapies.items():
+        words = [a for a in aliases if not (a.isupper() and len(a) <= 6)]
+        caps = [a for a in aliases if a.isupper() and len(a) <= 6]
+        if words:
+            therapies.add(name, [nlp.make_doc(a) for a in words])
+        if caps:
+            acronyms.add(name, [nlp.make_doc(a) for a in caps])
+    act_lemmas = {word.lower(): kind for kind, words in rules.clauses.acts.items() for word in words}
+    clause_cues = Matcher(nlp.vocab, validate=True)
+    for name, patterns_ in rules.clauses.cues.items():
+        for i, pattern in enumerate(patterns_):
+            _add(clause_cues, name, pattern, f"clauses.cues.{name}.{i}")
+    return Compiled(
+        patterns,
+        headings,
+        cues,
+        exceptions,
+        sessions,
+        period,
+        duration,
+        polite,
+        therapies,
+        acronyms,
+        act_lemmas,
+        clause_cues,
+        tuple(rules.clauses.cues),
+    )
 
 
 def load_section_rules(rules_dir: Path) -> SectionRules:
@@ -171,4 +290,5 @@ def load_section_rules(rules_dir: Path) -> SectionRules:
         rules.compiled()
     except RulesError as exc:
         raise RulesError(str(exc).replace(RULES_FILE, str(path), 1)) from exc.__cause__
+    rules.train_classifier(Path(rules_dir))
     return rules
