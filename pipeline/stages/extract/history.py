@@ -276,7 +276,8 @@ def quoted_letter(text: str, *, own_addresses: tuple[str, ...]) -> tuple[str, st
 
     Returns (letter text, header text) - the header goes to the removed text - or None when there is
     no quoted message, or it is our own (its author, the attribution or From line, is one of
-    ``own_addresses`` or at their domain; or it carries a case reference), or it holds no text of its own once its own history is dropped.
+    ``own_addresses`` or at their domain; or it carries a case reference), or it holds no text of
+    its own once its own history is dropped.
     """
     found = _first_quoted_message(text.split("\n"))
     if found is None:
