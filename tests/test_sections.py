@@ -192,7 +192,7 @@ EXTRACTION = [
     ("I recommend six additional sessions.", 6, None),
     ("I recommend 8 more sessions on a fortnightly basis.", 8, "fortnightly"),
     ("I propose a further 6 sessions, monthly.", 6, "monthly"),
-    ("I am requesting an additional twelve sessions, weekly for two months.", 12, "weekly for two months"),
+    ("I am requesting an additional twelve sessions, weekly for two months.", 12, "weekly"),
     ("I recommend twenty more sessions, held weekly.", 20, "weekly"),
     ("[they] would benefit from a further block of 6 sessions.", 6, None),
     ("Additional sessions requested: 4", 4, None),

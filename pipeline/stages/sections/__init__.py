@@ -105,9 +105,11 @@ def assess_sections(text: str, *, rules: SectionRules) -> SectionReport:
     # where the request is stated: the ask's units (and the line after a heading)
     rec_units = set(recommendation.units)
     rec_first = {e.unit: e.first_token for e in rec_evidence if e.unit in rec_units and e.first_token is not None}
-    sessions, session_units = sessions_requested(doc, units, rules, compiled, rec_units, rec_first)
-    period = period_requested(doc, units, rules, compiled, rec_units, session_units)
-    therapy = therapy_requested(doc, units, rules, rec_units | session_units)
+    # sentences that read like an ask without counting as one on their own ("Three more.")
+    likely = {e.unit for e in rec_evidence if (e.rules or e.probability >= 0.5) and not e.reading.vetoes}
+    sessions, count_at = sessions_requested(doc, units, rules, readings, rec_units, rec_first, likely)
+    period = period_requested(doc, units, rules, readings, rec_units, count_at, likely, others)
+    therapy = therapy_requested(doc, units, rules, rec_units | ({count_at[0]} if count_at else set()))
     decisions = {"needs": needs, "recommendation": recommendation}
     verdicts = []
     for section in rules.sections:

@@ -52,6 +52,7 @@ class Reading:
     act_token: int | None = None
     object: str | None = None  # "sessions", "therapy", "block"...
     subject: str = "none"  # "therapist" | "reader" | "client" | "other" | "none"
+    firm: bool = False  # the writer's own, not negated ask (recommend, request, ask, propose...)
     backed: bool = False  # the writer says they back it ("..., and I agree")
     # the act sits under the writer's own view: "I believe [they] would benefit from more sessions"
     writer_view: bool = False
@@ -136,7 +137,7 @@ def _is_other_person(tok: Token, rules: ClauseRules, others: frozenset[str] = fr
     return tok.lemma_.lower() in rules.other_people or text in rules.other_people
 
 
-def _who(tok: Token, rules: ClauseRules, others: frozenset[str] = frozenset()) -> str:
+def who(tok: Token, rules: ClauseRules, others: frozenset[str] = frozenset()) -> str:
     """Who a subject word is: therapist, reader, client or other."""
     text = tok.text.lower()
     if text in WRITER:
@@ -163,11 +164,11 @@ def _subject_of(tok: Token, rules: ClauseRules, others: frozenset[str]) -> str:
     head = found[0]
     if head.text == "[" and head.i + 1 < len(head.doc):  # "[PERSON_1]" split as "[", "PERSON_1", "]"
         head = head.doc[head.i + 1]
-    who = _who(head, rules, others)
+    role = who(head, rules, others)
     for appos in head.children:
-        if appos.dep_ == "appos" and _who(appos, rules, others) == "other":
+        if appos.dep_ == "appos" and who(appos, rules, others) == "other":
             return "other"
-    return who
+    return role
 
 
 def _span_has(doc: Doc, unit: Unit, hits: set[int]) -> bool:
@@ -188,18 +189,18 @@ def _beneficiary(obj: Token, rules: ClauseRules, others: frozenset[str]) -> str 
             if prep.dep_ == "prep" and prep.lower_ in ("for", "to"):
                 for person in prep.children:
                     if person.dep_ == "pobj":
-                        who = _who(_word(person), rules, others)
-                        if who in ("client", "other"):
-                            return who
+                        role = who(word_of(person), rules, others)
+                        if role in ("client", "other"):
+                            return role
     for child in verb.children:
         if child.dep_ in ("nsubj", "nsubjpass", "dative"):
-            who = _who(_word(child), rules, others)
-            if who in ("client", "other"):
-                return who
+            role = who(word_of(child), rules, others)
+            if role in ("client", "other"):
+                return role
     return None
 
 
-def _word(tok: Token) -> Token:
+def word_of(tok: Token) -> Token:
     """The word of a bracketed placeholder the parser attached by its bracket ("[", "PERSON_2", "]")."""
     if tok.text == "[" and tok.i + 1 < len(tok.doc):
         return tok.doc[tok.i + 1]
@@ -214,14 +215,14 @@ def _for_other(doc: Doc, unit: Unit, act: Token | None, rules: ClauseRules, othe
         return False
     objects = {w for ws in rules.objects.values() for w in ws}
     said = [_beneficiary(t, rules, others) for t in words if t.lemma_.lower() in objects or t.lower_ in objects]
-    said = [who for who in said if who is not None]
+    said = [role for role in said if role is not None]
     if said:
-        return all(who == "other" for who in said)
+        return all(role == "other" for role in said)
     if act is None:
         return False
     # no sessions named: the act's own subject or addressee ("[their] partner would benefit too")
     return any(
-        _is_other_person(_word(t), rules, others) and t.dep_ in ("nsubj", "nsubjpass", "dative", "dobj")
+        _is_other_person(word_of(t), rules, others) and t.dep_ in ("nsubj", "nsubjpass", "dative", "dobj")
         for t in act.subtree
         if unit.start <= t.i < unit.end
     )
@@ -256,6 +257,15 @@ def _past_grant(act: Token | None, unit: Unit, doc: Doc, rules: ClauseRules, pas
     return _span_has(doc, unit, past)
 
 
+def _past_ask(act: Token | None, unit: Unit, doc: Doc, past: set[int]) -> bool:
+    """An ask the writer made before: "I recommended 6 sessions last time", "I initially requested 10"."""
+    if act is None or act.tag_ not in ("VBD", "VBN"):
+        return False
+    if not any(c.dep_ == "nsubj" and c.lower_ in WRITER for c in act.children):
+        return False
+    return any(i in past for i in range(unit.start, unit.end))
+
+
 def find_acts(doc: Doc, unit: Unit, compiled: Compiled) -> list[tuple[str, Token]]:
     """The words of ``unit`` that name an ask, with their kind, in order."""
     by_lemma = compiled.act_lemmas
@@ -286,12 +296,12 @@ def _main_act(
         return None, None
     for wanted in ("therapist", "reader-or-none"):
         for kind, tok in acts:
-            who = _subject_of(tok, rules, others)
-            if wanted == "therapist" and who == "therapist":
+            role = _subject_of(tok, rules, others)
+            if wanted == "therapist" and role == "therapist":
                 return kind, tok
             if (
                 wanted == "reader-or-none"
-                and who in ("reader", "none")
+                and role in ("reader", "none")
                 and not _past_grant(tok, unit, doc, rules, cues["past"])
             ):
                 return kind, tok
@@ -315,20 +325,28 @@ def read_unit(
     if negated and act is not None and any(t.i in cues["reversed"] for t in act.subtree):
         negated = False  # "I would not recommend ending therapy"
     backed = _span_has(doc, unit, cues["support"])
+    past = _past_grant(act, unit, doc, rules, cues["past"]) or _past_ask(act, unit, doc, cues["past"])
     # a firm ask of the writer's own outweighs a hedge or "the number is up to you" beside it
-    firm = act is not None and subject in ("therapist", "none", "reader") and kind in rules.firm_acts and not negated
+    firm = (
+        act is not None
+        and subject in ("therapist", "none", "reader")
+        and kind in rules.firm_acts
+        and not negated
+        and not past
+    )
     client_wish = subject == "client" and kind in rules.wish_acts and not backed
     return Reading(
         act=kind,
         act_token=act.i if act is not None else None,
         object=find_object(doc, unit, rules),
         subject=subject,
+        firm=firm,
         backed=backed,
         writer_view=act is not None and _under_writer(act, rules, others),
         for_other=_for_other(doc, unit, act, rules, others),
         negated=negated,
         discharge=_span_has(doc, unit, cues["discharge"]),
-        past_grant=_past_grant(act, unit, doc, rules, cues["past"]),
+        past_grant=past,
         hedged=_span_has(doc, unit, cues["hedge"]) and not firm,
         leaves_to_reader=_span_has(doc, unit, cues["leave"]) and not firm,
         on_file=_span_has(doc, unit, cues["on_file"]),

@@ -3,12 +3,14 @@ patterns compiled once (a bad pattern fails start-up naming the file and key).""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Token
 
 from pipeline.nlp import get_nlp
 from pipeline.rules import RuleModel, RulesError, load_rules
@@ -24,6 +26,7 @@ class PatternRule(RuleModel):
     pattern: TokenPattern = Field(min_length=1)
     negatable: bool = False
     first_person: bool = False
+    means: str | None = None  # a period pattern's category (weekly, fortnightly, monthly)
 
 
 class NegationRules(RuleModel):
@@ -57,21 +60,18 @@ class SectionRule(RuleModel):
 
 class SessionsRules(RuleModel):
     numbers: dict[str, int]
+    fractions: dict[str, float] = {}
     max: int = Field(52, ge=1)
     patterns: list[PatternRule] = Field(min_length=1)
     bare_patterns: list[PatternRule] = []
-
-
-class DurationRule(RuleModel):
-    pattern: TokenPattern = Field(min_length=1)
-    # words allowed between a frequency and its duration ("weekly sessions for two months")
-    gap: int = Field(0, ge=0, le=4)
+    not_before: list[str] = []
+    not_after: list[str] = []
 
 
 class PeriodRules(RuleModel):
     patterns: list[PatternRule] = Field(min_length=1)
-    duration: DurationRule | None = None
     not_before: list[str] = []
+    field_labels: list[str] = []
 
 
 class ClauseRules(RuleModel):
@@ -198,8 +198,7 @@ class Compiled:
     cues: dict[str, PhraseMatcher]  # per section id
     exceptions: dict[str, PhraseMatcher]
     sessions: Matcher  # label "sessions\x1f<id>" / "bare\x1f<id>"
-    period: Matcher
-    duration: Matcher
+    period: Matcher  # label: the pattern's category (``means``) or "" when kept as written
     polite: Matcher
     therapies: PhraseMatcher  # label: display name (lower-case aliases)
     therapy_acronyms: PhraseMatcher  # label: display name (all-capitals aliases, matched as written)
@@ -218,8 +217,27 @@ def _add(matcher: Matcher, label: str, pattern: TokenPattern, where: str) -> Non
         raise RulesError(f"{RULES_FILE}: key '{where}': invalid spaCy token pattern: {exc}") from exc
 
 
+COUNT_ATTRIBUTE = "plumm_count"
+_TIMES = re.compile(r"^(?:\+|x)?(\d{1,2})x?$")  # "6x weekly sessions", "Plan: +6 sessions", "extension x6"
+
+
+def count_value(word: str, numbers: dict[str, int]) -> int | None:
+    """The count a word names: "6", "six", "6x", "x6", "+6", "dozen"; None for anything else."""
+    word = word.lower()
+    times = _TIMES.match(word)
+    if times:
+        return int(times.group(1))
+    return numbers.get(word)
+
+
+def _register_count(numbers: dict[str, int]) -> None:
+    """The token attribute the sessions patterns use for a count ({_: {plumm_count: true}})."""
+    Token.set_extension(COUNT_ATTRIBUTE, getter=lambda tok: count_value(tok.text, numbers) is not None, force=True)
+
+
 def compile_rules(rules: SectionRules) -> Compiled:
     nlp = get_nlp()
+    _register_count({k.lower(): v for k, v in rules.sessions.numbers.items()})
     patterns = Matcher(nlp.vocab, validate=True)
     headings = PhraseMatcher(nlp.vocab, attr="LOWER")
     cues: dict[str, PhraseMatcher] = {}
@@ -244,10 +262,7 @@ def compile_rules(rules: SectionRules) -> Compiled:
         _add(sessions, f"bare{SEP}{rule.id}", rule.pattern, f"sessions.bare_patterns.{i}.pattern")
     period = Matcher(nlp.vocab, validate=True)
     for i, rule in enumerate(rules.period.patterns):
-        _add(period, rule.id, rule.pattern, f"period.patterns.{i}.pattern")
-    duration = Matcher(nlp.vocab, validate=True)
-    if rules.period.duration is not None:
-        _add(duration, "duration", rules.period.duration.pattern, "period.duration.pattern")
+        _add(period, rule.means or "", rule.pattern, f"period.patterns.{i}.pattern")
     polite = Matcher(nlp.vocab, validate=True)
     for i, pattern in enumerate(rules.polite_requests):
         _add(polite, "polite", pattern, f"polite_requests.{i}")
@@ -272,7 +287,6 @@ def compile_rules(rules: SectionRules) -> Compiled:
         exceptions,
         sessions,
         period,
-        duration,
         polite,
         therapies,
         acronyms,
