@@ -284,13 +284,72 @@ def _simulated_redaction(text: str, exp: dict) -> str:
     )
 
 
-@pytest.mark.parametrize("redacted", [False, True], ids=["golden-unredacted", "simulated-redaction"])
+# The role form of redaction (issue 13): the client is [CLIENT], other people [PERSON_n], the
+# therapist [THERAPIST], the employer [EMPLOYER], numbers [ID_n]; pronouns are plain "they/them/
+# their" and the verb agrees ("she has" -> "they have").
+_ROLES = {"PERSON": "CLIENT", "THERAPIST": "THERAPIST", "EMPLOYER": "EMPLOYER"}
+_ID_TYPES = {"UK_NHS", "UK_NINO", "EMPLOYEE_ID", "REGISTRATION_NUMBER"}
+_AGREE = {
+    "has": "have",
+    "is": "are",
+    "was": "were",
+    "does": "do",
+    "hasn't": "haven't",
+    "isn't": "aren't",
+    "wasn't": "weren't",
+    "doesn't": "don't",
+}
+
+
+def _plural(verb: str) -> str:
+    if verb in _AGREE:
+        return _AGREE[verb]
+    if verb.endswith("ies") and len(verb) > 4:
+        return verb[:-3] + "y"
+    if verb.endswith(("ches", "shes", "sses", "xes", "oes")):
+        return verb[:-2]
+    if verb.endswith("s") and not verb.endswith(("ss", "us", "is")) and len(verb) > 3:
+        return verb[:-1]
+    return verb
+
+
+def _role_form_redaction(text: str, exp: dict) -> str:
+    values = sorted(((v, t) for t, vs in exp.get("must_not_survive", {}).items() for v in vs), key=lambda p: -len(p[0]))
+    for n, (value, kind) in enumerate(values, start=1):
+        role = _ROLES.get(kind) or (f"ID_{n}" if kind in _ID_TYPES else f"PERSON_{n}")
+        text = text.replace(value, f"[{role}]")
+    text = re.sub(
+        r"\b(he|she)((?:\s+(?:still|now|also|often|never|always|just|only|really|\w+ly))*)\s+([a-z']+)\b",
+        lambda m: f"{'They' if m.group(1)[0].isupper() else 'they'}{m.group(2)} {_plural(m.group(3))}",
+        text,
+        flags=re.IGNORECASE,
+    )
+    return re.sub(
+        r"\b(him|his|her|hers|himself|herself)\b",
+        lambda m: _PRONOUNS[m.group(0).lower()].replace("themself", "themselves"),
+        text,
+        flags=re.IGNORECASE,
+    )
+
+
+def test_role_form_redaction_reads_as_the_new_redaction_writes() -> None:
+    exp = {"must_not_survive": {"PERSON": ["Sam Lee"], "EMPLOYER": ["Acme"]}}
+    assert _role_form_redaction("Sam Lee has left Acme. She still feels low and he watches TV.", exp) == (
+        "[CLIENT] has left [EMPLOYER]. They still feel low and they watch TV."
+    )
+
+
+@pytest.mark.parametrize("form", ["golden-unredacted", "simulated-redaction", "role-form-redaction"])
 @pytest.mark.parametrize("stem", LETTER_STEMS)
-def test_fixture_letter_sections_match_expected(stem: str, redacted: bool, rules: SectionRules) -> None:
+def test_fixture_letter_sections_match_expected(stem: str, form: str, rules: SectionRules) -> None:
+    """Both forms of redaction, old ("[they] has", [PERSON_1]) and new ("they have", [CLIENT]), give
+    the fixture's verdicts, sessions and period."""
     exp = expected(stem)
     text = (FIXTURES / f"{stem}.letter.txt").read_text(encoding="utf-8")
-    if redacted:
+    if form == "simulated-redaction":
         text = _simulated_redaction(text, exp)
+    elif form == "role-form-redaction":
+        text = _role_form_redaction(text, exp)
     report = assess_sections(text, rules=rules)
     assert report.as_flags() == exp["sections"]
     assert report.sessions_requested == exp.get("sessions_requested")
