@@ -193,11 +193,41 @@ def _beneficiary(obj: Token, rules: ClauseRules, others: frozenset[str]) -> str 
                         if role in ("client", "other"):
                             return role
     for child in verb.children:
+        # the subject of a verb of having ("[their] partner would benefit from sessions"), not of any
+        # verb ("[their] partner drives [them] to appointments")
+        if child.dep_ in ("nsubj", "nsubjpass") and verb.lemma_.lower() not in _RECEIVING:
+            continue
         if child.dep_ in ("nsubj", "nsubjpass", "dative"):
             role = who(word_of(child), rules, others)
             if role in ("client", "other"):
                 return role
     return None
+
+
+_RECEIVING = frozenset(
+    {
+        "have",
+        "get",
+        "receive",
+        "benefit",
+        "need",
+        "require",
+        "attend",
+        "access",
+        "start",
+        "begin",
+        "take",
+        "gain",
+        "profit",
+        "seek",
+        "give",
+        "offer",
+        "provide",
+        "allocate",
+        "fund",
+        "be",
+    }
+)
 
 
 def word_of(tok: Token) -> Token:

@@ -94,8 +94,10 @@ def decide_recommendation(evidence: list[UnitEvidence], limits: Thresholds) -> t
         vetoes = e.reading.vetoes
         by = _candidate(e, limits, needs_shape=True)
         if by is None:
-            if e.reading.act is not None and vetoes:
-                turned_down.append((vetoes[0], e))  # an act turned round, e.g. "I am not asking for more"
+            if (e.reading.act is not None or e.reading.object is not None) and vetoes:
+                # an ask turned round without counting as one: "I am not asking for more", "I leave it
+                # to you to decide whether more sessions are appropriate"
+                turned_down.append((vetoes[0], e))
             continue
         if vetoes:
             turned_down.append((vetoes[0], e))
@@ -110,6 +112,9 @@ def decide_recommendation(evidence: list[UnitEvidence], limits: Thresholds) -> t
     if found is not None:
         return replace(found, units=tuple(sorted(set(accepted)))), ()
     if not turned_down:
+        ending = next((e for e in evidence if e.reading.discharge), None)
+        if ending is not None:
+            return Decision(False, ending.unit, "", "discharge", ending.reading), frames
         return Decision(False, None, "", "none"), frames
     order = [c for c in _ABSENT_ORDER if any(code == c for code, _ in turned_down)]
     code = order[0]
