@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.models import LetterMissing
 from pipeline.rules import DEFAULT_RULES_DIR
 from pipeline.stages.sections import SectionRules, assess_sections, load_section_rules
 
@@ -115,3 +116,24 @@ def test_a_letter_that_negates_the_ask_but_describes_current_difficulties_keeps_
     needs, rec = assess_sections(NEEDS + "I do not recommend further sessions at this time.", rules=rules).verdicts
     assert (needs.present, rec.present) == (True, False)
     assert rec.reason == "no recommendation: the therapist says they are not recommending more sessions"
+
+
+NOT_LETTERS = {
+    "isp-apology": (
+        "Dear customer,\n\nWe are sorry for the broadband outage in your area on Tuesday. Our engineers restored "
+        "the service by 6pm and a credit of £5 will appear on your next bill.\n\nThe Fibrenet team"
+    ),
+    "out-of-office": "I am out of the office until Monday 3 November with limited access to email.\n\n[PERSON_1]",
+}
+
+
+@pytest.mark.parametrize("text", NOT_LETTERS.values(), ids=NOT_LETTERS.keys())
+def test_a_message_about_no_client_and_no_sessions_is_no_letter(text: str, rules: SectionRules) -> None:
+    with pytest.raises(LetterMissing) as outcome:
+        assess_sections(text, rules=rules)
+    assert outcome.value.reason == "no-letter-found"
+
+
+def test_a_process_question_is_a_letter_with_both_sections_missing(rules: SectionRules) -> None:
+    report = assess_sections("Hello,\n\nwhat is the process for requesting more sessions?\n\nThanks", rules=rules)
+    assert report.as_flags() == {"needs": False, "recommendation": False}

@@ -19,8 +19,9 @@ Contract
   substantive (at least ``_NOTE_MIN_WORDS`` words once greeting and signature are set
   aside); otherwise it moves to ``removed_text``. Notes: ``forwarded``;
 * a bounce or read report (``multipart/report``), an automatic reply (``Auto-Submitted:
-  auto-replied``, ``X-Autoreply``) or bulk/list mail (``Precedence: bulk|list|junk``) holds
-  no letter: ``no-letter-found``, whatever its text; so does binary noise in a text part;
+  auto-replied``, ``X-Autoreply``) or bulk/list mail (``Precedence: bulk|list|junk``, ``List-Id``)
+  holds no letter: ``no-letter-found``, whatever its text; so does binary noise in a text part
+  (and, at the sections stage, a message that names no session, therapy, client or clinical word);
 * replies drop quoted history (``>`` lines, "On ... wrote:" and what follows it, Outlook's
   From/Sent block, "-----Original Message-----", Gmail/Apple quote blocks in HTML) into
   ``removed_text``. Note: ``quoted-history-dropped``. Signatures stay;
@@ -174,7 +175,9 @@ def _is_machine_report(mail: ParsedMail) -> bool:
         return True
     if mail.header("x-autoreply").strip() or mail.header("x-autorespond").strip():
         return True
-    # Bulk and list mail (newsletters, digests) is not addressed to us as a letter.
+    # Bulk and list mail (newsletters, digests) is not addressed to us as a letter (RFC 2919 List-Id too).
+    if mail.header("list-id").strip():
+        return True
     return mail.header("precedence").strip().lower() in ("auto_reply", "bulk", "list", "junk")
 
 

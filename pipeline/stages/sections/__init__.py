@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from spacy.tokens import Doc
 
-from pipeline.models import SectionReport, SectionVerdict
+from pipeline.models import LetterMissing, SectionReport, SectionVerdict
 from pipeline.nlp import get_nlp
 from pipeline.stages.sections.checks import Hit, heading_hits, section_hits
 from pipeline.stages.sections.clauses import Reading, cue_positions, other_placeholders, read_unit
@@ -87,10 +87,26 @@ def _evidence(
     ]
 
 
+def _about_sessions(doc: Doc, rules: SectionRules) -> bool:
+    """The message names a session, therapy, client or clinical word at all (``letter_words``)."""
+    words = {w.lower() for w in rules.letter_words}
+    if any(t.lower_ in words or t.lemma_.lower() in words for t in doc):
+        return True
+    if any(" " in w and w in doc.text.lower() for w in words):
+        return True
+    compiled = rules.compiled()
+    return bool(compiled.therapies(doc) or compiled.therapy_acronyms(doc)) or "[CLIENT" in doc.text
+
+
 def assess_sections(text: str, *, rules: SectionRules) -> SectionReport:
-    """Assess the redacted letter ``text`` against ``rules``; deterministic, one spaCy parse."""
+    """Assess the redacted letter ``text`` against ``rules``; deterministic, one spaCy parse.
+
+    Raises :class:`~pipeline.models.LetterMissing` (``no-letter-found``) for a message that is no
+    letter about a client's sessions at all: it names no session, therapy, client or clinical word."""
     compiled = rules.compiled()
     doc = get_nlp()(text)
+    if rules.letter_words and not _about_sessions(doc, rules):
+        raise LetterMissing("no-letter-found", stage="sections")
     units = polite_requests_are_statements(doc, sentence_units(doc, layout_boundaries(text)), compiled)
     hits = _rule_hits(doc, units, rules, text)
     scores = rules.sentence_classifier().scores([u.text for u in units])

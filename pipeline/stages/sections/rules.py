@@ -157,6 +157,8 @@ class SectionRules(RuleModel):
     # therapy named in a request, display name -> what letters call it; an all-capitals alias
     # ("CBT", "ACT") matches only in capitals, any other case-insensitively
     therapies: dict[str, list[str]] = {}
+    # a message that names none of these is no letter about a client's sessions
+    letter_words: list[str] = []
 
     _compiled: Compiled | None = PrivateAttr(default=None)
     _classifier: SentenceClassifier | None = PrivateAttr(default=None)
