@@ -27,6 +27,8 @@ classifier is trained with a fixed solver and seed. Nothing here logs or raises 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from spacy.tokens import Doc
 
 from pipeline.models import LetterMissing, SectionReport, SectionVerdict
@@ -44,7 +46,7 @@ from pipeline.stages.sections.sentences import (
     sentence_units,
 )
 
-__all__ = ["RULES_FILE", "SectionRules", "assess_sections", "load_section_rules"]
+__all__ = ["RULES_FILE", "SectionRules", "Witnesses", "assess_sections", "load_section_rules", "read_letter"]
 
 
 def _rule_hits(doc: Doc, units: list[Unit], rules: SectionRules, text: str) -> dict[str, list[Hit]]:
@@ -98,8 +100,19 @@ def _about_sessions(doc: Doc, rules: SectionRules) -> bool:
     return bool(compiled.therapies(doc) or compiled.therapy_acronyms(doc)) or "[CLIENT" in doc.text
 
 
-def assess_sections(text: str, *, rules: SectionRules) -> SectionReport:
-    """Assess the redacted letter ``text`` against ``rules``; deterministic, one spaCy parse.
+@dataclass(frozen=True)
+class Witnesses:
+    """What the three witnesses say about every unit of one letter, per section (see ``decide.py``)."""
+
+    doc: Doc
+    units: list[Unit]
+    readings: list[Reading]
+    evidence: dict[str, list[UnitEvidence]]  # section id -> one entry per unit
+    others: frozenset[str]
+
+
+def read_letter(text: str, *, rules: SectionRules) -> Witnesses:
+    """Parse ``text`` once and hear every witness on every unit.
 
     Raises :class:`~pipeline.models.LetterMissing` (``no-letter-found``) for a message that is no
     letter about a client's sessions at all: it names no session, therapy, client or clinical word."""
@@ -113,10 +126,23 @@ def assess_sections(text: str, *, rules: SectionRules) -> SectionReport:
     cues = cue_positions(doc, compiled)
     others = other_placeholders(doc, rules.clauses)
     readings = [read_unit(doc, u, compiled, rules.clauses, cues, others) for u in units]
+    evidence = {
+        section.id: _evidence(units, hits.get(section.id, []), scores[section.id], readings)
+        for section in rules.sections
+        if section.id in scores
+    }
+    return Witnesses(doc, units, readings, evidence, others)
+
+
+def assess_sections(text: str, *, rules: SectionRules) -> SectionReport:
+    """Assess the redacted letter ``text`` against ``rules``; deterministic, one spaCy parse (see
+    :func:`read_letter` for the message that is no letter at all)."""
+    seen = read_letter(text, rules=rules)
+    doc, units, readings, others = seen.doc, seen.units, seen.readings, seen.others
     limits = rules.classifier
-    rec_evidence = _evidence(units, hits.get("recommendation", []), scores["recommendation"], readings)
+    rec_evidence = seen.evidence["recommendation"]
     recommendation, frames = decide_recommendation(rec_evidence, limits.recommendation)
-    needs = decide_needs(_evidence(units, hits.get("needs", []), scores["needs"], readings), limits.needs, frames)
+    needs = decide_needs(seen.evidence["needs"], limits.needs, frames)
 
     # where the request is stated: the ask's units (and the line after a heading)
     rec_units = set(recommendation.units)
