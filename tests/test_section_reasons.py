@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from pipeline import store
 from pipeline.cases import digest
-from pipeline.intake.smtp import build_controller
 from pipeline.runtime import Runtime
 from tests.conftest import drain_worker, send_over_smtp
+from tests.test_acknowledgement_end_to_end import listener, rt  # noqa: F401 - fixtures
 from tests.test_csm import cli, outbound  # noqa: F401 - cli is a fixture
 
 pytestmark = pytest.mark.slow
@@ -41,30 +41,16 @@ NAMES = ("Leopold", "Fairweather", "Rosalind")
 LETTER_WORDS = (*NAMES, "symptoms online", "GAD-7")  # the acknowledgement quotes none of the letter
 
 
-@pytest.fixture
-def rt(settings, sink):
-    _, port = sink
-    return Runtime(settings.model_copy(update={"outbound_smtp": f"127.0.0.1:{port}"}))
-
-
-@pytest.fixture
-def listener(rt):
-    controller = build_controller(rt.settings, rt.engine, rt.cipher, rt.hash_key)
-    controller.start()
-    yield controller
-    controller.stop()
-
-
-def _send(rt: Runtime, body: str) -> store.Case:
+def _send(runtime: Runtime, body: str) -> store.Case:
     msg = EmailMessage()
     msg["From"] = f"Dr Noor Haddad <{THERAPIST}>"
     msg["To"] = "hello@heyplumm.com"
     msg["Subject"] = "Additional sessions"
     msg["Message-ID"] = make_msgid(domain="cedarpractice.example")
     msg.set_content(body)
-    send_over_smtp(rt, msg.as_bytes(), THERAPIST)
-    drain_worker(rt)
-    with store.session(rt.engine) as db:
+    send_over_smtp(runtime, msg.as_bytes(), THERAPIST)
+    drain_worker(runtime)
+    with store.session(runtime.engine) as db:
         return db.execute(select(store.Case).order_by(store.Case.id.desc())).scalars().first()
 
 
@@ -78,10 +64,10 @@ def _acks(sink) -> list[str]:
 
 
 def test_a_request_only_for_the_partner_is_recorded_shown_and_acknowledged_with_its_reason(
-    rt,
-    listener,
+    rt,  # noqa: F811 - the fixtures imported above
+    listener,  # noqa: F811
     sink,
-    cli,  # noqa: F811 - the fixture imported above
+    cli,  # noqa: F811
 ):
     case = _send(rt, PARTNER_ONLY)
     assert case.status == "awaiting_information"
@@ -104,7 +90,11 @@ def test_a_request_only_for_the_partner_is_recorded_shown_and_acknowledged_with_
     assert not any(word in ack for word in LETTER_WORDS)  # the reason, never the letter
 
 
-def test_a_complete_letter_records_the_ask_with_its_therapy_and_the_digest_shows_the_reasons(rt, listener, sink):
+def test_a_complete_letter_records_the_ask_with_its_therapy_and_the_digest_shows_the_reasons(
+    rt,  # noqa: F811 - the fixtures imported above
+    listener,  # noqa: F811
+    sink,
+):
     case = _send(rt, COMPLETE)
     assert case.status == "ready_for_assessment"
     assert (case.sessions_requested, case.period, case.therapy) == (6, "fortnightly", "CBT")

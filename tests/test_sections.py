@@ -16,6 +16,7 @@ import pytest
 
 from pipeline.rules import DEFAULT_RULES_DIR, RulesError
 from pipeline.stages.sections import SectionRules, assess_sections, load_section_rules
+from pipeline.stages.sections.normalize import plural_verb
 from tests.conftest import FIXTURES, expected, fixture_stems
 
 
@@ -289,28 +290,6 @@ def _simulated_redaction(text: str, exp: dict) -> str:
 # their" and the verb agrees ("she has" -> "they have").
 _ROLES = {"PERSON": "CLIENT", "THERAPIST": "THERAPIST", "EMPLOYER": "EMPLOYER"}
 _ID_TYPES = {"UK_NHS", "UK_NINO", "EMPLOYEE_ID", "REGISTRATION_NUMBER"}
-_AGREE = {
-    "has": "have",
-    "is": "are",
-    "was": "were",
-    "does": "do",
-    "hasn't": "haven't",
-    "isn't": "aren't",
-    "wasn't": "weren't",
-    "doesn't": "don't",
-}
-
-
-def _plural(verb: str) -> str:
-    if verb in _AGREE:
-        return _AGREE[verb]
-    if verb.endswith("ies") and len(verb) > 4:
-        return verb[:-3] + "y"
-    if verb.endswith(("ches", "shes", "sses", "xes", "oes")):
-        return verb[:-2]
-    if verb.endswith("s") and not verb.endswith(("ss", "us", "is")) and len(verb) > 3:
-        return verb[:-1]
-    return verb
 
 
 def _role_form_redaction(text: str, exp: dict) -> str:
@@ -320,7 +299,7 @@ def _role_form_redaction(text: str, exp: dict) -> str:
         text = text.replace(value, f"[{role}]")
     text = re.sub(
         r"\b(he|she)((?:\s+(?:still|now|also|often|never|always|just|only|really|\w+ly))*)\s+([a-z']+)\b",
-        lambda m: f"{'They' if m.group(1)[0].isupper() else 'they'}{m.group(2)} {_plural(m.group(3))}",
+        lambda m: f"{'They' if m.group(1)[0].isupper() else 'they'}{m.group(2)} {plural_verb(m.group(3))}",
         text,
         flags=re.IGNORECASE,
     )

@@ -38,20 +38,24 @@ _AFTER_THEY = re.compile(
 )
 
 
+def plural_verb(verb: str) -> str:
+    """The verb that agrees with "they": "has" -> "have", "continues" -> "continue", "tries" -> "try"."""
+    fixed = _IRREGULAR.get(verb)
+    if fixed is not None:
+        return fixed
+    if len(verb) > 3 and verb.endswith("ies"):
+        return verb[:-3] + "y"
+    if re.search(r"(?:ss|sh|ch|x|z|o)es$", verb):
+        return verb[:-2]
+    if len(verb) > 2 and verb.endswith("s") and not verb.endswith(("ss", "us", "is")):
+        return verb[:-1]
+    return verb
+
+
 def _agree(match: re.Match[str]) -> str:
     verb = match.group(2)
-    fixed = _IRREGULAR.get(verb)
-    if fixed is None:
-        if len(verb) > 3 and verb.endswith("ies"):
-            fixed = verb[:-3] + "y"
-        elif re.search(r"(?:ss|sh|ch|x|z|o)es$", verb):
-            fixed = verb[:-2]
-        elif len(verb) > 2 and verb.endswith("s") and not verb.endswith(("ss", "us", "is")):
-            fixed = verb[:-1]
-        else:
-            fixed = verb
     whole = match.group(0)
-    return whole[: len(whole) - len(verb)] + fixed
+    return whole[: len(whole) - len(verb)] + plural_verb(verb)
 
 
 def _token(match: re.Match[str]) -> str:
