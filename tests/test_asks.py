@@ -3,7 +3,8 @@
 250 sentences by an outside writer who never saw the code (see that folder's README): the number of
 additional sessions asked for the client (null for scores, dates, sessions used, past grants and asks
 for other people) and the frequency of the ask (weekly / fortnightly / monthly, null when none is
-stated). Each sentence is assessed alone, as a one-line letter. The rows the extraction still gets
+stated). Each sentence is assessed as the one line of a letter that says nothing else about
+sessions (a greeting and "I am writing about my client."). The rows the extraction still gets
 wrong are strict xfails, so fixing one turns its test red until its entry is removed.
 """
 
@@ -51,5 +52,5 @@ def test_the_table_is_the_outside_writers():
 
 @pytest.mark.parametrize("row", list(_rows()))
 def test_sessions_and_period_of_an_ask(rules, row):
-    report = assess_sections(row["text"], rules=rules)
+    report = assess_sections(f"Dear Plumm team,\n\nI am writing about my client.\n\n{row['text']}", rules=rules)
     assert (report.sessions_requested, report.period) == (row["sessions"], row["period"])

@@ -115,11 +115,10 @@ def read_letter(text: str, *, rules: SectionRules) -> Witnesses:
     """Parse ``text`` once and hear every witness on every unit.
 
     Raises :class:`~pipeline.models.LetterMissing` (``no-letter-found``) for a message that is no
-    letter about a client's sessions at all: it names no session, therapy, client or clinical word."""
+    letter about a client's sessions at all: no witness hears a section in it, and it names no
+    session, therapy, client or clinical word."""
     compiled = rules.compiled()
     doc = get_nlp()(text)
-    if rules.letter_words and not _about_sessions(doc, rules):
-        raise LetterMissing("no-letter-found", stage="sections")
     units = polite_requests_are_statements(doc, sentence_units(doc, layout_boundaries(text)), compiled)
     hits = _rule_hits(doc, units, rules, text)
     scores = rules.sentence_classifier().scores([u.text for u in units])
@@ -131,6 +130,14 @@ def read_letter(text: str, *, rules: SectionRules) -> Witnesses:
         for section in rules.sections
         if section.id in scores
     }
+    # a message is a letter when a witness hears an ask or a need in it ("Another 6 please"), or it
+    # names a session, therapy, client or clinical word at all
+    alone = rules.classifier.recommendation.alone
+    heard = any(e.rules for ev in evidence.values() for e in ev) or any(
+        e.probability >= alone for e in evidence.get("recommendation", [])
+    )
+    if rules.letter_words and not heard and not _about_sessions(doc, rules):
+        raise LetterMissing("no-letter-found", stage="sections")
     return Witnesses(doc, units, readings, evidence, others)
 
 
