@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.rules import DEFAULT_RULES_DIR, RulesError
-from pipeline.stages.sections import assess_sections, load_section_rules
+from pipeline.stages.sections import load_section_rules
 from pipeline.stages.sections.classifier import _train, read_rows, train
 from pipeline.stages.sections.normalize import canonical
+from tests.test_sections import flags
 
 TRAINING = DEFAULT_RULES_DIR / "sections-training" / "sentences.jsonl"
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,8 +64,8 @@ def test_another_process_gives_the_same_scores_and_verdicts():
 
 def _verdicts() -> str:
     rules = load_section_rules(DEFAULT_RULES_DIR)
-    flags = [assess_sections(s, rules=rules).as_flags() for s in SENTENCES]
-    return hashlib.sha256(json.dumps(flags, sort_keys=True).encode()).hexdigest()
+    verdicts = [flags(s, rules) for s in SENTENCES]
+    return hashlib.sha256(json.dumps(verdicts, sort_keys=True).encode()).hexdigest()
 
 
 def test_the_classifier_reads_what_the_labels_say():
