@@ -142,7 +142,10 @@ class SectionVerdict:
     title: str
     present: bool
     evidence: str = field(default="", repr=False)  # a sentence of the *redacted* text
-    rule: str = ""
+    rule: str = ""  # the rule id, "heading" or "classifier" that found it; "" when absent
+    # why, in plain words from fixed phrases (never the letter's): "recommendation found: the
+    # therapist requests 6 further sessions", "no recommendation: the only request is for ..."
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +153,7 @@ class SectionReport:
     verdicts: tuple[SectionVerdict, ...] = ()
     sessions_requested: int | None = None
     period: str | None = None
+    therapy: str | None = None  # the therapy asked for, by its name in our vocabulary ("CBT", "EMDR")
 
     @property
     def missing(self) -> tuple[SectionVerdict, ...]:

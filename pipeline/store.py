@@ -88,6 +88,7 @@ class Case(SQLModel, table=True):
     sections: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     sessions_requested: int | None = None
     period: str | None = None
+    therapy: str | None = None  # the therapy asked for, by its name in rules/sections.yaml ("CBT")
     entity_counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     reason: str | None = None  # quarantine / awaiting reason code
     reason_stage: str | None = None

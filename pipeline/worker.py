@@ -88,6 +88,7 @@ def process(rt: Runtime, raw: bytes, *, find_prior: Callable[[ParsedMail], Prior
             extract,
             mail,
             time_budget_seconds=rt.settings.message_time_budget_seconds,
+            own_addresses=(*rt.settings.intake_addresses, rt.settings.sender_address),
         )
         seeded = _stage("identifiers", seed_identifiers, mail, letter, vocabulary=rt.redactor.vocab)
         known = _with_prior(seeded, prior)

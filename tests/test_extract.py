@@ -565,6 +565,14 @@ def test_list_mail_holds_no_letter():
     assert caught.value.reason == "no-letter-found"
 
 
+def test_list_id_alone_marks_list_mail():
+    msg = message(subject="Provider update", List_Id="Provider news <news.provider.example>")
+    msg.set_content(LETTER)
+    with pytest.raises(LetterMissing) as caught:
+        run(msg)
+    assert caught.value.reason == "no-letter-found"
+
+
 def test_binary_noise_in_a_text_part_is_no_letter_found():
     import random
 

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.models import LetterMissing
 from pipeline.rules import DEFAULT_RULES_DIR, RulesError
 from pipeline.stages.sections import SectionRules, assess_sections, load_section_rules
+from pipeline.stages.sections.normalize import plural_verb
 from tests.conftest import FIXTURES, expected, fixture_stems
 
 
@@ -25,7 +27,12 @@ def rules() -> SectionRules:
 
 
 def flags(text: str, rules: SectionRules) -> dict[str, bool]:
-    return assess_sections(text, rules=rules).as_flags()
+    """The verdicts; a text that is no letter at all (it names no session, therapy, client or
+    clinical word and no witness hears a section) has neither section, as the replay reports it."""
+    try:
+        return assess_sections(text, rules=rules).as_flags()
+    except LetterMissing:
+        return {"needs": False, "recommendation": False}
 
 
 # --- recommendation ------------------------------------------------------------------------------
@@ -106,7 +113,7 @@ NEEDS_PRESENT = {
     "progress": "[they] has made good progress but is not yet ready to end.",
     "experiencing-symptom": "[PERSON_1] has been struggling with anxiety since [their] divorce.",
     "heading-reason-for-referral": "Reason for referral\n[PERSON_1] was referred with generalised anxiety.",
-    "heading-clinical-rationale": "CLINICAL RATIONALE:\nSee above.",
+    "heading-clinical-rationale": "CLINICAL RATIONALE:\n[they] still has panic attacks most days.",
     "heading-therapy-needs-bullets": "- Therapy needs: anxiety and panic attacks at work\n- Other: none",
     "heading-presenting-difficulties": "Presenting difficulties\n\nLow mood, poor sleep and withdrawal.",
     "heading-current-presentation": "Current presentation: [they] is tearful most days.",
@@ -122,6 +129,9 @@ NEEDS_ABSENT = {
     "heading-empty": "Reason for referral:\n\nKind regards,\n[PERSON_1]",
     "heading-na": "Clinical rationale: n/a",
     "symptom-in-question": "Does anxiety count as a reason for more sessions?",
+    # a needs field that only points elsewhere is not an explanation (issue 14)
+    "heading-pointer-only": "CLINICAL RATIONALE:\nSee above.",
+    "details-on-file": "Clinical needs: details are on file.",
 }
 
 
@@ -168,9 +178,19 @@ def test_heading_verdict_names_the_heading_rule_and_content_sentence(rules: Sect
     )
 
 
-def test_absent_section_has_no_evidence(rules: SectionRules) -> None:
+def test_absent_section_quotes_the_sentence_turned_down_and_says_why(rules: SectionRules) -> None:
     verdict = assess_sections("I do not recommend further sessions.", rules=rules).verdicts[1]
-    assert (verdict.present, verdict.evidence, verdict.rule) == (False, "", "")
+    assert (verdict.present, verdict.evidence, verdict.rule) == (False, "I do not recommend further sessions.", "")
+    assert verdict.reason == "no recommendation: the therapist says they are not recommending more sessions"
+
+
+def test_absent_section_with_nothing_turned_down_has_no_evidence(rules: SectionRules) -> None:
+    verdict = assess_sections("Thank you for your help with my client.", rules=rules).verdicts[1]
+    assert (verdict.present, verdict.evidence, verdict.reason) == (
+        False,
+        "",
+        "no recommendation: no sentence asks for more sessions",
+    )
 
 
 # --- sessions and period -------------------------------------------------------------------------
@@ -179,7 +199,7 @@ EXTRACTION = [
     ("I recommend six additional sessions.", 6, None),
     ("I recommend 8 more sessions on a fortnightly basis.", 8, "fortnightly"),
     ("I propose a further 6 sessions, monthly.", 6, "monthly"),
-    ("I am requesting an additional twelve sessions, weekly for two months.", 12, "weekly for two months"),
+    ("I am requesting an additional twelve sessions, weekly for two months.", 12, "weekly"),
     ("I recommend twenty more sessions, held weekly.", 20, "weekly"),
     ("[they] would benefit from a further block of 6 sessions.", 6, None),
     ("Additional sessions requested: 4", 4, None),
@@ -271,13 +291,50 @@ def _simulated_redaction(text: str, exp: dict) -> str:
     )
 
 
-@pytest.mark.parametrize("redacted", [False, True], ids=["golden-unredacted", "simulated-redaction"])
+# The role form of redaction (issue 13): the client is [CLIENT], other people [PERSON_n], the
+# therapist [THERAPIST], the employer [EMPLOYER], numbers [ID_n]; pronouns are plain "they/them/
+# their" and the verb agrees ("she has" -> "they have").
+_ROLES = {"PERSON": "CLIENT", "THERAPIST": "THERAPIST", "EMPLOYER": "EMPLOYER"}
+_ID_TYPES = {"UK_NHS", "UK_NINO", "EMPLOYEE_ID", "REGISTRATION_NUMBER"}
+
+
+def _role_form_redaction(text: str, exp: dict) -> str:
+    values = sorted(((v, t) for t, vs in exp.get("must_not_survive", {}).items() for v in vs), key=lambda p: -len(p[0]))
+    for n, (value, kind) in enumerate(values, start=1):
+        role = _ROLES.get(kind) or (f"ID_{n}" if kind in _ID_TYPES else f"PERSON_{n}")
+        text = text.replace(value, f"[{role}]")
+    text = re.sub(
+        r"\b(he|she)((?:\s+(?:still|now|also|often|never|always|just|only|really|\w+ly))*)\s+([a-z']+)\b",
+        lambda m: f"{'They' if m.group(1)[0].isupper() else 'they'}{m.group(2)} {plural_verb(m.group(3))}",
+        text,
+        flags=re.IGNORECASE,
+    )
+    return re.sub(
+        r"\b(him|his|her|hers|himself|herself)\b",
+        lambda m: _PRONOUNS[m.group(0).lower()].replace("themself", "themselves"),
+        text,
+        flags=re.IGNORECASE,
+    )
+
+
+def test_role_form_redaction_reads_as_the_new_redaction_writes() -> None:
+    exp = {"must_not_survive": {"PERSON": ["Sam Lee"], "EMPLOYER": ["Acme"]}}
+    assert _role_form_redaction("Sam Lee has left Acme. She still feels low and he watches TV.", exp) == (
+        "[CLIENT] has left [EMPLOYER]. They still feel low and they watch TV."
+    )
+
+
+@pytest.mark.parametrize("form", ["golden-unredacted", "simulated-redaction", "role-form-redaction"])
 @pytest.mark.parametrize("stem", LETTER_STEMS)
-def test_fixture_letter_sections_match_expected(stem: str, redacted: bool, rules: SectionRules) -> None:
+def test_fixture_letter_sections_match_expected(stem: str, form: str, rules: SectionRules) -> None:
+    """Both forms of redaction, old ("[they] has", [PERSON_1]) and new ("they have", [CLIENT]), give
+    the fixture's verdicts, sessions and period."""
     exp = expected(stem)
     text = (FIXTURES / f"{stem}.letter.txt").read_text(encoding="utf-8")
-    if redacted:
+    if form == "simulated-redaction":
         text = _simulated_redaction(text, exp)
+    elif form == "role-form-redaction":
+        text = _role_form_redaction(text, exp)
     report = assess_sections(text, rules=rules)
     assert report.as_flags() == exp["sections"]
     assert report.sessions_requested == exp.get("sessions_requested")

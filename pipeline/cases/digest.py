@@ -114,6 +114,7 @@ def entry(rt: Runtime, case: store.Case, *, now: datetime, queue: str) -> dict[s
             "title": str(v.get("title") or key),
             "present": bool(v.get("present")),
             "evidence": str(v.get("evidence") or ""),
+            "reason": str(v.get("reason") or ""),
         }
         for key, v in sorted(case.sections.items())
     ]
@@ -133,6 +134,7 @@ def entry(rt: Runtime, case: store.Case, *, now: datetime, queue: str) -> dict[s
         "sections": sections,
         "sessions_requested": case.sessions_requested,
         "period": case.period,
+        "therapy": case.therapy,
         "signals": _signals(case.sender_signals),
         "letter": letter,
         "withheld": bool(leaks),

@@ -55,7 +55,8 @@ def _sections_json(processed: Processed) -> dict[str, Any]:
     if report is None:
         return {}
     return {
-        v.id: {"present": v.present, "title": v.title, "evidence": v.evidence, "rule": v.rule} for v in report.verdicts
+        v.id: {"present": v.present, "title": v.title, "evidence": v.evidence, "rule": v.rule, "reason": v.reason}
+        for v in report.verdicts
     }
 
 
@@ -189,6 +190,7 @@ def _apply_letter(
     case.sections = _sections_json(processed)
     case.sessions_requested = report.sessions_requested or case.sessions_requested
     case.period = report.period or case.period
+    case.therapy = report.therapy or case.therapy
     target = S.READY_FOR_ASSESSMENT if report.complete else S.AWAITING_INFORMATION
     case.reason = None if report.complete else "missing-sections:" + ",".join(v.id for v in report.missing)
     case.reason_stage = None if report.complete else "sections"

@@ -83,8 +83,10 @@ def cases_show(
     data = _case_row(case) | {
         "sources": case.sources,
         "period": case.period,
+        "therapy": case.therapy,
         "sender_signals": case.sender_signals,
         "evidence": {k: v.get("evidence", "") for k, v in case.sections.items()},
+        "reasons": {k: v.get("reason", "") for k, v in case.sections.items()},
         "letter": case.letter_redacted if case.status != "quarantined" else "",
         "events": [
             {
@@ -105,9 +107,12 @@ def cases_show(
         return
     out.print(f"[bold]{data['reference']}[/bold]  {data['status']}  received {data['received']}")
     for key, value in data["sections"].items():
-        out.print(f"  {key}: {'present' if value else 'MISSING'}  {data['evidence'].get(key, '')}", markup=False)
-    if data["sessions_requested"]:
-        out.print(f"  sessions requested: {data['sessions_requested']} {data['period'] or ''}")
+        out.print(f"  {key}: {'present' if value else 'MISSING'}  {data['reasons'].get(key) or ''}", markup=False)
+        if data["evidence"].get(key):
+            out.print(f"      evidence: {data['evidence'][key]}", markup=False)
+    if data["sessions_requested"] or data["period"] or data["therapy"]:
+        ask = " ".join(str(x) for x in (data["sessions_requested"], data["period"], data["therapy"]) if x)
+        out.print(f"  asked for: {ask}", markup=False)
     if data["reason"]:
         out.print(f"  reason: {data['reason']}")
     out.print("")

@@ -177,6 +177,12 @@ def _sources(sources: Sequence[str]) -> list[str]:
     return labels
 
 
+def _why(reason: str) -> str:
+    """A verdict's reason as the therapist reads it: "no recommendation: the only request is for ..."
+    -> "the only request is for ..." (the reason is made of fixed phrases, never the letter's words)."""
+    return reason.split(": ", 1)[1] if ": " in reason else reason
+
+
 def build_acknowledgement(
     *,
     case_ref: str,
@@ -215,6 +221,7 @@ def build_acknowledgement(
                     "title": rule.title if rule else verdict.title,
                     "description": rule.description if rule else "",
                     "guidance": rule.guidance if rule else "",
+                    "why": _why(verdict.reason),
                 }
             )
     # A message that could not be read (or has no report) is explained by its reason code; the
@@ -232,6 +239,8 @@ def build_acknowledgement(
         "problem": problem,
         "complete": report is not None and report.complete and problem is None,
         "sessions_requested": report.sessions_requested if report is not None else None,
+        # the verdicts' reasons in plain words (fixed phrases; never the letter's words)
+        "found": [_why(v.reason) for v in report.verdicts if v.present and v.reason] if report is not None else [],
     }
     text, html = render("acknowledgement", rules_dir=rules_dir, **context)
     return compose(

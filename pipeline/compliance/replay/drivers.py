@@ -44,6 +44,8 @@ def case_summary(case: store.Case | None, *, acknowledged: bool) -> dict[str, An
             "sections": dict(NO_SECTIONS),
             "sessions_requested": None,
             "period": None,
+            "therapy": None,
+            "section_reasons": {},
             "entity_counts": {},
             "sources": [],
             "acknowledged": False,
@@ -57,6 +59,12 @@ def case_summary(case: store.Case | None, *, acknowledged: bool) -> dict[str, An
         "sections": sections,
         "sessions_requested": case.sessions_requested,
         "period": case.period,
+        "therapy": case.therapy,
+        # why, in plain words (fixed phrases, never the letter's words; the evidence sentences stay
+        # out of the JSON and are shown in report.html beside the letter)
+        "section_reasons": {
+            key: str((case.sections.get(key) or {}).get("reason") or "") for key in NO_SECTIONS if key in case.sections
+        },
         "entity_counts": {k: int(v) for k, v in sorted(case.entity_counts.items())},
         "sources": list(case.sources),
         "acknowledged": acknowledged,
@@ -82,8 +90,21 @@ def _thread_marked(raw: bytes) -> bool:
     return bool(message.get("In-Reply-To") or message.get("References") or CASE_REFERENCE_RE.search(subject))
 
 
-def _read_case(engine: Engine, message_id: int) -> tuple[dict[str, Any], str, tuple[str, ...]]:
-    """Summary and redacted letter of the case a stored message ended in."""
+def evidence_of(case: store.Case | None) -> tuple[tuple[str, str], ...]:
+    """(section, evidence sentence of the redacted letter) of a case that shows its letter."""
+    if case is None or case.status == "quarantined":
+        return ()
+    return tuple(
+        (key, str((case.sections.get(key) or {}).get("evidence") or ""))
+        for key in NO_SECTIONS
+        if (case.sections.get(key) or {}).get("evidence")
+    )
+
+
+def _read_case(
+    engine: Engine, message_id: int
+) -> tuple[dict[str, Any], str, tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Summary, redacted letter, run notes and section evidence of the case a stored message ended in."""
     with store.session(engine) as db:
         row = db.get(store.InboundMessage, message_id)
         case = db.get(store.Case, row.case_id) if row is not None and row.case_id is not None else None
@@ -107,10 +128,12 @@ def _read_case(engine: Engine, message_id: int) -> tuple[dict[str, Any], str, tu
             if others:
                 notes = (f"threaded onto a case with {others} other message(s)",)
         letter = case.letter_redacted if case is not None and case.status != "quarantined" else ""
-        return case_summary(case, acknowledged=acknowledged), letter, notes
+        return case_summary(case, acknowledged=acknowledged), letter, notes, evidence_of(case)
 
 
-def _replay_one(settings: Settings, raw: bytes, db_url: str) -> tuple[dict[str, Any], str, tuple[str, ...]]:
+def _replay_one(
+    settings: Settings, raw: bytes, db_url: str
+) -> tuple[dict[str, Any], str, tuple[str, ...], tuple[tuple[str, str], ...]]:
     from pipeline.runtime import Runtime
     from pipeline.worker import Worker
 
@@ -149,8 +172,8 @@ def run_in_process(
         started = time.perf_counter()
         url = db_url or f"sqlite:///{tmp / f'replay-{index}.db'}"
         try:
-            summary, letter, notes = _replay_one(settings, path.read_bytes(), url)
-            result = ReplayResult(path.stem, summary, letter, time.perf_counter() - started, notes)
+            summary, letter, notes, evidence = _replay_one(settings, path.read_bytes(), url)
+            result = ReplayResult(path.stem, summary, letter, time.perf_counter() - started, notes, evidence)
         except Exception as error:  # never stop at one message; say what happened
             result = _failed(path.stem, error, started)
         results.append(result)
@@ -202,8 +225,8 @@ def run_via_smtp(
                 client.sendmail(sender, [recipient], _smtp_line_endings(raw))
                 message_id = _stored_row(engine, high_water, store.keyed_hash(hash_key, sender))
                 _wait_for_case(engine, message_id, deadline)
-                summary, letter, notes = _read_case(engine, message_id)
-                result = ReplayResult(path.stem, summary, letter, time.perf_counter() - started, notes)
+                summary, letter, notes, evidence = _read_case(engine, message_id)
+                result = ReplayResult(path.stem, summary, letter, time.perf_counter() - started, notes, evidence)
             except ReplayError:
                 raise
             except smtplib.SMTPResponseException as refusal:  # the listener said no: an outcome, not a bug

@@ -53,6 +53,7 @@ mark.ph-nhs,mark.ph-ni,mark.ph-uk_nhs,mark.ph-uk_nino,mark.ph-dob,mark.ph-date_o
 mark.ph-pronoun{background:#e3e6ea;font-style:italic}
 mark.ph-leak{background:#c62828;color:#fff;font-weight:700}
 nav a{margin-right:12px}
+q.evidence{display:inline-block;margin-top:2px;font-style:italic;color:#3b4350}
 """
 
 
@@ -146,18 +147,26 @@ def _summary(summary: dict[str, Any], leaks: list[str]) -> str:
     return "".join(parts)
 
 
-def _message(m: dict[str, Any], letter: str) -> str:
+def _message(m: dict[str, Any], letter: str, evidence: dict[str, str]) -> str:
     stem = m["message"]
     parts = [f'<section id="{_anchor(stem)}" class="message"><h2>{_e(stem)}</h2>']
     rows = [("outcome", f'<span class="status">{_e(m["status"])}</span>'), ("reason", _e(m["reason"] or "—"))]
     if m.get("stage"):
         rows.append(("stage", _e(m["stage"])))
+    reasons = m.get("section_reasons") or {}
     for key, present in sorted((m["sections"] or {}).items()):
-        rows.append(
-            (f"section: {key}", '<span class="yes">present</span>' if present else '<span class="no">missing</span>')
-        )
+        verdict = '<span class="yes">present</span>' if present else '<span class="no">missing</span>'
+        if reasons.get(key):
+            verdict += f'<br><span class="muted">{_e(reasons[key])}</span>'
+        if evidence.get(key):
+            verdict += f'<br><q class="evidence">{highlight(evidence[key])}</q>'
+        rows.append((f"section: {key}", verdict))
     if m.get("sessions_requested") is not None:
         rows.append(("sessions requested", _e(f"{m['sessions_requested']} {m.get('period') or ''}".strip())))
+    elif m.get("period"):
+        rows.append(("period", _e(m["period"])))
+    if m.get("therapy"):
+        rows.append(("therapy", _e(m["therapy"])))
     rows.append(("letter from", _e(", ".join(m.get("sources") or []) or "—")))
     rows.append(("acknowledged", "yes" if m.get("acknowledged") else "no"))
     if "golden" in m:
@@ -189,7 +198,13 @@ def _message(m: dict[str, Any], letter: str) -> str:
     return "".join(parts)
 
 
-def render_html(data: dict[str, Any], letters: dict[str, str], *, leaks: list[str] | None = None) -> str:
+def render_html(
+    data: dict[str, Any],
+    letters: dict[str, str],
+    *,
+    leaks: list[str] | None = None,
+    evidence: dict[str, dict[str, str]] | None = None,
+) -> str:
     messages = data["messages"]
     nav = " ".join(f'<a href="#{_anchor(m["message"])}">{_e(m["message"])}</a>' for m in messages)
     body = [
@@ -203,7 +218,7 @@ def render_html(data: dict[str, Any], letters: dict[str, str], *, leaks: list[st
         "Removed values are never shown: only their types and counts.</p>",
         _summary(data["summary"], leaks or []),
         f"<nav>{nav}</nav>",
-        *(_message(m, letters.get(m["message"], "")) for m in messages),
+        *(_message(m, letters.get(m["message"], ""), (evidence or {}).get(m["message"], {})) for m in messages),
         "</main></body></html>",
     ]
     return "\n".join(body) + "\n"
@@ -350,6 +365,7 @@ def report_text(data: dict[str, Any], run: ReplayRun) -> str:
             extra += f" disagreements={len(gt['disagreements'])}" if gt["disagreements"] else ""
         line = f"  {m['message']:<45} {m['status']:<22} {m['reason'] or '-':<38} {flags}{extra}"
         lines.append(line.rstrip())
+        lines += [f"      {why}" for _key, why in sorted((m.get("section_reasons") or {}).items()) if why]
     return "\n".join(lines) + "\n"
 
 
@@ -363,5 +379,8 @@ def write_report(out: Path, run: ReplayRun) -> None:
     # which is shown as [LEAK:TYPE]: the report proves the leak without repeating it.
     scrub = run.scrubber or Scrubber({})
     letters = {r.stem: scrub.known(r.letter) for r in run.results}
+    evidence = {r.stem: {key: scrub.known(sentence) for key, sentence in r.evidence} for r in run.results}
     leaks = [leak.describe() for leak in run.leaks]
-    (out / "report.html").write_text(render_html(data, letters, leaks=leaks), encoding="utf-8", newline="\n")
+    (out / "report.html").write_text(
+        render_html(data, letters, leaks=leaks, evidence=evidence), encoding="utf-8", newline="\n"
+    )

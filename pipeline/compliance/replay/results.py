@@ -20,6 +20,8 @@ class ReplayResult:
     letter: str
     seconds: float
     notes: tuple[str, ...] = ()  # run metadata (goes to run.json only)
+    # (section, evidence sentence of the redacted letter): shown in report.html beside the letter
+    evidence: tuple[tuple[str, str], ...] = ()
 
     @property
     def txt(self) -> str:

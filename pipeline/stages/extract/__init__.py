@@ -19,11 +19,15 @@ Contract
   substantive (at least ``_NOTE_MIN_WORDS`` words once greeting and signature are set
   aside); otherwise it moves to ``removed_text``. Notes: ``forwarded``;
 * a bounce or read report (``multipart/report``), an automatic reply (``Auto-Submitted:
-  auto-replied``, ``X-Autoreply``) or bulk/list mail (``Precedence: bulk|list|junk``) holds
-  no letter: ``no-letter-found``, whatever its text; so does binary noise in a text part;
+  auto-replied``, ``X-Autoreply``) or bulk/list mail (``Precedence: bulk|list|junk``, ``List-Id``)
+  holds no letter: ``no-letter-found``, whatever its text; so does binary noise in a text part
+  (and, at the sections stage, a message that names no session, therapy, client or clinical word);
 * replies drop quoted history (``>`` lines, "On ... wrote:" and what follows it, Outlook's
   From/Sent block, "-----Original Message-----", Gmail/Apple quote blocks in HTML) into
-  ``removed_text``. Note: ``quoted-history-dropped``. Signatures stay.
+  ``removed_text``. Note: ``quoted-history-dropped``. Signatures stay;
+* a reply whose own text is only a covering line ("Please see my letter below") with no
+  attachment letter keeps the letter it quotes, as if it were the body (never our own mail: a
+  quote under one of ``own_addresses`` or carrying a case reference). Note: ``quoted-letter``.
 
 Outcomes (never any other exception for a message's content):
 
@@ -48,7 +52,7 @@ from dataclasses import dataclass, field
 
 from pipeline.models import Attachment, Letter, LetterMissing, MessageUnreadable, ParsedMail
 from pipeline.stages.extract.attachments import Budget, docx_text, kind_of, pdf_text, zip_kind
-from pipeline.stages.extract.history import CLIENT_FOOTER, FORWARD_SUBJECT, is_covering, strip_history
+from pipeline.stages.extract.history import CLIENT_FOOTER, FORWARD_SUBJECT, is_covering, quoted_letter, strip_history
 from pipeline.stages.extract.html import html_to_text
 from pipeline.stages.extract.language import check_language
 from pipeline.stages.extract.text import clean, word_list
@@ -57,6 +61,7 @@ from pipeline.stages.parse import decode_text, parse
 __all__ = ["extract"]
 
 _MAX_NESTED_MESSAGES = 3
+OUR_ADDRESSES = ("hello@heyplumm.com",)  # the default intake and sender address (pipeline.config)
 
 
 @dataclass
@@ -97,7 +102,9 @@ def _body(mail: ParsedMail, found: _Found) -> tuple[str, str]:
 _FATAL = ("extract-time-exceeded", "attachment-too-large-inflated")
 
 
-def _attachment_texts(mail: ParsedMail, found: _Found, budget: Budget, max_inflated: int, depth: int) -> None:
+def _attachment_texts(
+    mail: ParsedMail, found: _Found, budget: Budget, max_inflated: int, depth: int, own_addresses: tuple[str, ...]
+) -> None:
     bounce = mail.content_type == "multipart/report"
     for attachment in mail.attachments:
         budget.check()
@@ -108,7 +115,7 @@ def _attachment_texts(mail: ParsedMail, found: _Found, budget: Budget, max_infla
             continue
         if kind == "message":
             if not bounce and depth < _MAX_NESTED_MESSAGES:
-                _attached_message(attachment, found, budget, max_inflated, depth)
+                _attached_message(attachment, found, budget, max_inflated, depth, own_addresses)
             continue
         if kind == "unsupported":
             found.unsupported += 1
@@ -129,11 +136,18 @@ def _attachment_texts(mail: ParsedMail, found: _Found, budget: Budget, max_infla
             found.texts.append(((kind,), text))
 
 
-def _attached_message(attachment: Attachment, found: _Found, budget: Budget, max_inflated: int, depth: int) -> None:
+def _attached_message(
+    attachment: Attachment,
+    found: _Found,
+    budget: Budget,
+    max_inflated: int,
+    depth: int,
+    own_addresses: tuple[str, ...],
+) -> None:
     """An attached message (a forward as attachment) is read as a message of its own."""
     found.attachment_count += 1
     try:
-        inner = _extract_inner(attachment.payload, budget, max_inflated, depth + 1)
+        inner = _extract_inner(attachment.payload, budget, max_inflated, depth + 1, own_addresses)
     except LetterMissing:
         return
     except MessageUnreadable as outcome:
@@ -162,9 +176,9 @@ def _decode(data: bytes) -> str:
     return decode_text(data, None)[0]
 
 
-def _extract_inner(raw: bytes, budget: Budget, max_inflated: int, depth: int) -> Letter:
+def _extract_inner(raw: bytes, budget: Budget, max_inflated: int, depth: int, own_addresses: tuple[str, ...]) -> Letter:
     inner = parse(raw)
-    return _extract(inner, budget=budget, max_inflated=max_inflated, depth=depth)
+    return _extract(inner, budget=budget, max_inflated=max_inflated, depth=depth, own_addresses=own_addresses)
 
 
 def _is_machine_report(mail: ParsedMail) -> bool:
@@ -180,7 +194,9 @@ def _is_machine_report(mail: ParsedMail) -> bool:
         return True
     if mail.header("x-autoreply").strip() or mail.header("x-autorespond").strip():
         return True
-    # Bulk and list mail (newsletters, digests) is not addressed to us as a letter.
+    # Bulk and list mail (newsletters, digests) is not addressed to us as a letter (RFC 2919 List-Id too).
+    if mail.header("list-id").strip():
+        return True
     return mail.header("precedence").strip().lower() in ("auto_reply", "bulk", "list", "junk")
 
 
@@ -194,12 +210,15 @@ def _is_binary_noise(text: str) -> bool:
     return len(_BINARY_CHAR.findall(text)) / len(text) > 0.05
 
 
-def _extract(mail: ParsedMail, *, budget: Budget, max_inflated: int, depth: int) -> Letter:
+def _extract(
+    mail: ParsedMail, *, budget: Budget, max_inflated: int, depth: int, own_addresses: tuple[str, ...]
+) -> Letter:
     if _is_machine_report(mail):
         raise LetterMissing("no-letter-found")
     found = _Found()
     source, body = _body(mail, found)
     budget.check()
+    full_body = body
     history = strip_history(body, forward=bool(FORWARD_SUBJECT.match(mail.subject)))
     for code in sorted(history.notes):
         found.note(code)
@@ -208,7 +227,16 @@ def _extract(mail: ParsedMail, *, budget: Budget, max_inflated: int, depth: int)
         found.removed.append(removed_history)
     body = clean("\n".join(line for line in history.kept if not CLIENT_FOOTER.match(line)))
 
-    _attachment_texts(mail, found, budget, max_inflated, depth)
+    _attachment_texts(mail, found, budget, max_inflated, depth, own_addresses)
+
+    if not found.texts and "quoted-history-dropped" in found.notes and (not body or is_covering(body)):
+        quoted = quoted_letter(full_body, own_addresses=own_addresses)
+        if quoted is not None:
+            # the reply only covers the letter it quotes: that letter is the letter
+            letter_text, header = quoted
+            found.removed.extend(r for r in (body, header) if r.strip())
+            body = clean(letter_text)
+            found.note("quoted-letter")
 
     parts: list[tuple[tuple[str, ...], str]] = []
     if found.texts:
@@ -252,8 +280,10 @@ def extract(
     max_inflated_bytes: int = 20 * 1024 * 1024,
     time_budget_seconds: float = 20.0,
     clock: Callable[[], float] = time.monotonic,
+    own_addresses: tuple[str, ...] = OUR_ADDRESSES,
 ) -> Letter:
     """Find the one letter text in ``mail`` (see the module docstring for the rules); ``clock``
-    measures the time budget (injectable, so a test can run out of time without waiting)."""
+    measures the time budget (injectable, so a test can run out of time without waiting);
+    ``own_addresses`` are ours, so a quote of our own mail is never taken for the letter."""
     budget = Budget(time_budget_seconds, clock)
-    return _extract(mail, budget=budget, max_inflated=max_inflated_bytes, depth=0)
+    return _extract(mail, budget=budget, max_inflated=max_inflated_bytes, depth=0, own_addresses=own_addresses)

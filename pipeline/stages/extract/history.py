@@ -5,6 +5,11 @@ yields to an attachment; a forwarded letter keeps the forwarded text and drops t
 block, and the forwarder's note above it unless it is substantive; replies drop quoted history
 (``>`` lines, "On ... wrote:" and what follows it, Outlook's From/Sent block, "-----Original
 Message-----"). What is dropped is returned too, so redaction still sees the names in it.
+
+A reply whose own text is only a covering line ("Please see my letter below") keeps the letter it
+quotes: :func:`quoted_letter` finds the first quoted message (under an attribution, an Outlook
+header block or as ``>`` lines), unless it is our own mail (its header names one of our addresses,
+or it carries a case reference: our acknowledgements always do).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from pipeline.patterns import CASE_REFERENCE_RE
 from pipeline.stages.extract.text import word_list
 
 _NOTE_MIN_WORDS = 25  # a forwarder's note shorter than this is a covering note, not letter text
@@ -32,7 +38,10 @@ _SIGNATURE_START = re.compile(r"^(-- ?|—|sent from my \w+.*|get outlook for \w
 _COVERING_PHRASE = re.compile(
     r"\b(attach\w*|enclos\w*|please find|find (my|the|a) letter|see (the )?(attached|enclosed|below)|"
     r"herewith|"
-    r"here is|here's|forward\w*|fyi)\b",
+    r"here is|here's|forward\w*|fyi|"
+    # a reply that points to the letter it quotes: "resending my letter below", "as requested"
+    r"below|re-?send\w*|sending (it|this|my letter) again|as requested|"
+    r"(earlier|previous|original|last) (email|e-mail|message|letter))\b",
     re.I,
 )
 
@@ -222,3 +231,69 @@ def strip_history(text: str, *, forward: bool, depth: int = 0) -> _History:
         result.kept.append(line)
         index += 1
     return result
+
+
+def _quoted_region(lines: list[str], start: int) -> list[str]:
+    """The '>'-quoted lines from ``start`` (blank lines inside kept), one level of quoting removed."""
+    out: list[str] = []
+    for line in lines[start:]:
+        if _QUOTED.match(line):
+            out.append(re.sub(r"^\s*> ?", "", line))
+        elif not line.strip():
+            out.append("")
+        else:
+            break
+    return out
+
+
+def _first_quoted_message(lines: list[str]) -> tuple[list[str], list[str]] | None:
+    """(header lines, message lines) of the first quoted message in a reply, or None."""
+    for index, line in enumerate(lines):
+        marker = _FORWARD_MARKER.match(line)
+        outlook = None if marker else _outlook_block_at(lines, index)
+        if _ATTRIBUTION.match(line):
+            probe = index + 1
+            while probe < len(lines) and not lines[probe].strip():
+                probe += 1
+            if probe < len(lines) and _QUOTED.match(lines[probe]):
+                return [line], _quoted_region(lines, probe)
+            return [line], lines[probe:]
+        if marker or outlook is not None:
+            head = index + 1 if marker else outlook
+            assert head is not None
+            after, _subject = _skip_header_block(lines, head)
+            return lines[index:after], _unquote(lines[after:])
+        if _QUOTED.match(line):
+            region = _quoted_region(lines, index)
+            # an attribution or header block at the top of the quote belongs to the header
+            after, _subject = _skip_header_block(region, 0)
+            return region[:after], region[after:]
+    return None
+
+
+def quoted_letter(text: str, *, own_addresses: tuple[str, ...]) -> tuple[str, str] | None:
+    """The letter a reply quotes, when the reply's own text is only a covering line.
+
+    Returns (letter text, header text) - the header goes to the removed text - or None when there is
+    no quoted message, or it is our own (its author, the attribution or From line, is one of
+    ``own_addresses`` or at their domain; or it carries a case reference), or it holds no text of
+    its own once its own history is dropped.
+    """
+    found = _first_quoted_message(text.split("\n"))
+    if found is None:
+        return None
+    header, message = found
+    # who wrote it: the attribution line, or the header block's From line (its To may well be us)
+    authors = [h for h in header if _ATTRIBUTION.match(h) or re.match(r"^\s*\**\s*from\s*\**\s*:", h, re.I)]
+    header_text = "\n".join(authors).lower()
+    message_text = "\n".join(message)
+    domains = {a.lower().rpartition("@")[2] for a in own_addresses if "@" in a}
+    if any(a.lower() in header_text for a in own_addresses) or any(d and d in header_text for d in domains):
+        return None
+    if CASE_REFERENCE_RE.search(message_text):
+        return None
+    inner = strip_history(message_text, forward=False, depth=1)
+    letter = "\n".join(inner.kept).strip()
+    if not word_list(letter) or is_covering(letter):
+        return None
+    return letter, "\n".join([*header, *inner.removed])

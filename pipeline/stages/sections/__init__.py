@@ -1,50 +1,57 @@
-"""Sections stage: does the (redacted) letter contain the required sections?
+"""Sections stage: does the (redacted) letter contain the required sections, and why (or why not)?
 
 Contract: :func:`assess_sections` takes the redacted letter text and the validated rules from
-``rules/sections.yaml`` and returns a :class:`~pipeline.models.SectionReport`: per section
-present/absent, the evidence sentence (from the redacted text) and the id of the rule that
-fired, plus the number of additional sessions requested and their period when stated.
+``rules/sections.yaml`` (with the sentence classifier trained at load) and returns a
+:class:`~pipeline.models.SectionReport`: per section present/absent, the evidence sentence (from the
+redacted text), the rule or witness that found it and the reason in plain words ("recommendation
+found: the therapist requests 6 further sessions", "no recommendation: the only request is for
+someone other than the client"), plus the number of additional sessions requested, their period
+and the therapy asked for, when stated.
 
-How it decides, per section (every check runs, then one decision):
+How it decides (every check runs, then one decision per section, see ``decide.py``):
 
 * the text is parsed once with the shared spaCy model (:func:`pipeline.nlp.get_nlp`) and cut
-  into sentences: spaCy's sentence starts after terminal punctuation, plus the layout of a
-  letter (blank lines, bullet lines, heading lines, short lines such as a greeting);
-* a *heading* ("Recommendation", "Reason for referral"...) at the start of a line counts when
-  the content that follows it is not empty and, for sections with negation cues, not negated;
-* a *phrase pattern* (spaCy ``Matcher``, lemma based) counts unless it sits in a question or,
-  for negatable patterns, a negation cue is in the same clause ("I do not recommend"), or its
-  clause's subject is one of the section's ``third_parties`` ("[their] GP recommended...");
-  a question that opens as a polite request ("Please could you authorise another 8 sessions?")
-  is read as a statement.
+  into units: spaCy's sentences after terminal punctuation, plus the layout of a letter (blank
+  lines, bullets, headings, short lines such as a greeting); a question that opens as a polite
+  request ("Please could you authorise another 8 sessions?") is read as a statement;
+* three witnesses per unit: the *phrase rules* (headings with content, spaCy ``Matcher`` patterns
+  with negation cues and third parties, ``checks.py``), the *sentence classifier*
+  (``classifier.py``) and the *reading* of the clause from its dependency parse: who asks, what
+  for, for whom, negated, discharge, past grant, hedge (``clauses.py``);
+* a letter that asks for nothing and says why (treatment complete, a past grant, an ask only for
+  someone else) has no needs section either: it does not explain why *more* sessions are needed.
 
-The output is deterministic: the first qualifying hit in document order is the evidence.
-Nothing here logs or raises with letter content.
+The output is deterministic: the first qualifying unit in document order is the evidence, and the
+classifier is trained with a fixed solver and seed. Nothing here logs or raises with letter content.
 """
 
 from __future__ import annotations
 
-from pipeline.models import SectionReport
+from dataclasses import dataclass
+
+from spacy.tokens import Doc
+
+from pipeline.models import LetterMissing, SectionReport, SectionVerdict
 from pipeline.nlp import get_nlp
-from pipeline.stages.sections.checks import assess_section, heading_hits
-from pipeline.stages.sections.requests import period_requested, sessions_requested
+from pipeline.stages.sections.checks import Hit, heading_hits, section_hits
+from pipeline.stages.sections.clauses import Reading, cue_positions, other_placeholders, read_unit
+from pipeline.stages.sections.decide import Decision, UnitEvidence, decide_needs, decide_recommendation, reason_text
+from pipeline.stages.sections.requests import period_requested, sessions_requested, therapy_requested
 from pipeline.stages.sections.rules import RULES_FILE, SEP, SectionRules, load_section_rules
 from pipeline.stages.sections.sentences import (
     TERMINAL,
+    Unit,
     layout_boundaries,
     polite_requests_are_statements,
     sentence_units,
 )
 
-__all__ = ["RULES_FILE", "SectionRules", "assess_sections", "load_section_rules"]
+__all__ = ["RULES_FILE", "SectionRules", "Witnesses", "assess_sections", "load_section_rules", "read_letter"]
 
 
-def assess_sections(text: str, *, rules: SectionRules) -> SectionReport:
-    """Assess the redacted letter ``text`` against ``rules``; deterministic, one spaCy parse."""
+def _rule_hits(doc: Doc, units: list[Unit], rules: SectionRules, text: str) -> dict[str, list[Hit]]:
+    """Per section, every hit of its headings and phrase rules."""
     compiled = rules.compiled()
-    nlp = get_nlp()
-    doc = nlp(text)
-    units = polite_requests_are_statements(doc, sentence_units(doc, layout_boundaries(text)), compiled)
     headings, heading_tokens = heading_hits(doc, units, compiled, text)
     boundaries = {b.lower() for b in rules.clause_boundaries}
     closings = tuple(" ".join(c.lower().split()) for c in rules.closings)
@@ -57,16 +64,113 @@ def assess_sections(text: str, *, rules: SectionRules) -> SectionReport:
         section_id, rule_id = doc.vocab.strings[match_id].split(SEP, 1)
         pattern_matches.append((section_id, rule_id, s, e))
     pattern_matches.sort(key=lambda m: (m[2], m[3], m[0], m[1]))
-    verdicts = []
-    rec_units: set[int] = set()
-    rec_first: dict[int, int] = {}
-    for section in rules.sections:
-        verdict, hit_units, first_hit = assess_section(
-            section, doc, units, pattern_matches, headings, compiled, boundaries, closings
+    return {
+        section.id: section_hits(section, doc, units, pattern_matches, headings, compiled, boundaries, closings)
+        for section in rules.sections
+    }
+
+
+def _evidence(
+    units: list[Unit], hits: list[Hit], probabilities: list[float], readings: list[Reading]
+) -> list[UnitEvidence]:
+    by_unit: dict[int, list[Hit]] = {}
+    for h in sorted(hits, key=lambda h: (h.token, h.rule)):
+        by_unit.setdefault(h.unit, []).append(h)
+    return [
+        UnitEvidence(
+            unit=i,
+            text=unit.text,
+            rules=tuple(h.rule for h in by_unit.get(i, [])),
+            first_token=by_unit[i][0].token if i in by_unit else None,
+            probability=probabilities[i],
+            reading=readings[i],
         )
-        verdicts.append(verdict)
-        if section.id == "recommendation":
-            rec_units, rec_first = hit_units, first_hit
-    sessions, session_units = sessions_requested(doc, units, rules, compiled, rec_units, rec_first)
-    period = period_requested(doc, units, rules, compiled, rec_units, session_units)
-    return SectionReport(verdicts=tuple(verdicts), sessions_requested=sessions, period=period)
+        for i, unit in enumerate(units)
+    ]
+
+
+def _about_sessions(doc: Doc, rules: SectionRules) -> bool:
+    """The message names a session, therapy, client or clinical word at all (``letter_words``)."""
+    words = {w.lower() for w in rules.letter_words}
+    if any(t.lower_ in words or t.lemma_.lower() in words for t in doc):
+        return True
+    if any(" " in w and w in doc.text.lower() for w in words):
+        return True
+    compiled = rules.compiled()
+    return bool(compiled.therapies(doc) or compiled.therapy_acronyms(doc)) or "[CLIENT" in doc.text
+
+
+@dataclass(frozen=True)
+class Witnesses:
+    """What the three witnesses say about every unit of one letter, per section (see ``decide.py``)."""
+
+    doc: Doc
+    units: list[Unit]
+    readings: list[Reading]
+    evidence: dict[str, list[UnitEvidence]]  # section id -> one entry per unit
+    others: frozenset[str]
+
+
+def read_letter(text: str, *, rules: SectionRules) -> Witnesses:
+    """Parse ``text`` once and hear every witness on every unit.
+
+    Raises :class:`~pipeline.models.LetterMissing` (``no-letter-found``) for a message that is no
+    letter about a client's sessions at all: no witness hears a section in it, and it names no
+    session, therapy, client or clinical word."""
+    compiled = rules.compiled()
+    doc = get_nlp()(text)
+    units = polite_requests_are_statements(doc, sentence_units(doc, layout_boundaries(text)), compiled)
+    hits = _rule_hits(doc, units, rules, text)
+    scores = rules.sentence_classifier().scores([u.text for u in units])
+    cues = cue_positions(doc, compiled)
+    others = other_placeholders(doc, rules.clauses)
+    readings = [read_unit(doc, u, compiled, rules.clauses, cues, others) for u in units]
+    evidence = {
+        section.id: _evidence(units, hits.get(section.id, []), scores[section.id], readings)
+        for section in rules.sections
+        if section.id in scores
+    }
+    # a message is a letter when a witness hears an ask or a need in it ("Another 6 please"), or it
+    # names a session, therapy, client or clinical word at all
+    alone = rules.classifier.recommendation.alone
+    heard = any(e.rules for ev in evidence.values() for e in ev) or any(
+        e.probability >= alone for e in evidence.get("recommendation", [])
+    )
+    if rules.letter_words and not heard and not _about_sessions(doc, rules):
+        raise LetterMissing("no-letter-found", stage="sections")
+    return Witnesses(doc, units, readings, evidence, others)
+
+
+def assess_sections(text: str, *, rules: SectionRules) -> SectionReport:
+    """Assess the redacted letter ``text`` against ``rules``; deterministic, one spaCy parse (see
+    :func:`read_letter` for the message that is no letter at all)."""
+    seen = read_letter(text, rules=rules)
+    doc, units, readings, others = seen.doc, seen.units, seen.readings, seen.others
+    limits = rules.classifier
+    rec_evidence = seen.evidence["recommendation"]
+    recommendation, frames = decide_recommendation(rec_evidence, limits.recommendation)
+    needs = decide_needs(seen.evidence["needs"], limits.needs, frames)
+
+    # where the request is stated: the ask's units (and the line after a heading)
+    rec_units = set(recommendation.units)
+    rec_first = {e.unit: e.first_token for e in rec_evidence if e.unit in rec_units and e.first_token is not None}
+    # sentences that read like an ask without counting as one on their own ("Three more.")
+    likely = {e.unit for e in rec_evidence if (e.rules or e.probability >= 0.5) and not e.reading.vetoes}
+    sessions, count_at = sessions_requested(doc, units, rules, readings, rec_units, rec_first, likely)
+    period = period_requested(doc, units, rules, readings, rec_units, count_at, likely, others)
+    therapy = therapy_requested(doc, units, rules, rec_units | ({count_at[0]} if count_at else set()))
+    decisions = {"needs": needs, "recommendation": recommendation}
+    verdicts = []
+    for section in rules.sections:
+        decision = decisions.get(section.id, Decision(False, None, "", "none"))
+        verdicts.append(
+            SectionVerdict(
+                id=section.id,
+                title=section.title,
+                present=decision.present,
+                evidence=units[decision.unit].text if decision.unit is not None else "",
+                rule=decision.rule,
+                reason=reason_text(section.id, decision, rules.reasons, sessions=sessions, therapy=therapy),
+            )
+        )
+    return SectionReport(verdicts=tuple(verdicts), sessions_requested=sessions, period=period, therapy=therapy)

@@ -10,12 +10,13 @@ from spacy.tokens import Doc, Span, Token
 
 from pipeline.models import SectionVerdict
 from pipeline.patterns import placeholder_type
+from pipeline.stages.sections.clauses import subjects
 from pipeline.stages.sections.rules import Compiled, SectionRule
 from pipeline.stages.sections.sentences import BULLET, Unit, unit_index
 
 
 @dataclass(frozen=True)
-class _Hit:
+class Hit:
     unit: int
     token: int  # start token, for document order
     rule: str
@@ -107,53 +108,12 @@ class _Scope:
 _FIRST_PERSON = {"i", "we", "me", "us", "you", "plumm"}
 
 
-# dependencies to climb from a word of the match to the verb whose subject decides who speaks
-# ("I'd be keen to offer": keen -acomp-> be, which has "I")
-_UP_TO_CLAUSE = frozenset(
-    {
-        "xcomp",
-        "advcl",
-        "conj",
-        "ccomp",
-        "pcomp",
-        "prep",
-        "aux",
-        "acomp",
-        "attr",
-        "oprd",
-        "pobj",
-        "dobj",
-        "acl",
-        "relcl",
-    }
-)
-
-
-def _subjects(tok: Token) -> tuple[str, list[Token]]:
-    """The subject of the clause ``tok`` is in, walking up from a word of the match.
-
-    Returns ("active", subjects), ("passive", subjects) or ("none", []) for an imperative or a
-    fragment. Subjects are in the parser's child order.
-    """
-    for _ in range(8):
-        active = [c for c in tok.children if c.dep_ in ("nsubj", "csubj", "expl")]
-        passive = [c for c in tok.children if c.dep_ == "nsubjpass"]
-        first = next((c for c in tok.children if c.dep_ in ("nsubj", "csubj", "expl", "nsubjpass")), None)
-        if first is not None:
-            return ("passive", passive) if first.dep_ == "nsubjpass" else ("active", active)
-        if tok.dep_ in _UP_TO_CLAUSE and tok.head is not tok:
-            tok = tok.head
-            continue
-        break
-    return ("none", [])
-
-
 def _writer_is_subject(tok: Token) -> bool:
     """True when the verb's subject is the writer (I / we), the reader, or none (imperative, fragment)."""
-    kind, subjects = _subjects(tok)
+    kind, found = subjects(tok)
     if kind != "active":
         return True
-    return subjects[0].lower_ in _FIRST_PERSON or subjects[0].lower_ in ("it", "this")
+    return found[0].lower_ in _FIRST_PERSON or found[0].lower_ in ("it", "this")
 
 
 def _named_before(subject: Token) -> list[Token]:
@@ -174,10 +134,10 @@ def _named_before(subject: Token) -> list[Token]:
 def _third_party_is_subject(tok: Token, third_parties: set[str]) -> bool:
     """True when an active subject of the clause is someone else ("[their] GP", "the line manager",
     "Dr [PERSON_2], [their] consultant, recommends", "[PERSON_2] recommends")."""
-    kind, subjects = _subjects(tok)
+    kind, found = subjects(tok)
     if kind != "active":
         return False
-    for subject in subjects:
+    for subject in found:
         for who in (subject, *(c for c in subject.children if c.dep_ == "appos"), *_named_before(subject)):
             compound = [c.lower_ for c in who.children if c.dep_ in ("compound", "amod")]
             names = {who.lower_, who.lemma_.lower(), " ".join([*compound, who.lower_])}
@@ -237,7 +197,7 @@ def heading_hits(
     return found, heading_tokens
 
 
-def assess_section(
+def section_hits(
     section: SectionRule,
     doc: Doc,
     units: list[Unit],
@@ -246,11 +206,12 @@ def assess_section(
     compiled: Compiled,
     boundaries: set[str],
     closings: tuple[str, ...],
-) -> tuple[SectionVerdict, set[int], dict[int, int]]:
+) -> list[Hit]:
+    """Every qualifying hit of ``section``'s headings and phrase rules, in no particular order."""
     scope = _Scope(doc, compiled, section, boundaries, closings)
     rules_by_id = {p.id: p for p in section.patterns}
     third_parties = {t.lower() for t in section.third_parties}
-    hits: list[_Hit] = []
+    hits: list[Hit] = []
     for section_id, rule_id, s, e in pattern_matches:
         if section_id != section.id:
             continue
@@ -264,14 +225,21 @@ def assess_section(
             continue
         if third_parties and _third_party_is_subject(doc[s], third_parties):
             continue
-        hits.append(_Hit(ui, s, rule_id))
+        hits.append(Hit(ui, s, rule_id))
     for ui, content_start in headings.get(section.id, []):
         unit = units[ui]
         if unit.question:
             continue
         if scope.content_negated(unit, max(content_start, unit.start)):
             continue
-        hits.append(_Hit(ui, content_start, "heading"))
+        hits.append(Hit(ui, content_start, "heading"))
+    return hits
+
+
+def verdict_of(
+    section: SectionRule, units: list[Unit], hits: list[Hit]
+) -> tuple[SectionVerdict, set[int], dict[int, int]]:
+    """The rules' verdict from ``hits``: the first hit in document order is the evidence."""
     # where the request is stated: the hit sentences, and the line after a heading's first one
     # ("Recommendation:" / "* 6 more sessions" / "* weekly")
     hit_units = {h.unit for h in hits} | {h.unit + 1 for h in hits if h.rule == "heading"}

@@ -1,113 +1,271 @@
-"""How many additional sessions are requested, and how often (the period)."""
+"""What the letter asks for: how many additional sessions, how often (the period), which therapy.
+
+A count is a candidate when a pattern of ``sessions`` in ``rules/sections.yaml`` finds it (a count
+next to "sessions", "more", "another", "block of", "extend by", or in a form field) and it is not a
+score, a date, a length of time or a part ("8 of 12"). A sentence the clause reading turns down (a
+grant already made, the client's own wish, someone else's ask, a question, a discharge without an
+ask) offers none. The best candidate: one in the accepted recommendation, then in a sentence with
+the writer's own ask, then a form field, then anywhere; within a sentence the first count after the
+ask ("[they] has used 8 sessions; I recommend 6 more").
+
+The period is a frequency pattern's category (weekly / fortnightly / monthly) or its words as
+written; the one nearest the chosen count wins, then one in a sentence that asks, then a
+"Frequency:" field. A frequency in a clause about someone else or in the past is not the request's.
+"""
 
 from __future__ import annotations
 
-import re
-
 from spacy.tokens import Doc, Token
 
-from pipeline.stages.sections.rules import SEP, Compiled, SectionRules
+from pipeline.stages.sections.clauses import Reading, subjects, who, word_of
+from pipeline.stages.sections.rules import SEP, SectionRules, count_value
 from pipeline.stages.sections.sentences import Unit, unit_index
 
-_TIMES = re.compile(r"^(?:\+|x)?(\d{1,2})x?$")  # "6x weekly sessions", "Plan: +6 sessions", "extension x6"
+# vetoes that take a sentence's counts and frequencies out of the request
+_NOT_THE_REQUEST = frozenset(
+    {"for-someone-else", "past-grant", "someone-else-asks", "client-wish", "question", "negated", "discharge"}
+)
 
 
-def _is_number(tok: Token) -> bool:
-    return bool(tok.like_num or _TIMES.match(tok.lower_))
+def _offers(reading: Reading) -> bool:
+    vetoes = set(reading.vetoes) & _NOT_THE_REQUEST
+    if reading.firm:
+        vetoes -= {"discharge"}  # "I'm asking for 4 more, after which I expect to discharge"
+    return not vetoes
 
 
-def _number(tok: Token, numbers: dict[str, int], maximum: int) -> int | None:
-    word = tok.lower_
-    times = _TIMES.match(word)
-    if times:
-        word = times.group(1)
-    value = int(word) if word.isdigit() else numbers.get(word)
-    if value is None or not 1 <= value <= maximum:
+def _value(doc: Doc, tok: Token, rules: SectionRules) -> int | None:
+    numbers = {k.lower(): v for k, v in rules.sessions.numbers.items()}
+    value: float | None = count_value(tok.text, numbers)
+    if value is None:
         return None
-    return value
+    # "half a dozen"
+    before = [t.lower_ for t in doc[max(0, tok.i - 2) : tok.i]]
+    for word, factor in rules.sessions.fractions.items():
+        if word in before:
+            value *= factor
+    if value != int(value) or not 1 <= value <= rules.sessions.max:
+        return None
+    return int(value)
+
+
+def _is_count(doc: Doc, tok: Token, rules: SectionRules) -> bool:
+    nxt = next((t for t in doc[tok.i + 1 : tok.i + 2] if not t.is_space), None)
+    prev = next((t for t in reversed(doc[max(0, tok.i - 1) : tok.i]) if not t.is_space), None)
+    not_before = {w.lower() for w in rules.sessions.not_before}
+    not_after = {w.lower() for w in rules.sessions.not_after}
+    if nxt is not None and (nxt.lower_ in not_before or nxt.lemma_.lower() in not_before):
+        return False
+    if prev is not None and (prev.lower_ in not_after or prev.lemma_.lower() in not_after):
+        return False
+    if (
+        prev is not None
+        and prev.lower_ in ("to", "-", "–", "or", "of")
+        and prev.i > 0
+        and doc[prev.i - 1]._.plumm_count
+    ):
+        return False  # the top of a range or the whole of a part: "16 to 20 sessions", "8 of 12"
+    return not _counted_before(tok)
+
+
+_HAD_VERBS = frozenset(
+    {
+        "use",
+        "approve",
+        "attend",
+        "complete",
+        "give",
+        "grant",
+        "have",
+        "remain",
+        "authorise",
+        "authorize",
+        "fund",
+        "allocate",
+        "book",
+        "provide",
+        "receive",
+        "take",
+        "offer",
+        "leave",
+    }
+)
+# "[CLIENT] has asked for another 6 and I support this": an ask in the perfect is still the ask
+_ASK_LEMMAS = frozenset({"ask", "request", "recommend", "propose", "suggest", "seek", "motivate"})
+_SESSION_WORDS = frozenset(
+    {"session", "sessions", "appointment", "appointments", "total", "number", "extension", "increase", "request"}
+)
+
+
+def _done(verb: Token) -> bool:
+    """The verb tells of the past: "I asked", "we have met", "they were given" - a field's bare
+    participle ("Sessions requested: 8") does not."""
+    auxes = [c for c in verb.children if c.dep_ in ("aux", "auxpass")]
+    if any(a.tag_ == "MD" or a.lower_ == "to" for a in auxes):
+        return False  # "could [they] be given six more?"
+    if verb.tag_ == "VBN":
+        # "we have met", "they were given", "has been approved" - not "sessions are requested"
+        perfect = any(a.lemma_ == "have" for a in auxes) and verb.lemma_.lower() not in _ASK_LEMMAS
+        return perfect or any(a.lemma_ == "be" and a.tag_ in ("VBD", "VBN") for a in auxes)
+    if verb.tag_ != "VBD" or any(a.lemma_ == "be" and a.tag_ in ("VBZ", "VBP") for a in auxes):
+        return False  # a past tag under a present "is" is the tagger misreading "[they] is started"
+    subject = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+    return subject is not None and subject.lower_ not in _SESSION_WORDS
+
+
+def _counted_before(tok: Token) -> bool:
+    """A count of sessions had, used or given: "they have used their 4 sessions", "attended all 8",
+    "six approved sessions", "In June I asked for 10"."""
+    noun = tok.head
+    if any(c.dep_ in ("amod", "acl") and c.tag_ == "VBN" and c.lemma_.lower() in _HAD_VERBS for c in noun.children):
+        return True
+    verb = tok.head
+    for _ in range(3):
+        if verb.pos_ in ("VERB", "AUX") or verb.head is verb:
+            break
+        verb = verb.head
+    return verb.pos_ in ("VERB", "AUX") and _done(verb)
 
 
 def sessions_requested(
     doc: Doc,
     units: list[Unit],
     rules: SectionRules,
-    compiled: Compiled,
-    preferred: set[int],
+    readings: list[Reading],
+    asks: set[int],
     first_hit: dict[int, int],
-) -> tuple[int | None, set[int]]:
-    # (rank, before the recommendation, token, value, unit): in "[they] has used 8 of [their] 8 sessions;
-    # I recommend 6 more" the number after the recommendation wins
-    candidates: list[tuple[int, int, int, int, int]] = []
-    numbers = {k.lower(): v for k, v in rules.sessions.numbers.items()}
+    likely: set[int] = frozenset(),  # type: ignore[assignment]
+) -> tuple[int | None, tuple[int, int] | None]:
+    """The number of additional sessions asked for, and where it sits (unit, token); ``asks`` are the
+    units of the accepted recommendation, ``likely`` those that read like an ask without counting as
+    one on their own ("Three more.", "6 sessions, biweekly.")."""
+    compiled = rules.compiled()
+    # (rank, bare? 1 : 0, after the ask? 0 : 1, token, value, unit)
+    candidates: list[tuple[int, int, int, int, int, int]] = []
     for match_id, s, e in compiled.sessions(doc):
-        label = doc.vocab.strings[match_id].split(SEP)[0]
+        label, rule_id = doc.vocab.strings[match_id].split(SEP, 1)
         ui = unit_index(units, s)
-        if ui is None:
+        if ui is None or not _offers(readings[ui]):
             continue
-        num = next((t for t in doc[s:e] if _is_number(t)), None)
-        value = _number(num, numbers, rules.sessions.max) if num is not None else None
+        if units[ui].question and ui not in asks:
+            continue
+        num = next((t for t in doc[s:e] if t._.plumm_count), None)
+        if num is None or not _is_count(doc, num, rules):
+            continue
+        value = _value(doc, num, rules)
         if value is None:
             continue
-        in_rec = ui in preferred
-        if label == "bare" and not in_rec:
-            continue
-        rank = (0 if in_rec else 2) + (0 if label == "sessions" else 1)
-        before = 1 if in_rec and s < first_hit.get(ui, s) else 0
-        candidates.append((rank, before, s, value, ui))
+        reading = readings[ui]
+        if ui in asks:
+            rank = 0
+        elif reading.firm or ui in likely:
+            rank = 1
+        elif rule_id == "sessions-field-n":
+            rank = 2
+        elif label == "sessions":
+            rank = 3
+        else:
+            continue  # a bare count ("8 sessions") outside an ask is not the request
+        anchor = first_hit.get(ui, reading.act_token if reading.act_token is not None else -1)
+        after = 0 if num.i >= anchor else 1
+        explicit = 0 if label == "sessions" else 1  # "6 additional sessions" over a bare "6 sessions"
+        candidates.append((rank, explicit, after, num.i, value, ui))
     if not candidates:
-        return None, set()
+        return None, None
     best = min(candidates)
-    return best[3], {best[4]}
+    return best[4], (best[5], best[3])
+
+
+def _about_the_request(tok: Token, rules: SectionRules, others: frozenset[str]) -> bool:
+    """Not a frequency of someone else's or of the past: "[their] GP sees [them] every two weeks",
+    "we have met weekly since [DATE_1]"."""
+    verb = tok
+    for _ in range(4):
+        if verb.pos_ in ("VERB", "AUX") or verb.head is verb:
+            break
+        verb = verb.head
+    if verb.pos_ not in ("VERB", "AUX"):
+        return True
+    kind, found = subjects(verb)
+    if kind == "active" and found and who(word_of(found[0]), rules.clauses, others) == "other":
+        return False
+    return not _done(verb)
 
 
 def period_requested(
     doc: Doc,
     units: list[Unit],
     rules: SectionRules,
-    compiled: Compiled,
-    preferred: set[int],
-    near: set[int],
+    readings: list[Reading],
+    asks: set[int],
+    count_at: tuple[int, int] | None,
+    likely: set[int] = frozenset(),  # type: ignore[assignment]
+    others: frozenset[str] = frozenset(),
 ) -> str | None:
+    compiled = rules.compiled()
     not_before = {w.lower() for w in rules.period.not_before}
-    durations: dict[int, int] = {}
-    for _, s, e in compiled.duration(doc):
-        durations[s] = max(e, durations.get(s, e))  # the longest duration at a start
-    gap = rules.period.duration.gap if rules.period.duration is not None else 0
-    candidates: list[tuple[int, int, str]] = []  # (rank, token, phrase)
-    covered: set[int] = set()  # duration starts used by a frequency
-    for _, s, e in compiled.period(doc):
+    labels = {w.lower() for w in rules.period.field_labels}
+    found: list[tuple[int, int, int, str]] = []  # (start, -length, unit, phrase)
+    for match_id, s, e in compiled.period(doc):
         ui = unit_index(units, s)
-        if ui is None or units[ui].question:
+        if ui is None or not _offers(readings[ui]):
             continue
-        nxt = next((t for t in doc[e : units[ui].end] if not t.is_space), None)
+        nxt = next((t for t in doc[e : units[ui].end] if not (t.is_space or t.lower_ in ("-", "booster"))), None)
         if nxt is not None and (nxt.lemma_.lower() in not_before or nxt.lower_ in not_before):
             continue
-        if ui not in near and ui not in preferred:
-            continue  # "the end of [their] monthly sessions" in a question is not a requested period
-        phrase = " ".join(doc[s:e].text.lower().split())
-        # "weekly for two months", "weekly, for two months", "weekly sessions for the next two months":
-        # keep a duration that follows within the same clause
-        for d in range(e, min(e + gap + 1, units[ui].end)):
-            if d in durations:
-                covered.add(d)
-                phrase = f"{phrase} {' '.join(doc[d : durations[d]].text.lower().split())}"
-                break
-            if doc[d].is_punct and doc[d].text != ",":
-                break
-        rank = 0 if ui in near else 1
-        candidates.append((rank, s, phrase))
-    if not candidates:
-        # no frequency: a duration alone in the request ("12 sessions over 3 months")
-        for s, e in sorted(durations.items()):
-            ui = unit_index(units, s)
-            if s in covered or ui is None or units[ui].question or (ui not in near and ui not in preferred):
-                continue
-            candidates.append((2 + (0 if ui in near else 1), s, " ".join(doc[s:e].text.lower().split())))
-    if not candidates:
+        if not _about_the_request(doc[s], rules, others):
+            continue
+        means = doc.vocab.strings[match_id]
+        found.append((s, -(e - s), ui, means or " ".join(doc[s:e].text.lower().split())))
+    if not found:
         return None
-    # among matches at one position prefer the longest ("twice weekly" over "weekly")
-    best_rank = min(c[0] for c in candidates)
-    first = min(c[1] for c in candidates if c[0] == best_rank)
-    at_first = [c for c in candidates if c[0] == best_rank and c[1] <= first + 1]
-    overlapping = sorted(at_first, key=lambda c: (c[1], -len(c[2])))
-    return overlapping[0][2]
+    # the longest match at each start ("twice a month" over "month")
+    found.sort()
+    kept: list[tuple[int, int, int, str]] = []
+    covered = -1
+    for s, negative_length, ui, phrase in found:
+        if s < covered:
+            continue
+        kept.append((s, negative_length, ui, phrase))
+        covered = s - negative_length
+    if count_at is not None:
+        same = [k for k in kept if k[2] == count_at[0]]
+        if same:
+            # the nearest to the count, after it first ("six more at fortnightly intervals")
+            return min(same, key=lambda k: (abs(k[0] - count_at[1]), k[0] < count_at[1]))[3]
+    for pool in (
+        [k for k in kept if k[2] in asks],
+        [k for k in kept if readings[k[2]].firm or k[2] in likely],
+        [k for k in kept if _field(doc, units[k[2]], labels)],
+    ):
+        if pool:
+            return pool[0][3]
+    return None
+
+
+def _field(doc: Doc, unit: Unit, labels: set[str]) -> bool:
+    """A "Frequency: weekly" line of a form."""
+    words = [t for t in doc[unit.start : unit.end] if not t.is_space]
+    colon = next((i for i, t in enumerate(words) if t.text in (":", "-", "–")), None)
+    return colon is not None and any(t.lower_ in labels for t in words[:colon])
+
+
+def therapy_requested(doc: Doc, units: list[Unit], rules: SectionRules, near: set[int]) -> str | None:
+    """The therapy asked for, by its display name in ``therapies``: one named in the request's
+    units first, else the one the letter names most often (the first of equals)."""
+    compiled = rules.compiled()
+    named: list[tuple[int, str, bool]] = []  # (token, name, in the request)
+    for matcher in (compiled.therapies, compiled.therapy_acronyms):
+        for match_id, s, _e in matcher(doc):
+            ui = unit_index(units, s)
+            named.append((s, doc.vocab.strings[match_id], ui is not None and ui in near))
+    if not named:
+        return None
+    named.sort()
+    in_request = [name for _, name, near_ in named if near_]
+    if in_request:
+        return in_request[0]
+    counts: dict[str, int] = {}
+    for _, name, _near in named:
+        counts[name] = counts.get(name, 0) + 1
+    return max(counts, key=lambda name: counts[name])  # first-seen wins a tie (dicts keep order)

@@ -3,15 +3,18 @@ patterns compiled once (a bad pattern fails start-up naming the file and key).""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Token
 
 from pipeline.nlp import get_nlp
 from pipeline.rules import RuleModel, RulesError, load_rules
+from pipeline.stages.sections.classifier import SentenceClassifier, train
 
 RULES_FILE = "sections.yaml"
 
@@ -23,6 +26,7 @@ class PatternRule(RuleModel):
     pattern: TokenPattern = Field(min_length=1)
     negatable: bool = False
     first_person: bool = False
+    means: str | None = None  # a period pattern's category (weekly, fortnightly, monthly)
 
 
 class NegationRules(RuleModel):
@@ -56,21 +60,86 @@ class SectionRule(RuleModel):
 
 class SessionsRules(RuleModel):
     numbers: dict[str, int]
+    fractions: dict[str, float] = {}
     max: int = Field(52, ge=1)
     patterns: list[PatternRule] = Field(min_length=1)
     bare_patterns: list[PatternRule] = []
-
-
-class DurationRule(RuleModel):
-    pattern: TokenPattern = Field(min_length=1)
-    # words allowed between a frequency and its duration ("weekly sessions for two months")
-    gap: int = Field(0, ge=0, le=4)
+    not_before: list[str] = []
+    not_after: list[str] = []
 
 
 class PeriodRules(RuleModel):
     patterns: list[PatternRule] = Field(min_length=1)
-    duration: DurationRule | None = None
     not_before: list[str] = []
+    field_labels: list[str] = []
+
+
+class ClauseRules(RuleModel):
+    """How a sentence is read from its parse (``clauses.py``): acts, objects, people and cue lists."""
+
+    # kind of ask -> words (lemmas or forms) that name it: recommend, request, ask, support...
+    acts: dict[str, list[str]] = Field(min_length=1)
+    # acts that are an ask even beside "I leave the number to you"
+    firm_acts: list[str] = []
+    # acts that, said by the client ("[CLIENT] has asked for more sessions"), are only a wish
+    wish_acts: list[str] = []
+    grant_verbs: list[str] = []
+    # what is asked for, by name: sessions, therapy, a block, continuation...
+    objects: dict[str, list[str]] = {}
+    other_people: list[str] = []
+    third_parties: list[str] = []
+    # cue lists (spaCy token patterns): negation, discharge, past, hedge, leave, on_file, support, reversal
+    cues: dict[str, list[TokenPattern]] = {}
+
+    @field_validator("cues")
+    @classmethod
+    def _known_cues(cls, value: dict[str, list[TokenPattern]]) -> dict[str, list[TokenPattern]]:
+        missing = set(CUE_NAMES) - set(value)
+        if missing:
+            raise ValueError(f"missing cue lists: {', '.join(sorted(missing))}")
+        return value
+
+
+CUE_NAMES = ("negation", "discharge", "past", "hedge", "leave", "on_file", "support", "reversal")
+
+
+class Thresholds(RuleModel):
+    """A sentence the phrase rules find counts when the classifier gives it at least ``agree``; one
+    the rules miss counts when the classifier alone gives it at least ``alone``."""
+
+    agree: float = Field(ge=0, le=1)
+    alone: float = Field(ge=0, le=1.01)
+
+
+class ClassifierRules(RuleModel):
+    """The sentence classifier (``classifier.py``): its training files (relative to the rules folder),
+    regularisation, and per section the thresholds of :class:`Thresholds`."""
+
+    training: list[str] = Field(min_length=1)
+    c: float = Field(16.0, gt=0)
+    needs: Thresholds
+    recommendation: Thresholds
+
+
+class ReasonRules(RuleModel):
+    """The plain words of a verdict's reason (``decide.py``): fixed phrases, never the letter's."""
+
+    found: dict[str, str]  # section -> "recommendation found: the therapist {act} {what}"
+    acts: dict[str, str]  # kind of ask -> verb phrase ("requests"); "default" required
+    objects: dict[str, str]  # what is asked for -> noun phrase ("further sessions"); "default" required
+    counted: str  # "{n} further sessions"
+    how: dict[str, str]  # rule that found a need -> phrase; "default" required
+    absent: dict[str, dict[str, str]]  # section -> reason code -> sentence; "none" required
+
+    @model_validator(mode="after")
+    def _defaults(self) -> ReasonRules:
+        for name, table in (("acts", self.acts), ("objects", self.objects), ("how", self.how)):
+            if "default" not in table:
+                raise ValueError(f"{name} needs a 'default' entry")
+        for section, table in self.absent.items():
+            if "none" not in table:
+                raise ValueError(f"absent.{section} needs a 'none' entry")
+        return self
 
 
 class SectionRules(RuleModel):
@@ -82,8 +151,17 @@ class SectionRules(RuleModel):
     sections: list[SectionRule] = Field(min_length=1)
     sessions: SessionsRules
     period: PeriodRules
+    clauses: ClauseRules
+    classifier: ClassifierRules
+    reasons: ReasonRules
+    # therapy named in a request, display name -> what letters call it; an all-capitals alias
+    # ("CBT", "ACT") matches only in capitals, any other case-insensitively
+    therapies: dict[str, list[str]] = {}
+    # a message that names none of these is no letter about a client's sessions
+    letter_words: list[str] = []
 
     _compiled: Compiled | None = PrivateAttr(default=None)
+    _classifier: SentenceClassifier | None = PrivateAttr(default=None)
 
     @field_validator("sections")
     @classmethod
@@ -99,6 +177,16 @@ class SectionRules(RuleModel):
                 return s
         raise KeyError(section_id)
 
+    def sentence_classifier(self) -> SentenceClassifier:
+        if self._classifier is None:
+            raise RulesError(f"{RULES_FILE}: the sentence classifier is trained by load_section_rules")
+        return self._classifier
+
+    def train_classifier(self, rules_dir: Path) -> None:
+        """Train the sentence classifier on ``classifier.training`` (paths relative to ``rules_dir``)."""
+        paths = [Path(rules_dir) / name for name in self.classifier.training]
+        self._classifier = train(paths, c=self.classifier.c)
+
     def compiled(self) -> Compiled:
         if self._compiled is None:
             self._compiled = compile_rules(self)
@@ -112,9 +200,13 @@ class Compiled:
     cues: dict[str, PhraseMatcher]  # per section id
     exceptions: dict[str, PhraseMatcher]
     sessions: Matcher  # label "sessions\x1f<id>" / "bare\x1f<id>"
-    period: Matcher
-    duration: Matcher
+    period: Matcher  # label: the pattern's category (``means``) or "" when kept as written
     polite: Matcher
+    therapies: PhraseMatcher  # label: display name (lower-case aliases)
+    therapy_acronyms: PhraseMatcher  # label: display name (all-capitals aliases, matched as written)
+    act_lemmas: dict[str, str]  # word -> kind of ask
+    clause_cues: Matcher  # label: cue list name
+    clause_cue_names: tuple[str, ...]
 
 
 SEP = "\x1f"
@@ -127,8 +219,27 @@ def _add(matcher: Matcher, label: str, pattern: TokenPattern, where: str) -> Non
         raise RulesError(f"{RULES_FILE}: key '{where}': invalid spaCy token pattern: {exc}") from exc
 
 
+COUNT_ATTRIBUTE = "plumm_count"
+_TIMES = re.compile(r"^(?:\+|x)?(\d{1,2})x?$")  # "6x weekly sessions", "Plan: +6 sessions", "extension x6"
+
+
+def count_value(word: str, numbers: dict[str, int]) -> int | None:
+    """The count a word names: "6", "six", "6x", "x6", "+6", "dozen"; None for anything else."""
+    word = word.lower()
+    times = _TIMES.match(word)
+    if times:
+        return int(times.group(1))
+    return numbers.get(word)
+
+
+def _register_count(numbers: dict[str, int]) -> None:
+    """The token attribute the sessions patterns use for a count ({_: {plumm_count: true}})."""
+    Token.set_extension(COUNT_ATTRIBUTE, getter=lambda tok: count_value(tok.text, numbers) is not None, force=True)
+
+
 def compile_rules(rules: SectionRules) -> Compiled:
     nlp = get_nlp()
+    _register_count({k.lower(): v for k, v in rules.sessions.numbers.items()})
     patterns = Matcher(nlp.vocab, validate=True)
     headings = PhraseMatcher(nlp.vocab, attr="LOWER")
     cues: dict[str, PhraseMatcher] = {}
@@ -153,14 +264,38 @@ def compile_rules(rules: SectionRules) -> Compiled:
         _add(sessions, f"bare{SEP}{rule.id}", rule.pattern, f"sessions.bare_patterns.{i}.pattern")
     period = Matcher(nlp.vocab, validate=True)
     for i, rule in enumerate(rules.period.patterns):
-        _add(period, rule.id, rule.pattern, f"period.patterns.{i}.pattern")
-    duration = Matcher(nlp.vocab, validate=True)
-    if rules.period.duration is not None:
-        _add(duration, "duration", rules.period.duration.pattern, "period.duration.pattern")
+        _add(period, rule.means or "", rule.pattern, f"period.patterns.{i}.pattern")
     polite = Matcher(nlp.vocab, validate=True)
     for i, pattern in enumerate(rules.polite_requests):
         _add(polite, "polite", pattern, f"polite_requests.{i}")
-    return Compiled(patterns, headings, cues, exceptions, sessions, period, duration, polite)
+    therapies = PhraseMatcher(nlp.vocab, attr="LOWER")
+    acronyms = PhraseMatcher(nlp.vocab, attr="ORTH")
+    for name, aliases in rules.therapies.items():
+        words = [a for a in aliases if not (a.isupper() and len(a) <= 6)]
+        caps = [a for a in aliases if a.isupper() and len(a) <= 6]
+        if words:
+            therapies.add(name, [nlp.make_doc(a) for a in words])
+        if caps:
+            acronyms.add(name, [nlp.make_doc(a) for a in caps])
+    act_lemmas = {word.lower(): kind for kind, words in rules.clauses.acts.items() for word in words}
+    clause_cues = Matcher(nlp.vocab, validate=True)
+    for name, patterns_ in rules.clauses.cues.items():
+        for i, pattern in enumerate(patterns_):
+            _add(clause_cues, name, pattern, f"clauses.cues.{name}.{i}")
+    return Compiled(
+        patterns,
+        headings,
+        cues,
+        exceptions,
+        sessions,
+        period,
+        polite,
+        therapies,
+        acronyms,
+        act_lemmas,
+        clause_cues,
+        tuple(rules.clauses.cues),
+    )
 
 
 def load_section_rules(rules_dir: Path) -> SectionRules:
@@ -171,4 +306,5 @@ def load_section_rules(rules_dir: Path) -> SectionRules:
         rules.compiled()
     except RulesError as exc:
         raise RulesError(str(exc).replace(RULES_FILE, str(path), 1)) from exc.__cause__
+    rules.train_classifier(Path(rules_dir))
     return rules

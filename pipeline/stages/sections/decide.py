@@ -1,0 +1,176 @@
+"""One decision per section from three witnesses: the phrase rules, the sentence classifier and the
+reading of each clause; and the reason for it in plain words.
+
+Per sentence (unit):
+
+* an **ask** (recommendation) counts when the phrase rules find one and the classifier gives the
+  sentence at least ``agree``, or the classifier alone gives it at least ``alone`` and the sentence
+  has the shape of an ask (an act such as "recommend"/"request", or what is asked for: sessions,
+  therapy, "6 more"); then the clause reading may still turn it down: for someone else, a
+  discharge, negated, a grant already made, a decision left to us, a hedge, someone else's
+  recommendation, the client's own wish, a question;
+* a **need** counts the same way (thresholds of its own), unless the sentence only points to
+  details held elsewhere ("on file", "as discussed") or says the work is complete.
+
+Per letter: the recommendation is present when one sentence is an ask; its evidence is the first.
+The needs section is present when one sentence is a need, except in a letter that asks for nothing
+and says why (treatment complete, an update on sessions already granted, an ask only for someone
+else, a hedge that asks for nothing): such a letter does not explain why *more* sessions are needed.
+
+Reasons are built from fixed phrases (``reasons`` in ``rules/sections.yaml``), a count of sessions
+and the names of therapies from our vocabulary, never from the letter's words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from pipeline.stages.sections.clauses import Reading
+from pipeline.stages.sections.rules import ReasonRules, Thresholds
+
+# vetoes that also tell a letter asks for nothing, and why (needs is withheld then)
+NO_ASK_FRAMES = ("discharge", "past-grant", "for-someone-else", "hedged")
+# "6 more", "another 4", "six more please": a count next to a word that asks for more
+_COUNT_MORE = re.compile(
+    r"\b(?:(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s*x?\s+"
+    r"(?:more|further|extra|additional)|(?:another|further|additional|extra)\s+(?:\d{1,2}|one|two|three|four|five|"
+    r"six|seven|eight|nine|ten|eleven|twelve))\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class UnitEvidence:
+    """What the three witnesses say about one unit, for one section."""
+
+    unit: int
+    text: str
+    rules: tuple[str, ...]  # ids of the phrase rules (or "heading") that found this section here
+    first_token: int | None  # where the first of them starts
+    probability: float  # the classifier's
+    reading: Reading
+
+
+@dataclass(frozen=True)
+class Decision:
+    present: bool
+    unit: int | None  # the evidence unit
+    rule: str  # the rule id, "heading" or "classifier" that found it; "" when absent
+    code: str  # the reason's code: "found", or why not ("discharge", "none"...)
+    reading: Reading | None = None
+    units: tuple[int, ...] = ()  # every unit that qualified (the ask may run over several)
+
+
+def _shape_of_ask(e: UnitEvidence) -> bool:
+    """An act or what is asked for, in a sentence (a title is no ask) - or a count: "another 6 please"."""
+    if _COUNT_MORE.search(e.text):
+        return True
+    return e.reading.verb and not e.reading.heading and (e.reading.act is not None or e.reading.object is not None)
+
+
+def _writer_acts(r: Reading) -> bool:
+    """The sentence's act is the writer's own ("I ask whether...", "we would like to continue")."""
+    if r.act is None or r.heading:
+        return False
+    return r.subject in ("therapist", "reader", "none") or (r.writer_view and r.act == "benefit")
+
+
+def _candidate(e: UnitEvidence, limits: Thresholds, *, needs_shape: bool) -> str | None:
+    """The witness that puts ``e`` forward, or None."""
+    if e.rules and (e.probability >= limits.agree or (needs_shape and _writer_acts(e.reading))):
+        return e.rules[0]
+    if e.probability >= limits.alone and (not needs_shape or _shape_of_ask(e)):
+        return "classifier"
+    return None
+
+
+def decide_recommendation(evidence: list[UnitEvidence], limits: Thresholds) -> tuple[Decision, tuple[str, ...]]:
+    """The recommendation verdict, and the no-ask frames the letter shows (for the needs verdict)."""
+    turned_down: list[tuple[str, UnitEvidence]] = []
+    found: Decision | None = None
+    accepted: list[int] = []
+    for e in evidence:
+        vetoes = e.reading.vetoes
+        by = _candidate(e, limits, needs_shape=True)
+        if by is None:
+            if (e.reading.act is not None or e.reading.object is not None) and vetoes:
+                # an ask turned round without counting as one: "I am not asking for more", "I leave it
+                # to you to decide whether more sessions are appropriate"
+                turned_down.append((vetoes[0], e))
+            continue
+        if vetoes:
+            turned_down.append((vetoes[0], e))
+            continue
+        accepted.append(e.unit)
+        if "heading" in e.rules:
+            accepted.append(e.unit + 1)  # "Recommendation:" / "* 6 more sessions" / "* weekly"
+        if found is None:
+            found = Decision(True, e.unit, by, "found", e.reading)
+    frames = tuple(dict.fromkeys(code for code, _ in turned_down if code in NO_ASK_FRAMES))
+    frames += tuple(f for f in ("discharge",) if f not in frames and any(e.reading.discharge for e in evidence))
+    if found is not None:
+        return replace(found, units=tuple(sorted(set(accepted)))), ()
+    if not turned_down:
+        ending = next((e for e in evidence if e.reading.discharge), None)
+        if ending is not None:
+            return Decision(False, ending.unit, "", "discharge", ending.reading), frames
+        return Decision(False, None, "", "none"), frames
+    order = [c for c in _ABSENT_ORDER if any(code == c for code, _ in turned_down)]
+    code = order[0]
+    unit = next(e for c, e in turned_down if c == code)
+    return Decision(False, unit.unit, "", code, unit.reading), frames
+
+
+# the reason given when several sentences were turned down: the one a therapist can act on first
+_ABSENT_ORDER = (
+    "for-someone-else",
+    "discharge",
+    "past-grant",
+    "negated",
+    "leaves-to-reader",
+    "hedged",
+    "someone-else-asks",
+    "client-wish",
+    "question",
+)
+
+
+def decide_needs(evidence: list[UnitEvidence], limits: Thresholds, frames: tuple[str, ...]) -> Decision:
+    found: Decision | None = None
+    pointer: UnitEvidence | None = None
+    for e in evidence:
+        by = _candidate(e, limits, needs_shape=False)
+        if by is None:
+            continue
+        if e.reading.on_file:
+            pointer = pointer or e
+            continue
+        if e.reading.discharge or e.reading.question:
+            continue
+        found = found or Decision(True, e.unit, by, "found", e.reading)
+    if found is not None and frames:
+        return Decision(False, None, "", f"no-ask:{frames[0]}")
+    if found is not None:
+        return found
+    if pointer is not None:
+        return Decision(False, pointer.unit, "", "on-file")
+    return Decision(False, None, "", "none")
+
+
+def reason_text(
+    section: str, decision: Decision, reasons: ReasonRules, *, sessions: int | None, therapy: str | None
+) -> str:
+    """The plain-words reason for a verdict (fixed phrases, a count and a therapy name only)."""
+    if section == "recommendation" and decision.present and decision.reading is not None:
+        act = reasons.acts.get(decision.reading.act or "", reasons.acts["default"])
+        what = reasons.objects.get(decision.reading.object or "", reasons.objects["default"])
+        if sessions:
+            what = reasons.counted.format(n=sessions)
+        if therapy:
+            what = f"{what} of {therapy}"
+        return reasons.found["recommendation"].format(act=act, what=what)
+    if decision.present:
+        return reasons.found[section].format(how=reasons.how.get(decision.rule, reasons.how["default"]))
+    codes = reasons.absent[section]
+    return codes.get(decision.code, codes["none"])
