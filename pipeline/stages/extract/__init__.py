@@ -210,34 +210,34 @@ def _is_binary_noise(text: str) -> bool:
     return len(_BINARY_CHAR.findall(text)) / len(text) > 0.05
 
 
-def _extract(
-    mail: ParsedMail, *, budget: Budget, max_inflated: int, depth: int, own_addresses: tuple[str, ...]
-) -> Letter:
-    if _is_machine_report(mail):
-        raise LetterMissing("no-letter-found")
-    found = _Found()
+def _own_body(mail: ParsedMail, found: _Found) -> tuple[str, str, str]:
+    """The body's source, its text without quoted history, and the full body (history included)."""
     source, body = _body(mail, found)
-    budget.check()
-    full_body = body
     history = strip_history(body, forward=bool(FORWARD_SUBJECT.match(mail.subject)))
     for code in sorted(history.notes):
         found.note(code)
     removed_history = clean("\n".join(history.removed))
     if removed_history:
         found.removed.append(removed_history)
-    body = clean("\n".join(line for line in history.kept if not CLIENT_FOOTER.match(line)))
+    kept = clean("\n".join(line for line in history.kept if not CLIENT_FOOTER.match(line)))
+    return source, kept, body
 
-    _attachment_texts(mail, found, budget, max_inflated, depth, own_addresses)
 
-    if not found.texts and "quoted-history-dropped" in found.notes and (not body or is_covering(body)):
-        quoted = quoted_letter(full_body, own_addresses=own_addresses)
-        if quoted is not None:
-            # the reply only covers the letter it quotes: that letter is the letter
-            letter_text, header = quoted
-            found.removed.extend(r for r in (body, header) if r.strip())
-            body = clean(letter_text)
-            found.note("quoted-letter")
+def _quoted_instead(body: str, full_body: str, found: _Found, own_addresses: tuple[str, ...]) -> str:
+    """A reply that only covers the letter it quotes: that letter is the letter (never our own mail)."""
+    if found.texts or "quoted-history-dropped" not in found.notes or (body and not is_covering(body)):
+        return body
+    quoted = quoted_letter(full_body, own_addresses=own_addresses)
+    if quoted is None:
+        return body
+    letter_text, header = quoted
+    found.removed.extend(r for r in (body, header) if r.strip())
+    found.note("quoted-letter")
+    return clean(letter_text)
 
+
+def _letter_parts(source: str, body: str, found: _Found) -> list[tuple[tuple[str, ...], str]]:
+    """The body and the attachment texts that make the letter, or the outcome when there is none."""
     parts: list[tuple[tuple[str, ...], str]] = []
     if found.texts:
         if body and not is_covering(body):
@@ -245,8 +245,8 @@ def _extract(
         elif body:
             found.removed.append(body)
             found.note("covering-note-dropped")
-        parts.extend(found.texts)
-    elif body and word_list(body):
+        return parts + found.texts
+    if body and word_list(body):
         covering = is_covering(body)
         if covering and found.failure is not None:
             raise found.failure
@@ -254,14 +254,25 @@ def _extract(
             raise MessageUnreadable("unsupported-attachment")
         if found.failure is not None:
             found.note("attachment-unreadable")
-        parts.append(((source,), body))
-    else:
-        if found.failure is not None:
-            raise found.failure
-        if found.unsupported:
-            raise MessageUnreadable("unsupported-attachment")
-        raise LetterMissing("no-letter-found")
+        return [((source,), body)]
+    if found.failure is not None:
+        raise found.failure
+    if found.unsupported:
+        raise MessageUnreadable("unsupported-attachment")
+    raise LetterMissing("no-letter-found")
 
+
+def _extract(
+    mail: ParsedMail, *, budget: Budget, max_inflated: int, depth: int, own_addresses: tuple[str, ...]
+) -> Letter:
+    if _is_machine_report(mail):
+        raise LetterMissing("no-letter-found")
+    found = _Found()
+    source, body, full_body = _own_body(mail, found)
+    budget.check()
+    _attachment_texts(mail, found, budget, max_inflated, depth, own_addresses)
+    body = _quoted_instead(body, full_body, found, own_addresses)
+    parts = _letter_parts(source, body, found)
     text = "\n\n".join(text for _, text in parts).strip()
     if not word_list(text):
         raise LetterMissing("no-letter-found")
