@@ -16,9 +16,10 @@ from tests.test_worker import drain, enqueue, letter_bytes
 def tokens(rt: Runtime) -> list[bytes]:
     with store.session(rt.engine) as db:
         return [
-            *db.execute(select(store.InboundMessage.raw_encrypted)).scalars(),
-            *(t for t in db.execute(select(store.Case.vault_encrypted)).scalars() if t),
-            *db.execute(select(store.OutboundMessage.payload_encrypted)).scalars(),
+            # ordered by id: PostgreSQL returns updated rows in another order without it
+            *db.execute(select(store.InboundMessage.raw_encrypted).order_by(store.InboundMessage.id)).scalars(),
+            *(t for t in db.execute(select(store.Case.vault_encrypted).order_by(store.Case.id)).scalars() if t),
+            *db.execute(select(store.OutboundMessage.payload_encrypted).order_by(store.OutboundMessage.id)).scalars(),
         ]
 
 
