@@ -11,6 +11,7 @@ from pipeline import store
 from pipeline.cases import digest
 from pipeline.cases import lifecycle as cases
 from pipeline.cases import service as csm
+from pipeline.cases.permissions import Actor
 from pipeline.models import CaseStatus
 from pipeline.outbound import delivery
 from pipeline.runtime import Runtime
@@ -136,7 +137,7 @@ def test_only_new_does_not_repeat_unchanged_cases(rt):
     other = make_case(rt)
     assert digest.send(rt, only_new=True).cases == 2
     assert digest.send(rt, only_new=True).emails == 0  # nothing changed
-    csm.approve(rt, case.reference, actor="alex")  # a change brings it back
+    csm.approve(rt, case.reference, actor=Actor.operator("alex"))  # a change brings it back
     result = digest.send(rt, only_new=True)
     assert result.cases == 1
     latest = outbound(rt, "digest")[-1]

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from pipeline import store
-from pipeline.cli import cases, operations, replay
+from pipeline.cli import cases, operations, replay, users
 from pipeline.cli.common import State, out, runtime, setup_logging, stop_flag
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.add_typer(operations.keys_app, name="keys")
 app.command("retention")(operations.retention_cmd)
 app.add_typer(operations.outbox_app, name="outbox")
 app.add_typer(operations.inbound_app, name="inbound")
+app.add_typer(users.users_app, name="users")
 
 
 @app.callback()
