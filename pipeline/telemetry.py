@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import time
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterable
 
 from sqlalchemy import select, update
@@ -53,7 +53,7 @@ class Telemetry:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counts: Counter[tuple[str, str]] = Counter()
+        self._counts: defaultdict[tuple[str, str], float] = defaultdict(float)
         self._last_flush = 0.0
 
     def count(self, name: str, amount: float = 1.0, **labels: str) -> None:
@@ -78,7 +78,7 @@ class Telemetry:
         """Write this process's heartbeat and its counts since the last flush; False if the database
         could not be reached (the counts wait for the next flush)."""
         with self._lock:
-            pending, self._counts = self._counts, Counter()
+            pending, self._counts = self._counts, defaultdict(float)
             self._last_flush = time.monotonic()
         try:
             with store.session(engine) as db:
@@ -89,7 +89,8 @@ class Telemetry:
         except SQLAlchemyError as error:
             log.warning("telemetry flush failed (%s); kept for the next one", type(error).__name__)
             with self._lock:
-                self._counts.update(pending)
+                for key, amount in pending.items():
+                    self._counts[key] += amount
             return False
 
     def maybe_flush(self, engine: Engine, *, kind: str) -> None:

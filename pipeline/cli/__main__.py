@@ -1,0 +1,5 @@
+"""``python -m pipeline.cli``: the ``plumm`` command (how ``plumm serve`` starts its child processes)."""
+
+from pipeline.cli import app
+
+app()
