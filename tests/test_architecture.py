@@ -69,6 +69,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "pipeline.cases.recording",
             "pipeline.cases.service",
             "pipeline.cases.digest",
+            "pipeline.cases.reading",
             "pipeline.intake.smtp",
             "pipeline.users",
         ],
