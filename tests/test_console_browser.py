@@ -26,7 +26,7 @@ from pipeline.config import load_settings
 from pipeline.models import CaseStatus
 from pipeline.runtime import Runtime
 from tests.conftest import ROOT, free_port, plumm_environment, unavailable
-from tests.test_csm import REDACTED, VAULT, events, make_case, reload
+from tests.test_csm import REDACTED, VAULT, add_reply, events, make_case, reload
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 S = CaseStatus
@@ -130,16 +130,7 @@ def test_a_csm_works_a_case_from_queue_to_closed_in_chromium(browser, console):
     assert reload(rt, case).status == S.EMPLOYER_CONTACTED
 
     # HR's answer arrives (the worker records it on the case; see test_csm_end_to_end for the mail).
-    with store.session(rt.engine) as db:
-        message = store.InboundMessage(raw_encrypted=rt.cipher.encrypt(b"x"), size=1, status="done", case_id=case.id)
-        db.add(message)
-        db.flush()
-        db.add(
-            store.CaseLetter(
-                case_id=case.id, message_id=message.id, seq=1, kind="employer", redacted_text="Approved. [PERSON_3]"
-            )
-        )
-        db.commit()
+    add_reply(rt, case, "Approved. [PERSON_3]")
     page.reload()
     assert page.locator("text=Answer from the employer").count() == 1
     page.locator("form.offer button[value=approved]").click()

@@ -101,6 +101,16 @@ def make_case(
         return case
 
 
+def add_reply(rt: Runtime, case: store.Case, text: str, *, kind: str = "employer") -> None:
+    """A reply on the case as the worker records one (see test_csm_end_to_end for the real mail)."""
+    with store.session(rt.engine) as db:
+        message = store.InboundMessage(raw_encrypted=rt.cipher.encrypt(b"x"), size=1, status="done", case_id=case.id)
+        db.add(message)
+        db.flush()
+        db.add(store.CaseLetter(case_id=case.id, message_id=message.id, seq=1, kind=kind, redacted_text=text))
+        db.commit()
+
+
 def redact_fixture(stem: str) -> tuple[str, dict[str, str]]:
     """The fixture's letter with every ``must_not_survive`` value replaced by a placeholder."""
     text = (FIXTURES / f"{stem}.letter.txt").read_text(encoding="utf-8")

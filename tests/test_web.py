@@ -18,7 +18,7 @@ from pipeline import store, telemetry, users
 from pipeline.models import CaseStatus
 from pipeline.runtime import Runtime
 from pipeline.web.app import create_app
-from tests.test_csm import REDACTED, VAULT, assert_no_vault_value, events, make_case, reload
+from tests.test_csm import REDACTED, VAULT, add_reply, assert_no_vault_value, events, make_case, reload
 
 S = CaseStatus
 PASSWORD = "correct horse battery staple"
@@ -250,20 +250,7 @@ def test_actions_go_through_the_service_layer_with_the_signed_in_user_as_actor(r
 
 def test_the_employers_answer_is_shown_and_offered_for_recording(rt, client):
     case = make_case(rt, status=S.EMPLOYER_CONTACTED)
-    with store.session(rt.engine) as db:
-        message = store.InboundMessage(raw_encrypted=rt.cipher.encrypt(b"x"), size=1, status="done", case_id=case.id)
-        db.add(message)
-        db.flush()
-        db.add(
-            store.CaseLetter(
-                case_id=case.id,
-                message_id=message.id,
-                seq=1,
-                kind="employer",
-                redacted_text="Approved for [EMPLOYER_1], thanks. [PERSON_3]",
-            )
-        )
-        db.commit()
+    add_reply(rt, case, "Approved for [EMPLOYER_1], thanks. [PERSON_3]")
     sign_in(client, "alex")
     page = f"/cases/{case.reference}"
     html = client.get(page).text

@@ -6,7 +6,7 @@ shell's history and the process list). Every change is an audit event naming the
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -66,44 +66,32 @@ def users_list() -> None:
         out.print(f"{user.name:<20} {user.role:<9} {state:<9} {','.join(user.accounts) or '-'}", markup=False)
 
 
-def _set_disabled(name: str, disabled: bool) -> None:
+def _change(change: str, name: str, done: str, **values: Any) -> None:
+    """One change to a user (``users.set_disabled`` or ``users.set_password``); a refusal exits 1."""
     from pipeline import users
 
     settings = State.settings()
     try:
-        users.set_disabled(
-            store.make_engine(settings.effective_database_url), name, disabled=disabled, by=operator().label
-        )
+        getattr(users, change)(store.make_engine(settings.effective_database_url), name, by=operator().label, **values)
     except users.UserError as exc:
         err.print(f"refused: {exc}", markup=False)
         raise typer.Exit(1) from exc
-    out.print(f"user {name} {'disabled: signed out at their next request' if disabled else 'enabled'}")
+    out.print(f"user {name}: {done}", markup=False)
 
 
 @users_app.command("disable")
 def users_disable(name: str) -> None:
     """Disable a user (their open sessions end at their next request)."""
-    _set_disabled(name, True)
+    _change("set_disabled", name, "disabled, signed out at their next request", disabled=True)
 
 
 @users_app.command("enable")
 def users_enable(name: str) -> None:
     """Enable a disabled user again."""
-    _set_disabled(name, False)
+    _change("set_disabled", name, "enabled", disabled=False)
 
 
 @users_app.command("password")
 def users_password(name: str, password_stdin: PasswordStdin = False) -> None:
     """Set a user's password."""
-    from pipeline import users
-
-    password = _need_stdin(password_stdin)
-    settings = State.settings()
-    try:
-        users.set_password(
-            store.make_engine(settings.effective_database_url), name, password=password, by=operator().label
-        )
-    except users.UserError as exc:
-        err.print(f"refused: {exc}", markup=False)
-        raise typer.Exit(1) from exc
-    out.print(f"password of {name} set")
+    _change("set_password", name, "password set", password=_need_stdin(password_stdin))
