@@ -115,12 +115,18 @@ def replay_folder(folder: Path, out: Path) -> None:
     from pipeline.compliance.replay import replay
     from pipeline.config import load_settings
 
-    for name in ("plumm.worker", "plumm.cases", "presidio-analyzer"):
+    quiet = ("plumm.worker", "plumm.cases", "presidio-analyzer")
+    levels = {name: logging.getLogger(name).level for name in quiet}
+    for name in quiet:
         logging.getLogger(name).setLevel(logging.ERROR)
     settings = load_settings(
         data_dir=out.parent / "data", vault_key=Fernet.generate_key().decode(), hash_key="blind-bench-hash-key"
     )
-    replay(folder, out, settings=settings)
+    try:
+        replay(folder, out, settings=settings)
+    finally:  # quiet for this run only: a test run in the same process still hears the worker
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def score(out: Path, manifest: list[dict[str, Any]]) -> dict[str, Any]:

@@ -54,7 +54,8 @@ class Telemetry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: defaultdict[tuple[str, str], float] = defaultdict(float)
-        self._last_flush = 0.0
+        # Per kind: a process running a listener and a worker beats for each (one must not starve the other).
+        self._last_flush: dict[str, float] = {}
 
     def count(self, name: str, amount: float = 1.0, **labels: str) -> None:
         with self._lock:
@@ -71,15 +72,15 @@ class Telemetry:
             self._counts[(f"{name}_sum", labels_text(base))] += seconds
             self._counts[(f"{name}_count", labels_text(base))] += 1
 
-    def due(self, now: float | None = None) -> bool:
-        return (now if now is not None else time.monotonic()) - self._last_flush >= FLUSH_SECONDS
+    def due(self, kind: str, now: float | None = None) -> bool:
+        return (now if now is not None else time.monotonic()) - self._last_flush.get(kind, 0.0) >= FLUSH_SECONDS
 
     def flush(self, engine: Engine, *, kind: str, process: str | None = None) -> bool:
         """Write this process's heartbeat and its counts since the last flush; False if the database
         could not be reached (the counts wait for the next flush)."""
         with self._lock:
             pending, self._counts = self._counts, defaultdict(float)
-            self._last_flush = time.monotonic()
+            self._last_flush[kind] = time.monotonic()
         try:
             with store.session(engine) as db:
                 _beat(db, kind=kind, process=process or process_id(kind))
@@ -94,7 +95,7 @@ class Telemetry:
             return False
 
     def maybe_flush(self, engine: Engine, *, kind: str) -> None:
-        if self.due():
+        if self.due(kind):
             self.flush(engine, kind=kind)
 
 
