@@ -70,10 +70,21 @@ class Settings(BaseSettings):
     outbound_give_up_hours: float = Field(96.0, gt=0)
     message_time_budget_seconds: float = Field(60.0, gt=0)
 
-    revealers: Annotated[list[str], NoDecode] = []  # operator names allowed to decrypt the vault
     retention_days: int = Field(365, ge=1)  # raw messages and vaults of cases closed longer are deleted
 
-    @field_validator("intake_addresses", "revealers", mode="before")
+    # The web console (`plumm web`, and `plumm serve` unless --no-web).
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(8000, ge=1, le=65535)
+    web_base_url: str = ""  # how people reach the console (digest links); empty = http://<web_host>:<web_port>
+    web_secret: str = ""  # signs session cookies; empty = generated into data_dir/web.key
+    web_session_hours: float = Field(12.0, gt=0)  # a sign-in lasts this long at most
+    web_secure_cookies: bool = False  # set behind HTTPS: the session cookie is then sent over HTTPS only
+    sign_in_attempts: int = Field(5, ge=1)  # failed sign-ins per user (or client) per 15 minutes, then refused
+    # Authentication-Results are trusted only from these authserv-ids (RFC 8601 section 5, comma-separated;
+    # empty = the topmost header, as added by the MTA in front of the listener).
+    authserv_ids: Annotated[list[str], NoDecode] = []
+
+    @field_validator("intake_addresses", "authserv_ids", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:
         return _split_csv(value)
@@ -111,6 +122,13 @@ class Settings(BaseSettings):
                 raise ValueError("must be host:port")
         return value
 
+    @field_validator("web_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
     @field_validator("tls_key")
     @classmethod
     def _tls_pair(cls, value: Path | None, info: Any) -> Path | None:
@@ -125,6 +143,10 @@ class Settings(BaseSettings):
     @property
     def effective_message_id_domain(self) -> str:
         return self.message_id_domain or self.sender_address.rpartition("@")[2].lower()
+
+    @property
+    def effective_web_base_url(self) -> str:
+        return (self.web_base_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
 
     @property
     def outbox_dir(self) -> Path:

@@ -3,12 +3,14 @@
 Placeholders are what redaction writes into a letter: ``[PERSON_1]``, ``[EMAIL_2]`` (an entity type
 and a number, also the keys of a vault), ``[TITLE]`` for a gendered title and ``[they]``,
 ``[them]``, ``[their]``, ``[theirs]``, ``[themself]`` for pronouns. A case reference is
-``PLM-YYYY-NNNNNN`` (the year the case was opened and its id).
+``PLM-YYYY-NNNNNN`` (the year the case was opened and its id); it is what the therapist and the
+employer see. The client sees another, ``PLC-XXXX-XXXX`` (random, so nothing links it to the first).
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 
 # -- placeholders ---------------------------------------------------------------------------------
 NEUTRAL_TITLE = "TITLE"
@@ -54,3 +56,14 @@ def case_reference(case_id: int, year: int) -> str:
 
 def is_case_reference(value: str) -> bool:
     return CASE_REFERENCE_RE.fullmatch(value) is not None
+
+
+# -- the client's reference -----------------------------------------------------------------------
+# No 0/O, 1/I/L: read aloud or typed from a letter without mistakes.
+_CLIENT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CLIENT_REFERENCE_RE = re.compile(rf"\bPLC-[{_CLIENT_ALPHABET}]{{4}}-[{_CLIENT_ALPHABET}]{{4}}\b")
+
+
+def new_client_reference() -> str:
+    pick = "".join(secrets.choice(_CLIENT_ALPHABET) for _ in range(8))
+    return f"PLC-{pick[:4]}-{pick[4:]}"

@@ -98,10 +98,24 @@ class Case(SQLModel, table=True):
     account: str | None = Field(default=None, index=True)
     notes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     last_digest_at: datetime | None = None
+    # When the case entered its current status (how long it has waited there).
+    status_since: datetime = Field(default_factory=utcnow, index=True)
+    # The reference the client sees (``PLC-XXXX-XXXX``, random): never the one the employer saw.
+    client_reference: str | None = Field(default=None, unique=True)
+
+
+class LetterKind(enum.StrEnum):
+    """Who wrote a message recorded on a case: the therapist (a letter), the employer's HR (its
+    answer to our request) or the client (a reply to our notification)."""
+
+    LETTER = "letter"
+    EMPLOYER = "employer"
+    CLIENT = "client"
 
 
 class CaseLetter(SQLModel, table=True):
-    """One letter (message) of a case, already redacted; a thread has several."""
+    """One message of a case, already redacted: a therapist's letter (a thread has several), or a
+    reply from the employer or the client (``kind``)."""
 
     __tablename__ = "case_letter"
 
@@ -109,6 +123,7 @@ class CaseLetter(SQLModel, table=True):
     case_id: int = Field(foreign_key="case.id", index=True)
     message_id: int = Field(foreign_key="inbound_message.id", index=True, unique=True)
     seq: int
+    kind: str = Field(default=LetterKind.LETTER, index=True)
     received_at: datetime = Field(default_factory=utcnow)
     redacted_text: str = ""
     sources: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -155,7 +170,65 @@ class OutboundMessage(SQLModel, table=True):
     delivered_to: str = ""  # "relay" or an outbox file name; never an address
 
 
-_ALL_TABLES = [InboundMessage, Case, CaseLetter, CaseEvent, OutboundMessage]
+class ConsoleUser(SQLModel, table=True):
+    """A person who signs in to the web console (``plumm users add``); the password is an argon2 hash."""
+
+    __tablename__ = "console_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    role: str
+    accounts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    password_hash: str
+    disabled: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only trail of what happens outside a case: sign-ins, failed and refused sign-ins,
+    users added and disabled. ``client`` is a keyed hash of where a request came from."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(index=True)
+    kind: str = Field(index=True)
+    client: str = Field(default="", index=True)
+    note: str = ""
+
+
+class ProcessHeartbeat(SQLModel, table=True):
+    """The last sign of life of each listener, worker and console process (``pipeline.telemetry``)."""
+
+    __tablename__ = "process_heartbeat"
+
+    process: str = Field(primary_key=True)  # "<kind>:<host>:<pid>"
+    kind: str = Field(index=True)
+    at: datetime = Field(default_factory=utcnow)
+
+
+class MetricCounter(SQLModel, table=True):
+    """A counter several processes add to (SMTP refusals by code, stage latency buckets)."""
+
+    __tablename__ = "metric_counter"
+
+    name: str = Field(primary_key=True)
+    labels: str = Field(primary_key=True, default="")  # "key=value,key=value", sorted
+    value: float = 0.0
+
+
+_ALL_TABLES = [
+    InboundMessage,
+    Case,
+    CaseLetter,
+    CaseEvent,
+    OutboundMessage,
+    ConsoleUser,
+    AuditEvent,
+    ProcessHeartbeat,
+    MetricCounter,
+]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -33,6 +33,7 @@ from pipeline.stages.extract import extract
 from pipeline.stages.identifiers import seed_identifiers
 from pipeline.stages.parse import parse
 from pipeline.stages.sections import assess_sections
+from pipeline.telemetry import TELEMETRY
 
 log = logging.getLogger("plumm.worker")
 T = TypeVar("T")
@@ -52,6 +53,7 @@ class StageFailed(Exception):
 
 
 def _stage(name: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    started = time.perf_counter()
     try:
         return func(*args, **kwargs)
     except IntakeOutcome as outcome:
@@ -60,6 +62,8 @@ def _stage(name: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise
     except Exception as error:
         raise StageFailed(name, error) from error
+    finally:
+        TELEMETRY.observe("stage_seconds", time.perf_counter() - started, stage=name)
 
 
 def _with_prior(known: KnownIdentifiers, prior: Prior) -> KnownIdentifiers:
@@ -175,6 +179,7 @@ class Worker:
         if message_id is not None:
             self.handle(message_id)
         delivery.deliver_pending(self.rt, worker_id=self.worker_id)
+        TELEMETRY.maybe_flush(self.rt.engine, kind="worker")  # the heartbeat /healthz reads
         return message_id is not None
 
     def run(self, *, stop: Callable[[], bool] = lambda: False) -> None:

@@ -185,3 +185,55 @@ def test_acknowledgements_per_sender_are_rate_limited(rt, listener, sink):
     drain(rt)
     assert len(acks(sink)) == rt.settings.ack_limit_per_hour
     assert len(cases(rt)) == rt.settings.ack_limit_per_hour + 3  # every letter is still a case
+
+
+# -- backscatter: spam forges its sender ----------------------------------------------------------
+SPAM = "Dear friend,\n\nCheap watches and a once-in-a-lifetime investment. Reply now to claim your prize.\n"
+ALIGNED = "mx.heyplumm.com; spf=pass smtp.mailfrom=willowpractice.example; dkim=pass header.d=willowpractice.example"
+
+
+def skipped_because(rt: Runtime) -> list[str]:
+    with store.session(rt.engine) as db:
+        rows = db.execute(select(store.CaseEvent).where(store.CaseEvent.kind == "acknowledgement-skipped"))
+        return [e.note for e in rows.scalars()]
+
+
+def test_an_unauthenticated_stranger_with_no_letter_is_recorded_but_not_answered(rt, listener, sink):
+    send(rt, mail(SPAM, subject="You have won", sender="winner@lottery-prizes.example"))
+    send(
+        rt,
+        mail(
+            SPAM,
+            subject="You have won",
+            sender="dr.imogen.hartley@willowpractice.example",
+            Reply_To="victim@innocent.example",
+        ),
+    )
+    drain(rt)
+    assert acks(sink) == []
+    assert len(cases(rt)) == 2
+    assert skipped_because(rt) == ["unauthenticated-sender-no-letter"] * 2
+
+
+@pytest.mark.parametrize(
+    "why",
+    ["aligned", "directory", "letter"],
+)
+def test_an_authenticated_sender_a_known_therapist_or_a_letter_is_answered(rt, listener, sink, why):
+    if why == "aligned":
+        message = mail("Could you tell me how to ask for more sessions?\n" + SIGN_OFF, Authentication_Results=ALIGNED)
+    elif why == "directory":  # rules/therapists.yaml lists this domain
+        message = mail("Could you tell me how to ask for more sessions?\n", sender="gp@riverside-therapy.example")
+    else:  # no authentication at all, but the message holds a letter
+        message = mail(NEEDS + RECOMMENDATION + SIGN_OFF)
+    send(rt, message)
+    drain(rt)
+    assert len(acks(sink)) == 1 and skipped_because(rt) == []
+
+
+def test_an_authentication_header_the_sender_wrote_is_not_trusted_when_our_mta_is_named(rt, listener, sink):
+    trusting = Runtime(rt.settings.model_copy(update={"authserv_ids": ["mx.heyplumm.com"]}), engine=rt.engine)
+    forged = ALIGNED.replace("mx.heyplumm.com", "mx.forger.example")
+    send(trusting, mail("Could you tell me how to ask for more sessions?\n", Authentication_Results=forged))
+    drain(trusting)
+    assert acks(sink) == [] and skipped_because(trusting) == ["unauthenticated-sender-no-letter"]

@@ -43,6 +43,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "pipeline.compliance.retention",
             "pipeline.intake",
             "pipeline.intake.rawstore",
+            "pipeline.telemetry",
         ],
     ),
     ("stages", ["pipeline.stages", "pipeline.stages.*"]),
@@ -53,6 +54,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "pipeline.cases.lifecycle",
             "pipeline.cases.routing",
             "pipeline.cases.vault",
+            "pipeline.cases.permissions",
             "pipeline.outbound",
             "pipeline.outbound.loop_safety",
             "pipeline.outbound.messages",
@@ -67,11 +69,14 @@ LAYERS: list[tuple[str, list[str]]] = [
             "pipeline.cases.recording",
             "pipeline.cases.service",
             "pipeline.cases.digest",
+            "pipeline.cases.reading",
             "pipeline.intake.smtp",
+            "pipeline.users",
         ],
     ),
     ("orchestration", ["pipeline.worker"]),
     ("compliance replay", ["pipeline.compliance.replay", "pipeline.compliance.replay.*"]),
+    ("web console", ["pipeline.web", "pipeline.web.*"]),
     ("command line", ["pipeline.cli", "pipeline.cli.*"]),
 ]
 # What a stage may never import: the database, the runtime, or anything downstream of the stages.
@@ -85,6 +90,9 @@ STAGE_FORBIDDEN = [
     "pipeline.outbound*",
     "pipeline.compliance*",
     "pipeline.cli*",
+    "pipeline.web*",
+    "pipeline.users",
+    "pipeline.telemetry",
 ]
 
 

@@ -1,10 +1,11 @@
 """One case from SMTP receipt to closed, through the real listener, worker and a local SMTP sink.
 
-The therapist's letter is the ``plain-text-letter-with-headings`` fixture with one sentence added
-that gives the client's work address (the fixtures name no client address, and the notification
-must find one in the vault). Every outbound email is captured by an aiosmtpd sink configured as
-the relay; the digest and the employer request must hold none of the letter's identifiers and the
-notification must go to the client's address only.
+The therapist's letter is the ``plain-text-letter-with-headings`` fixture (it names the client's
+employer, Brightwater Logistics Ltd) with two sentences added: the client's work and personal
+addresses, and the employer's name once more exactly as accounts.yaml spells it. Every outbound
+email is captured by an aiosmtpd sink configured as the relay: the digest and the employer request
+hold none of the client's identifiers, HR's reply lands on the case as the employer's answer (never
+acknowledged), and the client is told at the personal address, under a reference HR never saw.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pipeline import store
 from pipeline.cases import digest
 from pipeline.cases import lifecycle as cases
 from pipeline.cases import service as csm
+from pipeline.cases.permissions import Actor, Role
 from pipeline.intake.smtp import build_controller
 from pipeline.models import CaseStatus
 from pipeline.outbound import delivery
@@ -30,17 +32,18 @@ pytestmark = pytest.mark.slow
 S = CaseStatus
 STEM = "plain-text-letter-with-headings"
 THERAPIST = "helen.marsh@calmwater.example"
-CLIENT = "sarah.okafor@brightwater-logistics.example"
+WORK = "sarah.okafor@brightwater-logistics.example"
+CLIENT = "sarah.okafor@homemail.example"
 HR = "people@brightwater-logistics.example"
 CSM = "alex.rivers@plumm-staff.example"
+ALEX = Actor("alex", Role.CSM, frozenset({"brightwater"}))
+MORGAN = Actor("morgan", Role.LEAD)
 
 
 @pytest.fixture
 def rt(settings, sink):
     _, port = sink
-    return Runtime(
-        settings.model_copy(update={"outbound_smtp": f"127.0.0.1:{port}", "revealers": ["morgan"], "max_attempts": 1})
-    )
+    return Runtime(settings.model_copy(update={"outbound_smtp": f"127.0.0.1:{port}", "max_attempts": 1}))
 
 
 @pytest.fixture
@@ -53,7 +56,10 @@ def listener(rt):
 
 def letter_with_client_address() -> bytes:
     raw = (FIXTURES / f"{STEM}.eml").read_bytes()
-    extra = f"Sarah's work email address is {CLIENT} should you need it.\n\nClinical rationale".encode()
+    extra = (
+        f"Sarah's work email address is {WORK}; at home she reads {CLIENT}. Brightwater Logistics "
+        "has supported her return to work.\n\nClinical rationale"
+    ).encode()
     assert raw.count(b"Clinical rationale") == 1
     return raw.replace(b"Clinical rationale", extra)
 
@@ -66,7 +72,12 @@ def drain(rt: Runtime) -> None:
 
 
 def identifiers() -> list[str]:
-    return [v for values in expected(STEM)["must_not_survive"].values() for v in values] + [CLIENT]
+    return [v for values in expected(STEM)["must_not_survive"].values() for v in values] + [CLIENT, WORK]
+
+
+def client_identifiers() -> list[str]:
+    """What may not reach the employer: everything but the employer's own name."""
+    return [v for v in identifiers() if "Brightwater" not in v]
 
 
 def text_of(message) -> str:
@@ -75,8 +86,8 @@ def text_of(message) -> str:
     return "\n".join(parts)
 
 
-def assert_no_identifier(text: str, what: str) -> None:
-    for value in identifiers():
+def assert_no_identifier(text: str, what: str, values: list[str] | None = None) -> None:
+    for value in identifiers() if values is None else values:
         found = re.search(r"(?<!\w)" + re.escape(value) + r"(?!\w)", text, re.IGNORECASE)
         assert found is None, f"the {what} holds an identifier from the letter"
 
@@ -84,6 +95,28 @@ def assert_no_identifier(text: str, what: str) -> None:
 def the_case(rt: Runtime) -> store.Case:
     with store.session(rt.engine) as db:
         return db.execute(select(store.Case)).scalar_one()
+
+
+def case_letters(rt: Runtime) -> list[store.CaseLetter]:
+    with store.session(rt.engine) as db:
+        return list(db.execute(select(store.CaseLetter).order_by(store.CaseLetter.id)).scalars())
+
+
+def event_kinds(rt: Runtime, case: store.Case) -> list[str]:
+    with store.session(rt.engine) as db:
+        rows = db.execute(
+            select(store.CaseEvent).where(store.CaseEvent.case_id == case.id).order_by(store.CaseEvent.id)
+        )
+        return [e.kind for e in rows.scalars()]
+
+
+def hr_mail(subject: str, body: str, *, sender: str = HR, in_reply_to: str = "", n: int = 1) -> bytes:
+    thread = f"In-Reply-To: {in_reply_to}\r\n" if in_reply_to else ""
+    return (
+        f"From: People Team <{sender}>\r\nTo: hello@heyplumm.com\r\nSubject: {subject}\r\n"
+        f"Message-ID: <hr-{n}@brightwater-logistics.example>\r\n{thread}"
+        f"Date: Tue, 03 Nov 2026 10:00:00 +0000\r\n\r\n{body}\r\n"
+    ).encode()
 
 
 def test_one_case_walks_from_smtp_receipt_to_closed(rt, listener, sink, caplog):
@@ -99,51 +132,55 @@ def test_one_case_walks_from_smtp_receipt_to_closed(rt, listener, sink, caplog):
     [(rcpts, ack)] = captured.to(THERAPIST)
     assert rcpts == [THERAPIST] and case.reference in ack["Subject"]
 
-    # The CSM's digest.
+    # The CSM's digest: a summary with a link to the console.
     assert digest.send(rt).emails == 1
     delivery.deliver_pending(rt)
     [(rcpts, digest_mail)] = captured.to(CSM)
     assert rcpts == [CSM]
     digest_text = text_of(digest_mail)
-    assert case.reference in digest_text and "Sessions requested: 6" in digest_text
+    assert f"{rt.settings.effective_web_base_url}/cases/{case.reference}" in digest_text
     assert_no_identifier(digest_text, "digest")
 
-    # Assessment and the anonymous employer request.
-    csm.approve(rt, case.reference, actor="alex", note="clear clinical rationale")
-    csm.request_employer(rt, case.reference, actor="alex")
+    # Assessment and the anonymous employer request: the letter names the employer, so may the request.
+    csm.approve(rt, case.reference, actor=ALEX, note="clear clinical rationale")
+    csm.request_employer(rt, case.reference, actor=ALEX)
     delivery.deliver_pending(rt)
     [(rcpts, request)] = captured.to(HR)
     assert rcpts == [HR]
     request_text = text_of(request)
-    assert case.reference in request_text and "6" in request_text
-    assert_no_identifier(request_text, "employer request")
+    assert case.reference in request_text and "6" in request_text and "Brightwater Logistics" in request_text
+    assert_no_identifier(request_text, "employer request", client_identifiers())
 
-    # HR replies to the request; the reply threads onto the case by In-Reply-To.
-    reply = (
-        f"From: People Team <{HR}>\r\nTo: hello@heyplumm.com\r\nSubject: Re: additional sessions\r\n"
-        f"Message-ID: <hr-reply-1@brightwater-logistics.example>\r\nIn-Reply-To: {request['Message-ID']}\r\n"
-        f"Date: Tue, 03 Nov 2026 10:00:00 +0000\r\n\r\nApproved, thank you.\r\n"
-    ).encode()
+    # HR replies to the request; the reply lands on the case as the employer's answer.
+    reply = hr_mail(
+        "Re: additional sessions", "Approved, thank you. Priya Nair, People Team", in_reply_to=request["Message-ID"]
+    )
     send(rt, reply, HR)
     drain(rt)
     with store.session(rt.engine) as db:
         assert db.execute(select(func.count()).select_from(store.Case)).scalar_one() == 1
-        kinds = [
-            e.kind for e in db.execute(select(store.CaseEvent).where(store.CaseEvent.case_id == case.id)).scalars()
-        ]
-    assert "letter-added" in kinds
-    assert the_case(rt).status == S.EMPLOYER_CONTACTED  # recording the answer stays the CSM's command
+    assert "employer-replied" in event_kinds(rt, case) and "letter-added" not in event_kinds(rt, case)
+    [_letter, answer] = case_letters(rt)
+    assert answer.kind == "employer" and "Approved, thank you" in answer.redacted_text
+    assert "Priya" not in answer.redacted_text
+    assert [r for r, _m in captured.to(HR)] == [[HR]]  # HR got the request, and no acknowledgement
+    assert "Approved" not in the_case(rt).letter_redacted  # the therapist's letter is unchanged
+    assert the_case(rt).status == S.EMPLOYER_CONTACTED  # recording the answer stays the CSM's
 
-    csm.record_employer(rt, case.reference, "approved", actor="alex", note="HR replied by email")
-    csm.notify_client(rt, case.reference, actor="alex")
+    csm.record_employer(rt, case.reference, "approved", actor=ALEX, note="HR replied by email")
+    csm.notify_client(rt, case.reference, actor=ALEX)
     delivery.deliver_pending(rt)
+    assert captured.to(WORK) == []  # never the address on the employer's domain
     [(rcpts, notification)] = captured.to(CLIENT)
-    assert rcpts == [CLIENT]  # the envelope: only the client
+    assert rcpts == [CLIENT]  # the envelope: only the client, at home
     assert notification.get_all("To") == [CLIENT]
     assert notification["Cc"] is None and notification["Bcc"] is None
     assert "approved" in notification.get_body(("plain",)).get_content()
+    client_reference = the_case(rt).client_reference
+    assert client_reference and client_reference in notification["Subject"]
+    assert case.reference not in text_of(notification)  # not the reference HR saw
 
-    csm.close(rt, case.reference, actor="alex")
+    csm.close(rt, case.reference, actor=ALEX)
     assert the_case(rt).status == S.CLOSED
     with store.session(rt.engine) as db:
         rows = db.execute(
@@ -167,6 +204,32 @@ def test_one_case_walks_from_smtp_receipt_to_closed(rt, listener, sink, caplog):
     assert_no_identifier(ours, "log of the run")
 
 
+def test_hr_writing_about_the_case_by_its_reference_is_the_employers_answer(rt, listener, sink):
+    captured, _port = sink
+    send(rt, letter_with_client_address(), THERAPIST)
+    drain(rt)
+    case = the_case(rt)
+    csm.approve(rt, case.reference, actor=ALEX)
+    csm.request_employer(rt, case.reference, actor=ALEX)
+    # A colleague of the HR contact writes a fresh mail naming the reference.
+    finance = "finance@brightwater-logistics.example"
+    send(
+        rt, hr_mail(f"{case.reference} declined", "We cannot fund more sessions this quarter.", sender=finance), finance
+    )
+    drain(rt)
+    assert [c.kind for c in case_letters(rt)] == ["letter", "employer"]
+    assert captured.to(finance) == []
+
+
+def test_an_hr_contact_writing_about_no_known_case_reaches_the_team_lead_unanswered(rt, listener, sink):
+    captured, _port = sink
+    send(rt, hr_mail("Your request", "Yes, approved."), HR)
+    drain(rt)
+    case = the_case(rt)
+    assert (case.status, case.reason) == (S.QUARANTINED, "employer-reply-unmatched")
+    assert captured.received == []  # no acknowledgement to HR
+
+
 def test_a_reprocessed_quarantined_message_updates_its_own_case(rt, listener, monkeypatch):
     def broken(*_args, **_kwargs):
         raise StageFailed("redact", KeyError("boom"))
@@ -178,7 +241,7 @@ def test_a_reprocessed_quarantined_message_updates_its_own_case(rt, listener, mo
     assert case.status == S.QUARANTINED and case.reason == "internal-error:KeyError"
 
     monkeypatch.undo()
-    assert csm.reprocess(rt, case.reference, actor="morgan") == 1
+    assert csm.reprocess(rt, case.reference, actor=MORGAN) == 1
     drain(rt)
     with store.session(rt.engine) as db:
         assert db.execute(select(func.count()).select_from(store.Case)).scalar_one() == 1
@@ -199,7 +262,7 @@ def test_a_reprocessed_message_that_fails_again_stays_with_its_case(rt, listener
     send(rt, letter_with_client_address(), THERAPIST)
     drain(rt)
     case = the_case(rt)
-    csm.reprocess(rt, case.reference, actor="morgan")
+    csm.reprocess(rt, case.reference, actor=MORGAN)
     drain(rt)
     with store.session(rt.engine) as db:
         assert db.execute(select(func.count()).select_from(store.Case)).scalar_one() == 1

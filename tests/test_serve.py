@@ -8,6 +8,8 @@ import smtplib
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,11 +22,12 @@ PLUMM = str(Path(sys.executable).parent / "plumm")
 
 @pytest.mark.slow
 def test_serve_turns_a_sent_letter_into_a_listed_case(tmp_path):
-    port = free_port()
+    port, web_port = free_port(), free_port()
     env = {
         **os.environ,
         "PLUMM_DATA_DIR": str(tmp_path / "var"),
         "PLUMM_SMTP_PORT": str(port),
+        "PLUMM_WEB_PORT": str(web_port),
         "PLUMM_WORKER_POLL_SECONDS": "0.2",
     }
     env.pop("PLUMM_DATABASE_URL", None)
@@ -48,6 +51,8 @@ def test_serve_turns_a_sent_letter_into_a_listed_case(tmp_path):
             time.sleep(0.5)
         lines = [x for x in listing.splitlines() if x.strip()]
         assert len(lines) == 1 and lines[0].startswith("PLM-") and "ready_for_assessment" in lines[0]
+        # The web console runs beside them, as its own process, and sees both alive.
+        assert healthz(web_port, deadline=time.monotonic() + 30) == 200
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -57,3 +62,18 @@ def test_serve_turns_a_sent_letter_into_a_listed_case(tmp_path):
             _, stderr = proc.communicate()
     assert proc.returncode == 0
     assert "Marigold" not in stderr and "lovegood" not in stderr.lower()
+
+
+def healthz(port: int, *, deadline: float) -> int:
+    """The console's /healthz status once it answers 200 (listener and worker heartbeats seen), or the last one."""
+    status = 0
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                return answer.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return status

@@ -134,3 +134,40 @@ def test_dkim_signature_verifies_offline_with_generated_key(directory) -> None:
         is False
     )
     assert looked_up and all(n.rstrip(".") == "s1._domainkey.clinic.example" for n in looked_up)
+
+
+ALIGNMENT = [
+    ("mx.heyplumm.com; dmarc=pass header.from=clinic.example", True),
+    ("mx.heyplumm.com; spf=pass smtp.mailfrom=bounces.clinic.example", True),  # a subdomain aligns
+    ("mx.heyplumm.com; spf=pass smtp.mailfrom=<x@clinic.example>", True),
+    ("mx.heyplumm.com; dkim=pass header.d=clinic.example header.s=s1", True),
+    ("mx.heyplumm.com; dkim=pass header.i=@mail.clinic.example", True),
+    ("mx.heyplumm.com; spf=pass smtp.mailfrom=bulk-sender.example; dkim=pass header.d=bulk-sender.example", False),
+    ("mx.heyplumm.com; spf=pass smtp.mailfrom=evilclinic.example", False),  # a suffix is not a subdomain
+    ("mx.heyplumm.com; spf=fail smtp.mailfrom=clinic.example; dkim=fail header.d=clinic.example", False),
+    ("mx.heyplumm.com; dmarc=fail header.from=clinic.example", False),
+]
+
+
+@pytest.mark.parametrize(("value", "aligned"), ALIGNMENT, ids=[str(i) for i in range(len(ALIGNMENT))])
+def test_alignment_of_the_authenticated_domain_with_from(value: str, aligned: bool, directory) -> None:
+    mail = parse(raw_mail("a@clinic.example", f"Authentication-Results: {value}\r\n"))
+    assert sender_signals(mail, directory=directory).aligned is aligned
+
+
+def test_with_authserv_ids_only_our_mtas_header_is_trusted(directory) -> None:
+    forged = "Authentication-Results: forged.example; dmarc=pass header.from=clinic.example\r\n"
+    ours = "Authentication-Results: mx.heyplumm.com; dmarc=fail header.from=clinic.example\r\n"
+    mail = parse(raw_mail("a@clinic.example", forged + ours))
+    assert sender_signals(mail, directory=directory).aligned is True  # topmost: what a bare listener sees
+    trusting = sender_signals(mail, directory=directory, authserv_ids=("mx.heyplumm.com",))
+    assert (trusting.aligned, trusting.dmarc) == (False, "fail")
+    alone = parse(raw_mail("a@clinic.example", forged))
+    assert sender_signals(alone, directory=directory, authserv_ids=("mx.heyplumm.com",)).dmarc is None
+
+
+def test_our_own_dkim_verification_aligns_only_for_the_from_domain(directory) -> None:
+    signed = b"DKIM-Signature: v=1; a=rsa-sha256; d=clinic.example; s=s1; b=abc\r\n" + raw_mail("a@clinic.example")
+    other = b"DKIM-Signature: v=1; a=rsa-sha256; d=spam.example; s=s1; b=abc\r\n" + raw_mail("a@clinic.example")
+    assert sender_signals(parse(signed), directory=directory, dkim_verifier=lambda b: True, raw=signed).aligned
+    assert not sender_signals(parse(other), directory=directory, dkim_verifier=lambda b: True, raw=other).aligned

@@ -1,17 +1,18 @@
-"""The CSM digest: one email per CSM listing their cases that wait for assessment or action.
+"""The CSM digest: one short email per CSM summarising what waits for them, with links to the console.
 
-Contract: :func:`collect` groups open cases by the CSM of their account (the team lead gets
-the ``unassigned`` queue and a list of quarantined cases by reference and reason code only);
-:func:`send` renders ``rules/templates/digest.*.j2`` (text + HTML alternatives), queues one
-message per CSM with kind ``digest`` through :func:`pipeline.outbound.delivery.queue` and stamps each
-listed case's ``last_digest_at`` in the same transaction. ``only_new`` lists a case only if
-it changed (``updated_at``) since it was last in a digest; ``since`` only if it changed since
-then.
+Contract: :func:`collect` groups open cases by the CSM of their account (the team lead gets the
+``unassigned`` queue and the quarantined cases); per queue (a status) it gives the count, how long
+the oldest has waited and the few oldest by reference, each with a link to the console
+(``PLUMM_WEB_BASE_URL``), and the cases new or changed since the recipient's last digest. However
+many cases wait, a digest stays a page long. :func:`send` renders ``rules/templates/digest.*.j2``
+(text + HTML alternatives), queues one message per recipient with kind ``digest`` through
+:func:`pipeline.outbound.delivery.enqueue` and stamps each counted case's ``last_digest_at`` in the
+same transaction. ``employer_contacted`` cases stay in the digest with how long they have waited for
+the employer. ``only_new`` sends a digest only to a recipient with a case changed (``updated_at``)
+since it was last in a digest; ``since`` only when one changed since then.
 
-A digest carries what the CSM needs to assess: reference, age, status, section verdicts with
-their redacted evidence, sessions requested, sender signals and the redacted letter. It never
-carries a vault value: before a case's letter goes in, it is checked against that case's
-vault and withheld (with a warning naming the reference and entity types) if anything shows.
+A digest carries references, statuses, ages, session counts, section verdicts (present or missing)
+and reason codes; never a letter, an evidence sentence or a vault value (those are in the console).
 """
 
 from __future__ import annotations
@@ -23,13 +24,12 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from pipeline import store
 from pipeline.cases.routing import UNASSIGNED
-from pipeline.cases.vault import case_vault, leaked_types
 from pipeline.models import CaseStatus
 from pipeline.outbound import delivery
 from pipeline.outbound.messages import compose, render
@@ -46,15 +46,20 @@ WAITING: tuple[str, ...] = (
     S.EMPLOYER_APPROVED,
     S.EMPLOYER_DECLINED,
     S.APPROVED,
+    S.EMPLOYER_CONTACTED,
     S.AWAITING_INFORMATION,
 )
 NEXT_STEP: dict[str, str] = {
-    S.READY_FOR_ASSESSMENT: "assess: plumm cases approve {ref}  |  plumm cases decline {ref} --reason ...",
-    S.APPROVED: "ask the employer: plumm cases request-employer {ref}",
-    S.EMPLOYER_APPROVED: "tell the client: plumm cases notify-client {ref}",
-    S.EMPLOYER_DECLINED: "tell the client: plumm cases notify-client {ref}  (or close {ref})",
+    S.READY_FOR_ASSESSMENT: "assess: approve or decline",
+    S.APPROVED: "ask the employer",
+    S.EMPLOYER_CONTACTED: "waiting for the employer's answer (record it when HR replies)",
+    S.EMPLOYER_APPROVED: "tell the client",
+    S.EMPLOYER_DECLINED: "tell the client, or close",
     S.AWAITING_INFORMATION: "waiting for the therapist's reply; nothing to do unless it stalls",
+    S.QUARANTINED: "look at it; re-run it after a fix, or close it",
 }
+LISTED_PER_QUEUE = 5  # the oldest of each queue, by reference
+LISTED_CHANGED = 10  # new or changed since the last digest
 
 
 class DigestError(Exception):
@@ -64,13 +69,13 @@ class DigestError(Exception):
 @dataclass
 class Digest:
     to: str
-    entries: list[dict[str, Any]] = field(default_factory=list)
-    quarantined: list[dict[str, Any]] = field(default_factory=list)
+    queues: dict[tuple[str, str], list[store.Case]] = field(default_factory=lambda: defaultdict(list))
+    changed: list[store.Case] = field(default_factory=list)
     case_ids: list[int] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not self.entries and not self.quarantined
+        return not self.case_ids
 
 
 def _aware(value: datetime) -> datetime:
@@ -95,52 +100,8 @@ def _changed(case: store.Case, *, since: datetime | None, only_new: bool) -> boo
     return True
 
 
-def _signals(raw: dict[str, Any]) -> dict[str, str]:
-    def word(value: Any) -> str:
-        return str(value) if value else "none"
-
-    known = raw.get("known_therapist")
-    return {
-        "known_therapist": "yes" if known else ("no" if known is not None else "unknown"),
-        "spf": word(raw.get("spf")),
-        "dkim": word(raw.get("dkim")),
-        "dmarc": word(raw.get("dmarc")),
-    }
-
-
-def entry(rt: Runtime, case: store.Case, *, now: datetime, queue: str) -> dict[str, Any]:
-    sections: list[dict[str, Any]] = [
-        {
-            "title": str(v.get("title") or key),
-            "present": bool(v.get("present")),
-            "evidence": str(v.get("evidence") or ""),
-            "reason": str(v.get("reason") or ""),
-        }
-        for key, v in sorted(case.sections.items())
-    ]
-    letter = case.letter_redacted
-    leaks = leaked_types(case_vault(rt.cipher, case), letter, *(str(s["evidence"]) for s in sections))
-    if leaks:
-        log.warning(
-            "%s: letter withheld from digest, vaulted value(s) of type %s found", case.reference, ",".join(leaks)
-        )
-        letter = ""
-        sections = [{**s, "evidence": ""} for s in sections]
-    return {
-        "reference": case.reference,
-        "status": case.status,
-        "age": age(case.created_at, now),
-        "queue": queue,
-        "sections": sections,
-        "sessions_requested": case.sessions_requested,
-        "period": case.period,
-        "therapy": case.therapy,
-        "signals": _signals(case.sender_signals),
-        "letter": letter,
-        "withheld": bool(leaks),
-        "reason": case.reason,
-        "next_step": NEXT_STEP.get(case.status, "").format(ref=case.reference),
-    }
+def _order(status: str) -> int:
+    return WAITING.index(status) if status in WAITING else len(WAITING)
 
 
 def collect(
@@ -150,63 +111,98 @@ def collect(
     since: datetime | None = None,
     only_new: bool = False,
     to: str | None = None,
-    now: datetime | None = None,
 ) -> list[Digest]:
-    """Digests to send, one per CSM address (empty ones left out), in address order."""
-    now = now or store.utcnow()
+    """Digests to send, one per recipient (empty ones, and with a filter unchanged ones, left out)."""
     directory = rt.accounts
     recipients = {a.csm for a in directory.accounts} | {directory.team_lead}
     if to is not None and to.strip().lower() not in recipients:
         raise DigestError(f"{to.strip()} is neither a CSM nor the team lead in accounts.yaml")
     digests: dict[str, Digest] = defaultdict(lambda: Digest(to=""))
-
-    rows = (
-        db.execute(
-            select(store.Case).where(col(store.Case.status).in_([*WAITING, S.QUARANTINED])).order_by(col(store.Case.id))
-        )
-        .scalars()
-        .all()
-    )
-    for case in sorted(rows, key=lambda c: (WAITING.index(c.status) if c.status in WAITING else 99, c.id)):
-        if not _changed(case, since=since, only_new=only_new):
-            continue
-        if case.status == S.QUARANTINED:
-            # Nothing from a quarantined message reaches a digest: reference and reason code only.
-            digest = digests[directory.team_lead]
-            digest.quarantined.append(
-                {
-                    "reference": case.reference,
-                    "age": age(case.created_at, now),
-                    "reason": case.reason or "unknown",
-                    "stage": case.reason_stage or "unknown",
-                }
-            )
+    rows = db.execute(
+        select(store.Case)
+        .where(col(store.Case.status).in_([*WAITING, S.QUARANTINED]))
+        .order_by(col(store.Case.status_since), col(store.Case.id))
+    ).scalars()
+    for case in rows:
+        account = directory.get(case.account)
+        if case.status == S.QUARANTINED:  # nothing from a quarantined message: the team lead looks at it
+            address, scope = directory.team_lead, "quarantined"
+        elif account is None:
+            address, scope = directory.team_lead, UNASSIGNED
         else:
-            account = directory.get(case.account)
-            address = account.csm if account is not None else directory.team_lead
-            digest = digests[address]
-            queue = "your accounts" if account else UNASSIGNED
-            digest.entries.append(entry(rt, case, now=now, queue=queue))
+            address, scope = account.csm, "your accounts"
+        digest = digests[address]
+        digest.queues[(scope, case.status)].append(case)
+        if _changed(case, since=since, only_new=only_new):
+            digest.changed.append(case)
         assert case.id is not None
         digest.case_ids.append(case.id)
+    filtered = since is not None or only_new
     result = []
     for address, digest in sorted(digests.items()):
         digest.to = address
-        if to is None or address == to.strip().lower():
+        if (to is None or address == to.strip().lower()) and not (filtered and not digest.changed):
             result.append(digest)
     return [d for d in result if not d.empty]
 
 
-def build_message(rt: Runtime, digest: Digest, *, now: datetime) -> EmailMessage:
-    context = {
-        "date": now.strftime("%d %B %Y"),
-        "entries": digest.entries,
-        "quarantined": digest.quarantined,
-        "waiting": {status: sum(1 for e in digest.entries if e["status"] == status) for status in WAITING},
+def _line(rt: Runtime, case: store.Case, now: datetime) -> dict[str, Any]:
+    return {
+        "reference": case.reference,
+        "status": case.status,
+        "waited": age(case.status_since, now),
+        "received": age(case.created_at, now),
+        "sessions_requested": case.sessions_requested,
+        "sections": ", ".join(
+            f"{key} {'present' if v.get('present') else 'MISSING'}" for key, v in sorted(case.sections.items())
+        ),
+        "reason": case.reason if case.status in (S.QUARANTINED, S.AWAITING_INFORMATION) else None,
+        "link": f"{rt.settings.effective_web_base_url}/cases/{case.reference}",
     }
-    text, html = render("digest", rules_dir=rt.settings.rules_dir, **context)
-    count = len(digest.entries) + len(digest.quarantined)
-    subject = f"Plumm digest {now:%Y-%m-%d}: {count} case{'s' if count != 1 else ''} for you"
+
+
+def context(rt: Runtime, digest: Digest, *, now: datetime) -> dict[str, Any]:
+    """What the templates show: queues with counts, the oldest waiting, the changed ones, links."""
+    base = rt.settings.effective_web_base_url
+    scopes = ("your accounts", UNASSIGNED, "quarantined")
+    queues = []
+    for (scope, status), cases in sorted(
+        digest.queues.items(), key=lambda kv: (scopes.index(kv[0][0]), _order(kv[0][1]))
+    ):
+        reasons: dict[str, int] = defaultdict(int)
+        for case in cases:
+            reasons[case.reason or "unknown"] += 1
+        queues.append(
+            {
+                "scope": scope,
+                "status": status,
+                "count": len(cases),
+                "oldest_waited": age(cases[0].status_since, now),
+                "next_step": NEXT_STEP.get(status, ""),
+                "reasons": dict(sorted(reasons.items())) if status == S.QUARANTINED else {},
+                "oldest": [_line(rt, c, now) for c in cases[:LISTED_PER_QUEUE]],
+                "more": max(0, len(cases) - LISTED_PER_QUEUE),
+                "link": f"{base}/cases?status={status}" + (f"&account={UNASSIGNED}" if scope == UNASSIGNED else ""),
+            }
+        )
+    changed = sorted(digest.changed, key=lambda c: _aware(c.updated_at), reverse=True)
+    return {
+        "date": now.strftime("%d %B %Y"),
+        "console": f"{base}/cases",
+        "total": len(digest.case_ids),
+        "queues": queues,
+        "changed": [_line(rt, c, now) for c in changed[:LISTED_CHANGED]],
+        "changed_count": len(changed),
+    }
+
+
+def build_message(rt: Runtime, digest: Digest, *, now: datetime) -> EmailMessage:
+    values = context(rt, digest, now=now)
+    text, html = render("digest", rules_dir=rt.settings.rules_dir, **values)
+    count = values["total"]
+    subject = f"Plumm digest {now:%Y-%m-%d}: {count} case{'s' if count != 1 else ''} waiting" + (
+        f", {values['changed_count']} new or changed" if values["changed_count"] else ""
+    )
     # An automatic message: an out-of-office answering it must not answer back (RFC 3834).
     return compose(
         sender=rt.settings.sender_address,
@@ -260,7 +256,7 @@ def send(
     now = now or rt.clock()
     with store.session(rt.engine) as db:
         previous = _previous_digests(db, rt)  # before collecting: the state the digests are decided on
-        digests = collect(rt, db, since=since, only_new=only_new, to=to, now=now)
+        digests = collect(rt, db, since=since, only_new=only_new, to=to)
     sent: list[Digest] = []
     for digest in digests:
         message = build_message(rt, digest, now=now)
@@ -269,11 +265,9 @@ def send(
                 key = period_key(rt, digest.to, previous)
                 delivery.enqueue(db, rt, message, kind="digest", case_id=None, to=digest.to, dedupe_key=key)
                 db.flush()  # the key is checked here: another run recorded this digest first
-                for case_id in digest.case_ids:
-                    case = db.get(store.Case, case_id)
-                    assert case is not None
-                    case.last_digest_at = now  # not updated_at: being listed is not a change
-                    db.add(case)
+                for start in range(0, len(digest.case_ids), 500):  # not updated_at: being counted is not a change
+                    chunk = digest.case_ids[start : start + 500]
+                    db.execute(update(store.Case).where(col(store.Case.id).in_(chunk)).values(last_digest_at=now))
                 db.commit()
             except IntegrityError:
                 db.rollback()

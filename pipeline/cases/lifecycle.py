@@ -8,6 +8,8 @@ happens to a case; events are never changed or deleted.
 ``received -> (awaiting_information | ready_for_assessment | quarantined)``,
 ``ready_for_assessment -> approved | declined``,
 ``approved -> employer_contacted -> (employer_approved | employer_declined) -> client_notified -> closed``.
+No status is a dead end: every one but ``closed`` has a way forward and a way to close (a request
+withdrawn, an employer who never answers; the service asks for a reason when a case closes early).
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ SYSTEM = "system"
 
 S = CaseStatus
 ALLOWED: dict[str, set[str]] = {
-    S.RECEIVED: {S.AWAITING_INFORMATION, S.READY_FOR_ASSESSMENT, S.QUARANTINED},
+    S.RECEIVED: {S.AWAITING_INFORMATION, S.READY_FOR_ASSESSMENT, S.QUARANTINED, S.CLOSED},
     S.AWAITING_INFORMATION: {S.READY_FOR_ASSESSMENT, S.QUARANTINED, S.DECLINED, S.CLOSED},
-    S.READY_FOR_ASSESSMENT: {S.APPROVED, S.DECLINED, S.AWAITING_INFORMATION},
+    S.READY_FOR_ASSESSMENT: {S.APPROVED, S.DECLINED, S.AWAITING_INFORMATION, S.CLOSED},
     S.QUARANTINED: {S.AWAITING_INFORMATION, S.READY_FOR_ASSESSMENT, S.CLOSED},
-    S.APPROVED: {S.EMPLOYER_CONTACTED},
+    S.APPROVED: {S.EMPLOYER_CONTACTED, S.CLOSED},
     S.DECLINED: {S.CLOSED},
-    S.EMPLOYER_CONTACTED: {S.EMPLOYER_APPROVED, S.EMPLOYER_DECLINED},
-    S.EMPLOYER_APPROVED: {S.CLIENT_NOTIFIED},
+    S.EMPLOYER_CONTACTED: {S.EMPLOYER_APPROVED, S.EMPLOYER_DECLINED, S.CLOSED},
+    S.EMPLOYER_APPROVED: {S.CLIENT_NOTIFIED, S.CLOSED},
     S.EMPLOYER_DECLINED: {S.CLIENT_NOTIFIED, S.CLOSED},
     S.CLIENT_NOTIFIED: {S.CLOSED},
     S.CLOSED: set(),
@@ -48,7 +50,7 @@ def transition(db: Session, case: store.Case, to: str, *, actor: str, kind: str 
         allowed = ", ".join(sorted(ALLOWED.get(current, set()))) or "nothing (final)"
         raise TransitionRefused(f"{case.reference}: cannot go from {current} to {to}; allowed: {allowed}")
     case.status = to
-    case.updated_at = store.utcnow()
+    case.updated_at = case.status_since = store.utcnow()
     db.add(case)
     add_event(db, case, actor=actor, kind=kind, from_status=current, to_status=to, note=note)
 

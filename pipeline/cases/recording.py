@@ -5,7 +5,12 @@ worker still holds the message's lease: the case (or the follow-up letter on a t
 routing to an account, the message marked done, and the acknowledgement queued (loop-safe and rate
 limited; at most one per inbound message, because the transaction that queues it is the one that
 finishes the lease). A resend of a message that already has a case adds nothing but an event; a
-message re-queued by ``plumm cases reprocess`` updates its own case. :func:`record_failure` shunts a
+message re-queued by ``plumm cases reprocess`` updates its own case. A reply from the employer or the
+client (:func:`pipeline.cases.threading.reply_kind`) is kept on its case, redacted, for the CSM to
+read and act on, and is never acknowledged as a letter; one from an account's HR contact that threads
+onto no case becomes a quarantined case (``employer-reply-unmatched``) for the team lead. Only
+authenticated senders, known therapists, or a message that holds a letter are acknowledged
+(no backscatter to forged senders); otherwise an event says why not. :func:`record_failure` shunts a
 message whose stage kept failing into a quarantined case. Nothing here logs or stores a value from a
 letter in clear: redacted text, counts, reason codes and keyed hashes only; originals live in the
 encrypted vault.
@@ -24,7 +29,7 @@ from sqlmodel import Session, col
 from pipeline import store
 from pipeline.cases.lifecycle import OPEN_FOR_LETTERS, SYSTEM, S, add_event, transition
 from pipeline.cases.routing import UNASSIGNED, Route, is_sender, route
-from pipeline.cases.threading import thread_case_id
+from pipeline.cases.threading import reply_kind, thread_case_id
 from pipeline.cases.vault import case_vault, seal
 from pipeline.models import IntakeOutcome, ParsedMail
 from pipeline.outbound import delivery
@@ -112,6 +117,11 @@ def record(rt: Runtime, message_id: int, worker_id: str, processed: Processed) -
             return original.reference
         thread_id = thread_case_id(db, rt, mail) if mail is not None else None
         thread = db.get(store.Case, thread_id) if thread_id is not None else None
+        kind = reply_kind(db, rt, mail, thread) if mail is not None else store.LetterKind.LETTER
+        if kind != store.LetterKind.LETTER:  # the employer's or the client's: kept, never acknowledged
+            case = _record_reply(db, rt, row, thread, processed, kind)
+            db.commit()
+            return case.reference
         if thread is not None:
             case = _record_follow_up(db, rt, row, thread, processed)
         else:
@@ -134,7 +144,14 @@ def _next_seq(db: Session, case: store.Case) -> int:
     return count + 1
 
 
-def _add_letter(db: Session, row: store.InboundMessage, case: store.Case, processed: Processed, seq: int) -> None:
+def _add_letter(
+    db: Session,
+    row: store.InboundMessage,
+    case: store.Case,
+    processed: Processed,
+    seq: int,
+    kind: str = store.LetterKind.LETTER,
+) -> None:
     redaction, letter = processed.redaction, processed.letter
     assert redaction is not None and letter is not None
     assert case.id is not None and row.id is not None
@@ -143,6 +160,7 @@ def _add_letter(db: Session, row: store.InboundMessage, case: store.Case, proces
             case_id=case.id,
             message_id=row.id,
             seq=seq,
+            kind=kind,
             redacted_text=redaction.text,
             sources=list(letter.sources),
             entity_counts=dict(redaction.counts),
@@ -159,7 +177,9 @@ def _finish(db: Session, row: store.InboundMessage, case: store.Case, status: st
 def _signals(rt: Runtime, mail: ParsedMail | None) -> dict[str, Any]:
     if mail is None:
         return {}
-    return dataclasses.asdict(sender_signals(mail, directory=rt.therapists))
+    return dataclasses.asdict(
+        sender_signals(mail, directory=rt.therapists, authserv_ids=tuple(rt.settings.authserv_ids))
+    )
 
 
 def _record_new(db: Session, rt: Runtime, row: store.InboundMessage, processed: Processed) -> store.Case:
@@ -240,6 +260,47 @@ def _record_follow_up(
     return case
 
 
+def _record_reply(
+    db: Session,
+    rt: Runtime,
+    row: store.InboundMessage,
+    case: store.Case | None,
+    processed: Processed,
+    kind: str,
+) -> store.Case:
+    """The employer's answer or the client's reply, redacted, on its case; the case's status is the
+    CSM's to change (the console offers "record this answer")."""
+    if case is None:  # an HR contact writing about no case we can find: the team lead looks at it
+        case = store.Case(sender_hash=row.sender_hash, reason="employer-reply-unmatched", reason_stage="threading")
+        _assign_reference(db, case)
+        add_event(db, case, actor=SYSTEM, kind="received", to_status=S.RECEIVED, note=f"message {row.id}")
+        transition(db, case, S.QUARANTINED, actor=SYSTEM, note="employer-reply-unmatched")
+        _finish(db, row, case, store.MessageStatus.DONE)
+        return case
+    outcome, redaction = processed.outcome, processed.redaction
+    if outcome is not None or redaction is None:
+        reason = outcome.reason if outcome is not None else "no-text"
+        add_event(db, case, actor=SYSTEM, kind=f"{kind}-reply-unreadable", note=f"message {row.id}: {reason}")
+        _finish(db, row, case, _message_status(outcome) if outcome is not None else store.MessageStatus.DONE)
+        return case
+    _add_letter(db, row, case, processed, _next_seq(db, case), kind=kind)
+    case.vault_encrypted = seal(rt.cipher, redaction.vault)  # the reply's own names join the case's vault
+    case.updated_at = store.utcnow()
+    db.add(case)
+    add_event(db, case, actor=SYSTEM, kind=f"{kind}-replied", note=f"message {row.id}")
+    _finish(db, row, case, store.MessageStatus.DONE)
+    return case
+
+
+def _holds_letter(rt: Runtime, processed: Processed) -> bool:
+    """The message holds a therapist's letter: a required section was found in it, or it carries a
+    letter we could not read (``letter_unreadable`` reasons in ``rules/templates/reasons.yaml``)."""
+    if processed.sections is not None and any(v.present for v in processed.sections.verdicts):
+        return True
+    outcome = processed.outcome
+    return outcome is not None and outcome.reason in rt.reason_texts.letter_unreadable
+
+
 def _maybe_acknowledge(
     db: Session, rt: Runtime, row: store.InboundMessage, case: store.Case, mail: ParsedMail, processed: Processed
 ) -> None:
@@ -249,6 +310,11 @@ def _maybe_acknowledge(
     to = reply_address(mail)
     if not allowed or not to:
         add_event(db, case, actor=SYSTEM, kind="acknowledgement-skipped", note=why if not allowed else "no-sender")
+        return
+    signals = sender_signals(mail, directory=rt.therapists, authserv_ids=tuple(rt.settings.authserv_ids))
+    if not (signals.aligned or rt.therapists.knows(to) or _holds_letter(rt, processed)):
+        # Spam forges its sender: an answer would go to someone who never wrote (backscatter).
+        add_event(db, case, actor=SYSTEM, kind="acknowledgement-skipped", note="unauthenticated-sender-no-letter")
         return
     since = store.utcnow() - timedelta(hours=1)
     recent = db.execute(

@@ -1,23 +1,26 @@
 """The customer-success manager's actions on a case: assess, ask the employer, tell the client.
 
-This is the service layer the CLI (and any console) calls; permissions and the life cycle are
-checked here, never by the caller.
+This is the service layer the CLI and the web console call; permissions
+(:mod:`pipeline.cases.permissions`) and the life cycle are checked here, never by the caller.
 
 Contract: each action is a plain function ``action(rt, reference, *, actor, note=...)`` that
-runs in one transaction: it locks the case, moves it with
-:func:`pipeline.cases.lifecycle.transition` (which refuses what the life cycle does not allow and
-appends a ``CaseEvent`` with actor and note), queues any email through
-:func:`pipeline.outbound.delivery.queue` (sent by the worker loop, or at once by the CLI), and
-commits. A refusal raises :class:`~pipeline.cases.lifecycle.TransitionRefused` or
-:class:`ActionRefused`; their messages carry the case reference, statuses and counts, never a
-value from a letter or the vault.
+runs in one transaction: it locks the case, checks that the :class:`~pipeline.cases.permissions.Actor`
+may do it, moves it with :func:`pipeline.cases.lifecycle.transition` (which refuses what the life
+cycle does not allow and appends a ``CaseEvent`` with the actor and note), queues any email through
+:func:`pipeline.outbound.delivery.enqueue` (sent by the worker loop, or at once by the CLI), and
+commits. A refusal raises :class:`~pipeline.cases.lifecycle.TransitionRefused`,
+:class:`~pipeline.cases.permissions.PermissionRefused` or :class:`ActionRefused`; their messages
+carry the case reference, statuses, roles and counts, never a value from a letter or the vault. A
+note a person types is refused if it holds a value of the case's vault (it would be shown on the
+case's trail).
 
-Only :func:`reveal` returns vault originals, and only to an operator named in
-``PLUMM_REVEALERS``; every attempt, granted or refused, is an audit event.
+Only :func:`reveal` returns vault originals, and only to a signed-in ``revealer`` who types a
+reason; every attempt, granted or refused, is an audit event.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from email.message import EmailMessage
@@ -29,11 +32,12 @@ from sqlmodel import Session, col
 from pipeline import queue, store
 from pipeline.addresses import AddressError, mailbox
 from pipeline.cases.lifecycle import S, TransitionRefused, add_event, transition
-from pipeline.cases.routing import UNASSIGNED, Account, is_sender, vault_values
+from pipeline.cases.permissions import Action, Actor, PermissionRefused, check
+from pipeline.cases.routing import EMPLOYER_TYPES, UNASSIGNED, Account, is_sender, normalise_name, vault_values
 from pipeline.cases.vault import case_vault, leaked_types
 from pipeline.outbound import delivery
 from pipeline.outbound.messages import compose, render
-from pipeline.patterns import is_case_reference
+from pipeline.patterns import is_case_reference, new_client_reference, vault_key_type
 from pipeline.queue import INBOUND
 
 if TYPE_CHECKING:
@@ -42,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ActionRefused",
     "CaseNotFound",
+    "PermissionRefused",
     "RevealRefused",
     "TransitionRefused",
     "approve",
@@ -55,6 +60,9 @@ __all__ = [
     "retry_messages",
     "reveal",
 ]
+
+# A case that ends here has run its course; closing it any earlier needs a reason.
+NATURAL_ENDS = {S.DECLINED, S.CLIENT_NOTIFIED}
 
 
 class ActionRefused(Exception):
@@ -71,8 +79,11 @@ class RevealRefused(ActionRefused):
 
 # -- plumbing -------------------------------------------------------------------------------
 @contextmanager
-def _locked_case(rt: Runtime, reference: str) -> Iterator[tuple[Session, store.Case]]:
-    """One transaction on one case, row-locked so two CSMs cannot move it at once."""
+def _locked_case(
+    rt: Runtime, reference: str, actor: Actor, action: Action | None
+) -> Iterator[tuple[Session, store.Case]]:
+    """One transaction on one case, row-locked so two CSMs cannot move it at once, after checking
+    that ``actor`` may do ``action`` on it (None: the caller checks, to audit a refusal)."""
     reference = reference.strip().upper()
     if not is_case_reference(reference):
         raise CaseNotFound("not a case reference (expected PLM-YYYY-NNNNNN)")
@@ -80,10 +91,24 @@ def _locked_case(rt: Runtime, reference: str) -> Iterator[tuple[Session, store.C
         case = db.execute(
             select(store.Case).where(col(store.Case.reference) == reference).with_for_update()
         ).scalar_one_or_none()
-        if case is None:
+        if case is None or not actor.may(Action.VIEW, case):  # a case one may not see is no case
             raise CaseNotFound(f"no case {reference}")
+        if action is not None:
+            check(actor, action, case)
         yield db, case
         db.commit()
+
+
+def _note(rt: Runtime, case: store.Case, note: str, *, what: str = "the note") -> str:
+    """A note typed by a person, refused if it holds a value of the case's vault: notes are shown on
+    the case's trail, to every CSM who may see the case."""
+    note = " ".join(note.split())
+    leaks = leaked_types(case_vault(rt.cipher, case), note) if note else []
+    if leaks:
+        raise ActionRefused(
+            f"{case.reference}: {what} holds a detail removed from the letter ({', '.join(leaks)}); write it without"
+        )
+    return note
 
 
 def _mail(rt: Runtime, *, to: str, subject: str, text: str, html: str) -> EmailMessage:
@@ -112,40 +137,48 @@ def _account(rt: Runtime, case: store.Case) -> Account:
 
 
 # -- assessment -----------------------------------------------------------------------------
-def approve(rt: Runtime, reference: str, *, actor: str, note: str = "") -> store.Case:
-    with _locked_case(rt, reference) as (db, case):
-        transition(db, case, S.APPROVED, actor=actor, kind="approved", note=note)
+def approve(rt: Runtime, reference: str, *, actor: Actor, note: str = "") -> store.Case:
+    with _locked_case(rt, reference, actor, Action.ASSESS) as (db, case):
+        transition(db, case, S.APPROVED, actor=actor.label, kind="approved", note=_note(rt, case, note))
     return case
 
 
-def decline(rt: Runtime, reference: str, *, actor: str, reason: str) -> store.Case:
+def decline(rt: Runtime, reference: str, *, actor: Actor, reason: str) -> store.Case:
     if not reason.strip():
         raise ActionRefused("a reason is required to decline a case")
-    with _locked_case(rt, reference) as (db, case):
-        transition(db, case, S.DECLINED, actor=actor, kind="declined", note=reason.strip())
+    with _locked_case(rt, reference, actor, Action.ASSESS) as (db, case):
+        reason = _note(rt, case, reason, what="the reason")
+        transition(db, case, S.DECLINED, actor=actor.label, kind="declined", note=reason)
     return case
 
 
-def close(rt: Runtime, reference: str, *, actor: str, note: str = "") -> store.Case:
-    with _locked_case(rt, reference) as (db, case):
-        transition(db, case, S.CLOSED, actor=actor, kind="closed", note=note)
+def close(rt: Runtime, reference: str, *, actor: Actor, note: str = "") -> store.Case:
+    """Close a case: at its natural end (declined, client told), or earlier with a reason (a
+    withdrawn request, an employer who never answers, a message that was never a letter)."""
+    with _locked_case(rt, reference, actor, Action.ASSESS) as (db, case):
+        note = _note(rt, case, note)
+        if case.status not in NATURAL_ENDS and case.status != S.CLOSED and not note:
+            raise ActionRefused(f"{case.reference}: closing a case that is {case.status} needs a reason (--note)")
+        transition(db, case, S.CLOSED, actor=actor.label, kind="closed", note=note)
     return case
 
 
-def assign(rt: Runtime, reference: str, account_id: str, *, actor: str, note: str = "") -> store.Case:
+def assign(rt: Runtime, reference: str, account_id: str, *, actor: Actor, note: str = "") -> store.Case:
     """The team lead routes a case by hand (from the unassigned queue, or to correct routing)."""
     directory = rt.accounts
     if account_id != UNASSIGNED and directory.get(account_id) is None:
         known = ", ".join(a.id for a in directory.accounts) or "none"
         raise ActionRefused(f"no account '{account_id}' in accounts.yaml; known: {known}")
-    with _locked_case(rt, reference) as (db, case):
+    with _locked_case(rt, reference, actor, Action.ROUTE) as (db, case):
+        note = _note(rt, case, note)
         previous = case.account or UNASSIGNED
         case.account = account_id
+        case.updated_at = store.utcnow()
         db.add(case)
         add_event(
             db,
             case,
-            actor=actor,
+            actor=actor.label,
             kind="account-assigned",
             note=f"{previous} -> {account_id} (by hand)" + (f": {note}" if note else ""),
         )
@@ -169,12 +202,32 @@ def employer_request(rt: Runtime, case: store.Case, account: Account) -> EmailMe
     return _mail(rt, to=account.hr_contact, subject=subject, text=text, html=html)
 
 
-def request_employer(rt: Runtime, reference: str, *, actor: str, note: str = "") -> store.Case:
-    with _locked_case(rt, reference) as (db, case):
-        transition(db, case, S.EMPLOYER_CONTACTED, actor=actor, kind="employer-requested", note=note)
+def _employer_own_names(vault: dict[str, str], account: Account) -> dict[str, str]:
+    """The vault without the values that are the account's own name: the employer may read its name."""
+    own = {n.lower() for n in (account.name, *account.aliases)}
+    names = account.names()
+    return {
+        placeholder: value
+        for placeholder, value in vault.items()
+        if not (
+            vault_key_type(placeholder) in EMPLOYER_TYPES
+            and (normalise_name(value) in names or any(re.search(re.escape(value.strip().lower()), n) for n in own))
+        )
+    }
+
+
+def request_employer(rt: Runtime, reference: str, *, actor: Actor, note: str = "") -> store.Case:
+    """Send the account's HR contact the anonymous request. It names the employer from accounts.yaml;
+    what comes from the letter (the recommendation sentence, the period) must hold no value of the
+    case's vault but the employer's own name."""
+    with _locked_case(rt, reference, actor, Action.ASSESS) as (db, case):
+        note = _note(rt, case, note)
+        transition(db, case, S.EMPLOYER_CONTACTED, actor=actor.label, kind="employer-requested", note=note)
         account = _account(rt, case)
         message = employer_request(rt, case, account)
-        leaks = leaked_types(case_vault(rt.cipher, case), _body(message))
+        vault = _employer_own_names(case_vault(rt.cipher, case), account)
+        from_letter = [str((case.sections.get("recommendation") or {}).get("evidence") or ""), case.period or ""]
+        leaks = leaked_types(vault, *from_letter) or leaked_types(vault, _body(message).replace(account.name, ""))
         if leaks:
             raise ActionRefused(
                 f"{case.reference}: the employer request would contain a vaulted value ({', '.join(leaks)}); not sent"
@@ -183,22 +236,29 @@ def request_employer(rt: Runtime, reference: str, *, actor: str, note: str = "")
     return case
 
 
-def record_employer(rt: Runtime, reference: str, decision: str, *, actor: str, note: str = "") -> store.Case:
+def record_employer(rt: Runtime, reference: str, decision: str, *, actor: Actor, note: str = "") -> store.Case:
     targets = {"approved": S.EMPLOYER_APPROVED, "declined": S.EMPLOYER_DECLINED}
     if decision not in targets:
         raise ActionRefused("the employer's decision must be 'approved' or 'declined'")
-    with _locked_case(rt, reference) as (db, case):
-        transition(db, case, targets[decision], actor=actor, kind="employer-recorded", note=note)
+    with _locked_case(rt, reference, actor, Action.ASSESS) as (db, case):
+        note = _note(rt, case, note)
+        transition(db, case, targets[decision], actor=actor.label, kind="employer-recorded", note=note)
     return case
 
 
 # -- client ---------------------------------------------------------------------------------
-def client_addresses(rt: Runtime, case: store.Case) -> list[str]:
-    """Email originals in the vault that can be the client's.
+def on_an_account_domain(rt: Runtime, address: str) -> bool:
+    """A work address: on the domain of any employer account (where the employer's admins can read it)."""
+    domain = address.rpartition("@")[2].lower()
+    return any(account.owns_domain(domain) for account in rt.accounts.accounts)
 
-    Not the sender's (the therapist or practice, matched by keyed hash), nor others on the
-    sender's domain, nor known therapists', nor ours. If several remain, the ones on the
-    account's own domains (a work address) win.
+
+def client_addresses(rt: Runtime, case: store.Case) -> list[str]:
+    """The client's personal addresses in the vault.
+
+    Not the sender's (the therapist or practice, matched by keyed hash), nor others on the sender's
+    domain, nor known therapists', nor ours, nor any on an employer account's domain: the client is
+    told at a personal address, never one the employer's mail admins can read.
     """
     vault = case_vault(rt.cipher, case)
     emails = list(dict.fromkeys(e.strip().lower() for e in vault_values(vault, "EMAIL")))
@@ -207,22 +267,22 @@ def client_addresses(rt: Runtime, case: store.Case) -> list[str]:
     own_domains = {a.rpartition("@")[2].lower() for a in [rt.settings.sender_address, *rt.settings.intake_addresses]}
     therapists = rt.therapists
     excluded_domains = sender_domains | own_domains
-    candidates = [
-        e for e in emails if not sender(e) and e.rpartition("@")[2] not in excluded_domains and not therapists.knows(e)
+    return [
+        e
+        for e in emails
+        if not sender(e)
+        and e.rpartition("@")[2] not in excluded_domains
+        and not therapists.knows(e)
+        and not on_an_account_domain(rt, e)
     ]
-    if len(candidates) > 1:
-        directory = rt.accounts
-        account = directory.get(case.account)
-        work = [e for e in candidates if account is not None and account.owns_domain(e.rpartition("@")[2])]
-        if len(work) == 1:
-            return work
-    return candidates
 
 
 def client_notification(rt: Runtime, case: store.Case, *, to: str, approved: bool) -> EmailMessage:
+    """The outcome, under the client's own reference (never the one the employer saw)."""
+    assert case.client_reference is not None
     directory = rt.accounts
     context = {
-        "case_ref": case.reference,
+        "case_ref": case.client_reference,
         "approved": approved,
         "sessions_requested": case.sessions_requested,
         "period": case.period,
@@ -230,72 +290,98 @@ def client_notification(rt: Runtime, case: store.Case, *, to: str, approved: boo
     }
     text, html = render("client_notification", rules_dir=rt.settings.rules_dir, **context)
     subject = (
-        f"[{case.reference}] Your additional therapy sessions are approved"
+        f"[{case.client_reference}] Your additional therapy sessions are approved"
         if approved
-        else f"[{case.reference}] About your request for additional therapy sessions"
+        else f"[{case.client_reference}] About your request for additional therapy sessions"
     )
     return _mail(rt, to=to, subject=subject, text=text, html=html)
 
 
-def notify_client(rt: Runtime, reference: str, *, actor: str, to: str | None = None, note: str = "") -> store.Case:
-    with _locked_case(rt, reference) as (db, case):
+def _client_address(rt: Runtime, case: store.Case, to: str | None) -> str:
+    if to is not None:
+        try:
+            return mailbox(to)
+        except AddressError as exc:
+            raise ActionRefused("the client's address must be one email address") from exc
+    found = client_addresses(rt, case)
+    if len(found) != 1:
+        problem = (
+            "no personal client address in the vault"
+            if not found
+            else f"{len(found)} possible client addresses in the vault"
+        )
+        raise ActionRefused(f"{case.reference}: {problem}; give the client's personal address (--to ADDRESS)")
+    return found[0]
+
+
+def notify_client(
+    rt: Runtime,
+    reference: str,
+    *,
+    actor: Actor,
+    to: str | None = None,
+    work_address_reason: str = "",
+    note: str = "",
+) -> store.Case:
+    """Tell the client the employer's answer, at a personal address, under the client's reference.
+
+    An address on an employer account's domain is refused unless the CSM types why it must be used
+    (``work_address_reason``, recorded on the case)."""
+    with _locked_case(rt, reference, actor, Action.ASSESS) as (db, case):
+        note = _note(rt, case, note)
         approved = case.status == S.EMPLOYER_APPROVED
         transition(
             db,
             case,
             S.CLIENT_NOTIFIED,
-            actor=actor,
+            actor=actor.label,
             kind="client-notified",
             note=note or ("approved" if approved else "declined"),
         )
-        if to is not None:
-            try:
-                address = mailbox(to)
-            except AddressError as exc:
-                raise ActionRefused("--to must be one email address") from exc
-        else:
-            found = client_addresses(rt, case)
-            if len(found) != 1:
-                problem = (
-                    "no client address in the vault"
-                    if not found
-                    else f"{len(found)} possible client addresses in the vault"
-                )
+        address = _client_address(rt, case, to)
+        if on_an_account_domain(rt, address):
+            why = _note(rt, case, work_address_reason, what="the reason")
+            if not why:
                 raise ActionRefused(
-                    f"{case.reference}: {problem}; pass --to ADDRESS "
-                    f"(see them with `plumm cases show {case.reference} --reveal`)"
+                    f"{case.reference}: that address is on an employer's domain, where the employer's mail admins "
+                    "can read it; give a personal address, or type why this one must be used"
                 )
-            address = found[0]
+            add_event(db, case, actor=actor.label, kind="work-address-override", note=why)
+        case.client_reference = case.client_reference or new_client_reference()
+        db.add(case)
         try:
             message = client_notification(rt, case, to=address, approved=approved)
         except AddressError as exc:  # a vaulted value that is no deliverable address ("jo at x dot org")
             raise ActionRefused(
-                f"{case.reference}: the client's address is not one e-mail address; pass --to ADDRESS"
+                f"{case.reference}: the client's address is not one e-mail address; give it (--to ADDRESS)"
             ) from exc
         delivery.enqueue(db, rt, message, kind="client-notification", case_id=case.id, to=address)
     return case
 
 
 # -- operators ------------------------------------------------------------------------------
-def reprocess(rt: Runtime, reference: str, *, actor: str, note: str = "") -> int:
+def reprocess(rt: Runtime, reference: str, *, actor: Actor, note: str = "") -> int:
     """Re-queue the case's quarantined messages; the worker re-runs them into this same case."""
-    with _locked_case(rt, reference) as (db, case):
+    with _locked_case(rt, reference, actor, Action.ROUTE) as (db, case):
+        note = _note(rt, case, note)
         count = queue.requeue(db, INBOUND, col(store.InboundMessage.case_id) == case.id)
         if not count:
             raise ActionRefused(f"{case.reference}: no quarantined message to reprocess")
         add_event(
             db,
             case,
-            actor=actor,
+            actor=actor.label,
             kind="reprocess-requested",
             note=f"{count} message(s) re-queued" + (f": {note}" if note else ""),
         )
     return count
 
 
-def retry_messages(rt: Runtime, *, ids: Sequence[int] = (), actor: str) -> int:
+def retry_messages(rt: Runtime, *, ids: Sequence[int] = (), actor: Actor) -> int:
     """Re-queue quarantined inbound messages (these ids, or all of them): each re-runs into the case
     it belongs to, which records who asked (``plumm inbound retry``)."""
+    if not actor.may(Action.ROUTE):
+        raise PermissionRefused(f"{actor.label} ({actor.role}) may not re-run messages")
     M = store.InboundMessage
     condition = col(M.id).in_(list(ids)) if ids else None
     with store.session(rt.engine) as db:
@@ -305,31 +391,31 @@ def retry_messages(rt: Runtime, *, ids: Sequence[int] = (), actor: str) -> int:
         for case_id in sorted({c for c in case_ids if c is not None}):
             case = db.get(store.Case, case_id)
             if case is not None:
-                add_event(db, case, actor=actor, kind="reprocess-requested", note="message re-queued (inbound retry)")
+                add_event(
+                    db, case, actor=actor.label, kind="reprocess-requested", note="message re-queued (inbound retry)"
+                )
         db.commit()
     return count
 
 
-def reveal(rt: Runtime, reference: str, *, operator: str) -> dict[str, str]:
-    """The vault (placeholder -> original), for an operator named in PLUMM_REVEALERS only. Audited."""
-    operator = operator.strip()
-    allowed = operator and operator in rt.settings.revealers
-    with _locked_case(rt, reference) as (db, case):
-        if not allowed:
+def reveal(rt: Runtime, reference: str, *, actor: Actor, reason: str) -> dict[str, str]:
+    """The vault (placeholder -> original), for a signed-in ``revealer`` who says why. Every attempt,
+    granted or refused, is recorded on the case: who, when and why."""
+    with _locked_case(rt, reference, actor, None) as (db, case):
+        if not actor.may(Action.REVEAL, case):
             add_event(
-                db,
-                case,
-                actor=operator or "(unnamed)",
-                kind="vault-reveal-refused",
-                note=f"operator {operator or '(unnamed)'} is not in PLUMM_REVEALERS",
+                db, case, actor=actor.label, kind="vault-reveal-refused", note=f"role {actor.role} may not reveal"
             )
             db.commit()
             raise RevealRefused(
-                f"{case.reference}: operator '{operator}' may not reveal the vault "
-                f"(not in PLUMM_REVEALERS); the attempt is recorded"
+                f"{case.reference}: {actor.label} ({actor.role}) may not reveal the removed details; "
+                "only a signed-in revealer may; the attempt is recorded"
             )
+        why = _note(rt, case, reason, what="the reason")
+        if not why:
+            raise RevealRefused(f"{case.reference}: a reveal needs a reason")
         vault = case_vault(rt.cipher, case)
-        add_event(db, case, actor=operator, kind="vault-revealed", note=f"operator {operator}; {len(vault)} value(s)")
+        add_event(db, case, actor=actor.label, kind="vault-revealed", note=f"{len(vault)} value(s); reason: {why}")
     return vault
 
 

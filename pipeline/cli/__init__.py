@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from pipeline import store
-from pipeline.cli import cases, operations, replay
+from pipeline.cli import cases, operations, replay, users, web
 from pipeline.cli.common import State, out, runtime, setup_logging, stop_flag
 
 app = typer.Typer(
@@ -28,6 +28,8 @@ app.add_typer(operations.keys_app, name="keys")
 app.command("retention")(operations.retention_cmd)
 app.add_typer(operations.outbox_app, name="outbox")
 app.add_typer(operations.inbound_app, name="inbound")
+app.add_typer(users.users_app, name="users")
+app.command("web")(web.web_cmd)
 
 
 @app.callback()
@@ -64,13 +66,21 @@ def serve(
     intake_addresses: Annotated[str | None, typer.Option(help="PLUMM_INTAKE_ADDRESSES (comma-separated)")] = None,
     max_message_bytes: Annotated[int | None, typer.Option(help="PLUMM_MAX_MESSAGE_BYTES")] = None,
     worker: Annotated[bool, typer.Option("--worker/--no-worker", help="also run a worker")] = True,
+    web_console: Annotated[bool, typer.Option("--web/--no-web", help="also run the web console")] = True,
+    web_host: web.WebHost = None,
+    web_port: web.WebPort = None,
 ) -> None:
-    """Run the SMTP listener (and a worker) until interrupted."""
+    """Run the SMTP listener (and a worker, and the web console) until interrupted."""
     from pipeline.intake.smtp import build_controller
     from pipeline.worker import Worker
 
     settings = State.settings(
-        smtp_host=smtp_host, smtp_port=smtp_port, intake_addresses=intake_addresses, max_message_bytes=max_message_bytes
+        smtp_host=smtp_host,
+        smtp_port=smtp_port,
+        intake_addresses=intake_addresses,
+        max_message_bytes=max_message_bytes,
+        web_host=web_host,
+        web_port=web_port,
     )
     store.migrate(settings.effective_database_url)
     rt = runtime(settings) if worker else None
@@ -85,6 +95,7 @@ def serve(
         f"for {', '.join(settings.intake_addresses)}; database {settings.effective_database_url.split(':')[0]}"
         f"; worker {'on' if worker else 'off'}"
     )
+    console = web.start_web_process(settings) if web_console else None  # it prints its own address
     stop = stop_flag()
     try:
         if worker:
@@ -92,6 +103,8 @@ def serve(
         else:
             stop.wait()
     finally:
+        if console is not None:
+            web.stop_web_process(console)
         controller.stop()
         out.print("stopped")
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from pipeline import store
-from pipeline.cli.common import Actor, Note, State, csm_runtime, err, me, out
+from pipeline.cli.common import Note, State, csm_runtime, err, me, operator, out, password_from_stdin
 from pipeline.config import Settings
 
 cases_app = typer.Typer(help="List, show and move cases through their life cycle.", no_args_is_help=True)
@@ -59,12 +59,17 @@ def cases_list(
 def cases_show(
     reference: str,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-    reveal: Annotated[bool, typer.Option("--reveal", help="also decrypt the vault (audited)")] = False,
-    operator: Annotated[str | None, typer.Option(help="who reveals (default: your login name)")] = None,
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="also show the removed details (a revealer's sign-in; audited)")
+    ] = False,
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="with --reveal: the console user (role revealer); password on stdin")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="with --reveal: why (recorded on the case)")] = "",
 ) -> None:
     """A case with its redacted letter, section evidence and audit trail."""
     settings = State.settings()
-    vault = _reveal(settings, reference, operator) if reveal else None
+    vault = _reveal(settings, reference, as_user, reason) if reveal else None
     engine = store.make_engine(settings.effective_database_url)
     from pipeline.cases.lifecycle import by_reference
 
@@ -125,16 +130,33 @@ def cases_show(
         )
     if vault is not None:
         out.print("")
-        out.print(f"VAULT (revealed to {operator or me()}; this reveal is recorded on the case):", markup=False)
+        out.print(f"VAULT (revealed to {as_user}; this reveal is recorded on the case):", markup=False)
         for placeholder, original in sorted(vault.items()):
             out.print(f"  {placeholder} = {original}", markup=False)
 
 
-def _reveal(settings: Settings, reference: str, operator: str | None) -> dict[str, str]:
+def _reveal(settings: Settings, reference: str, as_user: str | None, reason: str) -> dict[str, str]:
+    """Only a console user with the revealer role, signed in here with their password, may reveal."""
+    from pipeline import users
     from pipeline.cases import service as csm
 
+    if not as_user:
+        err.print("--reveal needs --as USER (a console user with the revealer role; password on stdin)")
+        raise typer.Exit(2)
+    rt = csm_runtime(settings)
     try:
-        return csm.reveal(csm_runtime(settings), reference, operator=operator or me())
+        _user_id, actor = users.authenticate(
+            rt.engine,
+            as_user,
+            password_from_stdin(),
+            client=f"cli:{me()}",
+            attempts=settings.sign_in_attempts,
+        )
+    except users.SignInRefused as exc:
+        err.print(f"refused: sign-in failed ({exc.reason}); the attempt is recorded", markup=False)
+        raise typer.Exit(1) from exc
+    try:
+        return csm.reveal(rt, reference, actor=actor, reason=reason)
     except csm.ActionRefused as exc:
         err.print(f"refused: {exc}", markup=False)
         raise typer.Exit(1) from exc
@@ -148,8 +170,8 @@ def _csm_action(action: str, reference: str, *args: str, **kwargs: Any) -> None:
 
     rt = csm_runtime(State.settings())
     try:
-        result = getattr(csm, action)(rt, reference, *args, **kwargs)
-    except (TransitionRefused, csm.ActionRefused) as exc:
+        result = getattr(csm, action)(rt, reference, *args, actor=operator(), **kwargs)
+    except (TransitionRefused, csm.ActionRefused, csm.PermissionRefused) as exc:
         err.print(f"refused: {exc}", markup=False)
         raise typer.Exit(1) from exc
     sent = delivery.deliver_pending(rt)
@@ -160,70 +182,62 @@ def _csm_action(action: str, reference: str, *args: str, **kwargs: Any) -> None:
 
 
 @cases_app.command("approve")
-def cases_approve(reference: str, actor: Actor = "", note: Note = "") -> None:
+def cases_approve(reference: str, note: Note = "") -> None:
     """Approve a case ready for assessment."""
-    _csm_action("approve", reference, actor=actor or me(), note=note)
+    _csm_action("approve", reference, note=note)
 
 
 @cases_app.command("decline")
-def cases_decline(
-    reference: str,
-    reason: Annotated[str, typer.Option(help="why (recorded on the case)")],
-    actor: Actor = "",
-) -> None:
+def cases_decline(reference: str, reason: Annotated[str, typer.Option(help="why (recorded on the case)")]) -> None:
     """Decline a case, with a reason."""
-    _csm_action("decline", reference, actor=actor or me(), reason=reason)
+    _csm_action("decline", reference, reason=reason)
 
 
 @cases_app.command("request-employer")
-def cases_request_employer(reference: str, actor: Actor = "", note: Note = "") -> None:
+def cases_request_employer(reference: str, note: Note = "") -> None:
     """Send the employer's HR contact an anonymous request for the sessions."""
-    _csm_action("request_employer", reference, actor=actor or me(), note=note)
+    _csm_action("request_employer", reference, note=note)
 
 
 @cases_app.command("record-employer")
 def cases_record_employer(
-    reference: str,
-    decision: Annotated[str, typer.Argument(help="approved or declined")],
-    actor: Actor = "",
-    note: Note = "",
+    reference: str, decision: Annotated[str, typer.Argument(help="approved or declined")], note: Note = ""
 ) -> None:
     """Record the employer's answer."""
-    _csm_action("record_employer", reference, decision, actor=actor or me(), note=note)
+    _csm_action("record_employer", reference, decision, note=note)
 
 
 @cases_app.command("notify-client")
 def cases_notify_client(
     reference: str,
-    to: Annotated[str | None, typer.Option(help="the client's address, if the vault does not say")] = None,
-    actor: Actor = "",
+    to: Annotated[str | None, typer.Option(help="the client's personal address, if the vault does not say")] = None,
+    work_address_reason: Annotated[
+        str, typer.Option(help="why an address on an employer's domain must be used (recorded)")
+    ] = "",
     note: Note = "",
 ) -> None:
-    """Tell the client the outcome and how to book (to the address in the vault, or --to)."""
-    _csm_action("notify_client", reference, actor=actor or me(), to=to, note=note)
+    """Tell the client the outcome and how to book, at a personal address, under the client's own reference."""
+    _csm_action("notify_client", reference, to=to, work_address_reason=work_address_reason, note=note)
 
 
 @cases_app.command("close")
-def cases_close(reference: str, actor: Actor = "", note: Note = "") -> None:
-    """Close a case."""
-    _csm_action("close", reference, actor=actor or me(), note=note)
+def cases_close(reference: str, note: Note = "") -> None:
+    """Close a case (before its natural end, --note says why)."""
+    _csm_action("close", reference, note=note)
 
 
 @cases_app.command("reprocess")
-def cases_reprocess(reference: str, actor: Actor = "", note: Note = "") -> None:
+def cases_reprocess(reference: str, note: Note = "") -> None:
     """Re-queue the case's quarantined message(s); the worker re-runs them into this case."""
-    _csm_action("reprocess", reference, actor=actor or me(), note=note)
+    _csm_action("reprocess", reference, note=note)
 
 
 @cases_app.command("assign")
 def cases_assign(
-    reference: str,
-    account: Annotated[str, typer.Argument(help="an account id from accounts.yaml")],
-    actor: Actor = "",
-    note: Note = "",
+    reference: str, account: Annotated[str, typer.Argument(help="an account id from accounts.yaml")], note: Note = ""
 ) -> None:
     """Route a case to an account by hand (the team lead, for the unassigned queue)."""
-    _csm_action("assign", reference, account, actor=actor or me(), note=note)
+    _csm_action("assign", reference, account, note=note)
 
 
 def digest_cmd(

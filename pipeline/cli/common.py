@@ -18,13 +18,13 @@ from pipeline.config import ConfigError, Settings, load_settings
 from pipeline.rules import RulesError
 
 if TYPE_CHECKING:
+    from pipeline.cases.permissions import Actor
     from pipeline.runtime import Runtime
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 log = logging.getLogger("plumm")
 
-Actor = Annotated[str, typer.Option(help="who acts (recorded on the case event)")]
 Note = Annotated[str, typer.Option(help="a note for the case event")]
 
 
@@ -90,6 +90,23 @@ def csm_runtime(settings: Settings) -> Runtime:
 
 def me() -> str:
     return getpass.getuser()
+
+
+def operator() -> Actor:
+    """Who acts at the command line: the OS user, recorded as ``cli:<login>`` (never self-declared)."""
+    from pipeline.cases.permissions import Actor
+
+    return Actor.operator(me())
+
+
+def password_from_stdin() -> str:
+    """A password piped in (``--password-stdin``): the first line, without its line break."""
+    line = sys.stdin.readline()
+    password = line.rstrip("\r\n")
+    if not password:
+        err.print("no password on standard input")
+        raise typer.Exit(2)
+    return password
 
 
 def stop_flag() -> threading.Event:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from pipeline import queue, store
-from pipeline.cli.common import Actor, State, csm_runtime, err, me, out
+from pipeline.cli.common import State, csm_runtime, err, operator, out
 from pipeline.queue import INBOUND, OUTBOUND, Queue
 
 keys_app = typer.Typer(help="Encryption keys at rest.", no_args_is_help=True)
@@ -165,10 +165,10 @@ def inbound_list(status: Status = None, as_json: AsJson = False) -> None:
 
 
 @inbound_app.command("retry")
-def inbound_retry(ids: Ids = None, all_failed: AllFailed = False, actor: Actor = "") -> None:
+def inbound_retry(ids: Ids = None, all_failed: AllFailed = False) -> None:
     """Re-run quarantined messages (each into its own case, as `plumm cases reprocess` does)."""
     from pipeline.cases import service
 
     targets = _targets(ids, all_failed)
-    count = service.retry_messages(csm_runtime(State.settings()), ids=targets, actor=actor or me())
+    count = service.retry_messages(csm_runtime(State.settings()), ids=targets, actor=operator())
     out.print(f"inbound: {count} quarantined message(s) re-queued; the worker re-runs them", markup=False)

@@ -21,7 +21,16 @@ from pipeline.config import Settings
 if TYPE_CHECKING:
     from sqlalchemy.engine import CursorResult
 
-__all__ = ["InvalidToken", "RotationReport", "key_file", "load_cipher", "load_hash_key", "new_key", "rotate"]
+__all__ = [
+    "InvalidToken",
+    "RotationReport",
+    "key_file",
+    "load_cipher",
+    "load_hash_key",
+    "load_web_secret",
+    "new_key",
+    "rotate",
+]
 
 
 def new_key() -> str:
@@ -56,6 +65,11 @@ def load_hash_key(settings: Settings) -> bytes:
     """Secret for keyed hashes; kept apart from the vault key so key rotation keeps threading."""
     text = settings.hash_key or _secret_file(settings.data_dir / "hash.key")
     return text.strip().encode("utf-8")
+
+
+def load_web_secret(settings: Settings) -> str:
+    """Secret that signs the web console's session cookies; rotating it signs everyone out."""
+    return (settings.web_secret or _secret_file(settings.data_dir / "web.key")).strip()
 
 
 def load_cipher(settings: Settings) -> MultiFernet:

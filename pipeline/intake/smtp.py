@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from pipeline.config import Settings
 from pipeline.intake.rawstore import Persist, database_persister, storage_failure_reason
+from pipeline.telemetry import TELEMETRY, Beat
 
 log = logging.getLogger("plumm.smtp")
 
@@ -213,6 +214,7 @@ class IntakeSMTP(SMTP):
             self._data_timer = self.loop.call_later(1.0, self._over_budget, what, reply)
             return
         log.warning("%s budget exceeded; answered 421 and closed", what)
+        TELEMETRY.count("smtp_refused", code=reply[:3])
         transport = self.transport
         if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
             transport.write(reply.encode("ascii") + b"\r\n")
@@ -242,6 +244,8 @@ class IntakeSMTP(SMTP):
     async def push(self, status: Any) -> None:
         await super().push(status)
         text = status.decode("ascii", "replace") if isinstance(status, bytes) else str(status)
+        if text[:1] in ("4", "5"):  # for /metrics: refusals by reply code
+            TELEMETRY.count("smtp_refused", code=text[:3])
         if text.startswith("5"):
             self._errors += 1
             if self._errors >= self.limits.error_limit and self.transport is not None:
@@ -274,13 +278,26 @@ class IntakeController(Controller):
         port: int,
         limits: EdgeLimits | None = None,
         tls: ssl.SSLContext | None = None,
+        engine: Engine | None = None,
         **smtp_kwargs: Any,
     ) -> None:
         super().__init__(handler, hostname=hostname, port=port, **smtp_kwargs)
         self.intake = handler
+        # The listener's heartbeat and refusal counts, flushed to the database (/healthz, /metrics).
+        self.beat = Beat(engine, kind="listener") if engine is not None else None
         self.limits = limits or EdgeLimits()
         self.tls = tls
         self.gate = ConnectionGate(total=self.limits.max_connections, per_ip=self.limits.max_connections_per_ip)
+
+    def start(self) -> None:
+        super().start()
+        if self.beat is not None:
+            self.beat.start()
+
+    def stop(self, *args: Any, **kwargs: Any) -> None:
+        if self.beat is not None and self.beat.is_alive():
+            self.beat.stop()
+        super().stop(*args, **kwargs)
 
     def factory(self) -> SMTP:
         return IntakeSMTP(
@@ -309,4 +326,5 @@ def build_controller(settings: Settings, engine: Engine, cipher: MultiFernet, ha
         port=settings.smtp_port,
         limits=EdgeLimits.from_settings(settings),
         tls=tls_context(settings),
+        engine=engine,
     )

@@ -60,12 +60,13 @@ class ReasonTexts(RuleModel):
     generic: str
     reasons: dict[str, str]
     nothing_needed: list[str] = []
+    letter_unreadable: list[str] = []
 
     @model_validator(mode="after")
     def _known(self) -> ReasonTexts:
-        unknown = sorted(set(self.nothing_needed) - set(self.reasons))
+        unknown = sorted((set(self.nothing_needed) | set(self.letter_unreadable)) - set(self.reasons))
         if unknown:
-            raise ValueError(f"nothing_needed names reasons without a text: {', '.join(unknown)}")
+            raise ValueError(f"nothing_needed or letter_unreadable name reasons without a text: {', '.join(unknown)}")
         return self
 
     def explain(self, code: str) -> str:
