@@ -14,7 +14,7 @@ import typer
 
 from pipeline import store
 from pipeline.cli import cases, operations, replay
-from pipeline.cli.common import State, out, runtime, setup_logging, stop_flag
+from pipeline.cli.common import State, err, out, runtime, setup_logging, stop_flag
 
 app = typer.Typer(
     help="Plumm intake: therapists' letters in, redacted cases out.",
@@ -114,5 +114,24 @@ def worker_cmd(once: Annotated[bool, typer.Option(help="process what is pending,
     w.run(stop=stop.is_set)
 
 
+def run() -> None:
+    """The ``plumm`` console script: the app, with an unreachable database as one line and exit 2
+    (never a traceback). The line names the failure by its code only, never the URL (it may hold a
+    password) or the driver's text."""
+    from sqlalchemy.exc import DBAPIError
+
+    from pipeline.intake.rawstore import storage_failure_reason
+
+    try:
+        app()
+    except DBAPIError as exc:
+        err.print(
+            f"plumm: the database cannot be used: {storage_failure_reason(exc)}; "
+            "check PLUMM_DATABASE_URL and that the database is up",
+            markup=False,
+        )
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    run()

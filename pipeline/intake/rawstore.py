@@ -1,8 +1,10 @@
 """The raw message store: the encrypted bytes of a message, committed before the SMTP edge says 250.
 
-Contract: :func:`database_persister` returns the function the SMTP edge (and a replay) calls with
-the raw bytes; it returns the stored row's id only once the transaction has committed, so a 250
-always means the message is durable. The sender address is kept only as a keyed hash.
+Contract: a stored message's id is known only once the transaction holding it has committed, so
+a 250 always means the message is durable. The SMTP edge stores through :class:`GroupCommit`
+(concurrent messages share one transaction); a replay and tests call :func:`database_persister`'s
+function with the raw bytes. Both write :func:`message_row`: the bytes encrypted, the sender
+address only as a keyed hash.
 :func:`storage_failure_reason` names a failed persist from the exception's type and error code,
 never from its text.
 """
@@ -10,14 +12,23 @@ never from its text.
 from __future__ import annotations
 
 import errno
+import queue
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
 
 from cryptography.fernet import MultiFernet
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from pipeline import store
 
 Persist = Callable[[bytes, int, str, str], int]
+Row = dict[str, Any]
+# Writer threads on PostgreSQL: enough that a commit in flight never holds back the next batch,
+# well within the engine's pool (5 + 5 overflow).
+POSTGRES_WRITERS = 3
 
 
 def storage_failure_reason(exc: BaseException) -> str:
@@ -61,21 +72,111 @@ def storage_failure_reason(exc: BaseException) -> str:
     return f"unexpected ({type(exc).__name__})"
 
 
+def message_row(cipher: MultiFernet, hash_key: bytes, raw: bytes, rcpt_count: int, peer: str, mail_from: str) -> Row:
+    """The ``inbound_message`` row of one message: its encrypted bytes and envelope facts, pending.
+    The sender address is kept only as a keyed hash."""
+    return {
+        "received_at": store.utcnow(),
+        "raw_encrypted": cipher.encrypt(raw),
+        "size": len(raw),
+        "rcpt_count": rcpt_count,
+        "peer": peer,
+        "status": store.MessageStatus.PENDING,
+        "attempts": 0,
+        "sender_hash": store.keyed_hash(hash_key, mail_from) if mail_from else None,
+    }
+
+
+def insert_rows(engine: Engine, rows: list[Row]) -> list[int]:
+    """Insert ``rows`` in one transaction (one commit, so one fsync for all); their ids, in order,
+    once committed. A lean Core insert: no ORM unit of work for rows nobody reads back here."""
+    table = store.InboundMessage.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    with engine.begin() as connection:
+        ids = [int(i) for i in connection.execute(statement, rows).scalars()]
+    return ids
+
+
 def database_persister(engine: Engine, cipher: MultiFernet, hash_key: bytes) -> Persist:
-    """Return a function that stores one message and returns its id once committed."""
+    """Return a function that stores one message and returns its id once committed (a replay, tests)."""
 
     def persist(raw: bytes, rcpt_count: int, peer: str, mail_from: str) -> int:
-        row = store.InboundMessage(
-            raw_encrypted=cipher.encrypt(raw),
-            size=len(raw),
-            rcpt_count=rcpt_count,
-            peer=peer,
-            sender_hash=store.keyed_hash(hash_key, mail_from) if mail_from else None,
-        )
-        with store.session(engine) as db:
-            db.add(row)
-            db.commit()
-            assert row.id is not None
-            return row.id
+        return insert_rows(engine, [message_row(cipher, hash_key, raw, rcpt_count, peer, mail_from)])[0]
 
     return persist
+
+
+class GroupCommit:
+    """Group commit for the SMTP edge: messages from concurrent sessions share one transaction.
+
+    ``submit`` hands a prepared row to a writer thread and returns a future that resolves to the
+    row's id once the transaction holding it has committed (or fails with the storage error, which
+    the edge answers with 451). A writer takes every row waiting when it is free, up to
+    ``max_batch``, so under load one commit (one fsync) covers many messages, and at rest a lone
+    message waits for nobody: no batching window. A failed transaction fails each of its rows, none
+    is acknowledged. The event loop never waits on the database; it only awaits the future.
+
+    One writer on SQLite (a single writer lock: more threads would only queue on it), a few on
+    PostgreSQL, where transactions from several connections commit in parallel.
+    """
+
+    def __init__(self, engine: Engine, *, writers: int | None = None, max_batch: int = 100) -> None:
+        self.engine = engine
+        self.writers = writers or (POSTGRES_WRITERS if store.is_postgres(engine) else 1)
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[Row, Future[int]] | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+
+    def start(self) -> None:
+        for i in range(self.writers):
+            thread = threading.Thread(target=self._run, name=f"plumm-persist-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def submit(self, row: Row) -> Future[int]:
+        future: Future[int] = Future()
+        if self._closed:
+            future.set_exception(RuntimeError("group commit stopped"))
+        else:
+            self._queue.put((row, future))
+        return future
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Commit what was submitted, then stop the writers."""
+        self._closed = True
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout=timeout)
+        self._threads.clear()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stopping = False
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            self._commit(batch)
+            if stopping:
+                return
+
+    def _commit(self, batch: list[tuple[Row, Future[int]]]) -> None:
+        try:
+            ids = insert_rows(self.engine, [row for row, _ in batch])
+        except Exception as error:  # every row of the failed transaction: 451, never 250
+            for _, future in batch:
+                future.set_exception(error)
+            return
+        for (_, future), row_id in zip(batch, ids, strict=True):
+            future.set_result(row_id)
