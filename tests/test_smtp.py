@@ -149,7 +149,7 @@ def test_a_failed_group_commit_answers_451_to_every_message_in_it(settings, list
 
     _, engine = listener
 
-    def refuse(_engine, rows):
+    def refuse(_connection, rows):
         raise OSError("no space left")
 
     monkeypatch.setattr(rawstore, "insert_rows", refuse)
@@ -178,9 +178,9 @@ def test_the_group_commit_stores_concurrent_messages_in_shared_transactions(sett
     transactions = []
     original = rawstore.insert_rows
 
-    def counted(engine_, rows):
+    def counted(connection, rows):
         transactions.append(len(rows))
-        return original(engine_, rows)
+        return original(connection, rows)
 
     rawstore.insert_rows = counted
     try:

@@ -66,7 +66,7 @@ def serve(
     worker: Annotated[bool, typer.Option("--worker/--no-worker", help="also run a worker")] = True,
 ) -> None:
     """Run the SMTP listener (and a worker) until interrupted."""
-    from pipeline.intake.smtp import build_controller
+    from pipeline.intake.smtp import build_controller, tune_listener_process
     from pipeline.worker import Worker
 
     settings = State.settings(
@@ -79,6 +79,7 @@ def serve(
 
         rt = Runtime(settings)
     controller = build_controller(settings, rt.engine, rt.cipher, rt.hash_key)
+    tune_listener_process()
     controller.start()
     out.print(
         f"Plumm intake listening on smtp://{settings.smtp_host}:{settings.smtp_port} "

@@ -16,11 +16,12 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import suppress
 from typing import Any
 
 from cryptography.fernet import MultiFernet
 from sqlalchemy import insert
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from pipeline import store
 
@@ -29,6 +30,8 @@ Row = dict[str, Any]
 # Writer threads on PostgreSQL: enough that a commit in flight never holds back the next batch,
 # well within the engine's pool (5 + 5 overflow).
 POSTGRES_WRITERS = 3
+# SQLite: how often the listener's checkpointer copies the write-ahead log into the database.
+CHECKPOINT_SECONDS = 1.0
 
 
 def storage_failure_reason(exc: BaseException) -> str:
@@ -87,12 +90,12 @@ def message_row(cipher: MultiFernet, hash_key: bytes, raw: bytes, rcpt_count: in
     }
 
 
-def insert_rows(engine: Engine, rows: list[Row]) -> list[int]:
-    """Insert ``rows`` in one transaction (one commit, so one fsync for all); their ids, in order,
-    once committed. A lean Core insert: no ORM unit of work for rows nobody reads back here."""
+def insert_rows(connection: Connection, rows: list[Row]) -> list[int]:
+    """Insert ``rows`` in one transaction on ``connection`` (one commit, so one fsync for all); their
+    ids, in order, once committed. A lean Core insert: no ORM unit of work for rows nobody reads here."""
     table = store.InboundMessage.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
     statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    with engine.begin() as connection:
+    with connection.begin():
         ids = [int(i) for i in connection.execute(statement, rows).scalars()]
     return ids
 
@@ -101,7 +104,8 @@ def database_persister(engine: Engine, cipher: MultiFernet, hash_key: bytes) -> 
     """Return a function that stores one message and returns its id once committed (a replay, tests)."""
 
     def persist(raw: bytes, rcpt_count: int, peer: str, mail_from: str) -> int:
-        return insert_rows(engine, [message_row(cipher, hash_key, raw, rcpt_count, peer, mail_from)])[0]
+        with engine.connect() as connection:
+            return insert_rows(connection, [message_row(cipher, hash_key, raw, rcpt_count, peer, mail_from)])[0]
 
     return persist
 
@@ -117,7 +121,11 @@ class GroupCommit:
     is acknowledged. The event loop never waits on the database; it only awaits the future.
 
     One writer on SQLite (a single writer lock: more threads would only queue on it), a few on
-    PostgreSQL, where transactions from several connections commit in parallel.
+    PostgreSQL, where transactions from several connections commit in parallel. Each writer keeps
+    its connection, opened at start (no connect or pool ping on the way of the first messages) and
+    opened again after a failure. On SQLite the writer never checkpoints the write-ahead log itself
+    (a checkpoint at a commit holds that commit's messages for the time of an fsync of the whole
+    database): a checkpointer thread does it beside it, which SQLite allows while writes go on.
     """
 
     def __init__(self, engine: Engine, *, writers: int | None = None, max_batch: int = 100) -> None:
@@ -127,12 +135,20 @@ class GroupCommit:
         self._queue: queue.SimpleQueue[tuple[Row, Future[int]] | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._closed = False
+        self._stopping = threading.Event()
 
     def start(self) -> None:
+        ready = [threading.Event() for _ in range(self.writers)]
         for i in range(self.writers):
-            thread = threading.Thread(target=self._run, name=f"plumm-persist-{i}", daemon=True)
+            thread = threading.Thread(target=self._run, args=(ready[i],), name=f"plumm-persist-{i}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        if self.engine.dialect.name == "sqlite":
+            thread = threading.Thread(target=self._checkpoints, name="plumm-checkpoint", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        for event in ready:  # connected (or failed to: the first batch tries again)
+            event.wait(timeout=10)
 
     def submit(self, row: Row) -> Future[int]:
         future: Future[int] = Future()
@@ -145,38 +161,71 @@ class GroupCommit:
     def stop(self, timeout: float = 30.0) -> None:
         """Commit what was submitted, then stop the writers."""
         self._closed = True
-        for _ in self._threads:
+        self._stopping.set()
+        for _ in range(self.writers):
             self._queue.put(None)
         for thread in self._threads:
             thread.join(timeout=timeout)
         self._threads.clear()
 
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stopping = False
-            while len(batch) < self.max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
-            self._commit(batch)
-            if stopping:
-                return
-
-    def _commit(self, batch: list[tuple[Row, Future[int]]]) -> None:
+    def _connect(self) -> Connection | None:
         try:
-            ids = insert_rows(self.engine, [row for row, _ in batch])
+            connection = self.engine.connect()
+            if connection.dialect.name == "sqlite":
+                connection.exec_driver_sql("PRAGMA wal_autocheckpoint=0")  # see _checkpoints
+            connection.commit()  # end the transaction the statement began; each batch begins its own
+            return connection
+        except Exception:  # the database is away: the next batch tries again, and fails with 451
+            return None
+
+    def _run(self, ready: threading.Event) -> None:
+        connection = self._connect()
+        ready.set()
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                stopping = False
+                while len(batch) < self.max_batch:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        stopping = True
+                        break
+                    batch.append(item)
+                connection = self._commit(connection, batch)
+                if stopping:
+                    return
+        finally:
+            if connection is not None:
+                with suppress(Exception):
+                    connection.close()
+
+    def _commit(self, connection: Connection | None, batch: list[tuple[Row, Future[int]]]) -> Connection | None:
+        """Commit ``batch``; the connection to use next (a fresh one after a failure)."""
+        try:
+            if connection is None:
+                connection = self.engine.connect()
+            ids = insert_rows(connection, [row for row, _ in batch])
         except Exception as error:  # every row of the failed transaction: 451, never 250
             for _, future in batch:
                 future.set_exception(error)
-            return
+            if connection is not None:
+                with suppress(Exception):
+                    connection.invalidate()
+                    connection.close()
+            return self._connect()
         for (_, future), row_id in zip(batch, ids, strict=True):
             future.set_result(row_id)
+        return connection
+
+    def _checkpoints(self) -> None:
+        """SQLite: copy the write-ahead log into the database now and then, beside the writer."""
+        while not self._stopping.wait(CHECKPOINT_SECONDS):
+            with suppress(Exception), self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                connection.commit()

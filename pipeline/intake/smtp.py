@@ -18,8 +18,10 @@ by ``SIZE=`` at MAIL FROM or found during DATA, gets ``552 5.3.4``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import ssl
+import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -59,6 +61,7 @@ LIBRARY_REPLIES = {
 # Messages up to this size are encrypted on the event loop (tens of microseconds); larger ones in a
 # thread, so a 25 MiB message never holds up the other sessions.
 INLINE_ENCRYPT_BYTES = 256 * 1024
+LISTENER_SWITCH_SECONDS = 0.001  # see tune_listener_process
 
 # Per-session call limits for commands with no business being repeated; "*" is for the rest
 # (MAIL/RCPT/DATA: a relay may deliver many messages over one connection).
@@ -359,6 +362,20 @@ class IntakeController(Controller):
             ident="Plumm intake",
             tls_context=self.tls,
         )
+
+
+def tune_listener_process() -> None:
+    """For a process whose job is the listener (``plumm serve``), called once before it listens.
+
+    * What is loaded by now lives as long as the process: keep it out of the garbage collector's
+      full passes, which would otherwise walk it and stall every session for a few hundred ms.
+    * Switch threads every millisecond instead of every 5: the event loop is busy under load, and
+      a writer thread coming back from the database would wait up to 5 ms for the interpreter at
+      each step of a commit (measured: PostgreSQL accepted about half as many messages per second).
+    """
+    gc.collect()
+    gc.freeze()
+    sys.setswitchinterval(LISTENER_SWITCH_SECONDS)
 
 
 def build_controller(settings: Settings, engine: Engine, cipher: MultiFernet, hash_key: bytes) -> IntakeController:
