@@ -124,7 +124,9 @@ class Deployment:
 
     def worker(self, log: Path, **more: str) -> subprocess.Popen:
         with open(log, "ab") as err:
-            proc = subprocess.Popen([PLUMM, "worker"], env=self.env(**more), stdout=subprocess.DEVNULL, stderr=err)
+            proc = subprocess.Popen(
+                [PLUMM, "worker", "--processes", "1"], env=self.env(**more), stdout=subprocess.DEVNULL, stderr=err
+            )
         self.procs.append(proc)
         return proc
 

@@ -383,7 +383,11 @@ def test_three_real_worker_processes_and_a_cli_digest_send_each_acknowledgement_
         for i in range(3):
             with open(tmp_path / f"worker-{i}.log", "ab") as log:
                 env = environment(settings)
-                procs.append(subprocess.Popen([PLUMM, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=log))
+                procs.append(
+                    subprocess.Popen(
+                        [PLUMM, "worker", "--processes", "1"], env=env, stdout=subprocess.DEVNULL, stderr=log
+                    )
+                )
         assert wait_until(lambda: count(rt, store.Case) >= 4, 120)
         digest_run = subprocess.run([PLUMM, "digest"], env=environment(settings), capture_output=True, timeout=120)
         assert digest_run.returncode == 0

@@ -7,6 +7,8 @@ from a letter (``cases show`` prints the redacted letter, as a CSM sees it).
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +16,9 @@ import typer
 
 from pipeline import store
 from pipeline.cli import cases, operations, replay
-from pipeline.cli.common import State, err, out, runtime, setup_logging, stop_flag
+from pipeline.cli.common import State, err, log, out, runtime, setup_logging, stop_flag
+from pipeline.cli.processes import Child, Supervisor, worker_process
+from pipeline.config import Settings
 
 app = typer.Typer(
     help="Plumm intake: therapists' letters in, redacted cases out.",
@@ -57,62 +61,79 @@ def migrate() -> None:
     out.print("database is at the newest schema")
 
 
+Processes = Annotated[
+    int | None, typer.Option("--processes", help="worker processes (PLUMM_WORKER_PROCESSES; default: one per core)")
+]
+
+
+def _workers(settings: Settings, processes: int | None) -> list[Child]:
+    count = processes if processes is not None else settings.worker_processes or os.cpu_count() or 1
+    verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
+    return [Child(f"worker-{i + 1}", worker_process, (settings, verbose)) for i in range(count)]
+
+
 @app.command()
 def serve(
     smtp_host: Annotated[str | None, typer.Option(help="PLUMM_SMTP_HOST")] = None,
     smtp_port: Annotated[int | None, typer.Option(help="PLUMM_SMTP_PORT")] = None,
     intake_addresses: Annotated[str | None, typer.Option(help="PLUMM_INTAKE_ADDRESSES (comma-separated)")] = None,
     max_message_bytes: Annotated[int | None, typer.Option(help="PLUMM_MAX_MESSAGE_BYTES")] = None,
-    worker: Annotated[bool, typer.Option("--worker/--no-worker", help="also run a worker")] = True,
+    worker: Annotated[bool, typer.Option("--worker/--no-worker", help="also run workers")] = True,
+    processes: Processes = None,
 ) -> None:
-    """Run the SMTP listener (and a worker) until interrupted."""
+    """Run the SMTP listener, and workers in their own processes, until interrupted.
+
+    The listener runs in this process; each worker is a child process, restarted if it dies."""
     from pipeline.intake.smtp import build_controller, tune_listener_process
-    from pipeline.worker import Worker
+    from pipeline.runtime import Runtime
 
     settings = State.settings(
         smtp_host=smtp_host, smtp_port=smtp_port, intake_addresses=intake_addresses, max_message_bytes=max_message_bytes
     )
     store.migrate(settings.effective_database_url)
-    rt = runtime(settings) if worker else None
-    if rt is None:
-        from pipeline.runtime import Runtime
-
-        rt = Runtime(settings)
+    rt = Runtime(settings)
+    children = _workers(settings, processes) if worker else []
     controller = build_controller(settings, rt.engine, rt.cipher, rt.hash_key)
     tune_listener_process()
     controller.start()
     out.print(
         f"Plumm intake listening on smtp://{settings.smtp_host}:{settings.smtp_port} "
         f"for {', '.join(settings.intake_addresses)}; database {settings.effective_database_url.split(':')[0]}"
-        f"; worker {'on' if worker else 'off'}"
+        f"; {len(children)} worker process(es)"
     )
     stop = stop_flag()
+    code = 0
     try:
-        if worker:
-            Worker(rt).run(stop=stop.is_set)
-        else:
-            stop.wait()
+        code = Supervisor(children).run(stop)
     finally:
         controller.stop()
         out.print("stopped")
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("worker")
-def worker_cmd(once: Annotated[bool, typer.Option(help="process what is pending, then exit")] = False) -> None:
-    """Run a worker (several may run against one PostgreSQL database)."""
-    from pipeline.worker import Worker
-
+def worker_cmd(
+    once: Annotated[bool, typer.Option(help="process what is pending in this process, then exit")] = False,
+    processes: Processes = None,
+) -> None:
+    """Run workers, one per core by default (several hosts may run them against one PostgreSQL)."""
     settings = State.settings()
     store.migrate(settings.effective_database_url)
-    w = Worker(runtime(settings))
     if once:
+        from pipeline.worker import Worker
+
+        w = Worker(runtime(settings))
         count = 0
         while w.run_once():
             count += 1
         out.print(f"processed {count} message(s)")
         return
-    stop = stop_flag()
-    w.run(stop=stop.is_set)
+    children = _workers(settings, processes)
+    log.info("supervising %d worker process(es)", len(children))
+    code = Supervisor(children).run(stop_flag())
+    if code:
+        raise typer.Exit(code)
 
 
 def run() -> None:

@@ -1,0 +1,186 @@
+"""The supervisor under `plumm serve` and `plumm worker`: children restarted with a growing delay, a
+configuration error fatal, everything stopped on a signal, and children that die with a killed
+supervisor. Real processes; small child functions stand in for workers where the model is not the
+point, and the real commands are run where it is."""
+
+from __future__ import annotations
+
+import os
+import signal
+import smtplib
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import processes
+from pipeline.cli.processes import CONFIG_EXIT, Child, Supervisor
+from tests.conftest import free_port, plumm_environment
+
+PLUMM = str(Path(sys.executable).parent / "plumm")
+
+
+def exits_with(code: int) -> None:
+    raise SystemExit(code)
+
+
+def sleeps() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    time.sleep(300)
+
+
+def run_for(supervisor: Supervisor, seconds: float) -> int:
+    stop = threading.Event()
+    timer = threading.Timer(seconds, stop.set)
+    timer.start()
+    try:
+        return supervisor.run(stop)
+    finally:
+        timer.cancel()
+
+
+def test_a_child_that_dies_is_restarted_after_a_growing_delay(monkeypatch, caplog):
+    import re
+
+    monkeypatch.setattr(processes, "MAX_RESTART_SECONDS", 0.8)
+    child = Child("crashing", exits_with, (1,), delay=0.2)
+    caplog.set_level("ERROR", logger="plumm.supervisor")
+    stop = threading.Event()
+    watcher = threading.Thread(target=lambda: _wait(lambda: child.restarts >= 4, 60) and stop.set())
+    watcher.start()
+    assert Supervisor([child]).run(stop) == 0
+    watcher.join()
+    assert child.restarts >= 4 and set(child.history) == {1}
+    delays = [float(d) for d in re.findall(r"crashing exited with code 1; restarting in ([0-9.]+) s", caplog.text)]
+    assert delays[:4] == [0.2, 0.4, 0.8, 0.8]  # doubling, capped
+
+
+def test_a_configuration_error_stops_the_supervisor_with_its_code():
+    healthy = Child("healthy", sleeps)
+    broken = Child("broken", exits_with, (CONFIG_EXIT,), delay=0.1)
+    started = time.monotonic()
+    assert run_for(Supervisor([healthy, broken]), 30.0) == CONFIG_EXIT
+    assert time.monotonic() - started < 20
+    assert healthy.process is not None and healthy.process.exitcode is not None  # stopped too
+
+
+def test_stopping_terminates_every_child():
+    children = [Child(f"sleeper-{i}", sleeps) for i in range(2)]
+    assert run_for(Supervisor(children), 2.0) == 0
+    # stopped by SIGTERM: their handler exits 0, or the signal ends them if it came before it was set
+    assert all(c.process is not None and c.process.exitcode in (0, -signal.SIGTERM) for c in children)
+    assert all(c.restarts == 0 for c in children)
+
+
+def _children_of(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
+
+
+@pytest.fixture
+def env(tmp_path):
+    from cryptography.fernet import Fernet
+
+    from tests.conftest import fresh_database_url
+
+    return plumm_environment(
+        database_url=fresh_database_url("sqlite", tmp_path),
+        data_dir=tmp_path / "var",
+        vault_key=Fernet.generate_key().decode(),
+        hash_key="test-hash-key",
+        PLUMM_WORKER_POLL_SECONDS="0.2",
+    )
+
+
+@pytest.mark.slow
+def test_serve_restarts_a_killed_worker_and_stops_cleanly(env, tmp_path):
+    from tests.test_worker import letter_bytes
+
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(
+            [PLUMM, "serve", "--processes", "1"],
+            env={**env, "PLUMM_SMTP_PORT": str(port)},
+            stdout=subprocess.PIPE,
+            stderr=err,
+        )
+    try:
+        assert proc.stdout is not None and b"listening on" in proc.stdout.readline()
+        assert _wait(lambda: b"started" in log.read_bytes(), 120)
+        workers = [p for p in _children_of(proc.pid) if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        assert len(workers) == 1
+        os.kill(workers[0], signal.SIGKILL)
+        assert _wait(lambda: log.read_bytes().count(b" started") >= 2, 120)  # a new worker is up
+        assert b"worker-1 exited with code -9; restarting" in log.read_bytes()
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:  # and it does the work
+            client.sendmail("ada.lovegood@clinic.example", ["hello@heyplumm.com"], letter_bytes(1))
+        listing = lambda: (
+            subprocess.run(  # noqa: E731
+                [PLUMM, "cases", "list"], env=env, capture_output=True, text=True, check=True
+            ).stdout
+        )
+        assert _wait(lambda: "ready_for_assessment" in listing(), 120)
+        now = [p for p in _children_of(proc.pid) if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=90) == 0
+        assert not any(_alive(p) for p in now)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.slow
+def test_a_killed_worker_supervisor_takes_its_workers_with_it(env, tmp_path):
+    log = tmp_path / "worker.log"
+    with open(log, "wb") as err:
+        proc = subprocess.Popen([PLUMM, "worker", "--processes", "2"], env=env, stderr=err)
+    try:
+        assert _wait(lambda: len(_children_of(proc.pid)) >= 2, 60)
+        children = _children_of(proc.pid)
+        proc.kill()
+        proc.wait(timeout=10)
+        assert _wait(lambda: not any(_alive(p) for p in children), 30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.slow
+def test_serve_stops_with_exit_2_when_a_worker_finds_a_broken_rules_file(env, tmp_path):
+    import shutil
+
+    rules = tmp_path / "rules"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "rules", rules)
+    (rules / "sections.yaml").write_text("sections: [\n")
+    result = subprocess.run(
+        [PLUMM, "--rules-dir", str(rules), "serve", "--processes", "1"],
+        env={**env, "PLUMM_SMTP_PORT": str(free_port())},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 2
+    assert "sections.yaml" in result.stderr and "Traceback" not in result.stderr
