@@ -136,11 +136,11 @@ def test_serve_restarts_a_killed_worker_and_stops_cleanly(env, tmp_path):
         assert b"worker-1 exited with code -9; restarting" in log.read_bytes()
         with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:  # and it does the work
             client.sendmail("ada.lovegood@clinic.example", ["hello@heyplumm.com"], letter_bytes(1))
-        listing = lambda: (
-            subprocess.run(  # noqa: E731
-                [PLUMM, "cases", "list"], env=env, capture_output=True, text=True, check=True
-            ).stdout
-        )
+
+        def listing() -> str:
+            run = subprocess.run([PLUMM, "cases", "list"], env=env, capture_output=True, text=True, check=True)
+            return run.stdout
+
         assert _wait(lambda: "ready_for_assessment" in listing(), 120)
         now = [p for p in _children_of(proc.pid) if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
         proc.send_signal(signal.SIGTERM)
