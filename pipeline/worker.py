@@ -17,6 +17,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.exc import OperationalError
@@ -30,6 +31,7 @@ from pipeline.queue import INBOUND
 from pipeline.runtime import Runtime
 from pipeline.stages.extract import extract
 from pipeline.stages.identifiers import seed_identifiers
+from pipeline.stages.long_letters import PIECE_CHARS, assess_in_pieces, check_length, redact_in_pieces
 from pipeline.stages.parse import parse
 from pipeline.stages.sections import assess_sections
 
@@ -77,8 +79,17 @@ def _with_prior(known: KnownIdentifiers, prior: Prior) -> KnownIdentifiers:
     )
 
 
-def process(rt: Runtime, raw: bytes, *, find_prior: Callable[[ParsedMail], Prior] = lambda _m: Prior()) -> Processed:
-    """The data flow: parse, extract, seed identifiers, redact, verify, assess sections."""
+def process(
+    rt: Runtime,
+    raw: bytes,
+    *,
+    find_prior: Callable[[ParsedMail], Prior] = lambda _m: Prior(),
+    progress: Callable[[], None] = lambda: None,
+) -> Processed:
+    """The data flow: parse, extract, seed identifiers, redact, verify, assess sections.
+
+    A letter longer than one NLP piece is redacted and assessed in pieces, within a time budget per
+    million characters, calling ``progress`` between pieces (:mod:`pipeline.stages.long_letters`)."""
     try:
         mail = _stage("parse", parse, raw)
     except IntakeOutcome as outcome:
@@ -91,12 +102,22 @@ def process(rt: Runtime, raw: bytes, *, find_prior: Callable[[ParsedMail], Prior
             mail,
             time_budget_seconds=rt.settings.message_time_budget_seconds,
         )
+        _stage("extract", check_length, letter.text, max_chars=rt.settings.max_letter_chars)
         seeded = _stage("identifiers", seed_identifiers, mail, letter, vocabulary=rt.redactor.vocab)
         known = _with_prior(seeded, prior)
-        redaction = _stage("redact", rt.redactor.redact, letter.text, known, vault=prior.vault)
-        _stage("verify", rt.redactor.verify, redaction, known)
+        per_million = rt.settings.letter_seconds_per_million_chars
+        budget = max(rt.settings.message_time_budget_seconds, per_million * len(letter.text) / 1e6)
+        pieces: dict[str, Any] = {"deadline": time.monotonic() + budget, "progress": progress}
+        if len(letter.text) > PIECE_CHARS:
+            redaction = _stage("redact", redact_in_pieces, rt.redactor, letter.text, known, vault=prior.vault, **pieces)
+        else:
+            redaction = _stage("redact", rt.redactor.redact, letter.text, known, vault=prior.vault)
+            _stage("verify", rt.redactor.verify, redaction, known)
         combined = "\n\n".join((*prior.letters, redaction.text))
-        report = _stage("sections", assess_sections, combined, rules=rt.section_rules)
+        if len(combined) > PIECE_CHARS:
+            report = _stage("sections", assess_in_pieces, combined, rules=rt.section_rules, **pieces)
+        else:
+            report = _stage("sections", assess_sections, combined, rules=rt.section_rules)
     except IntakeOutcome as outcome:
         return Processed(mail=mail, outcome=outcome)
     return Processed(mail=mail, letter=letter, redaction=redaction, sections=report)
@@ -131,7 +152,9 @@ class Worker:
             return
         started = time.perf_counter()
         try:
-            processed = process(self.rt, raw, find_prior=lambda mail: find_prior(self.rt, mail))
+            processed = process(
+                self.rt, raw, find_prior=lambda mail: find_prior(self.rt, mail), progress=self._renewer(message_id)
+            )
         except StageFailed as failure:
             log.error(
                 "message %d: stage %s failed (%s), attempt %d", message_id, failure.stage, failure.error_type, attempts
@@ -152,6 +175,25 @@ class Worker:
         log.info(
             "message %d -> case %s in %.3fs", message_id, reference or "(lease lost)", time.perf_counter() - started
         )
+
+    def _renewer(self, message_id: int) -> Callable[[], None]:
+        """Between the pieces of a long letter: keep the lease, renewed every quarter of its length,
+        so no other worker takes the message while this one still works on it."""
+        lease = self.rt.settings.lease_seconds
+        last = [time.monotonic()]
+
+        def renew() -> None:
+            if time.monotonic() - last[0] < lease / 4:
+                return
+            last[0] = time.monotonic()
+            try:
+                queue.renew(
+                    self.rt.engine, INBOUND, message_id, self.worker_id, now=self.rt.clock(), lease_seconds=lease
+                )
+            except OperationalError as error:  # a blip: the next piece tries again; recording checks the lease
+                log.warning("message %d: lease not renewed (%s)", message_id, type(error).__name__)
+
+        return renew
 
     RECORD_RETRIES = 5
 
@@ -178,11 +220,33 @@ class Worker:
         delivery.deliver_pending(self.rt, worker_id=self.worker_id)
         return message_id is not None
 
+    def run_batch(self, size: int) -> bool:
+        """Claim up to ``size`` messages in one round trip, process them in turn, deliver pending
+        mail; True if any was processed. When the batch has taken half a lease (a long letter in
+        it), the messages not started yet are given back, for another worker to take now."""
+        claimed_at = time.monotonic()
+        ids = queue.claim_many(
+            self.rt.engine,
+            INBOUND,
+            worker_id=self.worker_id,
+            lease_seconds=self.rt.settings.lease_seconds,
+            now=self.rt.clock(),
+            limit=size,
+        )
+        for i, message_id in enumerate(ids):
+            if time.monotonic() - claimed_at > self.rt.settings.lease_seconds / 2:
+                for rest in ids[i:]:
+                    queue.release(self.rt.engine, INBOUND, rest, self.worker_id, now=self.rt.clock(), delay=timedelta())
+                break
+            self.handle(message_id)
+        delivery.deliver_pending(self.rt, worker_id=self.worker_id)
+        return bool(ids)
+
     def run(self, *, stop: Callable[[], bool] = lambda: False) -> None:
         log.info("worker %s started", self.worker_id)
         while not stop():
             try:
-                busy = self.run_once()
+                busy = self.run_batch(self.rt.settings.worker_claim_batch)
             except Exception as error:  # database blip: keep serving, never exit on one fault
                 log.error("worker loop error (%s); retrying", type(error).__name__)
                 busy = False

@@ -334,7 +334,7 @@ def drain_parse_only(dep: Deployment, monkeypatch, *, limit: int) -> int:
     from pipeline.models import LetterMissing
     from pipeline.stages.parse import parse
 
-    def parse_only(rt, raw, *, find_prior=None):
+    def parse_only(rt, raw, **_stages):
         return worker_module.Processed(mail=parse(raw), outcome=LetterMissing("fault-test-parse-only"))
 
     monkeypatch.setattr(worker_module, "process", parse_only)

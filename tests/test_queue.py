@@ -344,7 +344,7 @@ def test_three_workers_and_cli_digests_on_one_database_send_each_acknowledgement
     monkeypatch.setattr(
         worker_module,
         "process",
-        lambda rt, raw, *, find_prior=None: Processed(mail=parse(raw), outcome=LetterMissing("queue-test")),
+        lambda rt, raw, **_stages: Processed(mail=parse(raw), outcome=LetterMissing("queue-test")),
     )
     rt = Runtime(settings)
     sent = store_letters(rt, 40)

@@ -202,3 +202,55 @@ def test_hostile_messages_get_their_reasons_and_the_worker_keeps_serving(rt):
             ), stem
             assert rt.cipher.decrypt(row.raw_encrypted)  # raw bytes kept
         assert db.get(store.Case, db.get(store.InboundMessage, good).case_id).status == "ready_for_assessment"
+
+
+def _parse_only(monkeypatch, pause: float = 0.0) -> None:
+    """The real claim, lease and recording with only the parse stage (the NLP is not the point)."""
+    import time
+
+    import pipeline.worker as worker_module
+    from pipeline.models import LetterMissing, Processed
+    from pipeline.stages.parse import parse
+
+    def parse_only(rt, raw, **_stages):
+        time.sleep(pause)
+        return Processed(mail=parse(raw), outcome=LetterMissing("worker-test-parse-only"))
+
+    monkeypatch.setattr(worker_module, "process", parse_only)
+
+
+def test_a_batch_is_claimed_in_one_round_trip_and_each_message_recorded(rt, monkeypatch):
+    _parse_only(monkeypatch)
+    ids = [enqueue(rt, letter_bytes(n)) for n in range(6)]
+    worker = Worker(rt, worker_id="batcher")
+    assert worker.run_batch(4)
+    with store.session(rt.engine) as db:
+        statuses = dict(db.execute(select(store.InboundMessage.id, store.InboundMessage.status)).all())
+    assert [statuses[i] for i in ids] == ["done"] * 4 + ["pending"] * 2
+    assert worker.run_batch(4) and not worker.run_batch(4)
+    assert count(rt, store.Case) == 6
+
+
+def test_a_batch_that_took_half_a_lease_gives_the_rest_back(settings, monkeypatch):
+    rt = Runtime(settings.model_copy(update={"lease_seconds": 2.0}))
+    _parse_only(monkeypatch, pause=1.2)  # the first message takes more than half the lease
+    ids = [enqueue(rt, letter_bytes(n)) for n in range(3)]
+    assert Worker(rt, worker_id="slow").run_batch(3)
+    with store.session(rt.engine) as db:
+        rows = {r.id: r for r in db.execute(select(store.InboundMessage)).scalars()}
+    assert rows[ids[0]].status == "done"
+    assert all(rows[i].status == "pending" and rows[i].worker_id is None for i in ids[1:])
+    assert drain(Worker(rt, worker_id="other")) == 2  # claimable at once, by anyone
+
+
+def test_only_the_lease_holder_renews_its_lease(rt):
+    from pipeline import queue
+
+    message_id = enqueue(rt, letter_bytes())
+    assert Worker(rt, worker_id="holder").claim() == message_id
+    later = store.utcnow() + timedelta(seconds=600)
+    assert queue.renew(rt.engine, queue.INBOUND, message_id, "holder", now=later, lease_seconds=30)
+    assert not queue.renew(rt.engine, queue.INBOUND, message_id, "someone-else", now=later, lease_seconds=999)
+    with store.session(rt.engine) as db:
+        lease_until = store.aware(db.get(store.InboundMessage, message_id).lease_until)
+    assert abs((lease_until - later).total_seconds() - 30) < 1

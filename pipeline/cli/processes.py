@@ -17,6 +17,7 @@ workers, as it killed the one worker before there were several.
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import multiprocessing
 import os
@@ -153,4 +154,7 @@ def worker_process(settings: Any, verbose: bool) -> None:
     except Exception as error:  # the database away...: the type only (a message may name a path)
         logging.getLogger("plumm.worker").error("worker could not start (%s)", type(error).__name__)
         raise SystemExit(3) from None
+    # The model and rules live as long as the process: keep them out of the collector's full passes.
+    gc.collect()
+    gc.freeze()
     worker.run(stop=stop.is_set)
