@@ -188,3 +188,27 @@ def test_a_letter_over_the_readable_length_gets_awaiting_information_and_says_wh
     assert case.status == "awaiting_information" and case.reason == "letter-too-long"
     acknowledgement = load_cipher(rt.settings).decrypt(outbound.payload_encrypted).decode()
     assert "longer than we can read automatically" in re.sub(r"\s+", " ", acknowledgement)
+
+
+def test_a_1_5_mb_letter_becomes_a_case_asking_for_a_shorter_letter(settings):
+    """Over what the product reads (1,000,000 characters by default): a case with a stated outcome
+    and guidance, at once, never an internal error."""
+    from sqlalchemy import select
+
+    from bench.e2e import heavy_letter
+    from pipeline import store
+    from pipeline.runtime import Runtime
+    from pipeline.worker import Worker
+    from tests.test_worker import enqueue
+
+    rt = Runtime(settings.model_copy(update={"max_message_bytes": 26214400}))
+    assert rt.settings.max_letter_chars == 1_000_000
+    enqueue(rt, heavy_letter(1_500_000))
+    started = time.monotonic()
+    assert Worker(rt).run_once()
+    assert time.monotonic() - started < 120  # parse and extract only; no NLP on it
+    with store.session(rt.engine) as db:
+        case = db.execute(select(store.Case)).scalar_one()
+        message = db.execute(select(store.InboundMessage)).scalar_one()
+    assert (case.status, case.reason, case.reason_stage) == ("awaiting_information", "letter-too-long", "extract")
+    assert message.status == "done" and message.error_stage is None

@@ -184,3 +184,51 @@ def test_serve_stops_with_exit_2_when_a_worker_finds_a_broken_rules_file(env, tm
     )
     assert result.returncode == 2
     assert "sections.yaml" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_a_normal_letter_is_accepted_while_a_worker_chews_a_heavy_one(env, tmp_path):
+    """The listener is its own process: a worker busy with a 1.5 MB letter (read in pieces here: the
+    readable limit is raised for the test) does not hold up acceptance. The bound is generous (10 s,
+    on 2 cores shared with the worker and other tests) and only proves the listener is not blocked;
+    ``make bench`` measures the time."""
+    from sqlalchemy import select
+
+    from bench.e2e import heavy_letter
+    from pipeline import store
+    from tests.test_worker import letter_bytes
+
+    port = free_port()
+    with open(tmp_path / "serve.log", "wb") as err:
+        proc = subprocess.Popen(
+            [PLUMM, "serve", "--processes", "1"],
+            env={**env, "PLUMM_SMTP_PORT": str(port), "PLUMM_MAX_LETTER_CHARS": "2000000"},
+            stdout=subprocess.PIPE,
+            stderr=err,
+        )
+    engine = store.make_engine(env["PLUMM_DATABASE_URL"])
+    M = store.InboundMessage
+
+    def heavy_in_work() -> bool:
+        with store.session(engine) as db:
+            status = db.execute(select(M.status).where(M.size > 1_000_000)).scalar_one_or_none()
+        return status == store.MessageStatus.PROCESSING
+
+    try:
+        assert proc.stdout is not None and b"listening on" in proc.stdout.readline()
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
+            assert client.sendmail("ada.lovegood@clinic.example", ["hello@heyplumm.com"], heavy_letter(1_500_000)) == {}
+        assert _wait(heavy_in_work, 120)
+        started = time.monotonic()
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+            assert client.sendmail("ada.lovegood@clinic.example", ["hello@heyplumm.com"], letter_bytes(2)) == {}
+        accepted_within = time.monotonic() - started
+        assert heavy_in_work()  # the worker was still on the heavy letter all along
+        assert accepted_within < 10
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
