@@ -736,7 +736,7 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     for r in results.get("acceptance_vs_bare", []):
         out.append(
             {
-                "goal": f"{r['database']}: accepted/s >= {ACCEPT_RATIO_GOAL}x, p99 <= {P99_RATIO_GOAL}x the bare handler's",
+                "goal": f"{r['database']}: accepted/s >= {ACCEPT_RATIO_GOAL}x, p99 <= {P99_RATIO_GOAL}x the bare's",
                 "measured": f"{r['accept_ratio']:.2f}x, p99 {r['p99_ratio']:.2f}x",
                 "met": r["goal_met"],
             }
