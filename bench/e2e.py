@@ -241,6 +241,12 @@ class Fleet:
             time.sleep(0.1)
         raise BenchError(f"{n} worker(s) did not start within {timeout:.0f} s")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) so far of the listener and every worker process."""
+        pids = [p.pid for p in self.procs if p.poll() is None]
+        pids += [c for p in self.workers for c in _children(p.pid)]
+        return sum(_cpu_seconds(pid) for pid in pids)
+
     def worker_hwm_mib(self) -> list[float]:
         """VmHWM of every worker process (the supervisors' children)."""
         pids = [c for p in self.workers for c in _children(p.pid)]
@@ -261,10 +267,20 @@ class Fleet:
 
 
 def _children(pid: int) -> list[int]:
+    """The worker processes a supervisor spawned (not multiprocessing's resource tracker)."""
     try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        pids = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        return [c for c in pids if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
     except OSError:
         return []
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _vm_hwm_mib(pid: int | str = "self") -> float | None:
@@ -339,6 +355,7 @@ def throughput(kind: str, workers: int, batch: list[bytes], workdir: Path) -> di
         try:
             fleet.listener()
             fleet.start_workers(workers)
+            cpu_before = fleet.cpu_seconds()
             engine = store.make_engine(url)
             M = store.InboundMessage
             t0_wall = store.utcnow()
@@ -360,6 +377,7 @@ def throughput(kind: str, workers: int, batch: list[bytes], workdir: Path) -> di
                 rows = db.execute(select(M.received_at, M.processed_at).where(M.processed_at.is_not(None))).all()
                 cases = db.execute(select(func.count()).select_from(store.Case)).scalar_one()
             hwm = fleet.worker_hwm_mib()
+            cpu = fleet.cpu_seconds() - cpu_before
         finally:
             fleet.stop()
     if last is not None and last.tzinfo is None:
@@ -379,6 +397,10 @@ def throughput(kind: str, workers: int, batch: list[bytes], workdir: Path) -> di
         "received_to_recorded_p50_ms": _ms(_pct(per_letter, 0.5)),
         "worker_vm_hwm_mib": hwm,
         "worker_vm_hwm_max_mib": max(hwm) if hwm else None,
+        # Load-independent: CPU time of the listener and the workers per recorded letter, and the
+        # letters per second that makes on two cores with nothing else running (the senders excluded).
+        "cpu_ms_per_letter": round(cpu / done * 1000, 1) if done else None,
+        "two_idle_cores_letters_per_second": round(2 * done / cpu, 1) if cpu > 0 else None,
     }
 
 
@@ -805,7 +827,19 @@ def render(results: dict[str, Any]) -> str:
         f"letters (+{c['fixtures_skipped_long_lines']} skipped: lines over 998 bytes) and "
         f"{c['generated']} generated"
     ]
-    rows = [("pipeline", "database", "workers", "letters", "letters/s", "recv->case p50 ms", "VmHWM MiB (max)")]
+    rows = [
+        (
+            "pipeline",
+            "database",
+            "workers",
+            "letters",
+            "letters/s",
+            "CPU ms/letter",
+            "on 2 idle cores /s",
+            "recv->case p50 ms",
+            "VmHWM MiB (max)",
+        )
+    ]
     errors = [
         f"{r.get('database', r.get('pipeline'))}: {r['error']}"
         for r in results["throughput"] + results["latency"] + results["reference"]
@@ -821,6 +855,8 @@ def render(results: dict[str, Any]) -> str:
                 str(r["workers"]),
                 f"{r['recorded']}/{r['sent']}",
                 str(r["letters_per_second"]),
+                str(r["cpu_ms_per_letter"]),
+                str(r["two_idle_cores_letters_per_second"]),
                 str(r["received_to_recorded_p50_ms"]),
                 str(r["worker_vm_hwm_max_mib"]),
             )
@@ -829,7 +865,9 @@ def render(results: dict[str, Any]) -> str:
         if "error" in r:
             continue
         name = "plumm stages, in process" if r["pipeline"] == "ours" else "plain Presidio, in process"
-        rows.append((name, "-", "1", str(r["letters"]), str(r["letters_per_second"]), "-", str(r["vm_hwm_mib"])))
+        rows.append(
+            (name, "-", "1", str(r["letters"]), str(r["letters_per_second"]), "-", "-", "-", str(r["vm_hwm_mib"]))
+        )
     lines += _table(rows)
     lines.append("")
     lines += render_acceptance(results).splitlines()

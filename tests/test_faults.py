@@ -35,7 +35,7 @@ from sqlalchemy import select as sa_select
 
 from pipeline import store
 from pipeline.config import load_settings
-from tests.conftest import free_port, plumm_environment
+from tests.conftest import free_port, plumm_environment, replace_processing
 
 PLUMM = str(Path(sys.executable).parent / "plumm")
 SENDER = "ada.lovegood@clinic.example"
@@ -334,10 +334,10 @@ def drain_parse_only(dep: Deployment, monkeypatch, *, limit: int) -> int:
     from pipeline.models import LetterMissing
     from pipeline.stages.parse import parse
 
-    def parse_only(rt, raw, **_stages):
+    def parse_only(rt, raw):
         return worker_module.Processed(mail=parse(raw), outcome=LetterMissing("fault-test-parse-only"))
 
-    monkeypatch.setattr(worker_module, "process", parse_only)
+    replace_processing(monkeypatch, parse_only)
     worker = worker_module.Worker(worker_module.Runtime(dep.settings()), worker_id="fault-drain")
     n = 0
     deadline = time.monotonic() + 120

@@ -338,14 +338,11 @@ def test_three_workers_and_cli_digests_on_one_database_send_each_acknowledgement
     import pipeline.worker as worker_module
     from pipeline.models import LetterMissing, Processed
     from pipeline.stages.parse import parse
+    from tests.conftest import replace_processing
 
     handler, address = relay
     settings = settings.model_copy(update={"outbound_smtp": address, "worker_poll_seconds": 0.05})
-    monkeypatch.setattr(
-        worker_module,
-        "process",
-        lambda rt, raw, **_stages: Processed(mail=parse(raw), outcome=LetterMissing("queue-test")),
-    )
+    replace_processing(monkeypatch, lambda rt, raw: Processed(mail=parse(raw), outcome=LetterMissing("queue-test")))
     rt = Runtime(settings)
     sent = store_letters(rt, 40)
     stop = threading.Event()

@@ -24,6 +24,8 @@ Nothing here logs or raises with letter content.
 
 from __future__ import annotations
 
+from spacy.tokens import Doc
+
 from pipeline.models import SectionReport
 from pipeline.nlp import get_nlp
 from pipeline.stages.sections.checks import assess_section, heading_hits
@@ -36,16 +38,22 @@ from pipeline.stages.sections.sentences import (
     sentence_units,
 )
 
-__all__ = ["RULES_FILE", "SectionRules", "assess_sections", "load_section_rules"]
+__all__ = ["PARSE_WITHOUT", "RULES_FILE", "SectionRules", "assess_sections", "load_section_rules"]
 
 
-def assess_sections(text: str, *, rules: SectionRules) -> SectionReport:
-    """Assess the redacted letter ``text`` against ``rules``; deterministic, one spaCy parse."""
+# No named entities: the text is already redacted and no check reads them; the recogniser is half of
+# the model's time, and the tagger, parser and lemmas it leaves do not depend on it.
+PARSE_WITHOUT = ("ner",)
+
+
+def assess_sections(text: str, *, rules: SectionRules, doc: Doc | None = None) -> SectionReport:
+    """Assess the redacted letter ``text`` against ``rules``; deterministic, one spaCy parse.
+
+    ``doc`` is ``text`` parsed ahead without ``PARSE_WITHOUT`` (the worker parses several letters at
+    once with ``nlp.pipe``); without it the text is parsed here."""
     compiled = rules.compiled()
-    nlp = get_nlp()
-    # No named entities: the text is already redacted and no check reads them; the recogniser is half
-    # of the model's time, and the tagger, parser and lemmas it leaves do not depend on it.
-    doc = nlp(text, disable=["ner"])
+    if doc is None:
+        doc = get_nlp()(text, disable=list(PARSE_WITHOUT))
     units = polite_requests_are_statements(doc, sentence_units(doc, layout_boundaries(text)), compiled)
     headings, heading_tokens = heading_hits(doc, units, compiled, text)
     boundaries = {b.lower() for b in rules.clause_boundaries}
