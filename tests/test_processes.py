@@ -19,6 +19,7 @@ import pytest
 from pipeline.cli import processes
 from pipeline.cli.processes import CONFIG_EXIT, Child, Supervisor
 from tests.conftest import free_port, plumm_environment
+from tests.test_limits import wait_for
 
 PLUMM = str(Path(sys.executable).parent / "plumm")
 
@@ -49,7 +50,7 @@ def test_a_child_that_dies_is_restarted_after_a_growing_delay(monkeypatch, caplo
     child = Child("crashing", exits_with, (1,), delay=0.2)
     caplog.set_level("ERROR", logger="plumm.supervisor")
     stop = threading.Event()
-    watcher = threading.Thread(target=lambda: _wait(lambda: child.restarts >= 4, 60) and stop.set())
+    watcher = threading.Thread(target=lambda: wait_for(lambda: child.restarts >= 4, 60) and stop.set())
     watcher.start()
     assert Supervisor([child]).run(stop) == 0
     watcher.join()
@@ -89,15 +90,6 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
-
-
 @pytest.fixture
 def env(tmp_path):
     from cryptography.fernet import Fernet
@@ -128,11 +120,11 @@ def test_serve_restarts_a_killed_worker_and_stops_cleanly(env, tmp_path):
         )
     try:
         assert proc.stdout is not None and b"listening on" in proc.stdout.readline()
-        assert _wait(lambda: b"started" in log.read_bytes(), 120)
+        assert wait_for(lambda: b"started" in log.read_bytes(), 120)
         workers = [p for p in _children_of(proc.pid) if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
         assert len(workers) == 1
         os.kill(workers[0], signal.SIGKILL)
-        assert _wait(lambda: log.read_bytes().count(b" started") >= 2, 120)  # a new worker is up
+        assert wait_for(lambda: log.read_bytes().count(b" started") >= 2, 120)  # a new worker is up
         assert b"worker-1 exited with code -9; restarting" in log.read_bytes()
         with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:  # and it does the work
             client.sendmail("ada.lovegood@clinic.example", ["hello@heyplumm.com"], letter_bytes(1))
@@ -141,7 +133,7 @@ def test_serve_restarts_a_killed_worker_and_stops_cleanly(env, tmp_path):
             run = subprocess.run([PLUMM, "cases", "list"], env=env, capture_output=True, text=True, check=True)
             return run.stdout
 
-        assert _wait(lambda: "ready_for_assessment" in listing(), 120)
+        assert wait_for(lambda: "ready_for_assessment" in listing(), 120)
         now = [p for p in _children_of(proc.pid) if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=90) == 0
@@ -158,11 +150,11 @@ def test_a_killed_worker_supervisor_takes_its_workers_with_it(env, tmp_path):
     with open(log, "wb") as err:
         proc = subprocess.Popen([PLUMM, "worker", "--processes", "2"], env=env, stderr=err)
     try:
-        assert _wait(lambda: len(_children_of(proc.pid)) >= 2, 60)
+        assert wait_for(lambda: len(_children_of(proc.pid)) >= 2, 60)
         children = _children_of(proc.pid)
         proc.kill()
         proc.wait(timeout=10)
-        assert _wait(lambda: not any(_alive(p) for p in children), 30)
+        assert wait_for(lambda: not any(_alive(p) for p in children), 30)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -218,7 +210,7 @@ def test_a_normal_letter_is_accepted_while_a_worker_chews_a_heavy_one(env, tmp_p
         assert proc.stdout is not None and b"listening on" in proc.stdout.readline()
         with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
             assert client.sendmail("ada.lovegood@clinic.example", ["hello@heyplumm.com"], heavy_letter(1_500_000)) == {}
-        assert _wait(heavy_in_work, 120)
+        assert wait_for(heavy_in_work, 120)
         started = time.monotonic()
         with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
             assert client.sendmail("ada.lovegood@clinic.example", ["hello@heyplumm.com"], letter_bytes(2)) == {}
