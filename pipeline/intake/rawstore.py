@@ -14,9 +14,11 @@ from __future__ import annotations
 import errno
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import MultiFernet
@@ -30,8 +32,11 @@ Row = dict[str, Any]
 # Writer threads on PostgreSQL: enough that a commit in flight never holds back the next batch,
 # well within the engine's pool (5 + 5 overflow).
 POSTGRES_WRITERS = 3
-# SQLite: how often the listener's checkpointer copies the write-ahead log into the database.
-CHECKPOINT_SECONDS = 1.0
+# SQLite: the listener's checkpointer copies the write-ahead log into the database once the writer
+# has been idle this long (its fsync of the database slows a commit's fsync running beside it), or
+# at once when the log has grown past CHECKPOINT_WAL_BYTES (a log that is never copied only grows).
+CHECKPOINT_IDLE_SECONDS = 0.5
+CHECKPOINT_WAL_BYTES = 64 * 1024 * 1024
 
 
 def storage_failure_reason(exc: BaseException) -> str:
@@ -125,7 +130,8 @@ class GroupCommit:
     its connection, opened at start (no connect or pool ping on the way of the first messages) and
     opened again after a failure. On SQLite the writer never checkpoints the write-ahead log itself
     (a checkpoint at a commit holds that commit's messages for the time of an fsync of the whole
-    database): a checkpointer thread does it beside it, which SQLite allows while writes go on.
+    database): a checkpointer thread does it beside it, which SQLite allows while writes go on, when
+    the writer is idle (see ``CHECKPOINT_IDLE_SECONDS``).
     """
 
     def __init__(self, engine: Engine, *, writers: int | None = None, max_batch: int = 100) -> None:
@@ -136,6 +142,7 @@ class GroupCommit:
         self._threads: list[threading.Thread] = []
         self._closed = False
         self._stopping = threading.Event()
+        self._last_commit = 0.0  # time.monotonic() of the last commit; 0.0: nothing to checkpoint
 
     def start(self) -> None:
         ready = [threading.Event() for _ in range(self.writers)]
@@ -168,13 +175,16 @@ class GroupCommit:
             thread.join(timeout=timeout)
         self._threads.clear()
 
+    def _open(self) -> Connection:
+        connection = self.engine.connect()
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("PRAGMA wal_autocheckpoint=0")  # see _checkpoints
+        connection.commit()  # end the transaction the statement began; each batch begins its own
+        return connection
+
     def _connect(self) -> Connection | None:
         try:
-            connection = self.engine.connect()
-            if connection.dialect.name == "sqlite":
-                connection.exec_driver_sql("PRAGMA wal_autocheckpoint=0")  # see _checkpoints
-            connection.commit()  # end the transaction the statement began; each batch begins its own
-            return connection
+            return self._open()
         except Exception:  # the database is away: the next batch tries again, and fails with 451
             return None
 
@@ -206,10 +216,11 @@ class GroupCommit:
                     connection.close()
 
     def _commit(self, connection: Connection | None, batch: list[tuple[Row, Future[int]]]) -> Connection | None:
-        """Commit ``batch``; the connection to use next (a fresh one after a failure)."""
+        """Commit ``batch``; the connection to use next (None after a failure: the next batch
+        connects again, so a database that does not answer costs each batch one connect timeout)."""
         try:
             if connection is None:
-                connection = self.engine.connect()
+                connection = self._open()
             ids = insert_rows(connection, [row for row, _ in batch])
         except Exception as error:  # every row of the failed transaction: 451, never 250
             for _, future in batch:
@@ -218,14 +229,26 @@ class GroupCommit:
                 with suppress(Exception):
                     connection.invalidate()
                     connection.close()
-            return self._connect()
+            return None
+        self._last_commit = time.monotonic()
         for (_, future), row_id in zip(batch, ids, strict=True):
             future.set_result(row_id)
         return connection
 
     def _checkpoints(self) -> None:
-        """SQLite: copy the write-ahead log into the database now and then, beside the writer."""
-        while not self._stopping.wait(CHECKPOINT_SECONDS):
+        """SQLite: copy the write-ahead log into the database when the writer is idle, beside it."""
+        wal = Path(f"{self.engine.url.database}-wal")
+        while not self._stopping.wait(CHECKPOINT_IDLE_SECONDS / 5):
+            last = self._last_commit
+            idle = last and time.monotonic() - last >= CHECKPOINT_IDLE_SECONDS
+            try:
+                large = wal.stat().st_size > CHECKPOINT_WAL_BYTES
+            except OSError:
+                large = False
+            if not (idle or large):
+                continue
             with suppress(Exception), self.engine.connect() as connection:
                 connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
                 connection.commit()
+            if self._last_commit == last:
+                self._last_commit = 0.0  # copied: nothing new until the next commit
