@@ -3,12 +3,13 @@
 ``process`` is the data flow of DESIGN.md in one function; it touches no database.
 ``process_many`` is the same for the messages a worker claimed together: the model reads their
 letters in one batch (``nlp.pipe``) and a long letter, read in pieces, comes after the others.
-``Worker`` claims messages from the inbound queue (:mod:`pipeline.queue`: a lease, ``FOR UPDATE
-SKIP LOCKED`` on PostgreSQL, a compare-and-set update everywhere), runs ``process``, and records
-the case, its acknowledgement and the message's end in one transaction, guarded by the lease so a
-message is recorded exactly once. Business outcomes (``IntakeOutcome``) become cases; any other
+``Worker`` claims messages from the inbound queue, a few per round trip (:mod:`pipeline.queue`: a
+lease, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a compare-and-set update everywhere), runs
+``process_many`` on them, and records each case, its acknowledgement and the message's end in one
+transaction, guarded by the lease so a message is recorded exactly once; a long letter's lease is
+renewed between its pieces. Business outcomes (``IntakeOutcome``) become cases; any other
 exception is a bug: the message is released with a backoff, and after ``max_attempts`` it is
-quarantined with the stage that failed (Mailman's shunt). Between messages the worker delivers
+quarantined with the stage that failed (Mailman's shunt). Between batches the worker delivers
 due outbound mail (:mod:`pipeline.outbound.delivery`, the same queue discipline).
 """
 
