@@ -127,6 +127,21 @@ def test_sections_are_assessed_in_pieces_and_the_first_hit_wins(redactor):
     assert missing.as_flags() == {"needs": True, "recommendation": False}
 
 
+def test_a_piece_the_sections_stage_refuses_counts_for_nothing_unless_all_are(monkeypatch):
+    from pipeline.models import LetterMissing, SectionReport, SectionVerdict
+
+    def assess(text, *, rules):
+        if "ask" not in text:
+            raise LetterMissing("no-letter-found", stage="sections")
+        return SectionReport(verdicts=(SectionVerdict(id="recommendation", title="R", present=True),))
+
+    monkeypatch.setattr(long_letters, "assess_sections", assess)
+    report = assess_in_pieces("notes.\n\n" * 30 + "the ask.\n", rules=None, limit=50)
+    assert report.as_flags() == {"recommendation": True}
+    with pytest.raises(LetterMissing):
+        assess_in_pieces("notes.\n\n" * 30, rules=None, limit=50)
+
+
 def test_past_the_deadline_the_letter_is_too_long(redactor):
     text = session_notes(20)
     with pytest.raises(LetterTooLong) as refused:

@@ -8,7 +8,8 @@ each piece continues the numbering and reuses the placeholders of the pieces bef
 a piece again the final vault where an identifier found later still shows in it, and verifies the
 whole (:class:`~pipeline.models.RedactionUnverified` as for any letter).
 :func:`assess_in_pieces` assesses the sections of each piece and keeps, per section, the first
-piece where it is present (the sessions and period from the first piece stating them).
+piece where it is present (the sessions and period from the first piece stating them); a piece the
+sections stage refuses (no letter in it) counts for nothing, unless every piece is refused.
 
 Both check a deadline between pieces and call ``progress`` after each (the worker renews its lease
 there): past the deadline the letter is :class:`~pipeline.models.LetterTooLong`, as is a text over
@@ -24,6 +25,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from pipeline.models import (
+    IntakeOutcome,
     KnownIdentifiers,
     LetterTooLong,
     Redaction,
@@ -143,9 +145,15 @@ def assess_in_pieces(
 ) -> SectionReport:
     """The sections of a long redacted text, piece by piece. See the module contract."""
     reports = []
+    refusals: list[IntakeOutcome] = []
     for part in pieces(text, limit=limit):
-        reports.append(assess_sections(part, rules=rules))
+        try:
+            reports.append(assess_sections(part, rules=rules))
+        except IntakeOutcome as outcome:  # a piece that reads as no letter at all says nothing here
+            refusals.append(outcome)
         _checkpoint(deadline, progress, "sections")
+    if not reports:  # no piece is: that is the letter's outcome
+        raise refusals[0]
     verdicts: list[SectionVerdict] = []
     for i, first in enumerate(reports[0].verdicts):
         present = [r.verdicts[i] for r in reports if r.verdicts[i].present]
