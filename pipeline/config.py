@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     ack_limit_per_hour: int = Field(5, ge=0)
 
     worker_poll_seconds: float = Field(0.5, gt=0)
+    worker_processes: int = Field(0, ge=0)  # per `plumm serve` / `plumm worker`; 0 = one per core
+    worker_claim_batch: int = Field(4, ge=1)  # messages a worker claims in one round trip
     lease_seconds: float = Field(300.0, gt=0)
     max_attempts: int = Field(3, ge=1)
     # Outbound mail retries like an MTA (RFC 5321 section 4.5.4.1): a refused or unreachable relay
@@ -69,6 +71,12 @@ class Settings(BaseSettings):
     outbound_retry_max_seconds: float = Field(1800.0, gt=0)
     outbound_give_up_hours: float = Field(96.0, gt=0)
     message_time_budget_seconds: float = Field(60.0, gt=0)
+    # Long letters: the text the product reads at most (about 300 pages; a letter is a few pages),
+    # and the time its NLP may take per million characters (in pieces, see
+    # pipeline.stages.long_letters; measured 100-300 s on 2 busy cores). Over either, the sender is
+    # asked for a shorter letter (awaiting_information, letter-too-long).
+    max_letter_chars: int = Field(1_000_000, ge=10_000)
+    letter_seconds_per_million_chars: float = Field(300.0, gt=0)
 
     retention_days: int = Field(365, ge=1)  # raw messages and vaults of cases closed longer are deleted
 

@@ -55,6 +55,14 @@ class LetterMissing(IntakeOutcome):
         super().__init__(reason, status=CaseStatus.AWAITING_INFORMATION, stage=stage)
 
 
+class LetterTooLong(IntakeOutcome):
+    """A letter longer than the product reads (by length, or by the time its pieces took) ->
+    awaiting_information: the sender is asked for the letter on its own, shorter."""
+
+    def __init__(self, reason: str = "letter-too-long", *, stage: str = "redact") -> None:
+        super().__init__(reason, status=CaseStatus.AWAITING_INFORMATION, stage=stage)
+
+
 class RedactionUnverified(IntakeOutcome):
     """Verification found an identifier in the redacted text -> quarantined (fail closed)."""
 

@@ -9,13 +9,15 @@ Oban. Every sender of work uses these functions; nothing reads pending rows with
        \\-------------------------- requeue (an operator) ---------------------------/
 
 * :func:`claim` takes one row that is pending and due (``not_before`` passed), or leased with an
-  expired lease (its worker died), and leases it to one worker: ``SELECT ... FOR UPDATE SKIP
+  expired lease (its worker died), and leases it to one worker (:func:`claim_many`: several rows in
+  one round trip): ``SELECT ... FOR UPDATE SKIP
   LOCKED`` on PostgreSQL, so concurrent claimants never wait on one another, then a compare-and-set
   ``UPDATE`` on the same condition on every database, so exactly one claimant wins where SKIP
   LOCKED does not exist (SQLite). Each claim counts an attempt.
 * :func:`hold` is the first statement of the transaction that writes a row's outcome: an ``UPDATE``
   that matches only while we still hold the lease. It takes the row lock (PostgreSQL) or the write
   lock (SQLite) before anything else is written, so an outcome is written once, by the lease holder.
+* :func:`renew` extends a lease still in use (a long letter's pieces), from the holder only.
 * :func:`finish`, :func:`release` and :func:`fail` end a lease (done, retry later, final failure);
   :func:`requeue` puts failed rows back for an operator; :func:`rows` lists them.
 * :func:`backoff` is exponential and capped: ``base * 2**(attempts-1)``, at most ``cap``.
@@ -96,30 +98,39 @@ def _rowcount(result: Any) -> int:
 
 def claim(engine: Engine, q: Queue, *, worker_id: str, lease_seconds: float, now: datetime) -> int | None:
     """Lease one due row to ``worker_id``; its id, or None when nothing is due (or another won)."""
+    ids = claim_many(engine, q, worker_id=worker_id, lease_seconds=lease_seconds, now=now, limit=1)
+    return ids[0] if ids else None
+
+
+def claim_many(
+    engine: Engine, q: Queue, *, worker_id: str, lease_seconds: float, now: datetime, limit: int
+) -> list[int]:
+    """Lease up to ``limit`` due rows to ``worker_id`` in one transaction; their ids, oldest first
+    (fewer, or none, when fewer are due or another claimant won some)."""
     M = _columns(q)
     claimable = _claimable(q, now)
     with store.session(engine) as db:
-        query = select(col(M.id)).where(claimable).order_by(col(M.id)).limit(1)
+        query = select(col(M.id)).where(claimable).order_by(col(M.id)).limit(limit)
         if store.is_postgres(engine):
             query = query.with_for_update(skip_locked=True)
-        row_id = db.execute(query).scalar_one_or_none()
-        if row_id is None:
-            return None
-        # Compare-and-set: only one claimant can move this row into its lease.
-        won = _rowcount(
-            db.execute(
-                update(M)
-                .where(col(M.id) == row_id, claimable)
-                .values(
-                    status=q.leased,
-                    lease_until=now + timedelta(seconds=lease_seconds),
-                    worker_id=worker_id,
-                    attempts=col(M.attempts) + 1,
-                )
+        candidates = [int(i) for i in db.execute(query).scalars()]
+        if not candidates:
+            return []
+        # Compare-and-set: only one claimant can move a row into its lease.
+        won = db.execute(
+            update(M)
+            .where(col(M.id).in_(candidates), claimable)
+            .values(
+                status=q.leased,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                worker_id=worker_id,
+                attempts=col(M.attempts) + 1,
             )
+            .returning(col(M.id))
         )
+        ids = sorted(int(i) for i in won.scalars())
         db.commit()
-        return int(row_id) if won == 1 else None
+        return ids
 
 
 def hold(db: Session, q: Queue, row_id: int, worker_id: str) -> Any:
@@ -136,6 +147,21 @@ def hold(db: Session, q: Queue, row_id: int, worker_id: str) -> Any:
     if touched != 1:
         return None
     return db.get(M, row_id, populate_existing=True)
+
+
+def renew(engine: Engine, q: Queue, row_id: int, worker_id: str, *, now: datetime, lease_seconds: float) -> bool:
+    """Extend the lease ``worker_id`` holds on a row (a long letter still in work); False if lost."""
+    M = _columns(q)
+    with store.session(engine) as db:
+        touched = _rowcount(
+            db.execute(
+                update(M)
+                .where(col(M.id) == row_id, col(M.status) == q.leased, col(M.worker_id) == worker_id)
+                .values(lease_until=now + timedelta(seconds=lease_seconds))
+            )
+        )
+        db.commit()
+        return touched == 1
 
 
 def finish(db: Session, q: Queue, row: Row, *, status: str | None = None) -> None:

@@ -192,3 +192,22 @@ def drain_worker(rt, *, rounds: int = 200) -> None:
         if not worker.run_once():
             return
     raise AssertionError("worker did not become idle")
+
+
+def replace_processing(monkeypatch, per_message) -> None:
+    """Stand in for the worker's stages: ``per_message(rt, raw)`` returns a ``Processed`` (or raises
+    ``StageFailed``) for each message the real worker claims, leases and records."""
+    import pipeline.worker as worker_module
+
+    def processing(rt, raws, *, on_result=lambda _i, _r: None, **_stages):
+        results = []
+        for index, raw in enumerate(raws):
+            try:
+                result = per_message(rt, raw)
+            except worker_module.StageFailed as failure:
+                result = failure
+            on_result(index, result)
+            results.append(result)
+        return results
+
+    monkeypatch.setattr(worker_module, "process_many", processing)

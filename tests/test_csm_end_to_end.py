@@ -26,7 +26,7 @@ from pipeline.models import CaseStatus
 from pipeline.outbound import delivery
 from pipeline.runtime import Runtime
 from pipeline.worker import StageFailed
-from tests.conftest import FIXTURES, drain_worker, expected, send_over_smtp
+from tests.conftest import FIXTURES, drain_worker, expected, replace_processing, send_over_smtp
 
 pytestmark = pytest.mark.slow
 S = CaseStatus
@@ -234,7 +234,7 @@ def test_a_reprocessed_quarantined_message_updates_its_own_case(rt, listener, mo
     def broken(*_args, **_kwargs):
         raise StageFailed("redact", KeyError("boom"))
 
-    monkeypatch.setattr("pipeline.worker.process", broken)
+    replace_processing(monkeypatch, broken)
     send(rt, letter_with_client_address(), THERAPIST)
     drain(rt)
     case = the_case(rt)
@@ -258,7 +258,7 @@ def test_a_reprocessed_message_that_fails_again_stays_with_its_case(rt, listener
     def broken(*_args, **_kwargs):
         raise StageFailed("redact", KeyError("boom"))
 
-    monkeypatch.setattr("pipeline.worker.process", broken)
+    replace_processing(monkeypatch, broken)
     send(rt, letter_with_client_address(), THERAPIST)
     drain(rt)
     case = the_case(rt)

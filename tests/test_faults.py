@@ -35,7 +35,7 @@ from sqlalchemy import select as sa_select
 
 from pipeline import store
 from pipeline.config import load_settings
-from tests.conftest import free_port, plumm_environment
+from tests.conftest import free_port, plumm_environment, replace_processing
 
 PLUMM = str(Path(sys.executable).parent / "plumm")
 SENDER = "ada.lovegood@clinic.example"
@@ -124,7 +124,9 @@ class Deployment:
 
     def worker(self, log: Path, **more: str) -> subprocess.Popen:
         with open(log, "ab") as err:
-            proc = subprocess.Popen([PLUMM, "worker"], env=self.env(**more), stdout=subprocess.DEVNULL, stderr=err)
+            proc = subprocess.Popen(
+                [PLUMM, "worker", "--processes", "1"], env=self.env(**more), stdout=subprocess.DEVNULL, stderr=err
+            )
         self.procs.append(proc)
         return proc
 
@@ -332,10 +334,10 @@ def drain_parse_only(dep: Deployment, monkeypatch, *, limit: int) -> int:
     from pipeline.models import LetterMissing
     from pipeline.stages.parse import parse
 
-    def parse_only(rt, raw, *, find_prior=None):
+    def parse_only(rt, raw):
         return worker_module.Processed(mail=parse(raw), outcome=LetterMissing("fault-test-parse-only"))
 
-    monkeypatch.setattr(worker_module, "process", parse_only)
+    replace_processing(monkeypatch, parse_only)
     worker = worker_module.Worker(worker_module.Runtime(dep.settings()), worker_id="fault-drain")
     n = 0
     deadline = time.monotonic() + 120

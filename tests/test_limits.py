@@ -279,6 +279,25 @@ def test_starttls_is_offered_with_a_certificate_and_mail_flows_over_it(tmp_path)
     assert wait_for(lambda: controller.gate.count == 0)  # one slot per connection, STARTTLS or not
 
 
+def test_a_second_starttls_inside_tls_gets_503_and_no_traceback(tmp_path, caplog):
+    cert, key = self_signed(tmp_path)
+    settings = make_settings(tmp_path, tls_cert=cert, tls_key=key)
+    context = ssl.create_default_context(cafile=str(cert))
+    context.check_hostname = False
+    caplog.set_level("DEBUG")
+    with listening(settings) as (_controller, engine), smtplib.SMTP("127.0.0.1", settings.smtp_port, timeout=10) as c:
+        c.ehlo()
+        assert c.starttls(context=context)[0] == 220
+        c.ehlo()
+        assert not c.has_extn("auth")  # no authentication is configured, inside TLS either
+        code, text = c.docmd("STARTTLS")
+        assert code == 503 and text.startswith(b"5.5.1")
+        assert c.noop()[0] == 250  # the TLS session goes on
+        assert c.sendmail("ada.lovegood@clinic.example", ["hello@heyplumm.com"], letter_bytes(3)) == {}
+    assert stored(engine) == 1
+    assert not [r for r in caplog.records if r.exc_info or r.levelname in ("ERROR", "CRITICAL")]
+
+
 def test_starttls_is_not_offered_without_a_certificate(tmp_path):
     settings = make_settings(tmp_path)
     with listening(settings) as _, smtplib.SMTP("127.0.0.1", settings.smtp_port, timeout=10) as c:

@@ -340,14 +340,11 @@ def test_three_workers_and_cli_digests_on_one_database_send_each_acknowledgement
     import pipeline.worker as worker_module
     from pipeline.models import LetterMissing, Processed
     from pipeline.stages.parse import parse
+    from tests.conftest import replace_processing
 
     handler, address = relay
     settings = settings.model_copy(update={"outbound_smtp": address, "worker_poll_seconds": 0.05})
-    monkeypatch.setattr(
-        worker_module,
-        "process",
-        lambda rt, raw, *, find_prior=None: Processed(mail=parse(raw), outcome=LetterMissing("queue-test")),
-    )
+    replace_processing(monkeypatch, lambda rt, raw: Processed(mail=parse(raw), outcome=LetterMissing("queue-test")))
     rt = Runtime(settings)
     sent = store_letters(rt, 40)
     stop = threading.Event()
@@ -385,7 +382,11 @@ def test_three_real_worker_processes_and_a_cli_digest_send_each_acknowledgement_
         for i in range(3):
             with open(tmp_path / f"worker-{i}.log", "ab") as log:
                 env = environment(settings)
-                procs.append(subprocess.Popen([PLUMM, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=log))
+                procs.append(
+                    subprocess.Popen(
+                        [PLUMM, "worker", "--processes", "1"], env=env, stdout=subprocess.DEVNULL, stderr=log
+                    )
+                )
         assert wait_until(lambda: count(rt, store.Case) >= 4, 120)
         digest_run = subprocess.run([PLUMM, "digest"], env=environment(settings), capture_output=True, timeout=120)
         assert digest_run.returncode == 0

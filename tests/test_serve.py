@@ -77,3 +77,30 @@ def healthz(port: int, *, deadline: float) -> int:
             pass
         time.sleep(0.3)
     return status
+
+
+UNREACHABLE = {
+    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:{port}/test",  # nothing listens there
+    "sqlite": "sqlite:////proc/plumm-no-such-folder/plumm.db",  # a folder nobody can create
+}
+
+
+@pytest.mark.parametrize("kind", sorted(UNREACHABLE))
+@pytest.mark.parametrize(
+    "command",
+    [["migrate"], ["cases", "list"], ["inbound", "list"], ["outbox", "list"], ["digest"], ["worker"], ["serve"]],
+    ids=lambda c: " ".join(c),
+)
+def test_an_unreachable_database_is_one_line_and_exit_2_for_every_command(tmp_path, kind, command):
+    from tests.conftest import plumm_environment
+
+    url = UNREACHABLE[kind].format(port=free_port())
+    env = plumm_environment(
+        database_url=url, data_dir=tmp_path / "var", vault_key="", hash_key="h", PLUMM_SMTP_PORT=str(free_port())
+    )
+    result = subprocess.run([PLUMM, *command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert lines[0].startswith("plumm: the database cannot be used: ") and "PLUMM_DATABASE_URL" in lines[0]
+    assert "127.0.0.1" not in lines[0] and "/proc" not in lines[0]  # the reason by its code, never the URL

@@ -77,14 +77,60 @@ def test_oversize_message_gets_552(settings, listener):
         c.mail("ada@clinic.example")
         c.rcpt("hello@heyplumm.com")
         code, text = c.data(msg.as_bytes(policy=SMTP_POLICY))
-    assert code == 552, text
+    assert code == 552 and b"5.3.4" in text, text
     assert stored(engine) == 0
+
+
+def test_a_declared_size_over_the_limit_is_refused_at_mail_from(settings, listener):
+    _, engine = listener
+    with client(settings) as c:
+        c.ehlo()
+        assert int(c.esmtp_features["size"]) == settings.max_message_bytes
+        code, text = c.mail("ada@clinic.example", [f"SIZE={settings.max_message_bytes + 1}"])
+        assert code == 552 and text.startswith(b"5.3.4"), text
+        code, _ = c.mail("ada@clinic.example", [f"SIZE={settings.max_message_bytes}"])  # at the limit: fine
+        assert code == 250
+    assert stored(engine) == 0
+
+
+def test_ehlo_advertises_pipelining_and_no_auth(settings, listener):
+    with client(settings) as c:
+        c.ehlo()
+        assert c.has_extn("pipelining")
+        assert not c.has_extn("auth")
+        code, text = c.docmd("AUTH", "PLAIN AGFkYQBzZWNyZXQ=")
+        assert code == 502 and text.startswith(b"5.5.1")
+
+
+def test_pipelined_commands_are_answered_in_order_and_the_message_is_stored(settings, listener):
+    import socket
+
+    _, engine = listener
+    body = letter(7).as_bytes(policy=SMTP_POLICY)
+    with socket.create_connection((settings.smtp_host, settings.smtp_port), timeout=10) as sock:
+        replies = sock.makefile("rb")
+
+        def reply() -> bytes:
+            lines = [replies.readline()]
+            while lines[-1][3:4] == b"-":
+                lines.append(replies.readline())
+            return lines[-1]
+
+        assert reply().startswith(b"220")
+        sock.sendall(b"EHLO client.example\r\n")
+        assert reply().startswith(b"250 ")
+        # RFC 2920: the client sends MAIL, RCPT and DATA in one go and reads the replies after.
+        sock.sendall(b"MAIL FROM:<ada@clinic.example>\r\nRCPT TO:<hello@heyplumm.com>\r\nDATA\r\n")
+        assert [reply()[:3] for _ in range(3)] == [b"250", b"250", b"354"]
+        sock.sendall(body + b".\r\nQUIT\r\n")
+        assert [reply()[:3] for _ in range(2)] == [b"250", b"221"]
+    assert stored(engine) == 1
 
 
 def test_storage_failure_answers_451_without_exception_text(settings, listener):
     controller, engine = listener
 
-    def broken(*_args):
+    async def broken(*_args):
         raise OSError("disk full: /secret/path Sarah Example")
 
     controller.intake.persist = broken
@@ -96,6 +142,60 @@ def test_storage_failure_answers_451_without_exception_text(settings, listener):
     assert code == 451 and b"4.3.0" in text
     assert b"Sarah" not in text and b"disk" not in text
     assert stored(engine) == 0
+
+
+def test_a_failed_group_commit_answers_451_to_every_message_in_it(settings, listener, monkeypatch):
+    from pipeline.intake import rawstore
+
+    _, engine = listener
+
+    def refuse(_connection, rows):
+        raise OSError("no space left")
+
+    monkeypatch.setattr(rawstore, "insert_rows", refuse)
+
+    def send(n: int) -> int:
+        with client(settings) as c:
+            c.ehlo()
+            c.mail("ada@clinic.example")
+            c.rcpt("hello@heyplumm.com")
+            return c.data(letter(n).as_bytes(policy=SMTP_POLICY))[0]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(send, range(16)))
+    assert codes == [451] * 16
+    assert stored(engine) == 0
+
+
+def test_the_group_commit_stores_concurrent_messages_in_shared_transactions(settings):
+    from cryptography.fernet import Fernet, MultiFernet
+
+    from pipeline.intake import rawstore
+
+    engine = store.make_engine(settings.effective_database_url)
+    commit = rawstore.GroupCommit(engine)
+    cipher = MultiFernet([Fernet(Fernet.generate_key())])
+    transactions = []
+    original = rawstore.insert_rows
+
+    def counted(connection, rows):
+        transactions.append(len(rows))
+        return original(connection, rows)
+
+    rawstore.insert_rows = counted
+    try:
+        rows = [rawstore.message_row(cipher, b"k", b"message %d" % n, 1, "127.0.0.1", "a@b.example") for n in range(60)]
+        futures = [commit.submit(row) for row in rows]  # queued before the writer starts: it batches them
+        commit.start()
+        ids = [f.result(timeout=30) for f in futures]
+    finally:
+        commit.stop()
+        rawstore.insert_rows = original
+    assert len(set(ids)) == 60 and stored(engine) == 60
+    assert sum(transactions) == 60 and len(transactions) < 60
+    with store.session(engine) as db:  # each id is the row of the message submitted with it
+        by_id = dict(db.execute(select(store.InboundMessage.id, store.InboundMessage.raw_encrypted)).all())
+    assert all(cipher.decrypt(by_id[i]) == b"message %d" % n for n, i in enumerate(ids))
 
 
 def test_too_many_recipients_are_refused(settings, listener):

@@ -202,3 +202,92 @@ def test_hostile_messages_get_their_reasons_and_the_worker_keeps_serving(rt):
             ), stem
             assert rt.cipher.decrypt(row.raw_encrypted)  # raw bytes kept
         assert db.get(store.Case, db.get(store.InboundMessage, good).case_id).status == "ready_for_assessment"
+
+
+def _parse_only(monkeypatch, pause: float = 0.0) -> None:
+    """The real claim, lease and recording with only the parse stage (the NLP is not the point)."""
+    import time
+
+    from pipeline.models import LetterMissing, Processed
+    from pipeline.stages.parse import parse
+    from tests.conftest import replace_processing
+
+    def parse_only(rt, raw):
+        time.sleep(pause)
+        return Processed(mail=parse(raw), outcome=LetterMissing("worker-test-parse-only"))
+
+    replace_processing(monkeypatch, parse_only)
+
+
+def test_a_batch_is_claimed_in_one_round_trip_and_each_message_recorded(rt, monkeypatch):
+    _parse_only(monkeypatch)
+    ids = [enqueue(rt, letter_bytes(n)) for n in range(6)]
+    worker = Worker(rt, worker_id="batcher")
+    assert worker.run_batch(4)
+    with store.session(rt.engine) as db:
+        statuses = dict(db.execute(select(store.InboundMessage.id, store.InboundMessage.status)).all())
+    assert [statuses[i] for i in ids] == ["done"] * 4 + ["pending"] * 2
+    assert worker.run_batch(4) and not worker.run_batch(4)
+    assert count(rt, store.Case) == 6
+
+
+@pytest.mark.slow
+def test_letters_processed_together_come_out_as_one_by_one(settings):
+    """The model's batched parses (nlp.pipe) give every fixture the outcome, redacted text, counts
+    and sections it gets alone; no value compared here is printed on failure (booleans only)."""
+    from pathlib import Path
+
+    from pipeline.worker import StageFailed, process, process_many
+
+    rt = Runtime(settings.model_copy(update={"max_message_bytes": 26214400}))
+    fixtures = sorted((Path(__file__).resolve().parent.parent / "fixtures" / "emails").glob("*.eml"))
+    raws = [f.read_bytes() for f in fixtures[:24]] + [letter_bytes(n, recommendation=n % 2 == 0) for n in range(4)]
+
+    def summary(result) -> tuple:
+        if isinstance(result, StageFailed):
+            return ("failed", result.stage)
+        if result.outcome is not None:
+            return ("outcome", result.outcome.reason)
+        return (result.redaction.text, dict(result.redaction.counts), result.sections)
+
+    alone = []
+    for raw in raws:
+        try:
+            alone.append(summary(process(rt, raw)))
+        except StageFailed as failure:
+            alone.append(summary(failure))
+    together = []
+    for start in range(0, len(raws), 7):
+        together += [summary(r) for r in process_many(rt, raws[start : start + 7])]
+    same = [a == b for a, b in zip(alone, together, strict=True)]
+    assert all(same), f"{same.count(False)} of {len(same)} differ"
+
+
+def test_a_long_letter_in_a_batch_never_holds_up_the_others(settings, monkeypatch):
+    from pipeline.stages import long_letters
+    from pipeline.worker import process_many
+    from tests.test_long_letters import long_letter_bytes
+
+    monkeypatch.setattr("pipeline.worker.PIECE_CHARS", 3000)
+    monkeypatch.setattr(long_letters, "PIECE_CHARS", 3000)
+    order: list[int] = []
+    results = process_many(
+        Runtime(settings),
+        [long_letter_bytes(40), letter_bytes(1), letter_bytes(2)],
+        on_result=lambda index, _result: order.append(index),
+    )
+    assert order == [1, 2, 0]  # the short ones are done (and recorded by the worker) first
+    assert all(r.outcome is None and r.sections is not None for r in results)
+
+
+def test_only_the_lease_holder_renews_its_lease(rt):
+    from pipeline import queue
+
+    message_id = enqueue(rt, letter_bytes())
+    assert Worker(rt, worker_id="holder").claim() == message_id
+    later = store.utcnow() + timedelta(seconds=600)
+    assert queue.renew(rt.engine, queue.INBOUND, message_id, "holder", now=later, lease_seconds=30)
+    assert not queue.renew(rt.engine, queue.INBOUND, message_id, "someone-else", now=later, lease_seconds=999)
+    with store.session(rt.engine) as db:
+        lease_until = store.aware(db.get(store.InboundMessage, message_id).lease_until)
+    assert abs((lease_until - later).total_seconds() - 30) < 1

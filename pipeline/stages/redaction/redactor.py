@@ -29,6 +29,7 @@ from types import MappingProxyType
 
 from cryptography.fernet import Fernet
 from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from pipeline.models import KnownIdentifiers, Redaction, RedactionUnverified
 from pipeline.nlp import presidio_nlp_engine
@@ -79,13 +80,26 @@ class Redactor:
 
     # ------------------------------------------------------------------ redact
 
-    def redact(self, text: str, known: KnownIdentifiers, *, vault: Mapping[str, str] | None = None) -> Redaction:
+    def analysis_text(self, text: str) -> str:
+        """The text the model reads for ``text`` (NFC; lines typed in capitals re-cased): parse it
+        ahead, several letters at once, and hand the result to :meth:`redact` as ``artifacts``."""
+        return analysis_casing(unicodedata.normalize("NFC", text), self.vocab)
+
+    def redact(
+        self,
+        text: str,
+        known: KnownIdentifiers,
+        *,
+        vault: Mapping[str, str] | None = None,
+        artifacts: NlpArtifacts | None = None,
+    ) -> Redaction:
         text = unicodedata.normalize("NFC", text)
         vault = dict(vault or {})
         # Lines typed in capitals are re-cased for the model only; offsets are the same, so every
         # detection applies to the text as written.
         analysed = analysis_casing(text, self.vocab)
-        artifacts = self.analyzer.nlp_engine.process_text(analysed, "en")
+        if artifacts is None:  # else parsed ahead, from analysis_text(text) (the worker's batches)
+            artifacts = self.analyzer.nlp_engine.process_text(analysed, "en")
         results = self.analyzer.analyze(
             analysed, "en", nlp_artifacts=artifacts, score_threshold=self.rules.score_threshold
         )

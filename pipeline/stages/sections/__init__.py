@@ -46,7 +46,20 @@ from pipeline.stages.sections.sentences import (
     sentence_units,
 )
 
-__all__ = ["RULES_FILE", "SectionRules", "Witnesses", "assess_sections", "load_section_rules", "read_letter"]
+__all__ = [
+    "PARSE_WITHOUT",
+    "RULES_FILE",
+    "SectionRules",
+    "Witnesses",
+    "assess_sections",
+    "load_section_rules",
+    "read_letter",
+]
+
+
+# No named entities: the text is already redacted and no check reads them; the recogniser is half of
+# the model's time, and the tagger, parser and lemmas it leaves do not depend on it.
+PARSE_WITHOUT = ("ner",)
 
 
 def _rule_hits(doc: Doc, units: list[Unit], rules: SectionRules, text: str) -> dict[str, list[Hit]]:
@@ -111,14 +124,16 @@ class Witnesses:
     others: frozenset[str]
 
 
-def read_letter(text: str, *, rules: SectionRules) -> Witnesses:
-    """Parse ``text`` once and hear every witness on every unit.
+def read_letter(text: str, *, rules: SectionRules, doc: Doc | None = None) -> Witnesses:
+    """Parse ``text`` once (unless ``doc`` is it, parsed ahead without ``PARSE_WITHOUT``: the worker
+    parses several letters at once with ``nlp.pipe``) and hear every witness on every unit.
 
     Raises :class:`~pipeline.models.LetterMissing` (``no-letter-found``) for a message that is no
     letter about a client's sessions at all: no witness hears a section in it, and it names no
     session, therapy, client or clinical word."""
     compiled = rules.compiled()
-    doc = get_nlp()(text)
+    if doc is None:
+        doc = get_nlp()(text, disable=list(PARSE_WITHOUT))
     units = polite_requests_are_statements(doc, sentence_units(doc, layout_boundaries(text)), compiled)
     hits = _rule_hits(doc, units, rules, text)
     scores = rules.sentence_classifier().scores([u.text for u in units])
@@ -141,10 +156,10 @@ def read_letter(text: str, *, rules: SectionRules) -> Witnesses:
     return Witnesses(doc, units, readings, evidence, others)
 
 
-def assess_sections(text: str, *, rules: SectionRules) -> SectionReport:
+def assess_sections(text: str, *, rules: SectionRules, doc: Doc | None = None) -> SectionReport:
     """Assess the redacted letter ``text`` against ``rules``; deterministic, one spaCy parse (see
-    :func:`read_letter` for the message that is no letter at all)."""
-    seen = read_letter(text, rules=rules)
+    :func:`read_letter` for ``doc`` and for the message that is no letter at all)."""
+    seen = read_letter(text, rules=rules, doc=doc)
     doc, units, readings, others = seen.doc, seen.units, seen.readings, seen.others
     limits = rules.classifier
     rec_evidence = seen.evidence["recommendation"]
