@@ -42,7 +42,10 @@ LETTER_WORDS = (*NAMES, "symptoms online", "GAD-7")  # the acknowledgement quote
 
 
 def _send(runtime: Runtime, body: str) -> store.Case:
+    """The therapist's mail as the MTA in front of us passes it on (DKIM checked): an authenticated
+    sender is answered whatever the verdicts, so the acknowledgement can quote them."""
     msg = EmailMessage()
+    msg["Authentication-Results"] = "mx.heyplumm.com; dkim=pass header.d=cedarpractice.example"
     msg["From"] = f"Dr Noor Haddad <{THERAPIST}>"
     msg["To"] = "hello@heyplumm.com"
     msg["Subject"] = "Additional sessions"

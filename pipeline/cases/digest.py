@@ -146,6 +146,15 @@ def collect(
     return [d for d in result if not d.empty]
 
 
+def _ask(case: store.Case) -> str:
+    """What the letter asks for, in the case's own fields: "6 sessions (fortnightly), CBT". The
+    therapy is a display name from ``rules/sections.yaml``, never the letter's words."""
+    parts = [f"{case.sessions_requested} sessions" if case.sessions_requested else ""]
+    if case.period:
+        parts[0] = f"{parts[0]} ({case.period})".strip()
+    return ", ".join(p for p in (parts[0], case.therapy or "") if p)
+
+
 def _line(rt: Runtime, case: store.Case, now: datetime) -> dict[str, Any]:
     return {
         "reference": case.reference,
@@ -153,6 +162,8 @@ def _line(rt: Runtime, case: store.Case, now: datetime) -> dict[str, Any]:
         "waited": age(case.status_since, now),
         "received": age(case.created_at, now),
         "sessions_requested": case.sessions_requested,
+        "ask": _ask(case),
+        "verdicts": [v["reason"] for _k, v in sorted(case.sections.items()) if v.get("reason")],
         "sections": ", ".join(
             f"{key} {'present' if v.get('present') else 'MISSING'}" for key, v in sorted(case.sections.items())
         ),
