@@ -40,6 +40,11 @@ class IntakeOutcome(Exception):
         self.status = status
         self.stage = stage
 
+    @property
+    def note(self) -> str:
+        """The reason as the case's timeline records it (fixed words, never a value)."""
+        return self.reason
+
 
 class MessageUnreadable(IntakeOutcome):
     """The message (or its letter) cannot be read: encrypted PDF, corrupt DOCX, bomb... -> quarantined."""
@@ -69,6 +74,11 @@ class RedactionUnverified(IntakeOutcome):
     def __init__(self, reason: str = "redaction-unverified", *, entity_types: tuple[str, ...] = ()) -> None:
         super().__init__(reason, status=CaseStatus.QUARANTINED, stage="verify")
         self.entity_types = entity_types
+
+    @property
+    def note(self) -> str:
+        """The operator is told which entity types verification still found (types, never values)."""
+        return f"{self.reason}: {', '.join(self.entity_types)}" if self.entity_types else self.reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +152,8 @@ class Redaction:
     text: str = field(repr=False)
     counts: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     vault: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    # Entity types verification found left in the first redaction and removed (types only, no values).
+    cleaned: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

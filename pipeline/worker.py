@@ -244,7 +244,7 @@ def _redact(rt: Runtime, item: _InWork) -> Result | _InWork:
             item.redaction = _stage(
                 "redact", rt.redactor.redact, letter.text, known, vault=vault, artifacts=item.artifacts
             )
-            _stage("verify", rt.redactor.verify, item.redaction, known)
+            item.redaction = _stage("verify", rt.redactor.clean, item.redaction, known)
     except IntakeOutcome as outcome:
         return Processed(mail=item.mail, outcome=outcome)
     except StageFailed as failure:

@@ -137,6 +137,34 @@ def test_verify_finds_pattern_identifiers(redactor, planted, entity):
     assert entity in err.value.entity_types
 
 
+def test_clean_removes_what_verification_finds_and_records_its_types(redactor):
+    """A residue the first pass left (a name in a P.S., a phone) is removed by verification with a
+    placeholder of its type, numbered on from the vault: the letter is cleaned, not quarantined."""
+    red = redactor.redact(LETTER, KNOWN)
+    planted = Redaction(text=red.text + "\nP.S. Okafor called from 07700 900999.", counts=red.counts, vault=red.vault)
+    cleaned = redactor.clean(planted, KNOWN)
+    assert "Okafor" not in cleaned.text and "900999" not in cleaned.text
+    assert cleaned.text.startswith(red.text)  # what the first pass did is kept as it was
+    person = next(k for k, v in red.vault.items() if "Okafor" in v)
+    [phone] = [k for k, v in cleaned.vault.items() if v == "07700 900999"]
+    assert phone not in red.vault and phone.startswith("[PHONE_")
+    assert cleaned.text.endswith(f"P.S. {person} called from {phone}.")  # Okafor keeps its number
+    assert {"PERSON", "PHONE"} <= set(cleaned.cleaned)
+    assert cleaned.counts["PHONE"] == red.counts["PHONE"] + 1
+    redactor.verify(cleaned, KNOWN)
+    assert redactor.clean(red, KNOWN) is red  # nothing left: the redaction as it was
+
+
+def test_clean_fails_closed_when_the_residue_stays(redactor, monkeypatch):
+    """If removing the residue did not clear it, the letter is quarantined with the types found."""
+    planted = Redaction(text="All fine, call 07700 900999.")
+    monkeypatch.setattr(redactor, "_substitute", lambda text, spans, neutral, vault: Redaction(text=text))
+    with pytest.raises(RedactionUnverified) as err:
+        redactor.clean(planted, KnownIdentifiers())
+    assert "PHONE" in err.value.entity_types
+    assert err.value.note == "redaction-unverified: " + ", ".join(err.value.entity_types)
+
+
 def test_verify_raises_on_vault_original(redactor):
     red = Redaction(text="[PERSON_1] met Priya again.", vault={"[PERSON_1]": "Priya Shah"})
     with pytest.raises(RedactionUnverified):

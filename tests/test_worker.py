@@ -291,3 +291,56 @@ def test_only_the_lease_holder_renews_its_lease(rt):
     with store.session(rt.engine) as db:
         lease_until = store.aware(db.get(store.InboundMessage, message_id).lease_until)
     assert abs((lease_until - later).total_seconds() - 30) < 1
+
+
+def test_a_letter_verification_cannot_clear_is_quarantined_naming_the_types_it_found(rt, monkeypatch):
+    """The operator reads on the case which entity types failed verification (types, no values)."""
+    from pipeline.models import Processed, RedactionUnverified
+    from pipeline.stages.parse import parse
+    from tests.conftest import replace_processing
+
+    def unverified(rt, raw):
+        return Processed(mail=parse(raw), outcome=RedactionUnverified(entity_types=("PERSON", "PHONE")))
+
+    replace_processing(monkeypatch, unverified)
+    enqueue(rt, letter_bytes(1))
+    assert Worker(rt).run_once()
+    with store.session(rt.engine) as db:
+        case = db.execute(select(store.Case)).scalar_one()
+        notes = db.execute(select(store.CaseEvent.note).where(store.CaseEvent.to_status == "quarantined")).all()
+    assert (case.status, case.reason) == ("quarantined", "redaction-unverified")
+    assert [n for (n,) in notes] == ["redaction-unverified: PERSON, PHONE"]
+
+
+def test_a_residue_verification_removes_is_recorded_on_the_case_by_type(rt, monkeypatch):
+    """A name the first pass missed in a P.S. (the model's blind spot) but verification knows (the
+    client is named in the subject) is removed, the case goes on, and its timeline says which types
+    verification removed."""
+    from pipeline.models import Redaction
+
+    real_redact = rt.redactor.redact
+
+    def first_pass_misses_the_ps(text, known, **kwargs):
+        head, sep, tail = text.partition("P.S.")
+        done = real_redact(head, known, **kwargs)
+        return Redaction(text=done.text + sep + tail, counts=done.counts, vault=done.vault)
+
+    message = EmailMessage()
+    message["From"] = "Dr Ada Lovegood <ada.lovegood@clinic.example>"
+    message["To"] = "hello@heyplumm.com"
+    message["Subject"] = "Client: Tamsin Okonkwo-Reyes"
+    message["Message-ID"] = "<cleaned-1@clinic.example>"
+    message.set_content(
+        "Dear Plumm team,\n\nMy client Tamsin Okonkwo-Reyes has panic attacks; GAD-7 is 15.\n"
+        "I recommend six additional sessions, weekly.\n\nKind regards,\nDr Ada Lovegood\n\n"
+        "P.S. Tamsin Okonkwo-Reyes asked me to add her mobile, 07700 900123.\n"
+    )
+    monkeypatch.setattr(rt.redactor, "redact", first_pass_misses_the_ps)  # the model is shared: undone after
+    enqueue(rt, message.as_bytes())
+    assert Worker(rt).run_once()
+    with store.session(rt.engine) as db:
+        case = db.execute(select(store.Case)).scalar_one()
+        [note] = db.execute(select(store.CaseEvent.note).where(store.CaseEvent.kind == "verification-cleaned")).one()
+    assert case.status == "ready_for_assessment"
+    assert "Okonkwo" not in case.letter_redacted and "900123" not in case.letter_redacted
+    assert "PERSON" in note.split(", ") and "PHONE" in note.split(", ")

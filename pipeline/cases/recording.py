@@ -189,7 +189,7 @@ def _record_new(db: Session, rt: Runtime, row: store.InboundMessage, processed: 
     outcome = processed.outcome
     if outcome is not None:
         case.reason, case.reason_stage = outcome.reason, outcome.stage
-        transition(db, case, outcome.status, actor=SYSTEM, note=outcome.reason)
+        transition(db, case, outcome.status, actor=SYSTEM, note=outcome.note)
         _finish(db, row, case, _message_status(outcome))
         return case
     _apply_letter(db, rt, row, case, processed, seq=1)
@@ -207,6 +207,8 @@ def _apply_letter(
     case.sources = list(dict.fromkeys([*case.sources, *letter.sources]))
     case.entity_counts = _merge_counts(case.entity_counts, dict(redaction.counts))
     case.vault_encrypted = seal(rt.cipher, redaction.vault)
+    if redaction.cleaned:  # verification found these left after the first pass and removed them
+        add_event(db, case, actor=SYSTEM, kind="verification-cleaned", note=", ".join(redaction.cleaned))
     case.sections = _sections_json(processed)
     case.sessions_requested = report.sessions_requested or case.sessions_requested
     case.period = report.period or case.period
@@ -232,7 +234,7 @@ def _record_rerun(
         case.reason, case.reason_stage = outcome.reason, outcome.stage
         db.add(case)
         if outcome.status != S.QUARANTINED:
-            transition(db, case, outcome.status, actor=SYSTEM, note=outcome.reason)
+            transition(db, case, outcome.status, actor=SYSTEM, note=outcome.note)
         _finish(db, row, case, _message_status(outcome))
         return case
     if not case.sender_signals:

@@ -117,22 +117,25 @@ def redact_in_pieces(
         done[i] = redactor.redact(part, known, vault=current)
         current = done[i].vault
         _checkpoint(deadline, progress, "redact")
+    # Each piece verified against the vault of the whole (verify scales with its text), what it
+    # finds removed (Redactor.clean), and the pieces' vault carried on.
+    for i, redaction in enumerate(done):
+        done[i] = redactor.clean(_with_vault(redaction, current), known)
+        current = done[i].vault
     counts: dict[str, int] = {}
     for redaction in done:
         for key, value in redaction.counts.items():
             counts[key] = counts.get(key, 0) + value
-    whole = Redaction(
+    return Redaction(
         text="".join(r.text for r in done),
         counts=MappingProxyType(dict(sorted(counts.items()))),
         vault=MappingProxyType(dict(sorted(current.items()))),
+        cleaned=tuple(sorted({t for r in done for t in r.cleaned})),
     )
-    for redaction in done:  # each piece against the final vault (verify scales with its text)
-        redactor.verify(_with_vault(redaction, whole.vault), known)
-    return whole
 
 
 def _with_vault(redaction: Redaction, vault: Mapping[str, str]) -> Redaction:
-    return Redaction(text=redaction.text, counts=redaction.counts, vault=vault)
+    return Redaction(text=redaction.text, counts=redaction.counts, vault=vault, cleaned=redaction.cleaned)
 
 
 def assess_in_pieces(

@@ -283,20 +283,55 @@ class Redactor:
 
     # ------------------------------------------------------------------ verify
 
-    def verify(self, redaction: Redaction, known: KnownIdentifiers) -> None:
-        """Raise :class:`RedactionUnverified` if anything identifying survives (types only, no values)."""
+    def residue(self, redaction: Redaction, known: KnownIdentifiers) -> list[RecognizerResult]:
+        """What the verifying detectors still find in the redacted text, outside its placeholders:
+        every known identifier (seeded or in the vault) and every structured format."""
         masked = PLACEHOLDER_RE.sub(lambda m: " " * len(m.group(0)), redaction.text)
-        found: set[str] = set()
         checker = KnownIdentifierRecognizer(known, self.vocab, typed_extra=_vault_typed(redaction.vault), min_length=3)
-        for r in checker.analyze(masked, []):
-            found.add(r.entity_type)
+        found = list(checker.analyze(masked, []))
         threshold = self.rules.score_threshold
         for rec in self._verify_recognizers:
-            for r in rec.analyze(masked, rec.supported_entities, None):
-                if r.score >= threshold:
-                    found.add(r.entity_type)
+            found += [r for r in rec.analyze(masked, rec.supported_entities, None) if r.score >= threshold]
+        return found
+
+    def verify(self, redaction: Redaction, known: KnownIdentifiers) -> None:
+        """Raise :class:`RedactionUnverified` if anything identifying survives (types only, no values)."""
+        found = self.residue(redaction, known)
         if found:
-            raise RedactionUnverified(entity_types=tuple(sorted(found)))
+            raise RedactionUnverified(entity_types=tuple(sorted({r.entity_type for r in found})))
+
+    def clean(self, redaction: Redaction, known: KnownIdentifiers) -> Redaction:
+        """Verify, removing what verification finds: each residue becomes a placeholder of its type
+        (numbered on from the vault), and the result is verified again. Fails closed: anything the
+        second pass still finds raises :class:`RedactionUnverified` with its entity types."""
+        found = self.residue(redaction, known)
+        if not found:
+            return redaction
+        text = redaction.text
+        placeholders = [(m.start(), m.end()) for m in PLACEHOLDER_RE.finditer(text)]
+        spans = []
+        for r in found:
+            meta = r.recognition_metadata or {}
+            for a, b in _subtract((r.start, r.end), placeholders):
+                while a < b and not text[a].isalnum():
+                    a += 1
+                while b > a and not text[b - 1].isalnum():
+                    b -= 1
+                if b > a:
+                    canonical = meta.get("canonical") or _canonical(text[a:b])
+                    spans.append(_Span(a, b, r.entity_type, r.score, canonical, bool(meta.get("known"))))
+        again = self._substitute(text, self._union(text, spans), [], dict(redaction.vault))
+        counts = dict(redaction.counts)
+        for key, value in again.counts.items():
+            counts[key] = counts.get(key, 0) + value
+        cleaned = Redaction(
+            text=again.text,
+            counts=MappingProxyType(dict(sorted(counts.items()))),
+            vault=again.vault,
+            cleaned=tuple(sorted({*redaction.cleaned, *(r.entity_type for r in found)})),
+        )
+        self.verify(cleaned, known)
+        return cleaned
 
 
 def _subtract(span: tuple[int, int], blocked: list[tuple[int, int]]) -> list[tuple[int, int]]:
