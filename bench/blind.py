@@ -1,6 +1,6 @@
 """Blind figures beside tuned ones: the same scorer on letters nobody tuned on and on our fixtures.
 
-``fixtures/blind/`` holds letters written by people who never saw the code, with a ``manifest.json``
+``fixtures/blind/<round>/`` holds letters written by people who never saw the code, with a ``manifest.json``
 in the schema of the shared evaluation scorer (``bench/eval_score.py``, a verbatim copy of
 ``shared/eval/score.py``). ``fixtures/emails/`` is the corpus the rules were tuned on; its
 hand-written ``expected.json`` files are turned into a manifest of the same schema
@@ -15,7 +15,8 @@ on the letters they were written from.
 Never prints a value: the scorer's per-file lines (which quote the leaked strings) are discarded;
 only counts and kinds are read from its JSON report.
 
-Standalone: ``python -m bench.blind [FOLDER ...]``. For ``python -m bench``: :func:`run` and
+Standalone: ``python -m bench.blind [ROUND_FOLDER ...]`` (default: every round under
+``fixtures/blind``). For ``python -m bench``: :func:`run` and
 :func:`render`.
 """
 
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-BLIND = ROOT / "fixtures" / "blind"
+BLIND = ROOT / "fixtures" / "blind"  # one folder per round: round5/, round6/, ... (newest = fresh)
 TUNED = ROOT / "fixtures" / "emails"
 SCORER = Path(__file__).resolve().parent / "eval_score.py"
 NAME = "blind"
@@ -199,14 +200,35 @@ def measure(folder: Path, manifest: list[dict[str, Any]]) -> dict[str, Any]:
         return figures(score(out, manifest), manifest, out)
 
 
-def load_manifest(folder: Path = BLIND) -> list[dict[str, Any]]:
+def load_manifest(folder: Path) -> list[dict[str, Any]]:
     return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
 
 
-def run() -> dict[str, Any]:
+def rounds(folder: Path = BLIND) -> list[Path]:
+    """The blind rounds, oldest first. The last is the fresh round, scored before any fix for it:
+    its figures are the ones to believe. An older round stays (seen: its misses were read, never
+    tuned on) until its misses are fixed and it joins the tuned corpus (``fixtures/rounds/``)."""
+    found = sorted((p for p in folder.iterdir() if (p / "manifest.json").is_file()), key=_round_number)
+    if not found:
+        raise FileNotFoundError(f"no blind round (a folder with manifest.json) under {folder}")
+    return found
+
+
+def _round_number(path: Path) -> tuple[int, str]:
+    digits = re.sub(r"\D", "", path.name)
+    return (int(digits) if digits else -1, path.name)
+
+
+def fresh_round(folder: Path = BLIND) -> Path:
+    return rounds(folder)[-1]
+
+
+def run(folders: list[Path] | None = None) -> dict[str, Any]:
+    chosen = folders or rounds()
     return {
         "name": NAME,
-        "blind": measure(BLIND, load_manifest(BLIND)),
+        "rounds": {f.name: measure(f, load_manifest(f)) for f in chosen},
+        "fresh": chosen[-1].name,
         "tuned": measure(TUNED, manifest_from_expected(TUNED)),
     }
 
@@ -233,7 +255,10 @@ def _cell(figure: dict[str, Any]) -> str:
 
 
 def render(results: dict[str, Any]) -> str:
-    columns = [("blind (believe this)", results["blind"]), ("tuned fixtures", results["tuned"])]
+    columns = [
+        (f"{name} ({'fresh: believe this' if name == results['fresh'] else 'seen'})", figures)
+        for name, figures in results["rounds"].items()
+    ] + [("tuned fixtures", results["tuned"])]
     rows = [("", *(title for title, _ in columns)), ("letters", *(str(c["files"]) for _, c in columns))]
     rows += [(label, *(_cell(c[key]) for _, c in columns)) for label, key in _ROWS]
     kinds = sorted(set().union(*(c["client_pii_left_by_kind"] for _, c in columns)))
@@ -245,7 +270,7 @@ def render(results: dict[str, Any]) -> str:
         for kind in kinds
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["Blind letters (fixtures/blind, never tuned on) beside the tuned corpus, one scorer (shared/eval)"]
+    lines = ["Blind rounds (fixtures/blind/<round>, never tuned on) beside the tuned corpus, one scorer (shared/eval)"]
     for i, r in enumerate(rows):
         lines.append(
             "  ".join(
@@ -258,4 +283,4 @@ def render(results: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    print(render(run()))
+    print(render(run([Path(a).resolve() for a in sys.argv[1:]] or None)))

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.blind import BLIND, TUNED, load_manifest, manifest_from_expected
+from bench.blind import TUNED, fresh_round, load_manifest, manifest_from_expected
 
 NAME = "sections"
 OPTIONS = ("rules", "classifier", "rules or classifier", "chosen")
@@ -105,7 +105,7 @@ def measure(folder: Path, manifest: list[dict[str, Any]]) -> dict[str, Any]:
 def run() -> dict[str, Any]:
     return {
         "name": NAME,
-        "blind": measure(BLIND, load_manifest(BLIND)),
+        "blind": measure(fresh_round(), load_manifest(fresh_round())),
         "tuned": measure(TUNED, manifest_from_expected(TUNED)),
     }
 

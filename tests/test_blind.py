@@ -1,13 +1,14 @@
-"""The blind folder: letters nobody tuned on, scored by the shared scorer, held from getting worse.
+"""The blind rounds: letters nobody tuned on, scored by the shared scorer, held from getting worse.
 
-``fixtures/blind/`` is replayed through the full pipeline and scored with ``bench/eval_score.py``
-(a verbatim copy of the shared evaluation scorer). Every letter is checked on each count that
-applies to it: no client identifier left, no client pronoun left, every clinical phrase kept (genuine
-letters only: a non-letter shows nothing), both section verdicts right, and a genuine letter not
-quarantined. The misses recorded when the folder was first scored, before any fix, are in
-``fixtures/blind/known-misses.json`` and run as strict xfails: a fix that clears one turns its test
-red until the entry is removed, so the record only ever shrinks. Nobody tunes rules on these letters;
-when a round's misses are fixed it moves into ``fixtures/emails/`` and a fresh round takes its place.
+Each round in ``fixtures/blind/<round>/`` is replayed through the full pipeline and scored with
+``bench/eval_score.py`` (a verbatim copy of the shared evaluation scorer). Every letter is checked on
+each count that applies to it: no client identifier left, no client pronoun left, every clinical
+phrase kept (genuine letters only: a non-letter shows nothing), both section verdicts right, and a
+genuine letter not quarantined. The misses recorded when a round was first scored, before any fix,
+are in its ``known-misses.json`` and run as strict xfails: a fix that clears one turns its test red
+until the entry is removed, so the record only ever shrinks. Nobody tunes rules on these letters;
+when a round's misses are fixed it moves into ``fixtures/rounds/`` (the tuned corpus) and the newest
+round stays the fresh one.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import json
 import pytest
 
 from bench import blind
-from tests.conftest import ROOT
 
-BLIND = ROOT / "fixtures" / "blind"
-MANIFEST = blind.load_manifest(BLIND)
-KNOWN_MISSES: dict[str, dict[str, int]] = json.loads((BLIND / "known-misses.json").read_text(encoding="utf-8"))
+ROUNDS = blind.rounds()
+MANIFESTS = {r.name: blind.load_manifest(r) for r in ROUNDS}
+KNOWN_MISSES: dict[str, dict[str, dict[str, int]]] = {
+    r.name: json.loads((r / "known-misses.json").read_text(encoding="utf-8")) for r in ROUNDS
+}
 CHECKS = ("client_pii", "pronouns", "must_keep", "sections", "quarantined")
 
 pytestmark = pytest.mark.slow
@@ -39,36 +41,50 @@ def _applies(entry: dict, check: str) -> bool:
 
 
 def _cases():
-    for entry in MANIFEST:
-        for check in CHECKS:
-            if not _applies(entry, check):
-                continue
-            known = KNOWN_MISSES.get(entry["file"], {}).get(check)
-            marks = (
-                [pytest.mark.xfail(strict=True, reason=f"blind miss recorded before any fix ({known})")]
-                if known
-                else []
-            )
-            yield pytest.param(entry["file"], check, marks=marks, id=f"{entry['file'][:-4]}-{check}")
+    for name, manifest in MANIFESTS.items():
+        for entry in manifest:
+            for check in CHECKS:
+                if not _applies(entry, check):
+                    continue
+                known = KNOWN_MISSES[name].get(entry["file"], {}).get(check)
+                marks = (
+                    [pytest.mark.xfail(strict=True, reason=f"blind miss recorded before any fix ({known})")]
+                    if known
+                    else []
+                )
+                yield pytest.param(name, entry["file"], check, marks=marks, id=f"{name}-{entry['file'][:-4]}-{check}")
 
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
-    out = tmp_path_factory.mktemp("blind") / "out"
-    blind.replay_folder(BLIND, out)
-    report = blind.score(out, MANIFEST)
-    return out, {f["file"]: f for f in report["files"]}
+    """Each round replayed and scored once for the module: {round: (out, {file: scored entry})}."""
+    results = {}
+    for folder in ROUNDS:
+        out = tmp_path_factory.mktemp(folder.name) / "out"
+        blind.replay_folder(folder, out)
+        report = blind.score(out, MANIFESTS[folder.name])
+        results[folder.name] = (out, {f["file"]: f for f in report["files"]})
+    return results
 
 
 def test_known_misses_name_only_files_and_checks_that_exist():
-    files = {entry["file"] for entry in MANIFEST}
-    assert set(KNOWN_MISSES) <= files
-    assert all(set(misses) <= set(CHECKS) and all(n > 0 for n in misses.values()) for misses in KNOWN_MISSES.values())
+    for name, manifest in MANIFESTS.items():
+        files = {entry["file"] for entry in manifest}
+        misses_of = KNOWN_MISSES[name]
+        assert set(misses_of) <= files
+        assert all(set(m) <= set(CHECKS) and all(n > 0 for n in m.values()) for m in misses_of.values())
 
 
-@pytest.mark.parametrize(("file", "check"), list(_cases()))
-def test_blind_letter(scored, file, check):
-    out, files = scored
+def test_every_round_is_a_folder_of_messages_with_their_manifest():
+    assert len(ROUNDS) >= 1
+    for folder in ROUNDS:
+        emls = {p.name for p in folder.glob("*.eml")}
+        assert emls == {entry["file"] for entry in MANIFESTS[folder.name]}, folder.name
+
+
+@pytest.mark.parametrize(("round_name", "file", "check"), list(_cases()))
+def test_blind_letter(scored, round_name, file, check):
+    out, files = scored[round_name]
     result = files[file]
     assert not result.get("missing_output"), "the replay wrote no output for this letter"
     # Counts only: the scorer's entries quote the leaked strings, which a failing assert must not print.
