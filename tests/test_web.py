@@ -7,7 +7,6 @@ A CSM must see no vault value anywhere: every page a CSM is shown here is checke
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 
 import pytest
@@ -133,13 +132,16 @@ def test_failed_sign_ins_are_audited_then_throttled(rt, client):
     assert all(PASSWORD not in actor and "wrong" not in actor for actor, _kind in trail)
 
 
-def test_a_session_expires_and_a_disabled_user_is_signed_out(settings, rt):
-    brief = Runtime(settings.model_copy(update={"web_session_hours": 0.0003}), engine=rt.engine)  # about 1 s
-    with TestClient(create_app(brief), follow_redirects=False) as client:
+def test_a_session_expires_and_a_disabled_user_is_signed_out(rt, monkeypatch):
+    from pipeline.web import sessions
+
+    with TestClient(create_app(rt), follow_redirects=False) as client:
         sign_in(client, "alex")
         assert client.get("/cases").status_code == 200
-        time.sleep(1.3)
+        later = store.utcnow() + timedelta(hours=rt.settings.web_session_hours, minutes=1)
+        monkeypatch.setattr(sessions, "clock", lambda: later)  # the session's hours have passed
         assert client.get("/cases", headers=HTML).status_code == 303
+    monkeypatch.undo()
     with TestClient(create_app(rt), follow_redirects=False) as client:
         sign_in(client, "morgan")
         users.set_disabled(rt.engine, "morgan", disabled=True, by="test")
