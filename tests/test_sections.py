@@ -59,6 +59,12 @@ RECOMMENDATION_PRESENT = {
     "sessions-indicated": "Additional sessions are clinically indicated.",
     "grateful-if-you-approve": "I would be grateful if you could approve a further six sessions.",
     "placeholder-subject": "[PERSON_1] [PERSON_2] recommended that [they] continue for another 4 sessions.",
+    # the writer's own want, and a modal ask for a count of more, in any sentence (issue 14)
+    "looking-for-another": "Hiya, we're looking for a further 4 sessions for [PERSON_1] if that's ok.",
+    "would-like-more": "I'd really like three more appointments with [them] before the summer.",
+    "hoping-for-half-dozen": "Just checking in - hoping for another half-dozen sessions for my client, weekly.",
+    "modal-get-n-x-more": "Could we get 8x more for [PERSON_1] (ref [ID_1]) pls, grief work is ongoing.",
+    "modal-get-count-question": "Please could [PERSON_1] (DOB [DOB_1]) get 5 more, every other week?",
 }
 
 RECOMMENDATION_ABSENT = {
@@ -86,6 +92,8 @@ RECOMMENDATION_ABSENT = {
     "recommended-by-gp": "[PERSON_1] was recommended to me by [their] GP.",
     "pointer-to-attachment": "The formal letter with my recommendation is attached.",
     "will-write-later": "I will write again shortly with my recommendation once we have met.",
+    "client-wants-more": "[PERSON_1] would like more sessions but I think we can finish next week.",
+    "looking-forward": "I am looking forward to more sessions with the team next year.",
 }
 
 
@@ -132,6 +140,13 @@ NEEDS_ABSENT = {
     # a needs field that only points elsewhere is not an explanation (issue 14)
     "heading-pointer-only": "CLINICAL RATIONALE:\nSee above.",
     "details-on-file": "Clinical needs: details are on file.",
+    # the mail's own small print is no sentence of the letter
+    "form-footer-because": "Sessions requested: 6\n\nYou are receiving this email because you manage this form.",
+    "disclaimer-because": "I recommend six more sessions.\n\nIf you are not the intended recipient because of "
+    "a misdirection, please delete this message.",
+    # a discharge said as a need turned round: no more sessions, so no reason for more
+    "does-not-need-any-more": "Thank you for the sessions in May. [they] doesn't need any more sessions from "
+    "me; [they] is sleeping again because the stress at work has eased.",
 }
 
 

@@ -63,6 +63,9 @@ class Reading:
     hedged: bool = False
     leaves_to_reader: bool = False
     on_file: bool = False
+    # the mail's own small print ("you are receiving this email because...", "if you are not the
+    # intended recipient"): no sentence of the letter, for either section
+    boilerplate: bool = False
     client_wish: bool = False
     question: bool = False
     verb: bool = False  # the unit has a verb: a sentence, not a title ("Request for additional sessions")
@@ -380,6 +383,7 @@ def read_unit(
         hedged=_span_has(doc, unit, cues["hedge"]) and not firm,
         leaves_to_reader=_span_has(doc, unit, cues["leave"]) and not firm,
         on_file=_span_has(doc, unit, cues["on_file"]),
+        boilerplate=_span_has(doc, unit, cues["boilerplate"]),
         client_wish=client_wish,
         question=unit.question,
         verb=any(t.pos_ in ("VERB", "AUX") for t in doc[unit.start : unit.end]),

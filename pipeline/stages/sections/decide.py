@@ -31,11 +31,11 @@ from pipeline.stages.sections.rules import ReasonRules, Thresholds
 
 # vetoes that also tell a letter asks for nothing, and why (needs is withheld then)
 NO_ASK_FRAMES = ("discharge", "past-grant", "for-someone-else", "hedged")
-# "6 more", "another 4", "six more please": a count next to a word that asks for more
+# "6 more", "another 4", "six more please", "another half-dozen": a count next to a word that asks for more
 _COUNT_MORE = re.compile(
     r"\b(?:(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s*x?\s+"
     r"(?:more|further|extra|additional)|(?:another|further|additional|extra)\s+(?:\d{1,2}|one|two|three|four|five|"
-    r"six|seven|eight|nine|ten|eleven|twelve))\b",
+    r"six|seven|eight|nine|ten|eleven|twelve|half[- ](?:a[- ])?dozen|dozen|couple))\b",
     re.I,
 )
 
@@ -77,7 +77,9 @@ def _writer_acts(r: Reading) -> bool:
 
 
 def _candidate(e: UnitEvidence, limits: Thresholds, *, needs_shape: bool) -> str | None:
-    """The witness that puts ``e`` forward, or None."""
+    """The witness that puts ``e`` forward, or None (never the mail's own small print)."""
+    if e.reading.boilerplate:
+        return None
     if e.rules and (e.probability >= limits.agree or (needs_shape and _writer_acts(e.reading))):
         return e.rules[0]
     if e.probability >= limits.alone and (not needs_shape or _shape_of_ask(e)):

@@ -88,7 +88,8 @@ class ClauseRules(RuleModel):
     objects: dict[str, list[str]] = {}
     other_people: list[str] = []
     third_parties: list[str] = []
-    # cue lists (spaCy token patterns): negation, discharge, past, hedge, leave, on_file, support, reversal
+    # cue lists (spaCy token patterns): negation, discharge, past, hedge, leave, on_file, support, reversal,
+    # boilerplate
     cues: dict[str, list[TokenPattern]] = {}
 
     @field_validator("cues")
@@ -100,7 +101,7 @@ class ClauseRules(RuleModel):
         return value
 
 
-CUE_NAMES = ("negation", "discharge", "past", "hedge", "leave", "on_file", "support", "reversal")
+CUE_NAMES = ("negation", "discharge", "past", "hedge", "leave", "on_file", "support", "reversal", "boilerplate")
 
 
 class Thresholds(RuleModel):
