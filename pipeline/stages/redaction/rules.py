@@ -67,6 +67,32 @@ class EmployerRules(RuleModel):
     org_score: float = Field(0.7, ge=0, le=1)
 
 
+class JobTitleRules(RuleModel):
+    """The client's job title in an occupation slot (``job_title`` in redaction.yaml)."""
+
+    as_verbs: list[str]
+    as_nouns: list[str]
+    copulas: list[str]
+    org_preps: list[str]
+    therapist_subjects: list[str]
+    of_heads: list[str] = []
+    labels: list[str]
+    job_heads: list[str]
+    not_jobs: list[str] = []
+    clinical_roles: list[str] = []
+    closings: list[str] = []
+    to_verbs: list[str] = []
+    score: float = Field(0.8, ge=0, le=1)
+    label_score: float = Field(0.9, ge=0, le=1)
+
+    @field_validator("as_verbs", "as_nouns", "copulas", "org_preps", "therapist_subjects", "labels", "job_heads")
+    @classmethod
+    def _not_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("must list at least one word")
+        return value
+
+
 class LocationRules(RuleModel):
     labels: list[str]
     score: float = Field(0.6, ge=0, le=1)
@@ -255,6 +281,7 @@ class RedactionRules(RuleModel):
     address: AddressRules
     employer: EmployerRules
     location: LocationRules
+    job_title: JobTitleRules
     person: PersonRules
     relatives: RelativeRules
     pronouns: PronounRules
