@@ -54,6 +54,13 @@ class AddressRules(RuleModel):
     bare_suffixes: list[str]
     unit_words: list[str]
     building_words: list[str]
+    street_endings: list[str] = []
+    street_ending_exceptions: list[str] = []
+    street_prefixes: list[str] = []
+    number_first_prefixes: list[str] = []
+    name_particles: list[str] = []
+    flat_words: list[str] = []
+    not_after_number: list[str] = []
     score: float = Field(0.85, ge=0, le=1)
 
 
