@@ -113,6 +113,8 @@ class PersonRules(RuleModel):
     ambiguous_names: list[str]
     name_verbs: list[str]
     human_verbs: list[str] = []
+    # Particles of a surname that go into its placeholder ("Ní", "Mac Giolla"); case-sensitive.
+    surname_particles: list[str] = []
 
 
 class RelativeRules(RuleModel):
