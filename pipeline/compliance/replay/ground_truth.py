@@ -61,6 +61,7 @@ REMOVED_AS: dict[str, frozenset[str] | None] = {
     "ADDRESS": frozenset({"ADDRESS", "POSTCODE", "LOCATION", "ORG"}),
     "DATE_OF_BIRTH": frozenset({"DOB", "AGE"}),
     "EMPLOYER": frozenset({"EMPLOYER", "ORG"}),
+    "JOB_TITLE": frozenset({"JOB_TITLE", "EMPLOYER", "ORG"}),
     "REGISTRATION_NUMBER": frozenset({"REGISTRATION"}),
     "EMPLOYEE_ID": frozenset({"EMPLOYEE_ID", "REFERENCE", "ID", "BANK_ACCOUNT", "CARD"}),
 }

@@ -77,6 +77,9 @@ class Redactor:
         ]
         self._as_written = [r for r in recognizers if isinstance(r, STRUCTURED)]
         self._priority = {t: i for i, t in enumerate(rules.entity_priority)}
+        particles = "|".join(re.escape(p) for p in sorted(rules.person.surname_particles, key=len, reverse=True))
+        # One or more particles right before a name ("Mac Giolla", "Bean Uí"), each a word of its own.
+        self._particles = re.compile(rf"(?<![\w\u2019'])(?:(?:{particles})[ \t]+)+$") if particles else None
 
     # ------------------------------------------------------------------ redact
 
@@ -154,7 +157,7 @@ class Redactor:
                 continue
             canonical = meta.get("canonical") or _canonical(value)
             entity_spans.append(_Span(r.start, r.end, r.entity_type, r.score, canonical, is_known))
-        merged = self._merge(text, entity_spans)
+        merged = self._with_particles(text, self._merge(text, entity_spans))
         kept_neutral: list[RecognizerResult] = []
         for r in sorted(neutral, key=lambda r: (r.start, r.end, r.entity_type)):
             if any(s.start < r.end and r.start < s.end for s in merged):
@@ -163,6 +166,20 @@ class Redactor:
                 continue
             kept_neutral.append(r)
         return merged, kept_neutral
+
+    def _with_particles(self, text: str, spans: list[_Span]) -> list[_Span]:
+        """A surname's particle goes with it ("Ní Chonaill", "Mac Giolla Bhríde", "Ó Dálaigh"): the
+        name's placeholder takes the particle before it, which alone still says whose name it was."""
+        if self._particles is None:
+            return spans
+        out: list[_Span] = []
+        for s in spans:
+            m = self._particles.search(text, max(0, s.start - 40), s.start) if s.entity == "PERSON" else None
+            start = m.start() if m is not None else s.start
+            if out and start < out[-1].end:
+                start = s.start
+            out.append(_Span(start, s.end, s.entity, s.score, s.canonical, s.known))
+        return out
 
     def _rank(self, s: _Span) -> tuple:
         return (

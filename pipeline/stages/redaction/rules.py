@@ -54,6 +54,13 @@ class AddressRules(RuleModel):
     bare_suffixes: list[str]
     unit_words: list[str]
     building_words: list[str]
+    street_endings: list[str] = []
+    street_ending_exceptions: list[str] = []
+    street_prefixes: list[str] = []
+    number_first_prefixes: list[str] = []
+    name_particles: list[str] = []
+    flat_words: list[str] = []
+    not_after_number: list[str] = []
     score: float = Field(0.85, ge=0, le=1)
 
 
@@ -65,6 +72,32 @@ class EmployerRules(RuleModel):
     unique_role_cues: list[str] = []
     score: float = Field(0.85, ge=0, le=1)
     org_score: float = Field(0.7, ge=0, le=1)
+
+
+class JobTitleRules(RuleModel):
+    """The client's job title in an occupation slot (``job_title`` in redaction.yaml)."""
+
+    as_verbs: list[str]
+    as_nouns: list[str]
+    copulas: list[str]
+    org_preps: list[str]
+    therapist_subjects: list[str]
+    of_heads: list[str] = []
+    labels: list[str]
+    job_heads: list[str]
+    not_jobs: list[str] = []
+    clinical_roles: list[str] = []
+    closings: list[str] = []
+    to_verbs: list[str] = []
+    score: float = Field(0.8, ge=0, le=1)
+    label_score: float = Field(0.9, ge=0, le=1)
+
+    @field_validator("as_verbs", "as_nouns", "copulas", "org_preps", "therapist_subjects", "labels", "job_heads")
+    @classmethod
+    def _not_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("must list at least one word")
+        return value
 
 
 class LocationRules(RuleModel):
@@ -80,6 +113,8 @@ class PersonRules(RuleModel):
     ambiguous_names: list[str]
     name_verbs: list[str]
     human_verbs: list[str] = []
+    # Particles of a surname that go into its placeholder ("Ní", "Mac Giolla"); case-sensitive.
+    surname_particles: list[str] = []
 
 
 class RelativeRules(RuleModel):
@@ -255,6 +290,7 @@ class RedactionRules(RuleModel):
     address: AddressRules
     employer: EmployerRules
     location: LocationRules
+    job_title: JobTitleRules
     person: PersonRules
     relatives: RelativeRules
     pronouns: PronounRules

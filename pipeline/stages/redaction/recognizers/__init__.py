@@ -5,7 +5,7 @@ Contract: each recognizer takes the letter text (and, where it needs one, the sp
 in Presidio's ``NlpArtifacts``, so the model runs once per letter) and returns
 ``RecognizerResult`` spans typed with our entity names (``PERSON``, ``EMAIL``, ``PHONE``, ``NHS``,
 ``NI``, ``ID``, ``IP``, ``CARD``, ``BANK_ACCOUNT``, ``POSTCODE``, ``ADDRESS``, ``DOB``, ``EMPLOYER``,
-``ORG``, ``LOCATION``, ``URL``, ``REGISTRATION``, ``EMPLOYEE_ID``, plus ``PRONOUN`` and ``TITLE``
+``ORG``, ``LOCATION``, ``JOB_TITLE``, ``URL``, ``REGISTRATION``, ``EMPLOYEE_ID``, plus ``PRONOUN`` and ``TITLE``
 which are neutralised, not vaulted). No recognizer logs or raises with a value from the text.
 """
 
@@ -20,6 +20,7 @@ from pipeline.stages.redaction.recognizers.digits import DigitShapes
 from pipeline.stages.redaction.recognizers.email import EmailRecognizer
 from pipeline.stages.redaction.recognizers.employer import EmployerRecognizer
 from pipeline.stages.redaction.recognizers.formats import FormatRecognizer
+from pipeline.stages.redaction.recognizers.jobs import JobTitleRecognizer
 from pipeline.stages.redaction.recognizers.location import LocationRecognizer
 from pipeline.stages.redaction.recognizers.people import PersonRecognizer
 from pipeline.stages.redaction.recognizers.phone import PhoneRecognizer
@@ -49,6 +50,7 @@ def build_recognizers(rules: RedactionRules, vocab: Vocabulary) -> list[EntityRe
         RelativeRecognizer(rules.relatives, vocab),
         EmployerRecognizer(rules.employer, vocab),
         LocationRecognizer(rules.location, vocab),
+        JobTitleRecognizer(rules.job_title, vocab),
         PronounRecognizer(rules.pronouns),
         TitleRecognizer(rules.titles, rules.ambiguous_titles),
     ]

@@ -9,7 +9,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from pipeline.stages.redaction.recognizers.base import result
 from pipeline.stages.redaction.rules import AddressRules
-from pipeline.stages.redaction.vocabulary import Vocabulary, word_alternation
+from pipeline.stages.redaction.vocabulary import Vocabulary, common_words, word_alternation
 
 
 class StreetAddressRecognizer(EntityRecognizer):
@@ -33,6 +33,7 @@ class StreetAddressRecognizer(EntityRecognizer):
         self._unit = re.compile(rf"(?<![\w]){unit}[ \t]+\d+[A-Za-z]?(?![\w])")
         self._bare = re.compile(rf"(?<![\w])(?:{cap}[ \t]+){{1,3}}{bare}(?![\w])")
         self._building = re.compile(rf"(?<![\w])(?:{cap}[ \t]+){{1,3}}{building}(?![\w])")
+        self._continental = _continental_patterns(rules)
         super().__init__(supported_entities=["ADDRESS"], name="StreetAddressRecognizer")
 
     def load(self) -> None:
@@ -54,7 +55,64 @@ class StreetAddressRecognizer(EntityRecognizer):
                     words = words[1:]
                 if len(words) > 1:
                     out.append(result("ADDRESS", start, m.end(), score - 0.2))
+        return out + self._continental_streets(text)
+
+    def _continental_streets(self, text: str) -> list[RecognizerResult]:
+        """ "Storgatan 12", "Hauptplatz 3/2/8", "ul. Długa 15 m. 4", "12 rue de la Paix", "via Roma 4"."""
+        out = []
+        exceptions = {w.casefold() for w in self._rules.street_ending_exceptions}
+        for rx in self._continental:
+            for m in rx.finditer(text):
+                name = m.group("name")
+                last = name.split()[-1].casefold()
+                if last in exceptions or (last in common_words() and rx is self._continental[0]):
+                    continue  # "Brigade 3", "Cascade 2": an English word, not a street
+                if self._vocab.is_allowed_span(name):
+                    continue  # "via Zoom 3": a platform, not a street
+                out.append(result("ADDRESS", m.start(), m.end(), self._rules.score))
         return out
+
+
+_UP = r"[A-Z\u00c0-\u00de\u0100-\u017f]"
+_UPWORD = rf"{_UP}[\w'\u2019\-]*"
+
+
+def _continental_patterns(rules: AddressRules) -> list[re.Pattern[str]]:
+    """Street name and number in the continental orders: the street word ending the name
+    ("Storgatan 12"), opening it ("ul. Długa 15"), or after the number ("12 rue de la Paix")."""
+    endings = word_alternation(rules.street_endings)
+    particles = word_alternation(rules.name_particles)
+    flat_words = word_alternation(rules.flat_words)
+    counts = word_alternation(rules.not_after_number)
+    # "12", "12B", "12 B", "5 A 12" (Finnish staircase and flat), "3/2/8", "12-3"; not "3 times".
+    number = (
+        r"\d{1,4}[A-Za-z]?(?:[ \t]?[/\-][ \t]?\d{1,4}[A-Za-z]?){0,3}(?:[ \t][A-Z](?:[ \t]\d{1,3})?)?(?![\w/])"
+        rf"(?![ \t]+(?i:{counts})(?![\w]))"
+    )
+    # "m. 4", "lgh 1102", "Top 8", and the Danish floor and side ("2. tv.").
+    flat = (
+        rf"(?:,?[ \t]*(?:(?<![\w])(?i:{flat_words})[ \t]*\d{{1,4}}[A-Za-z]?(?![\w])"
+        rf"|,?[ \t]*\d{{1,2}}\.?[ \t]*(?i:tv|th|mf|st)\.?(?![\w])))*"
+    )
+    # "00-950 Warszawa", "1010 Wien", "114 55 Stockholm", "1017 AB Amsterdam", "D-80331 München".
+    town = (
+        rf"(?:,?[ \t]*(?:\n[ \t]*)?(?:[A-Z]{{1,2}}-)?\d{{2,5}}(?:[ \-]\d{{2,3}})?(?:[ \t]?[A-Z]{{2}}(?![\w]))?"
+        rf"[ \t]+{_UPWORD}(?:[ \t\-]+{_UPWORD})?)?"
+    )
+    named = rf"(?:(?i:{particles})[ \t]*)*{_UPWORD}(?:[ \t]+(?:(?i:{particles})[ \t]+)*{_UPWORD}){{0,3}}"
+    ending = (
+        rf"(?P<name>(?:{_UPWORD}[ \t]+){{0,2}}{_UP}[\w'\-]*?(?i:{endings})"
+        rf"|(?:{_UPWORD}[ \t]+){{1,3}}(?i:{endings}))"
+    )
+    prefix = word_alternation(rules.street_prefixes)
+    first = word_alternation(rules.number_first_prefixes)
+    return [
+        re.compile(rf"(?<![\w]){ending}(?<=[\w.])[ \t]+{number}{flat}{town}"),
+        re.compile(rf"(?<![\w])(?i:{prefix})[ \t]*(?P<name>{named}),?[ \t]+{number}{flat}{town}"),
+        re.compile(
+            rf"(?<![\w])\d{{1,4}}(?:[ \t]?(?:bis|ter)|[A-Za-z])?,?[ \t]+(?i:{first})[ \t]+(?P<name>{named}){town}"
+        ),
+    ]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,0 +1,283 @@
+"""The client's job title: a quasi-identifier ("the night-shift depot supervisor at [EMPLOYER_1]"
+singles one person out even with every name gone).
+
+The occupation noun phrase is found in the slots a job sits in, read from the spaCy dependency parse
+Presidio already computed: the object of "as" after a job verb or noun ("works as", "employed as",
+"her role as"), the complement of "is/was/became" when its head is an occupation (or any person noun
+tied by "at/for/with" to a named employer), an apposition to a person ("Dana, QA lead at Brindle"),
+and the value of a form field or table cell labelled "Occupation:", "Job title:", "Role:"...
+Cues, slots and word lists are ``job_title`` in ``rules/redaction.yaml``.
+
+What is not the client's stays: a sentence whose subject (or possessor) is the therapist writing
+("I work as a counsellor", "in my role as supervisor"), and anything after the letter's closing
+("Kind regards" and the signature under it).
+"""
+
+from __future__ import annotations
+
+import re
+
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from spacy.tokens import Doc, Token
+
+from pipeline.stages.redaction.recognizers.base import DocRecognizer, doc_of, result
+from pipeline.stages.redaction.recognizers.location import ROLE_NOUN
+from pipeline.stages.redaction.rules import JobTitleRules
+from pipeline.stages.redaction.vocabulary import Vocabulary
+
+ENTITY = "JOB_TITLE"
+_NOUNS = ("NOUN", "PROPN")
+_SUBJECTS = ("nsubj", "nsubjpass", "poss")
+# Words before the head noun that are not part of the title ("a", "her", "the", "and").
+_LEAD_DEPS = ("det", "poss", "predet", "cc", "punct", "case", "prep", "mark", "advmod")
+# A subject that is not a person: "this is a lead", "it is a manager's job".
+_NOT_PEOPLE = frozenset({"this", "that", "it", "which", "there", "what", "these", "those"})
+_EMPTY_VALUES = frozenset({"n/a", "na", "none", "-", "unknown", "not stated", "not known", "tbc", "nil"})
+_VALUE_END = re.compile(r"[ \t]+(?:at|for|with|in)[ \t]+|[,;(]|[ \t]{2,}|\t")
+_MAX_WORDS = 7
+# Words before a title that are not part of it: an age ("a 31-year-old site manager", removed as an
+# age on its own) and "only", "current", "former".
+_LEAD_WORDS = re.compile(
+    r"(?:\d[\d\-]*|\d+-year-old|year|years|yr|old|aged|-|only|sole|current|currently|former|previous|new)$",
+    re.IGNORECASE,
+)
+
+
+def _alternation(words: list[str]) -> str:
+    escaped = (re.escape(w).replace(r"\ ", r"[ \t]+") for w in sorted(set(words), key=len, reverse=True))
+    return "|".join(escaped)
+
+
+class JobTitleRecognizer(DocRecognizer):
+    """The client's occupation noun phrase in an occupation slot (see the module docstring)."""
+
+    def __init__(self, rules: JobTitleRules, vocab: Vocabulary) -> None:
+        self._rules = rules
+        low = {
+            name: {w.casefold() for w in value} for name, value in rules.model_dump().items() if isinstance(value, list)
+        }
+        self._as_verbs = low["as_verbs"]
+        self._as_nouns = low["as_nouns"]
+        self._copulas = low["copulas"]
+        self._preps = low["org_preps"]
+        self._therapist = low["therapist_subjects"]
+        self._of_heads = low["of_heads"]
+        self._job_heads = low["job_heads"]
+        self._not_jobs = low["not_jobs"]
+        self._clinical = low["clinical_roles"]
+        self._to_verbs = low["to_verbs"]
+        sep = r"[ \t]*(?:\([^)\n]{0,30}\))?[ \t]*(?::|\||\t|[ \t]{2,}|[\-\u2013][ \t])"
+        self._label = re.compile(
+            rf"^[ \t>*|\-\u2022]*(?:(?:client|patient|employee|service[ \t]+user)(?:'s)?[ \t]+)?"
+            rf"(?:{_alternation(rules.labels)}){sep}[ \t|]*(?P<value>[^\n|]*)",
+            re.IGNORECASE | re.MULTILINE,
+        )
+        self._closing = (
+            re.compile(rf"^[ \t>]*(?:{_alternation(rules.closings)})[ \t]*[,.!]?[ \t]*$", re.IGNORECASE | re.MULTILINE)
+            if rules.closings
+            else None
+        )
+        super().__init__([ENTITY], "JobTitleRecognizer", vocab)
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        cut = self._signature_start(text)
+        out = self._labelled(text, cut)
+        doc = doc_of(nlp_artifacts)
+        if doc is not None:
+            out += self._in_sentences(doc, cut)
+        return out
+
+    def _signature_start(self, text: str) -> int:
+        """Where the therapist's signature begins: after the last closing line (else the end)."""
+        ends = [m.end() for m in self._closing.finditer(text)] if self._closing else []
+        return ends[-1] if ends else len(text)
+
+    # ------------------------------------------------------------------ form fields and tables
+
+    def _labelled(self, text: str, cut: int) -> list[RecognizerResult]:
+        out = []
+        for m in self._label.finditer(text):
+            if m.start() >= cut:
+                break
+            start, value = m.start("value"), m.group("value")
+            if not value.strip() and text[m.end() : m.end() + 1] == "\n":
+                # "Occupation:" with its value on the next line.
+                nxt = re.match(r"\n[ \t|]*([^\n|]*)", text[m.end() :])
+                if nxt is None or ":" in nxt.group(1):
+                    continue
+                start, value = m.end() + nxt.start(1), nxt.group(1)
+            span = self._field_value(value)
+            if span is not None:
+                out.append(result(ENTITY, start + span[0], start + span[1], self._rules.label_score, slot="label"))
+        return out
+
+    def _field_value(self, value: str) -> tuple[int, int] | None:
+        """The job title in a field's value: up to "at [EMPLOYER]", a comma or the cell's end; None for
+        an empty value or a therapist's own clinical role ("Role: Senior Counsellor")."""
+        end = _VALUE_END.search(value)
+        piece = value[: end.start()] if end else value
+        lead = len(piece) - len(piece.lstrip())
+        piece = piece.strip().rstrip(".:")
+        words = re.findall(r"[^\W\d_][\w'\-]*", piece.casefold())
+        if not words or len(words) > _MAX_WORDS or piece.casefold() in _EMPTY_VALUES:
+            return None
+        if all(w in self._clinical for w in words) or all(w in self._not_jobs for w in words):
+            return None
+        return lead, lead + len(piece)
+
+    # ------------------------------------------------------------------ sentences
+
+    def _in_sentences(self, doc: Doc, cut: int) -> list[RecognizerResult]:
+        out: list[RecognizerResult] = []
+        for tok in doc:
+            if tok.idx >= cut:
+                break
+            head = self._slot(tok)
+            if head is None:
+                span = self._scanned(tok)
+                if span is not None:
+                    out.append(result(ENTITY, span[0], span[1], self._rules.score, slot="scan"))
+                continue
+            # "a cleaner and a carer": a second job joined to the first ("her rituals" is not one).
+            more = (c for c in head.children if c.dep_ == "conj" and c.pos_ in _NOUNS and self._person_job(c))
+            for noun in (head, *more):
+                span = self._phrase(noun)
+                if span is not None:
+                    out.append(result(ENTITY, span[0], span[1], self._rules.score, slot=tok.dep_))
+        return out
+
+    def _slot(self, tok: Token) -> Token | None:
+        """The head noun of a job in the slot ``tok`` opens, if the slot is the client's."""
+        if tok.lower_ == "as" and tok.pos_ in ("ADP", "SCONJ"):
+            cue = tok.head
+            cued = (cue.pos_ in ("VERB", "AUX") and cue.lemma_.casefold() in self._as_verbs) or (
+                cue.pos_ in _NOUNS and (cue.lower_ in self._as_nouns or cue.lemma_.casefold() in self._as_nouns)
+            )
+            noun = next((c for c in tok.children if c.dep_ == "pobj" and c.pos_ in _NOUNS), None)
+            if not cued or noun is None or self._by_therapist(cue) or not self._any_job(noun):
+                return None
+            return noun
+        if tok.pos_ not in _NOUNS or not self._person_job(tok):
+            return None
+        if tok.dep_ == "attr" and tok.head.lemma_.casefold() in self._copulas:
+            subject = next((c for c in tok.head.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+            if subject is None or subject.lower_ in self._therapist or subject.lower_ in _NOT_PEOPLE:
+                return None
+            if self._bare_definite(tok) and not self._at_named(tok):
+                return None  # "he was the driver" (of the car in the collision): a part, not a post
+            return tok if self._named_job(tok) else None
+        if tok.dep_ == "appos" and tok.head.pos_ in _NOUNS + ("PRON",) and tok.head.lower_ not in self._therapist:
+            return tok if self._named_job(tok) else None
+        return None
+
+    def _scanned(self, tok: Token) -> tuple[int, int] | None:
+        """A cue the parse did not attach ("promoted to shift leader" with "shift" taken for a verb,
+        "her job as lead hydrographer" with "as" taken for a conjunction): the words after it up to a
+        preposition, read as one noun phrase."""
+        if tok.i == 0 or tok.lower_ not in ("as", "to", "a", "an"):
+            return None
+        cue = tok.doc[tok.i - 1]
+        words = {cue.lower_, cue.lemma_.casefold()}
+        copula = tok.lower_ in ("a", "an")
+        if copula:
+            # "he is a union steward" with "steward" parsed as an adverb: a listed occupation only.
+            subject = next((c for c in cue.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+            if not words & self._copulas or subject is None or subject.lower_ in _NOT_PEOPLE:
+                return None
+        elif tok.lower_ == "to":
+            if not words & self._to_verbs:
+                return None
+        elif not (words & self._as_verbs and cue.pos_ in ("VERB", "AUX")) and not words & self._as_nouns:
+            return None
+        doc, j = tok.doc, tok.i + 1
+        while j < len(doc) and doc[j].pos_ == "DET":
+            j += 1
+        first, last = j, None
+        while j < len(doc) and j - tok.i <= _MAX_WORDS and (doc[j].is_alpha or doc[j].text == "-"):
+            stop = doc[j].pos_ in ("ADP", "CCONJ", "SCONJ", "PRON", "AUX", "ADV") and not self._listed(doc[j])
+            if doc[j].lower_ in self._preps or stop:
+                break
+            last = doc[j]
+            j += 1
+        if last is None or self._by_therapist(cue):
+            return None
+        if not (self._listed(last) if copula else last.pos_ in _NOUNS and self._person_job(last)):
+            return None
+        while first < last.i and _LEAD_WORDS.match(doc[first].text):
+            first += 1
+        return doc[first].idx, last.idx + len(last.text)
+
+    def _by_therapist(self, cue: Token) -> bool:
+        """Whether the subject (or possessor) governing a cue is the therapist writing: "I work as",
+        "in my role as", "we have worked as"."""
+        t = cue
+        for _ in range(6):
+            who = next((c for c in t.children if c.dep_ in _SUBJECTS), None)
+            if who is not None:
+                return who.lower_ in self._therapist
+            if t.head is t:
+                return False
+            t = t.head
+        return False
+
+    def _any_job(self, noun: Token) -> bool:
+        """After a strong cue ("works as"), any noun but the few that are not a job ("as a team")."""
+        if noun.like_num or not any(c.isalpha() for c in noun.text):
+            return False
+        return noun.lower_ not in self._not_jobs and noun.lemma_.casefold() not in self._not_jobs
+
+    def _person_job(self, noun: Token) -> bool:
+        """A noun naming someone's work: an occupation listed in the rules, or a person noun ("-er",
+        "-ist", "-ian") that is not in the list of non-jobs. Another person's ("her manager") is not."""
+        if any(c.dep_ == "poss" for c in noun.children) or not self._any_job(noun):
+            return False
+        return self._listed(noun) or bool(ROLE_NOUN.search(noun.lower_))
+
+    def _listed(self, noun: Token) -> bool:
+        return noun.lower_ in self._job_heads or noun.lemma_.casefold() in self._job_heads
+
+    def _named_job(self, noun: Token) -> bool:
+        """A listed occupation, or a person noun tied to a named employer ("a brewer at Hollow Oak")."""
+        return self._listed(noun) or self._at_named(noun)
+
+    @staticmethod
+    def _bare_definite(noun: Token) -> bool:
+        """The driver ("he was the driver") with nothing more: no modifier tells a post from a part someone played."""
+        left = list(noun.lefts)
+        return len(left) == 1 and left[0].dep_ == "det" and left[0].lower_ == "the"
+
+    def _at_named(self, noun: Token) -> bool:
+        for prep in noun.children:
+            if prep.dep_ == "prep" and prep.lower_ in self._preps:
+                for obj in prep.children:
+                    if obj.dep_ == "pobj" and any(self.name_like(t) for t in obj.subtree):
+                        return True
+        return False
+
+    @staticmethod
+    def _lead(tok: Token) -> bool:
+        return tok.dep_ in _LEAD_DEPS and tok.text not in ("-", "\u2010")
+
+    def _phrase(self, noun: Token) -> tuple[int, int] | None:
+        """Character span of the job's noun phrase: its modifiers ("night-shift depot") up to the head,
+        and "of" with its object after a head such as "head" or "director"."""
+        doc = noun.doc
+        start = noun.left_edge.i
+        for c in noun.children:
+            if c.dep_ == "poss":  # "Dr Patel's receptionist": the possessor is not the title
+                start = max(start, c.right_edge.i + 1)
+        while start < noun.i and (_LEAD_WORDS.match(doc[start].text) or self._lead(doc[start])):
+            start += 1
+        end = noun.i
+        if noun.lower_ in self._of_heads:
+            of = next((c for c in noun.children if c.dep_ == "prep" and c.lower_ == "of"), None)
+            obj = next((c for c in of.children if c.dep_ == "pobj"), None) if of is not None else None
+            if obj is not None and obj.i - noun.i <= 4:
+                end = obj.i
+        if end - start + 1 > _MAX_WORDS:
+            return None
+        first, last = doc[start], doc[end]
+        return first.idx, last.idx + len(last.text)

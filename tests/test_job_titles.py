@@ -1,0 +1,130 @@
+"""The client's job title (a quasi-identifier) becomes [JOB_TITLE_n]; the therapist's own role, and
+words after a job cue that are no job, stay. Letters invented for these tests."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pipeline.models import KnownIdentifiers
+from pipeline.rules import RulesError
+from pipeline.stages.redaction.rules import load_redaction_rules
+
+
+def redacted(redactor, text: str) -> str:
+    return redactor.redact(text, KnownIdentifiers()).text
+
+
+def job_titles(redactor, text: str) -> list[str]:
+    redaction = redactor.redact(text, KnownIdentifiers())
+    return sorted(v for k, v in redaction.vault.items() if k.startswith("[JOB_TITLE_"))
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        # "works as", "employed as", "trained as" (any tense, any subject but the therapist)
+        ("Since March the client has worked as an overnight cold-store picker.", "overnight cold-store picker"),
+        ("He is employed as a senior mooring technician at the harbour.", "senior mooring technician"),
+        ("Yusra started out as a trainee tram dispatcher two years ago.", "trainee tram dispatcher"),
+        # "her role as", "his job as", "their post as"
+        ("In his role as principal sommelier, he is rarely home before midnight.", "principal sommelier"),
+        ("The demands of her job as lead hydrographer have grown.", "lead hydrographer"),
+        # copula with a named employer, and an occupation listed in the rules without one
+        ("Mr Okwe is a relief signaller for Westmoor Rail Services.", "relief signaller"),
+        ("Outside work he is a union steward and chairs meetings.", "union steward"),
+        ("They are the depot manager and feel responsible for everyone.", "depot manager"),
+        # an apposition to the client
+        ("I am writing about Ferdie Anscombe, a lock-keeper at Cressing Marina, who has panic attacks.", "lock-keeper"),
+        # "promoted to" (the parser often takes the first word of the title for a verb)
+        ("He was promoted to shift leader at Dunmere Plastics in May.", "shift leader"),
+        # "head of ...": the "of" phrase belongs to the title
+        ("She works as head of procurement and travels every week.", "head of procurement"),
+    ],
+)
+def test_client_job_title_in_a_sentence_is_removed(redactor, text, title):
+    out = redacted(redactor, text)
+    assert title not in out
+    assert "[JOB_TITLE_1]" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("Client details\nName: Pim Vossberg\nOccupation: harbour pilot\nHours: full time\n", "harbour pilot"),
+        ("| Job title | Senior Loss Adjuster |\n| Hours | 37.5 |\n", "Senior Loss Adjuster"),
+        ("Profession:\tveterinary nurse\n", "veterinary nurse"),
+        ("Occupation:\nNight porter\n\nThe client reports poor sleep.", "Night porter"),
+        # the title up to "at [EMPLOYER]": the employer is its own identifier
+        ("Position: stores supervisor at Kelvedon Mills\n", "stores supervisor"),
+    ],
+)
+def test_labelled_occupation_field_is_removed(redactor, text, title):
+    out = redacted(redactor, text)
+    assert title not in out
+    assert "[JOB_TITLE_1]" in out
+
+
+def test_title_and_employer_get_their_own_placeholders(redactor):
+    out = redacted(redactor, "She is a head cheesemaker at Brindlecombe Dairy and sleeps badly.")
+    # (the small model takes some employers for people: any placeholder but the title's own)
+    assert re.search(r"a \[JOB_TITLE_1\] at \[(?!JOB_TITLE)[A-Z]+_1\]", out)
+
+
+def test_age_before_a_title_is_not_part_of_it(redactor):
+    assert job_titles(redactor, "Kit is a 34-year-old rope access technician.") == ["rope access technician"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the therapist's own role: first person, or "my role as"
+        "I work as an integrative counsellor and have done so for twelve years.",
+        "In my role as her therapist I recommend eight further sessions.",
+        "We have worked as a practice with the employer before.",
+        "I was promoted to clinical lead last year.",
+        # words after a job cue that are no job
+        "They work as a team with the occupational health nurse.",
+        "The sessions serve as a reminder that progress is possible.",
+        "He works as hard as he can and sees himself as a failure.",
+        "In her role as a mother she feels stretched.",
+        # who someone is, not what they do
+        "She describes herself as a perfectionist and is a worrier at heart.",
+        "The client is a good listener and a keen swimmer.",
+        "In the collision he was the driver and his friend was hurt.",
+        # another person's job ("her manager"), not the client's
+        "She is a carer for her mother at weekends.",
+        "The client is a paediatric audiologist at a large trust.",
+    ],
+)
+def test_no_client_job_title_is_kept(redactor, text):
+    assert job_titles(redactor, text) == []
+
+
+def test_signature_role_after_the_closing_is_the_therapists(redactor):
+    text = (
+        "Dear Plumm team,\n\nThe client works as a tower crane operator.\n\nKind regards,\n"
+        "Role: Senior Psychotherapist\nPosition: clinical supervisor\n"
+    )
+    out = redacted(redactor, text)
+    assert job_titles(redactor, text) == ["tower crane operator"]
+    assert "Role: Senior Psychotherapist" in out
+    assert "Position: clinical supervisor" in out
+
+
+def test_therapists_details_block_keeps_a_clinical_role(redactor):
+    text = "Therapist details\nRole: Accredited CBT Therapist\n\nClient details\nOccupation: bid writer\n"
+    assert job_titles(redactor, text) == ["bid writer"]
+
+
+def test_job_title_rules_are_validated(tmp_path):
+    from pathlib import Path
+
+    rules = Path(__file__).resolve().parents[1] / "rules"
+    for name in ("allow.yaml", "structured.yaml"):
+        (tmp_path / name).write_text((rules / name).read_text(encoding="utf-8"), encoding="utf-8")
+    broken = (rules / "redaction.yaml").read_text(encoding="utf-8").replace("  copulas: [be, become]", "  copulas: []")
+    (tmp_path / "redaction.yaml").write_text(broken, encoding="utf-8")
+    with pytest.raises(RulesError, match=r"redaction\.yaml.*job_title\.copulas"):
+        load_redaction_rules(tmp_path)
