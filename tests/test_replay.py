@@ -336,7 +336,8 @@ WRONG_PLACEHOLDER_KIND = {
     "outlook-html-only-signature-table-handle": "employer and address become [PERSON]",
     "outlook-reply-with-quoted-history": "a registration number becomes [NHS]",
     "pdf-yoruba-name-quoted-nickname-gp": "relatives become [ORG], a street [PERSON]",
-    "place-like-names-ivy-church-sandy-brook": "a street becomes [PERSON]",
+    "place-like-names-ivy-church-sandy-brook": "a street becomes [PERSON]; and the age beside a job title"
+    " ([AGE_1] [JOB_TITLE_1]) cannot be split by the alignment, so the age is read as the job title's",
     "place-names-as-people": "a relative becomes [ORG]",
     "polish-diacritics-nickname-nhs-unspaced": "a street becomes [PERSON]",
     "rfc2047-encoded-subject-and-names": "the client's name becomes [ORG]",
