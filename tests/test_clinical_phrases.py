@@ -134,6 +134,18 @@ def test_an_author_name_that_stands_elsewhere_in_the_letter_is_a_person_and_is_r
     assert "Ferrante & Oduya model" in out
 
 
+@pytest.mark.parametrize(
+    "text, kept",
+    [
+        ("Her Brannock Social Phobia Scale was 41.", "Brannock Social Phobia Scale"),
+        ("His Lindqvist Method sessions went well.", "Lindqvist Method"),
+    ],
+)
+def test_a_pronoun_opening_the_sentence_is_not_part_of_the_phrase(redactor, text, kept):
+    assert [text[a:b] for a, b in redactor.vocab.protected_ranges(text)] == [kept]
+    assert _redact(redactor, text).startswith("[their] " + kept)
+
+
 def test_a_client_first_name_before_a_diagnosis_is_not_kept_with_it(redactor):
     vocab = redactor.vocab
     text = "Okonkwo Depressive Episode was noted."

@@ -57,7 +57,7 @@ class ClinicalPhrases:
         rules: ClinicalPhraseRules,
         *,
         ordinary: Callable[[str], bool],
-        plain: Callable[[str], bool],
+        stop: frozenset[str],
         acronyms: frozenset[str],
     ) -> None:
         self._heads = {h.casefold() for h in rules.heads}
@@ -67,12 +67,12 @@ class ClinicalPhrases:
         self._qualifiers = {q.casefold() for q in rules.qualifiers}
         self._max_authors = rules.max_authors
         self._ordinary = ordinary  # English or clinical: not a name
-        self._plain = plain  # allow-listed or stop word: never a name, even where names may stand
+        self._stop = stop  # "Her", "Our", "This": opens a sentence, not a phrase
         self._acronyms = acronyms  # allow-listed terms in capitals (CBT, PTSD): qualifiers too
         self._acronym = re.compile(rf"[ \t]*(?:\n[ \t]*)?\((?P<acro>{rules.acronym})\)")
         self._score = re.compile(rf"(?<![\w\-])(?:{rules.score_acronym})(?:{rules.score_cue})")
         crisis = "|".join(f"(?:{p})" for p in rules.crisis_numbers) or "(?!x)x"
-        self._crisis = re.compile(rf"(?<![\w\-/.+])(?<!\d[ \t])(?:{crisis})(?![ \t\-./]?\d)(?!\w)")
+        self._crisis = re.compile(rf"(?<![\w\-/.+,])(?<!\d[ \t])(?:{crisis})(?![ \t\-./]?\d)(?!\w)")
 
     # -- the whole letter ---------------------------------------------------------------------------
     def ranges(self, text: str, protected: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
@@ -225,6 +225,8 @@ class ClinicalPhrases:
         head, words = segment[-1], [t for t in segment[:-1] if t.kind != "join"]
         if not words:
             return None
+        while words and words[0].low in self._stop and not self._qualifies(words[0]):
+            words = words[1:]
         first_qualifier = next((i for i, t in enumerate(words) if self._qualifies(t)), len(words))
         lead, middle = words[:first_qualifier], words[first_qualifier:]
         if any(not (self._qualifies(t) or self._ordinary(t.low) or t.text.isupper()) for t in middle):

@@ -66,7 +66,7 @@ class Vocabulary:
         phrases = rules.allow.clinical_phrases
         self._qualifiers = frozenset(fold(q).casefold() for q in phrases.qualifiers)
         self.phrases = ClinicalPhrases(
-            phrases, ordinary=self._ordinary, plain=self.not_a_name, acronyms=self.allow_terms_upper
+            phrases, ordinary=self._ordinary, stop=frozenset(self.stop | self.pronouns), acronyms=self.allow_terms_upper
         )
 
     def is_allowed_word(self, word: str) -> bool:
