@@ -204,3 +204,9 @@ def test_broken_clinical_phrase_rules_fail_naming_the_file_and_key(tmp_path, cha
     with pytest.raises(RulesError) as err:
         load_redaction_rules(tmp_path)
     assert "allow.yaml" in str(err.value) and key in str(err.value)
+
+
+def test_a_letter_digit_short_form_is_kept_by_the_catch_all_only_with_its_score(redactor):
+    # "QRS-D17" alone is shaped like a code and goes; with a score after it, it is an instrument.
+    assert "QRS-D17 is 19" in _redact(redactor, "At review her QRS-D17 is 19 and falling.")
+    assert "QRS-D17" not in _redact(redactor, "At review her QRS-D17 was on file.")
