@@ -146,11 +146,22 @@ def test_a_pronoun_opening_the_sentence_is_not_part_of_the_phrase(redactor, text
     assert _redact(redactor, text).startswith("[their] " + kept)
 
 
-def test_a_client_first_name_before_a_diagnosis_is_not_kept_with_it(redactor):
-    vocab = redactor.vocab
-    text = "Okonkwo Depressive Episode was noted."
-    kept = [text[a:b] for a, b in vocab.protected_ranges(text)]
-    assert kept == ["Depressive Episode"]
+@pytest.mark.parametrize(
+    "text, kept",
+    [
+        ("Okonkwo Depressive Episode was noted.", "Depressive Episode"),  # not English at all
+        ("Fletcher Compassion Therapy helped.", "Compassion Therapy"),  # an English noun, and a surname
+    ],
+)
+def test_only_modifiers_open_a_therapy_or_diagnosis_name(redactor, text, kept):
+    assert [text[a:b] for a, b in redactor.vocab.protected_ranges(text)] == [kept]
+
+
+def test_an_employer_named_as_such_outranks_a_phrase_kept_by_its_shape(redactor):
+    text = "My client is employed by Golden Recovery Group as a clerk."
+    assert [text[a:b] for a, b in redactor.vocab.protected_ranges(text)] == ["Golden Recovery Group"]
+    out = _redact(redactor, text)
+    assert "Golden" not in _outside_placeholders(out)
 
 
 @pytest.mark.parametrize(

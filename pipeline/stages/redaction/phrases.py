@@ -57,6 +57,7 @@ class ClinicalPhrases:
         rules: ClinicalPhraseRules,
         *,
         ordinary: Callable[[str], bool],
+        modifier: Callable[[str], bool],
         stop: frozenset[str],
         acronyms: frozenset[str],
     ) -> None:
@@ -67,6 +68,9 @@ class ClinicalPhrases:
         self._qualifiers = {q.casefold() for q in rules.qualifiers}
         self._max_authors = rules.max_authors
         self._ordinary = ordinary  # English or clinical: not a name
+        # An adjective, verb or adverb of English, or an allow-listed word: what may open a therapy's
+        # or a diagnosis's name; nouns that are also surnames ("Harris") may not.
+        self._modifier = modifier
         self._stop = stop  # "Her", "Our", "This": opens a sentence, not a phrase
         self._acronyms = acronyms  # allow-listed terms in capitals (CBT, PTSD): qualifiers too
         self._acronym = re.compile(rf"[ \t]*(?:\n[ \t]*)?\((?P<acro>{rules.acronym})\)")
@@ -240,9 +244,10 @@ class ClinicalPhrases:
             if len(lead) > self._max_authors:
                 lead = []  # more words than authors before the clinical ones: keep from those on
         else:
-            # Other heads carry no names: the phrase opens after the last one ("<Name> Eating
-            # Disorder" keeps "Eating Disorder"; "SMART Recovery group" stays whole).
-            names = [i for i, t in enumerate(lead) if not (t.text.isupper() or self._ordinary(t.low))]
+            # Other heads carry no names: the phrase opens after the last word that is not a
+            # modifier or a short form ("<Name> Eating Disorder" keeps "Eating Disorder", "SMART
+            # Recovery group" and "Persistent Depressive Disorder" stay whole).
+            names = [i for i, t in enumerate(lead) if not (t.text.isupper() or self._modifier(t.low))]
             lead = lead[names[-1] + 1 :] if names else lead
         start = (lead or middle)[0].start
         return _Phrase(start, head.end, tuple(lead))

@@ -66,7 +66,11 @@ class Vocabulary:
         phrases = rules.allow.clinical_phrases
         self._qualifiers = frozenset(fold(q).casefold() for q in phrases.qualifiers)
         self.phrases = ClinicalPhrases(
-            phrases, ordinary=self._ordinary, stop=frozenset(self.stop | self.pronouns), acronyms=self.allow_terms_upper
+            phrases,
+            ordinary=self._ordinary,
+            modifier=self._modifier,
+            stop=frozenset(self.stop | self.pronouns),
+            acronyms=self.allow_terms_upper,
         )
 
     def is_allowed_word(self, word: str) -> bool:
@@ -92,11 +96,24 @@ class Vocabulary:
     def protected_ranges(self, text: str) -> list[tuple[int, int]]:
         """Where allow-listed clinical and process terms ("GAD-7", "Insomnia Severity Index") and
         named clinical things (an instrument, a therapy model, a crisis line: :mod:`.phrases`) occur."""
+        terms, shaped = _ranges(self, text)
+        return sorted(terms | shaped)
+
+    def shaped_ranges(self, text: str) -> frozenset[tuple[int, int]]:
+        """The protected ranges kept by their shape alone (:mod:`.phrases`), not by the allow-list."""
+        terms, shaped = _ranges(self, text)
+        return shaped - terms
+
+    def _term_and_shaped_ranges(self, text: str) -> tuple[frozenset[tuple[int, int]], frozenset[tuple[int, int]]]:
         folded = fold(text)
         terms = {m.span() for m in self._protected_cs.finditer(folded)} | {
             m.span() for m in self._protected_ci.finditer(folded)
         }
-        return sorted(terms | set(self.phrases.ranges(folded, sorted(terms))))
+        return frozenset(terms), frozenset(self.phrases.ranges(folded, sorted(terms)))
+
+    def _modifier(self, word: str) -> bool:
+        w = word.casefold()
+        return w not in self.ambiguous and (w in self._qualifiers or self.not_a_name(w) or w in common_words())
 
     def _ordinary(self, word: str) -> bool:
         """A word of English or of the clinical vocabulary, not an ordinary-word name ("Hope")."""
@@ -118,6 +135,12 @@ class Vocabulary:
         return (
             w in self.pronouns or w in self.allow_words or w in self.allow_terms or w in self.stop or w in self.titles
         )
+
+
+@lru_cache(maxsize=8)
+def _ranges(vocab: Vocabulary, text: str) -> tuple[frozenset[tuple[int, int]], frozenset[tuple[int, int]]]:
+    # Asked by several stages of one letter in turn: computed once per letter.
+    return vocab._term_and_shaped_ranges(text)
 
 
 @lru_cache(maxsize=1)
