@@ -196,14 +196,19 @@ class Redactor:
         name into another placeholder); the rest are unioned when they overlap."""
         known = self._union(text, [s for s in spans if s.known])
         protected = self.vocab.protected_ranges(text)
+        shaped = self.vocab.shaped_ranges(text)
         rest: list[_Span] = []
         for s in spans:
             if s.known:
                 continue
             # A protected term inside an organisation's name ("Marlowe Vale NHS Trust", "Acme EAP
-            # Services") does not split it; at its edge it stays outside.
+            # Services") does not split it; at its edge it stays outside. An employer named where
+            # the letter says so ("works at ... Health Plan") outranks a phrase kept by its shape.
             interior = [(a, b) for a, b in protected if s.entity in ("ORG", "EMPLOYER") and s.start < a and b < s.end]
-            blocked = [(k.start, k.end) for k in known] + [r for r in protected if r not in interior]
+            overruled = shaped if s.entity == "EMPLOYER" else frozenset()
+            blocked = [(k.start, k.end) for k in known] + [
+                r for r in protected if r not in interior and r not in overruled
+            ]
             for a, b in _subtract((s.start, s.end), blocked):
                 while a < b and not text[a].isalnum():
                     a += 1

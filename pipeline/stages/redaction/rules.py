@@ -133,9 +133,47 @@ class PronounRules(RuleModel):
     needs_pronoun_position: list[str] = []
 
 
+class ClinicalPhraseRules(RuleModel):
+    """Named clinical things kept for the CSM (see ``clinical_phrases`` in ``rules/allow.yaml``)."""
+
+    heads: list[str] = []
+    named_heads: list[str] = []
+    author_heads: list[str] = []
+    joiners: list[str] = []
+    qualifiers: list[str] = []
+    max_authors: int = Field(default=2, ge=0, le=4)
+    acronym: str = r"(?!x)x"
+    score_acronym: str = r"(?!x)x"
+    score_cue: str = r"(?!x)x"
+    crisis_numbers: list[str] = []
+
+    @field_validator("acronym", "score_acronym", "score_cue")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        _compile(value, "pattern")
+        return value
+
+    @field_validator("crisis_numbers")
+    @classmethod
+    def _numbers(cls, value: list[str]) -> list[str]:
+        for i, pattern in enumerate(value):
+            _compile(pattern, f"crisis_numbers[{i}]")
+        return value
+
+    @model_validator(mode="after")
+    def _subsets(self) -> ClinicalPhraseRules:
+        heads = {h.casefold() for h in self.heads}
+        for key, sub in (("named_heads", self.named_heads), ("author_heads", self.author_heads)):
+            unknown = sorted({h.casefold() for h in sub} - heads)
+            if unknown:
+                raise ValueError(f"{key}: not in heads: {', '.join(unknown)}")
+        return self
+
+
 class AllowRules(RuleModel):
     terms: list[str] = []
     words: list[str] = []
+    clinical_phrases: ClinicalPhraseRules = ClinicalPhraseRules()
 
 
 # -- structured identifiers (rules/structured.yaml) ------------------------------------------------

@@ -14,6 +14,7 @@ from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.pipeline import Lemmatizer
 
 from pipeline.nlp import get_nlp
+from pipeline.stages.redaction.phrases import ClinicalPhrases
 from pipeline.stages.redaction.rules import RedactionRules
 
 _APOSTROPHES = "'\u2019\u2018\u02bc\u0060\u00b4"
@@ -62,6 +63,15 @@ class Vocabulary:
         self._protected_ci = re.compile(rf"(?<![\w]){word_alternation(fold(t) for t in mixed)}(?![\w])", re.IGNORECASE)
         positional = {w.casefold() for w in rules.pronouns.needs_pronoun_position}
         self.pronouns = {w.casefold() for w in [*rules.pronouns.fixed, *rules.pronouns.by_role]} - positional
+        phrases = rules.allow.clinical_phrases
+        self._qualifiers = frozenset(fold(q).casefold() for q in phrases.qualifiers)
+        self.phrases = ClinicalPhrases(
+            phrases,
+            ordinary=self._ordinary,
+            modifier=self._modifier,
+            stop=frozenset(self.stop | self.pronouns),
+            acronyms=self.allow_terms_upper,
+        )
 
     def is_allowed_word(self, word: str) -> bool:
         w = fold(word).casefold().strip(".,:;'\"")
@@ -84,12 +94,34 @@ class Vocabulary:
         )
 
     def protected_ranges(self, text: str) -> list[tuple[int, int]]:
-        """Where allow-listed clinical and process terms ("GAD-7", "Insomnia Severity Index") occur."""
+        """Where allow-listed clinical and process terms ("GAD-7", "Insomnia Severity Index") and
+        named clinical things (an instrument, a therapy model, a crisis line: :mod:`.phrases`) occur."""
+        terms, shaped = _ranges(self, text)
+        return sorted(terms | shaped)
+
+    def shaped_ranges(self, text: str) -> frozenset[tuple[int, int]]:
+        """The protected ranges kept by their shape alone (:mod:`.phrases`), not by the allow-list."""
+        terms, shaped = _ranges(self, text)
+        return shaped - terms
+
+    def _term_and_shaped_ranges(self, text: str) -> tuple[frozenset[tuple[int, int]], frozenset[tuple[int, int]]]:
         folded = fold(text)
-        return sorted(
-            {m.span() for m in self._protected_cs.finditer(folded)}
-            | {m.span() for m in self._protected_ci.finditer(folded)}
-        )
+        terms = {m.span() for m in self._protected_cs.finditer(folded)} | {
+            m.span() for m in self._protected_ci.finditer(folded)
+        }
+        return frozenset(terms), frozenset(self.phrases.ranges(folded, sorted(terms)))
+
+    def _modifier(self, word: str) -> bool:
+        w = word.casefold()
+        return w not in self.ambiguous and (w in self._qualifiers or self.not_a_name(w) or w in common_words())
+
+    def _ordinary(self, word: str) -> bool:
+        """A word of English or of the clinical vocabulary, not an ordinary-word name ("Hope")."""
+        w = word.casefold()
+        if w in self.ambiguous:
+            return False
+        english = _english_words()
+        return w in self._qualifiers or self.not_a_name(w) or w in english or (w[-1:] == "s" and w[:-1] in english)
 
     def is_own_address(self, text: str) -> bool:
         t = text.casefold()
@@ -103,6 +135,12 @@ class Vocabulary:
         return (
             w in self.pronouns or w in self.allow_words or w in self.allow_terms or w in self.stop or w in self.titles
         )
+
+
+@lru_cache(maxsize=8)
+def _ranges(vocab: Vocabulary, text: str) -> tuple[frozenset[tuple[int, int]], frozenset[tuple[int, int]]]:
+    # Asked by several stages of one letter in turn: computed once per letter.
+    return vocab._term_and_shaped_ranges(text)
 
 
 @lru_cache(maxsize=1)

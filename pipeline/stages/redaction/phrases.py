@@ -1,0 +1,253 @@
+"""Named clinical things a CSM must read, found by their shape: an instrument ("<Name> Social Anxiety
+Scale (ABC-D)"), a therapy model ("<Name> & <Name> model", "the <Name> Method"), a diagnosis, a care
+plan, a support group, a crisis line; a short form with its score ("ABC-12 score is 30"); a crisis
+number ("116 123"). The rules and word lists are ``clinical_phrases`` in ``rules/allow.yaml``.
+
+Contract: :meth:`ClinicalPhrases.ranges` returns the character ranges of such things in a folded
+text (same offsets as the letter). They join the allow-list's protected ranges: no model guess may
+turn them into a placeholder, but a known identifier (the client's own name) is removed inside them
+all the same (see ``Redactor._merge``). Fail-closed by construction: a phrase needs a clinical
+qualifier besides its head noun, only an instrument's or a model's head may carry leading names,
+and a leading name that also stands elsewhere in the letter is a person spoken of, so it is left
+outside the range for the recognizers to judge.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pipeline.stages.redaction.rules import ClinicalPhraseRules
+
+_TOKEN = re.compile(r"&|[^\W\d_][\w'\-]*")
+_GAP = re.compile(r"[ \t]+")
+_WRAP = re.compile(r"[ \t]*\n[ \t]*")
+_AUTHOR = r"[A-Z][\w'\-]+"
+_AUTHORS_IN_BRACKETS = re.compile(
+    rf"[ \t]*\((?P<names>{_AUTHOR}(?:[ \t]*(?:&|and)[ \t]*{_AUTHOR})?)"
+    rf"(?:[ \t]+et[ \t]+al\.?)?(?:,?[ \t]*(?:19|20)\d{{2}})?\)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    start: int
+    end: int
+    text: str
+    kind: str  # "cap", "head", "join"
+
+    @property
+    def low(self) -> str:
+        return self.text.casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    start: int
+    end: int
+    lead: tuple[_Token, ...]  # leading words that may be authors' names
+
+
+class ClinicalPhrases:
+    """Ranges of named clinical things in a letter (see the module docstring)."""
+
+    def __init__(
+        self,
+        rules: ClinicalPhraseRules,
+        *,
+        ordinary: Callable[[str], bool],
+        modifier: Callable[[str], bool],
+        stop: frozenset[str],
+        acronyms: frozenset[str],
+    ) -> None:
+        self._heads = {h.casefold() for h in rules.heads}
+        self._named = {h.casefold() for h in rules.named_heads}
+        self._author_heads = {h.casefold() for h in rules.author_heads}
+        self._joiners = {j.casefold() for j in rules.joiners}
+        self._qualifiers = {q.casefold() for q in rules.qualifiers}
+        self._max_authors = rules.max_authors
+        self._ordinary = ordinary  # English or clinical: not a name
+        # An adjective, verb or adverb of English, or an allow-listed word: what may open a therapy's
+        # or a diagnosis's name; nouns that are also surnames ("Harris") may not.
+        self._modifier = modifier
+        self._stop = stop  # "Her", "Our", "This": opens a sentence, not a phrase
+        self._acronyms = acronyms  # allow-listed terms in capitals (CBT, PTSD): qualifiers too
+        self._acronym = re.compile(rf"[ \t]*(?:\n[ \t]*)?\((?P<acro>{rules.acronym})\)")
+        self._score = re.compile(rf"(?<![\w\-])(?:{rules.score_acronym})(?:{rules.score_cue})")
+        crisis = "|".join(f"(?:{p})" for p in rules.crisis_numbers) or "(?!x)x"
+        self._crisis = re.compile(rf"(?<![\w\-/.+,])(?<!\d[ \t])(?:{crisis})(?![ \t\-./]?\d)(?!\w)")
+
+    # -- the whole letter ---------------------------------------------------------------------------
+    def ranges(self, text: str, protected: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+        """Ranges in ``text`` (folded) to keep; ``protected`` are the allow-list's own, after which an
+        author in brackets ("XYZ-E (<Name>)") is kept as after a phrase."""
+        phrases = [p for chain in self._chains(text) for p in self._phrases(text, chain)]
+        spans: list[tuple[int, int]] = []
+        acronyms: set[str] = set()
+        for p in phrases:
+            end = p.end
+            m = self._acronym.match(text, end)
+            if m and self._initial_matches(m.group("acro"), text[p.start : p.end]):
+                acronyms.add(m.group("acro"))
+                end = m.end()
+            spans.append((p.start, end))
+        kept = [(self._without_recurring(text, p, spans), end) for p, (_, end) in zip(phrases, spans, strict=True)]
+        kept += self._authors_in_brackets(text, [*spans, *protected], spans)
+        for acro in sorted(acronyms):
+            kept += [m.span() for m in re.finditer(rf"(?<![\w\-]){re.escape(acro)}(?![\w]|-\w)", text)]
+        kept += [m.span() for m in self._score.finditer(text)]
+        kept += [m.span() for m in self._crisis.finditer(text)]
+        return sorted(set(kept))
+
+    def _without_recurring(self, text: str, phrase: _Phrase, spans: list[tuple[int, int]]) -> int:
+        """Where the kept range of ``phrase`` starts: after the last leading word that also stands
+        elsewhere in the letter (a person spoken of, not an author)."""
+        start = phrase.start
+        for tok in phrase.lead:
+            if self._recurs(text, tok.text, spans):
+                start = next((t.start for t in phrase.lead if t.start > tok.start), tok.end)
+        if start != phrase.start:
+            while start < phrase.end and not text[start].isalnum():
+                start += 1
+        return start
+
+    @staticmethod
+    def _recurs(text: str, word: str, spans: Sequence[tuple[int, int]]) -> bool:
+        forms = {word[:1].upper() + word[1:].lower(), word.upper(), word}
+        rx = re.compile(rf"(?<![\w\-])(?:{'|'.join(re.escape(f) for f in sorted(forms))})(?![\w]|-\w)")
+        return any(not any(a <= m.start() < b for a, b in spans) for m in rx.finditer(text))
+
+    def _authors_in_brackets(
+        self, text: str, after: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
+        out = []
+        for _, end in sorted(set(after)):
+            m = _AUTHORS_IN_BRACKETS.match(text, end)
+            if not m:
+                continue
+            names = re.findall(_AUTHOR, m.group("names"))
+            inside = [*spans, m.span()]
+            if names and not any(self._recurs(text, n, inside) for n in names):
+                out.append(m.span())
+        return out
+
+    @staticmethod
+    def _initial_matches(acronym: str, phrase: str) -> bool:
+        initials = {w[0].casefold() for w in _TOKEN.findall(phrase)}
+        return acronym[0].casefold() in initials
+
+    # -- chains and phrases ---------------------------------------------------------------------------
+    def _kind(self, word: str) -> str | None:
+        low = word.casefold()
+        if word == "&" or low in self._joiners:
+            return "join"
+        if low in self._heads:
+            return "head"
+        if word[:1].isupper() and not re.search(r"['\u2019]s$", word):
+            return "cap"
+        return None
+
+    def _chains(self, text: str) -> list[list[_Token]]:
+        """Runs of capitalised words, head nouns and joiners separated by spaces only."""
+        chains: list[list[_Token]] = []
+        current: list[_Token] = []
+        for m in _TOKEN.finditer(text):
+            kind = self._kind(m.group(0))
+            adjacent = bool(current) and self._adjacent(text[current[-1].end : m.start()], current[-1], kind)
+            if kind is None or not adjacent:
+                if current:
+                    chains.append(current)
+                current = []
+            if kind is not None and (current or kind == "cap"):
+                current.append(_Token(m.start(), m.end(), m.group(0), kind))
+        if current:
+            chains.append(current)
+        return chains
+
+    @staticmethod
+    def _adjacent(gap: str, before: _Token, kind: str | None) -> bool:
+        """Spaces join words; a line break only where a phrase was plainly wrapped (a joiner before
+        it, a head noun or joiner after it: "the <Name>\nmodel"), never a signature's next line."""
+        if _GAP.fullmatch(gap):
+            return True
+        return _WRAP.fullmatch(gap) is not None and (before.kind == "join" or kind in ("head", "join"))
+
+    def _qualifies(self, tok: _Token) -> bool:
+        return tok.low in self._qualifiers or (tok.text.isupper() and tok.text in self._acronyms)
+
+    def _segments(self, chain: list[_Token]) -> list[list[_Token]]:
+        """A chain cut after each head noun that a joiner or a non-clinical word follows ("... Scale
+        and the ... Inventory", "... Episode <Name>"); a head noun followed by another clinical word
+        or head goes on ("... Disorder Scale")."""
+        segments: list[list[_Token]] = [[]]
+        for i, tok in enumerate(chain):
+            segments[-1].append(tok)
+            nxt = chain[i + 1] if i + 1 < len(chain) else None
+            if tok.kind == "head" and nxt is not None and nxt.kind != "head" and not self._qualifies(nxt):
+                segments.append([])
+        return [s for s in segments if s]
+
+    def _phrases(self, text: str, chain: list[_Token]) -> list[_Phrase]:
+        found: list[_Phrase] = []
+        for segment in self._segments(chain):
+            phrase = self._phrase(segment)
+            if phrase is None:
+                continue
+            if found and _GAP.sub(" ", text[found[-1].end : phrase.start]).strip().casefold() in self._joiners:
+                # "<Name> model of ... Treatment": one thing.
+                phrase = _Phrase(found[-1].start, phrase.end, found[-1].lead)
+                found.pop()
+            found.append(phrase)
+        tail = [t for t in chain if not found or t.start >= found[-1].end]
+        short = self._acronym.match(text, chain[-1].end)
+        if not (tail and short):
+            return found
+        if found and all(t.kind == "join" or self._ordinary(t.low) for t in tail):
+            # "... Treatment for Adults (ABCDE)": ordinary words up to a short form belong to it.
+            found[-1] = _Phrase(found[-1].start, chain[-1].end, found[-1].lead)
+        elif not found and self._defines(tail, short.group("acro")):
+            # "Graded Exposure (GE)": clinical words spelled out by the short form that follows.
+            words = [t for t in tail if t.kind != "join"]
+            found.append(_Phrase(words[0].start, chain[-1].end, ()))
+        return found
+
+    def _defines(self, tokens: list[_Token], acronym: str) -> bool:
+        words = [t for t in tokens if t.kind != "join"]
+        letters = "".join(c for c in acronym.split("-")[0] if c.isupper())
+        initials = "".join(t.text[0].upper() for t in words)
+        # The last word names the clinical thing ("... Exposure"); no employer's short form does.
+        return 2 <= len(words) <= 4 and letters == initials and self._qualifies(words[-1])
+
+    def _phrase(self, segment: list[_Token]) -> _Phrase | None:
+        while segment and segment[0].kind == "join":
+            segment = segment[1:]
+        heads = [i for i, t in enumerate(segment) if t.kind == "head"]
+        if not heads:
+            return None
+        segment = segment[: heads[-1] + 1]
+        head, words = segment[-1], [t for t in segment[:-1] if t.kind != "join"]
+        if not words:
+            return None
+        while words and words[0].low in self._stop and not self._qualifies(words[0]):
+            words = words[1:]
+        first_qualifier = next((i for i, t in enumerate(words) if self._qualifies(t)), len(words))
+        lead, middle = words[:first_qualifier], words[first_qualifier:]
+        if any(not (self._qualifies(t) or self._ordinary(t.low) or t.text.isupper()) for t in middle):
+            return None
+        if not middle:
+            # "<Name> & <Name> model": authors alone, before a model's head.
+            if head.low not in self._author_heads or len(lead) > self._max_authors:
+                return None
+            return _Phrase(lead[0].start, head.end, tuple(lead))
+        if head.low in self._named or head.low in self._author_heads:
+            if len(lead) > self._max_authors:
+                lead = []  # more words than authors before the clinical ones: keep from those on
+        else:
+            # Other heads carry no names: the phrase opens after the last word that is not a
+            # modifier or a short form ("<Name> Eating Disorder" keeps "Eating Disorder", "SMART
+            # Recovery group" and "Persistent Depressive Disorder" stay whole).
+            names = [i for i, t in enumerate(lead) if not (t.text.isupper() or self._modifier(t.low))]
+            lead = lead[names[-1] + 1 :] if names else lead
+        start = (lead or middle)[0].start
+        return _Phrase(start, head.end, tuple(lead))

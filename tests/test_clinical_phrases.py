@@ -1,0 +1,223 @@
+"""Named clinical things a CSM must read survive redaction (instruments, therapy models, diagnoses,
+care plans, support groups, crisis lines, short forms with scores), by their shape; and a known or
+recurring name is removed all the same, even inside one of them (fail-closed).
+
+The letters are invented: the instruments and models below do not exist, so that only the shape
+can keep them."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import yaml
+
+from pipeline.models import KnownIdentifiers
+from pipeline.patterns import PLACEHOLDER_RE
+from pipeline.rules import DEFAULT_RULES_DIR, RulesError
+from pipeline.stages.redaction.rules import load_redaction_rules
+
+INSTRUMENTS = """Dear Plumm team,
+
+I am writing about my client Ilse Varga. At intake she completed the Ostrander Burnout Inventory (OBI)
+and the Brannock Social Phobia Scale (BSPS-R). Her BSPS-R was 41 and her OBI fell to 22 by session six.
+The Revised Grief Intensity Questionnaire was also elevated. Her PSS-10 score is 24, her DES-II is 34
+and her GDS-15 total: 9.
+
+Kind regards,
+Dr Kwame Asante
+"""
+
+MODELS = """Dear Plumm team,
+
+My client Tobias Renner has attended eight sessions. We have worked with the Ferrante & Oduya model of
+health anxiety and elements of the Lindqvist Method. Earlier he tried CBT-T (Penrose) and the Carrick
+model of Binge Eating Treatment for Older Adults (CABETOA). I recommend Narrative Exposure Therapy
+(NET); NET would take about ten sessions. Imaginal Exposure (IE) is a second option.
+
+Best wishes,
+Maria Lopes
+"""
+
+CARE = """Dear Plumm team,
+
+My client Ruth Akande meets criteria for a Hypomanic Episode and a Persistent Depressive Disorder.
+She has a Wellbeing Recovery Plan with her GP and attends an Alcohol Peer Support group.
+In a crisis she can call the National Suicide Prevention Lifeline, 999, 116 111 or NHS 111.
+
+Kind regards,
+Dr Owen Pryce
+"""
+
+
+def _redact(redactor, text: str, *names: str) -> str:
+    """The redacted letter, its lines joined (a phrase may be wrapped)."""
+    return " ".join(redactor.redact(text, KnownIdentifiers(names=names)).text.split())
+
+
+def _outside_placeholders(text: str) -> str:
+    return PLACEHOLDER_RE.sub(" ", text)
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        "Ostrander Burnout Inventory (OBI)",
+        "Brannock Social Phobia Scale (BSPS-R)",
+        "BSPS-R was 41",
+        "OBI fell",
+        "Revised Grief Intensity Questionnaire",
+        "PSS-10 score is 24",
+        "DES-II is 34",
+        "GDS-15 total: 9",
+    ],
+)
+def test_named_instruments_and_their_short_forms_are_kept(redactor, phrase):
+    out = _redact(redactor, INSTRUMENTS, "Ilse Varga", "Kwame Asante")
+    assert phrase in out
+    assert "Ilse" not in out and "Varga" not in out
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        "Ferrante & Oduya model",
+        "Lindqvist Method",
+        "CBT-T (Penrose)",
+        "Carrick model of Binge Eating Treatment for Older Adults (CABETOA)",
+        "Narrative Exposure Therapy (NET); NET would",
+        "Imaginal Exposure (IE)",
+    ],
+)
+def test_therapy_models_named_after_authors_and_named_therapies_are_kept(redactor, phrase):
+    out = _redact(redactor, MODELS, "Tobias Renner", "Maria Lopes")
+    assert phrase in out
+    assert "Tobias" not in out and "Renner" not in out
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        "Hypomanic Episode",
+        "Persistent Depressive Disorder",
+        "Wellbeing Recovery Plan",
+        "Alcohol Peer Support group",
+        "National Suicide Prevention Lifeline, 999, 116 111 or NHS 111",
+    ],
+)
+def test_diagnoses_plans_groups_and_crisis_lines_are_kept(redactor, phrase):
+    out = _redact(redactor, CARE, "Ruth Akande", "Owen Pryce")
+    assert phrase in out
+    assert "Akande" not in out and "Pryce" not in out
+
+
+# -- fail-closed ------------------------------------------------------------------------------------
+
+
+def test_a_known_client_whose_surname_names_the_instrument_is_removed_everywhere(redactor):
+    text = (
+        "Dear team,\n\nRe: my client Ilse Brannock\n\nMs Brannock completed the Brannock Social Phobia "
+        "Scale (BSPS) at intake; Brannock scored 41.\n\nKind regards,\nDr Kwame Asante\n"
+    )
+    out = _redact(redactor, text, "Ilse Brannock", "Kwame Asante")
+    assert "brannock" not in out.casefold()
+    assert "Social Phobia Scale (BSPS)" in out
+
+
+def test_an_author_name_that_stands_elsewhere_in_the_letter_is_a_person_and_is_removed(redactor):
+    text = (
+        "Dear team,\n\nMr Lindqvist has attended eight sessions. We have used the Lindqvist Method with "
+        "Mr Lindqvist and his partner, and the Ferrante & Oduya model.\n"
+    )
+    out = _redact(redactor, text)  # nothing seeded: the recurrence alone decides
+    assert "Lindqvist" not in _outside_placeholders(out)
+    assert "Ferrante & Oduya model" in out
+
+
+@pytest.mark.parametrize(
+    "text, kept",
+    [
+        ("Her Brannock Social Phobia Scale was 41.", "Brannock Social Phobia Scale"),
+        ("His Lindqvist Method sessions went well.", "Lindqvist Method"),
+    ],
+)
+def test_a_pronoun_opening_the_sentence_is_not_part_of_the_phrase(redactor, text, kept):
+    assert [text[a:b] for a, b in redactor.vocab.protected_ranges(text)] == [kept]
+    assert _redact(redactor, text).startswith("[their] " + kept)
+
+
+@pytest.mark.parametrize(
+    "text, kept",
+    [
+        ("Okonkwo Depressive Episode was noted.", "Depressive Episode"),  # not English at all
+        ("Fletcher Compassion Therapy helped.", "Compassion Therapy"),  # an English noun, and a surname
+    ],
+)
+def test_only_modifiers_open_a_therapy_or_diagnosis_name(redactor, text, kept):
+    assert [text[a:b] for a, b in redactor.vocab.protected_ranges(text)] == [kept]
+
+
+def test_an_employer_named_as_such_outranks_a_phrase_kept_by_its_shape(redactor):
+    text = "My client is employed by Golden Recovery Group as a clerk."
+    assert [text[a:b] for a, b in redactor.vocab.protected_ranges(text)] == ["Golden Recovery Group"]
+    out = _redact(redactor, text)
+    assert "Golden" not in _outside_placeholders(out)
+
+
+@pytest.mark.parametrize(
+    "text, outside",
+    [
+        ("My client works at Halvorsen Group in the city.", "Halvorsen"),  # a group with no clinical word
+        ("She joined Northfield Rail (NR) in May.", "Northfield"),  # a short form of no clinical phrase
+        ("He works for Brightwater Treatment Plan Ltd now.", "Brightwater"),  # names before a plain head
+    ],
+)
+def test_employers_shaped_like_clinical_phrases_are_not_protected(redactor, text, outside):
+    vocab = redactor.vocab
+    assert not any(text[a:b].find(outside) >= 0 for a, b in vocab.protected_ranges(text))
+
+
+@pytest.mark.parametrize(
+    "text, digits",
+    [
+        ("Please call her on 01632 111 222 after six.", "111"),  # a crisis number inside a phone number
+        ("Her reference is 116 123 4567.", "4567"),  # a helpline prefix of a longer number
+        ("Client code ABC-48213 score is 12.", "48213"),  # a code shaped like an instrument's short form
+    ],
+)
+def test_numbers_that_only_contain_a_crisis_number_or_a_score_shape_are_still_removed(redactor, text, digits):
+    out = _redact(redactor, text)
+    assert digits not in _outside_placeholders(out)
+
+
+# -- the data ---------------------------------------------------------------------------------------
+
+
+def _broken_copy(tmp_path, change):
+    for name in ("redaction.yaml", "allow.yaml", "structured.yaml"):
+        shutil.copy(DEFAULT_RULES_DIR / name, tmp_path / name)
+    allow = yaml.safe_load((tmp_path / "allow.yaml").read_text(encoding="utf-8"))
+    change(allow["clinical_phrases"])
+    (tmp_path / "allow.yaml").write_text(yaml.safe_dump(allow), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        (lambda c: c.update(named_heads=[*c["named_heads"], "Widget"]), "clinical_phrases"),
+        (lambda c: c.update(score_cue="(unclosed"), "clinical_phrases.score_cue"),
+        (lambda c: c.update(crisis_numbers=["11[1"]), "clinical_phrases.crisis_numbers"),
+        (lambda c: c.update(heads="Scale"), "clinical_phrases.heads"),
+    ],
+)
+def test_broken_clinical_phrase_rules_fail_naming_the_file_and_key(tmp_path, change, key):
+    _broken_copy(tmp_path, change)
+    with pytest.raises(RulesError) as err:
+        load_redaction_rules(tmp_path)
+    assert "allow.yaml" in str(err.value) and key in str(err.value)
+
+
+def test_a_letter_digit_short_form_is_kept_by_the_catch_all_only_with_its_score(redactor):
+    # "QRS-D17" alone is shaped like a code and goes; with a score after it, it is an instrument.
+    assert "QRS-D17 is 19" in _redact(redactor, "At review her QRS-D17 is 19 and falling.")
+    assert "QRS-D17" not in _redact(redactor, "At review her QRS-D17 was on file.")
