@@ -84,6 +84,9 @@ class JobTitleRules(RuleModel):
     therapist_subjects: list[str]
     of_heads: list[str] = []
     labels: list[str]
+    # Labels a therapist's own signature carries ("Role: ..."): read only before the closing; the
+    # others ("Occupation:") are the client's wherever they stand (a report attached under a cover note).
+    signature_labels: list[str] = []
     job_heads: list[str]
     not_jobs: list[str] = []
     clinical_roles: list[str] = []
@@ -103,6 +106,8 @@ class JobTitleRules(RuleModel):
 class LocationRules(RuleModel):
     labels: list[str]
     score: float = Field(0.6, ge=0, le=1)
+    # Nouns of a workplace that a capitalised place name before them locates ("the <Town> depot").
+    workplaces: list[str] = []
 
 
 class PersonRules(RuleModel):
@@ -115,6 +120,9 @@ class PersonRules(RuleModel):
     human_verbs: list[str] = []
     # Particles of a surname that go into its placeholder ("Ní", "Mac Giolla"); case-sensitive.
     surname_particles: list[str] = []
+    # Slots where a first name typed in lower case is still a name ("can <name> have 4 more"): regexes
+    # (case-insensitive) with a group ``name`` (and an optional ``initial``); a word of English is not one.
+    lowercase_slots: list[str] = []
 
 
 class RelativeRules(RuleModel):

@@ -21,6 +21,10 @@ _APOSTROPHES = "'\u2019\u2018\u02bc\u0060\u00b4"
 _DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2212"
 
 
+# An allow-listed instrument with its version or item count ("PHQ-9", "DASS21"): its letters alone.
+_INSTRUMENT_STEM = re.compile(r"([A-Z]{3,6})[\-\u2013]?\d{1,3}")
+
+
 @lru_cache(maxsize=4096)
 def _fold_char(ch: str) -> str:
     if ch < "\x80":
@@ -57,6 +61,9 @@ class Vocabulary:
         self.stop = {w.casefold() for w in STOP_WORDS}
         self.own_domains = tuple(d.casefold() for d in rules.own_domains)
         upper = [t for t in rules.allow.terms if t.isupper()]
+        # An instrument's short form stands for it without its version too ("the PHQ", "GAD still 16").
+        upper += sorted({m.group(1) for t in upper if (m := _INSTRUMENT_STEM.fullmatch(t))} - set(upper))
+        self.allow_terms |= {t.casefold() for t in upper}
         self.allow_terms_upper = frozenset(fold(t) for t in upper)
         mixed = [t for t in rules.allow.terms if not t.isupper()]
         self._protected_cs = re.compile(rf"(?<![\w]){word_alternation(fold(t) for t in upper)}(?![\w])")

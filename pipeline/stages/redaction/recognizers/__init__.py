@@ -28,6 +28,7 @@ from pipeline.stages.redaction.recognizers.pronouns import PronounRecognizer
 from pipeline.stages.redaction.recognizers.references import EmployeeIdRecognizer
 from pipeline.stages.redaction.recognizers.registration import RegistrationNumberRecognizer
 from pipeline.stages.redaction.recognizers.relatives import RelativeRecognizer
+from pipeline.stages.redaction.recognizers.script import ScriptRecognizer
 from pipeline.stages.redaction.recognizers.titles import TitleRecognizer
 from pipeline.stages.redaction.recognizers.urls import HandleRecognizer, UrlRecognizer
 from pipeline.stages.redaction.rules import RedactionRules
@@ -47,6 +48,7 @@ def build_recognizers(rules: RedactionRules, vocab: Vocabulary) -> list[EntityRe
         EmployeeIdRecognizer(rules.reference, "REFERENCE"),
         StreetAddressRecognizer(rules.address, vocab),
         PersonRecognizer(rules.person, vocab),
+        ScriptRecognizer(),
         RelativeRecognizer(rules.relatives, vocab),
         EmployerRecognizer(rules.employer, vocab),
         LocationRecognizer(rules.location, vocab),

@@ -44,6 +44,12 @@ _LEAD_WORDS = re.compile(
 )
 
 
+# A line opened by a short noun phrase, then a comma or the line's end.
+_LINE_TITLE = re.compile(
+    r"^[ \t>*|\-\u2022]*(?P<title>[A-Z][\w'\-]*(?:[ \t]+[A-Za-z][\w'\-]*){0,4})[ \t]*(?:,|$)", re.MULTILINE
+)
+
+
 def _alternation(words: list[str]) -> str:
     escaped = (re.escape(w).replace(r"\ ", r"[ \t]+") for w in sorted(set(words), key=len, reverse=True))
     return "|".join(escaped)
@@ -67,10 +73,11 @@ class JobTitleRecognizer(DocRecognizer):
         self._not_jobs = low["not_jobs"]
         self._clinical = low["clinical_roles"]
         self._to_verbs = low["to_verbs"]
+        self._signature_labels = low["signature_labels"]
         sep = r"[ \t]*(?:\([^)\n]{0,30}\))?[ \t]*(?::|\||\t|[ \t]{2,}|[\-\u2013][ \t])"
         self._label = re.compile(
             rf"^[ \t>*|\-\u2022]*(?:(?:client|patient|employee|service[ \t]+user)(?:'s)?[ \t]+)?"
-            rf"(?:{_alternation(rules.labels)}){sep}[ \t|]*(?P<value>[^\n|]*)",
+            rf"(?P<label>{_alternation(rules.labels)}){sep}[ \t|]*(?P<value>[^\n|]*)",
             re.IGNORECASE | re.MULTILINE,
         )
         self._closing = (
@@ -84,7 +91,7 @@ class JobTitleRecognizer(DocRecognizer):
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         cut = self._signature_start(text)
-        out = self._labelled(text, cut)
+        out = self._labelled(text, cut) + self._line_titles(text, cut)
         doc = doc_of(nlp_artifacts)
         if doc is not None:
             out += self._in_sentences(doc, cut)
@@ -100,8 +107,9 @@ class JobTitleRecognizer(DocRecognizer):
     def _labelled(self, text: str, cut: int) -> list[RecognizerResult]:
         out = []
         for m in self._label.finditer(text):
-            if m.start() >= cut:
-                break
+            label = " ".join(m.group("label").casefold().split())
+            if m.start() >= cut and label in self._signature_labels:
+                continue
             start, value = m.start("value"), m.group("value")
             if not value.strip() and text[m.end() : m.end() + 1] == "\n":
                 # "Occupation:" with its value on the next line.
@@ -112,6 +120,22 @@ class JobTitleRecognizer(DocRecognizer):
             span = self._field_value(value)
             if span is not None:
                 out.append(result(ENTITY, start + span[0], start + span[1], self._rules.label_score, slot="label"))
+        return out
+
+    def _line_titles(self, text: str, cut: int) -> list[RecognizerResult]:
+        """A title opening a line of a details block ("Night-shift loading supervisor, <Employer>"):
+        up to five words ending in an occupation noun, then a comma or the line's end, before the
+        closing; none of the words a determiner or pronoun ("Her manager, ..." is someone else)."""
+        out = []
+        for m in _LINE_TITLE.finditer(text, 0, cut):
+            words = m.group("title").casefold().split()
+            if words[-1] not in self._job_heads and words[-1] not in self._of_heads:
+                continue
+            if any(w in self._vocab.stop or w in self._vocab.pronouns for w in words):
+                continue
+            if all(w in self._clinical or w in self._of_heads for w in words):
+                continue
+            out.append(result(ENTITY, m.start("title"), m.end("title"), self._rules.label_score, slot="line"))
         return out
 
     def _field_value(self, value: str) -> tuple[int, int] | None:

@@ -24,6 +24,13 @@ class LocationRecognizer(DocRecognizer):
     def __init__(self, rules: LocationRules, vocab: Vocabulary) -> None:
         self._rules = rules
         self._labels = set(rules.labels)
+        nouns = "|".join(
+            re.escape(w).replace(r"\ ", r"[ \t]+") for w in sorted(set(rules.workplaces), key=len, reverse=True)
+        )
+        nouns = nouns or "(?!x)x"
+        # One to three capitalised words, then a workplace noun: "Harlow depot", "Kings Park Depot".
+        self._workplace = re.compile(rf"(?<![\w\-])((?:[A-Z][\w'\-]*[ \t]+){{1,3}})(?i:{nouns})(?![\w\-])")
+        self._workplace_noun = re.compile(rf"(?:{nouns})", re.IGNORECASE)
         super().__init__(["LOCATION"], "LocationRecognizer", vocab)
 
     def analyze(
@@ -43,6 +50,19 @@ class LocationRecognizer(DocRecognizer):
             if self._vocab.is_allowed_span(text[start:end]):
                 continue
             out.append(result("LOCATION", start, end, self._rules.score))
+        return out + self._workplaces(text)
+
+    def _workplaces(self, text: str) -> list[RecognizerResult]:
+        """ "<Place> depot": the capitalised words before a workplace noun, less the ones that open a
+        sentence or are clinical ("The", "Her", "NHS"), with the noun (the two say where)."""
+        out = []
+        for m in self._workplace.finditer(text):
+            words = list(re.finditer(r"[^ \t]+", m.group(1)))
+            while words and self._vocab.not_a_name(words[0].group(0)):
+                words = words[1:]
+            if not words or self._workplace_noun.fullmatch(words[-1].group(0)):
+                continue
+            out.append(result("LOCATION", m.start(1) + words[0].start(), m.end(), self._rules.score, workplace="1"))
         return out
 
 

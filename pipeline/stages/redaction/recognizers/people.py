@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.tokens import Doc, Token
 
 from pipeline.stages.redaction.recognizers.base import NON_NAME_ENTS, DocRecognizer, doc_of, result, sentence_start
 from pipeline.stages.redaction.rules import PersonRules
-from pipeline.stages.redaction.vocabulary import Vocabulary, common_words
+from pipeline.stages.redaction.vocabulary import Vocabulary, _english_words, common_words
 
 
 class PersonRecognizer(DocRecognizer):
@@ -23,6 +25,7 @@ class PersonRecognizer(DocRecognizer):
         self._triggers = [tuple(t) for t in rules.triggers]
         self._verbs = {v.casefold() for v in rules.name_verbs}
         self._human_verbs = {v.casefold() for v in rules.human_verbs}
+        self._lowercase_slots = [re.compile(p, re.IGNORECASE) for p in rules.lowercase_slots]
         super().__init__(["PERSON"], "PersonRecognizer", vocab)
 
     def analyze(
@@ -31,7 +34,24 @@ class PersonRecognizer(DocRecognizer):
         doc = doc_of(nlp_artifacts)
         if doc is None:
             return []
-        return self._model_persons(doc) + self._after_triggers(doc) + self._proper_nouns(doc)
+        return self._model_persons(doc) + self._after_triggers(doc) + self._proper_nouns(doc) + self._lowercase(text)
+
+    @staticmethod
+    def _english(word: str) -> bool:
+        english = _english_words()
+        return word in english or word in common_words() or (word[-1:] == "s" and word[:-1] in english)
+
+    def _lowercase(self, text: str) -> list[RecognizerResult]:
+        """A first name typed in lower case in a name slot ("can <name> have"), when no English word."""
+        out = []
+        for rx in self._lowercase_slots:
+            for m in rx.finditer(text):
+                word = m.group("name")
+                if not word.islower() or self._english(word) or self._vocab.not_a_name(word):
+                    continue
+                end = m.end("initial") if m.groupdict().get("initial") else m.end("name")
+                out.append(result("PERSON", m.start("name"), end, self._rules.trigger_score, trigger="1"))
+        return out
 
     def _model_persons(self, doc: Doc) -> list[RecognizerResult]:
         r = self._rules
