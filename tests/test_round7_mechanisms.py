@@ -164,3 +164,8 @@ def test_someone_elses_role_opening_a_line_stays(redactor):
     )
     out = _out(redactor, text, "Ama Boateng")
     assert "[JOB_TITLE" not in out
+
+
+@pytest.mark.parametrize("text", ["re named client above, can we have 4 more?", "sessions for starting soon? thx"])
+def test_inflected_english_words_in_a_name_slot_stay(redactor, text):
+    assert "[PERSON" not in _out(redactor, text)

@@ -39,7 +39,8 @@ class PersonRecognizer(DocRecognizer):
     @staticmethod
     def _english(word: str) -> bool:
         english = _english_words()
-        return word in english or word in common_words() or (word[-1:] == "s" and word[:-1] in english)
+        stems = [word] + [word[: -len(end)] for end in ("s", "es", "ed", "d", "ing") if word.endswith(end)]
+        return word in common_words() or any(w in english for w in stems)
 
     def _lowercase(self, text: str) -> list[RecognizerResult]:
         """A first name typed in lower case in a name slot ("can <name> have"), when no English word."""
