@@ -159,7 +159,8 @@ def test_a_job_title_opening_a_line_of_a_details_block_is_removed(redactor):
 
 def test_someone_elses_role_opening_a_line_stays(redactor):
     text = (
-        "Dear team,\n\nHer manager, who is kind, has agreed to lighter duties.\nThe supervisor\n\n"
+        "Dear team,\n\nHer manager, who is kind, has agreed to lighter duties.\nThe supervisor\n"
+        "Noor's line manager, Ed Platt, has been supportive.\n\n"
         "Best,\nDr Ama Boateng\n"
     )
     out = _out(redactor, text, "Ama Boateng")

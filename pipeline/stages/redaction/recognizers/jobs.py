@@ -125,13 +125,14 @@ class JobTitleRecognizer(DocRecognizer):
     def _line_titles(self, text: str, cut: int) -> list[RecognizerResult]:
         """A title opening a line of a details block ("Night-shift loading supervisor, <Employer>"):
         up to five words ending in an occupation noun, then a comma or the line's end, before the
-        closing; none of the words a determiner or pronoun ("Her manager, ..." is someone else)."""
+        closing; none of the words a determiner, pronoun or possessive ("Her manager, ...", "<Name>'s line
+        manager, ..." is someone else)."""
         out = []
         for m in _LINE_TITLE.finditer(text, 0, cut):
             words = m.group("title").casefold().split()
             if words[-1] not in self._job_heads and words[-1] not in self._of_heads:
                 continue
-            if any(w in self._vocab.stop or w in self._vocab.pronouns for w in words):
+            if any(w in self._vocab.stop or w in self._vocab.pronouns or re.search(r"['\u2019]s?$", w) for w in words):
                 continue
             if all(w in self._clinical or w in self._of_heads for w in words):
                 continue
