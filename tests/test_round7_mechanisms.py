@@ -170,3 +170,32 @@ def test_someone_elses_role_opening_a_line_stays(redactor):
 @pytest.mark.parametrize("text", ["re named client above, can we have 4 more?", "sessions for starting soon? thx"])
 def test_inflected_english_words_in_a_name_slot_stay(redactor, text):
     assert "[PERSON" not in _out(redactor, text)
+
+
+# -- nicknames said to be what people call the client ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "nick"),
+    [
+        ("Since March, Deco (as his mates call him) has kept every appointment.", "Deco"),
+        ("My client, known as Tash at work, has attended six sessions.", "Tash"),
+        ("She goes by Ife with friends and is sleeping better.", "Ife"),
+        ("He prefers to be called Jas and has rejoined his team.", "Jas"),
+    ],
+)
+def test_a_nickname_people_call_the_client_is_seeded(text, nick):
+    from pipeline.models import Address, Letter, ParsedMail
+    from pipeline.stages.identifiers import seed_identifiers
+
+    mail = ParsedMail(subject="", sender=Address(name="", email="office@clinic.example"))
+    assert nick in set(seed_identifiers(mail, Letter(text=text)).names)
+
+
+def test_as_agreed_in_brackets_seeds_no_nickname():
+    from pipeline.models import Address, Letter, ParsedMail
+    from pipeline.stages.identifiers import seed_identifiers
+
+    mail = ParsedMail(subject="", sender=Address(name="", email="office@clinic.example"))
+    known = seed_identifiers(mail, Letter(text="Weekly sessions (as agreed with her GP) will continue."))
+    assert set(known.names) == set()

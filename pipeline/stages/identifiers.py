@@ -60,6 +60,13 @@ _NICKNAME = re.compile(
     rf"[\"\u201c'\u2018]?"
     rf"(?P<name>{_WORD}?)[\"\u201d'\u2019]?[ \t]*\)"
 )
+# A name said to be what people call the client: "Deco (as his friends call him)", "known as Tash",
+# "goes by Ife", "nicknamed Bubbles", "prefers to be called Jas".
+_CALLED_NICKNAME = re.compile(
+    rf"(?P<before>{_WORD})[ \t]*\([ \t]*as[ \t]+(?:[a-z']+[ \t]+){{0,3}}(?:call|calls|called|know|knows)[ \t]+"
+    rf"(?:him|her|them)\b|\b(?:known[ \t]+as|goes[ \t]+by|go[ \t]+by|nicknamed|prefers[ \t]+to[ \t]+be[ \t]+called)"
+    rf"[ \t]+[\"\u201c'\u2018]?(?P<after>{_WORD})"
+)
 # A nickname in quotes inside or after a full name: Oluwadamilare "Dami" Ogunbanjo, Harriet Lyle ("Hattie").
 _QUOTED_NICKNAME = re.compile(
     rf"(?P<first>{_WORD})[ \t]+[\"\u201c\u2018](?P<nick>{_WORD}?)[\"\u201d\u2019][ \t]+(?P<last>{_WORD})"
@@ -391,6 +398,8 @@ def _scan_prose(text: str, c: _Collector) -> None:
         c.email(m.group(0))
     for m in _NICKNAME.finditer(text):
         c.name(m.group("name"))
+    for m in _CALLED_NICKNAME.finditer(text):
+        c.name(m.group("before") or m.group("after"))
     for m in _QUOTED_NICKNAME.finditer(text):
         c.name(f"{m.group('first')} {m.group('last')}")
         c.name(m.group("nick"))
