@@ -77,6 +77,12 @@ def test_a_named_workplace_is_removed_with_its_noun(redactor, place):
     assert place.split()[0] not in out
 
 
+def test_a_named_workplace_wrapped_over_a_line_break_is_removed(redactor):
+    text = "Dear team,\n\nShe is a picker at Brightcart (Wexley\ndepot) on nights.\n\nBest,\nDr Ama Boateng\n"
+    out = _out(redactor, text, "Ama Boateng")
+    assert "Wexley" not in out
+
+
 def test_a_workplace_noun_after_an_ordinary_sentence_opener_stays(redactor):
     text = "Dear team,\n\nThe site manager was supportive. Her depot is closing.\n\nBest,\nDr Ama Boateng\n"
     out = _out(redactor, text, "Ama Boateng")

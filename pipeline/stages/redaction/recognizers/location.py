@@ -28,8 +28,11 @@ class LocationRecognizer(DocRecognizer):
             re.escape(w).replace(r"\ ", r"[ \t]+") for w in sorted(set(rules.workplaces), key=len, reverse=True)
         )
         nouns = nouns or "(?!x)x"
-        # One to three capitalised words, then a workplace noun: "Harlow depot", "Kings Park Depot".
-        self._workplace = re.compile(rf"(?<![\w\-])((?:[A-Z][\w'\-]*[ \t]+){{1,3}})(?i:{nouns})(?![\w\-])")
+        # One to three capitalised words, then a workplace noun: "Harlow depot", "Kings Park Depot" (a wrapped
+        # line may part them).
+        self._workplace = re.compile(
+            rf"(?<![\w\-])((?:[A-Z][\w'\-]*(?:[ \t]+|[ \t]*\n[ \t]*)){{1,3}})(?i:{nouns})(?![\w\-])"
+        )
         self._workplace_noun = re.compile(rf"(?:{nouns})", re.IGNORECASE)
         super().__init__(["LOCATION"], "LocationRecognizer", vocab)
 
@@ -57,7 +60,7 @@ class LocationRecognizer(DocRecognizer):
         sentence or are clinical ("The", "Her", "NHS"), with the noun (the two say where)."""
         out = []
         for m in self._workplace.finditer(text):
-            words = list(re.finditer(r"[^ \t]+", m.group(1)))
+            words = list(re.finditer(r"[^ \t\n]+", m.group(1)))
             while words and self._vocab.not_a_name(words[0].group(0)):
                 words = words[1:]
             if not words or self._workplace_noun.fullmatch(words[-1].group(0)):
