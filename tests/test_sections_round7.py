@@ -22,8 +22,8 @@ def rules() -> SectionRules:
 VERDICTS = {
     # a modal question asking for a count of more is a request, with or without "please"
     "question-count-more-no-please": (
-        "Hello, could [PERSON_1] get 5 more sessions every other week? [they] still has nightmares most nights "
-        "and [their] PCL-5 is 44.",
+        "Good afternoon, could [PERSON_1] get 5 more sessions every other week? [they] still has nightmares most "
+        "nights and [their] PCL-5 is 44.",
         True,
         True,
     ),
@@ -31,6 +31,13 @@ VERDICTS = {
     "greeting-with-addressee": (
         "Morning Plumm intake team, can [PERSON_1] have 3 more sessions? [their] panic attacks have returned "
         "since the office move.",
+        True,
+        True,
+    ),
+    # a one-line ask whose need is an event in the client's life, named through a placeholder's possessive
+    "one-liner-need-is-a-bereavement": (
+        "hiya, can [PERSON_1] have 6 more sessions? [they] has only just started opening up about [their] "
+        "brother's suicide. thanks [PERSON_2]",
         True,
         True,
     ),
@@ -51,9 +58,9 @@ VERDICTS = {
     ),
     # a closing letter: the writer's own view that no more is needed
     "closing-writer-view-no-more-needed": (
-        "Dear Plumm,\n\nI saw [PERSON_1] for [their] last appointment on Monday. [their] GAD-7 has fallen to 4 "
-        "and [they] is back at work full time. I do not believe [they] requires any more sessions, and "
-        "[they] agrees.\n\nBest wishes,\n[PERSON_2]",
+        "Dear Plumm,\n\nI saw [PERSON_1] for [their] sixth appointment on Monday. [their] GAD-7 has fallen to 4 and "
+        "[they] still has some worry about [their] health. I don't feel [they] needs any more sessions for now.\n\n"
+        "Best wishes,\n[PERSON_2]",
         False,
         False,
     ),

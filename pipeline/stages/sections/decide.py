@@ -80,9 +80,11 @@ def _writer_acts(r: Reading) -> bool:
 
 
 def _names_what(e: UnitEvidence) -> bool:
-    """The sentence names what is asked for (sessions, therapy, a block, "6 more"): "I've recommended
-    [they] come back if things flare up" is the writer's act, but for nothing of ours."""
-    return e.reading.object is not None or e.reading.act == "continue" or bool(_COUNT_MORE.search(e.text))
+    """The sentence names what is asked for (sessions, therapy, a block, "6 more", going on: "would
+    benefit from continuing"): "I've recommended [they] come back if things flare up" is the
+    writer's act, but for nothing of ours."""
+    named = e.reading.object is not None or e.reading.act in ("continue", "benefit")
+    return named or bool(_COUNT_MORE.search(e.text))
 
 
 def _candidate(e: UnitEvidence, limits: Thresholds, *, needs_shape: bool) -> str | None:

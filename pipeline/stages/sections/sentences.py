@@ -127,7 +127,9 @@ def polite_requests_are_statements(doc: Doc, units: list[Unit], compiled: Compil
     return [replace(u, question=False) if u.question and opens(u) else u for u in units]
 
 
-_GREETINGS = frozenset({"hi", "hello", "hey", "morning", "afternoon", "ok", "okay"})
+_GREETINGS = frozenset(
+    {"hi", "hiya", "hello", "hey", "dear", "good", "morning", "afternoon", "evening", "greetings", "ok", "okay"}
+)
 _ADDRESSEE = 6  # "Hi Plumm intake team,": the words a greeting names before its comma
 
 
