@@ -34,6 +34,13 @@ VERDICTS = {
         True,
         True,
     ),
+    # a count of more asked for by the writer, in shorthand the classifier doubts
+    "writer-count-more-shorthand": (
+        "Hi,\n\nMay I get 8x more for [PERSON_1] plz - [their] low mood has returned since the divorce.\n\n"
+        "Thanks\n[PERSON_2]",
+        True,
+        True,
+    ),
     # a one-line ask whose need is an event in the client's life, named through a placeholder's possessive
     "one-liner-need-is-a-bereavement": (
         "hiya, can [PERSON_1] have 6 more sessions? [they] has only just started opening up about [their] "

@@ -87,11 +87,20 @@ def _names_what(e: UnitEvidence) -> bool:
     return named or bool(_COUNT_MORE.search(e.text))
 
 
+def _writer_asks(e: UnitEvidence) -> bool:
+    """A phrase rule's ask the classifier doubts still counts when it is the writer's own act for
+    something of ours, or a count of more with no one else as its subject ("Can I get 6x more pls")."""
+    if _writer_acts(e.reading) and _names_what(e):
+        return True
+    mine = e.reading.subject in ("therapist", "reader", "none") and not e.reading.heading
+    return mine and bool(_COUNT_MORE.search(e.text))
+
+
 def _candidate(e: UnitEvidence, limits: Thresholds, *, needs_shape: bool) -> str | None:
     """The witness that puts ``e`` forward, or None (never the mail's own small print)."""
     if e.reading.boilerplate:
         return None
-    if e.rules and (e.probability >= limits.agree or (needs_shape and _writer_acts(e.reading) and _names_what(e))):
+    if e.rules and (e.probability >= limits.agree or (needs_shape and _writer_asks(e))):
         return e.rules[0]
     if e.probability >= limits.alone and (not needs_shape or _shape_of_ask(e)):
         return "classifier"
