@@ -35,7 +35,10 @@ NO_ASK_FRAMES = ("discharge", "past-grant", "for-someone-else", "hedged")
 _COUNT_MORE = re.compile(
     r"\b(?:(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s*x?\s+"
     r"(?:more|further|extra|additional)|(?:another|further|additional|extra)\s+(?:\d{1,2}|one|two|three|four|five|"
-    r"six|seven|eight|nine|ten|eleven|twelve|half[- ](?:a[- ])?dozen|dozen|couple))\b",
+    r"six|seven|eight|nine|ten|eleven|twelve|half[- ](?:a[- ])?dozen|dozen|couple)"
+    # "a further block of 10 sessions", "another course of eight"
+    r"|(?:another|further|additional|extra)\s+(?:block|course|round|set)\s+of\s+(?:\d{1,2}|one|two|three|four|five|"
+    r"six|seven|eight|nine|ten|eleven|twelve))\b",
     re.I,
 )
 
@@ -76,11 +79,28 @@ def _writer_acts(r: Reading) -> bool:
     return r.subject in ("therapist", "reader", "none") or (r.writer_view and r.act == "benefit")
 
 
+def _names_what(e: UnitEvidence) -> bool:
+    """The sentence names what is asked for (sessions, therapy, a block, "6 more", going on: "would
+    benefit from continuing"): "I've recommended [they] come back if things flare up" is the
+    writer's act, but for nothing of ours."""
+    named = e.reading.object is not None or e.reading.act in ("continue", "benefit")
+    return named or bool(_COUNT_MORE.search(e.text))
+
+
+def _writer_asks(e: UnitEvidence) -> bool:
+    """A phrase rule's ask the classifier doubts still counts when it is the writer's own act for
+    something of ours, or a count of more with no one else as its subject ("Can I get 6x more pls")."""
+    if _writer_acts(e.reading) and _names_what(e):
+        return True
+    mine = e.reading.subject in ("therapist", "reader", "none") and not e.reading.heading
+    return mine and bool(_COUNT_MORE.search(e.text))
+
+
 def _candidate(e: UnitEvidence, limits: Thresholds, *, needs_shape: bool) -> str | None:
     """The witness that puts ``e`` forward, or None (never the mail's own small print)."""
     if e.reading.boilerplate:
         return None
-    if e.rules and (e.probability >= limits.agree or (needs_shape and _writer_acts(e.reading))):
+    if e.rules and (e.probability >= limits.agree or (needs_shape and _writer_asks(e))):
         return e.rules[0]
     if e.probability >= limits.alone and (not needs_shape or _shape_of_ask(e)):
         return "classifier"

@@ -49,7 +49,7 @@ def _value(doc: Doc, tok: Token, rules: SectionRules) -> int | None:
     return int(value)
 
 
-def _is_count(doc: Doc, tok: Token, rules: SectionRules) -> bool:
+def _is_count(doc: Doc, tok: Token, rules: SectionRules, *, field: bool = False) -> bool:
     nxt = next((t for t in doc[tok.i + 1 : tok.i + 2] if not t.is_space), None)
     prev = next((t for t in reversed(doc[max(0, tok.i - 1) : tok.i]) if not t.is_space), None)
     not_before = {w.lower() for w in rules.sessions.not_before}
@@ -65,8 +65,13 @@ def _is_count(doc: Doc, tok: Token, rules: SectionRules) -> bool:
         and doc[prev.i - 1]._.plumm_count
     ):
         return False  # the top of a range or the whole of a part: "16 to 20 sessions", "8 of 12"
-    return not _counted_before(tok)
+    # a row whose label asks ("Sessions requested 5") says what the count is; the parser, reading the rows of a
+    # table as one sentence, may hang the count on a verb of the row before
+    return field or not _counted_before(tok)
 
+
+# the form-field patterns of ``sessions``: their label names the count ("Additional sessions requested: 6")
+_FIELD_RULES = frozenset({"sessions-field-n", "sessions-row-n"})
 
 _HAD_VERBS = frozenset(
     {
@@ -150,7 +155,7 @@ def sessions_requested(
         if units[ui].question and ui not in asks:
             continue
         num = next((t for t in doc[s:e] if t._.plumm_count), None)
-        if num is None or not _is_count(doc, num, rules):
+        if num is None or not _is_count(doc, num, rules, field=rule_id == "sessions-row-n"):
             continue
         value = _value(doc, num, rules)
         if value is None:
@@ -160,7 +165,7 @@ def sessions_requested(
             rank = 0
         elif reading.firm or ui in likely:
             rank = 1
-        elif rule_id == "sessions-field-n":
+        elif rule_id in _FIELD_RULES:
             rank = 2
         elif label == "sessions":
             rank = 3
@@ -228,6 +233,7 @@ def period_requested(
             continue
         kept.append((s, negative_length, ui, phrase))
         covered = s - negative_length
+    counted = {count_at[0]} if count_at is not None else set()
     if count_at is not None:
         same = [k for k in kept if k[2] == count_at[0]]
         if same:
@@ -235,12 +241,29 @@ def period_requested(
             return min(same, key=lambda k: (abs(k[0] - count_at[1]), k[0] < count_at[1]))[3]
     for pool in (
         [k for k in kept if k[2] in asks],
+        # the ask's next line or sentence opening with the frequency: "6 more please. Fortnightly, if
+        # possible.", a bullet "* every two weeks" under the ask's bullet
+        [k for k in kept if k[2] - 1 in asks | counted and _opens(doc, units[k[2]], k[0])],
         [k for k in kept if readings[k[2]].firm or k[2] in likely],
         [k for k in kept if _field(doc, units[k[2]], labels)],
     ):
         if pool:
             return pool[0][3]
     return None
+
+
+def _opens(doc: Doc, unit: Unit, token: int) -> bool:
+    """``token`` is the unit's first word (after a bullet or a dash), or the value of a field line
+    ("- Spacing: fortnightly"), or in a line as short as a table's row ("Frequency      Weekly")."""
+    words = [t for t in doc[unit.start : unit.end] if not t.is_space]
+    first = next((t for t in words if not t.is_punct), None)
+    if (first is not None and first.i == token) or len(words) <= _FIELD_LABEL:
+        return True
+    colon = next((i for i, t in enumerate(words) if t.text == ":"), None)
+    return colon is not None and colon <= _FIELD_LABEL and colon + 1 < len(words) and words[colon + 1].i == token
+
+
+_FIELD_LABEL = 8  # the tokens a field's label may take before its colon (a placeholder is three)
 
 
 def _field(doc: Doc, unit: Unit, labels: set[str]) -> bool:

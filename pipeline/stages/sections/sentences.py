@@ -111,16 +111,26 @@ def polite_requests_are_statements(doc: Doc, units: list[Unit], compiled: Compil
     starts = {s for _, s, _ in compiled.polite(doc)}
 
     def opens(u: Unit) -> bool:
-        # "Hi - can [PERSON_1] have 6 more sessions please, weekly?": a greeting may come first
+        # "Hi - can [PERSON_1] have 6 more sessions please, weekly?": a greeting may come first, and
+        # whom it greets up to its comma or dash ("Hello there,", "Hi Plumm team -")
         i = u.start
         while i < u.end and (doc[i].is_punct or doc[i].is_space or doc[i].lower_ in _GREETINGS):
             i += 1
+        if i > u.start and doc[u.start].lower_ in _GREETINGS and i not in starts:
+            cut = next((t.i for t in doc[i : min(u.end, i + _ADDRESSEE)] if t.text in (",", "-", "–")), None)
+            if cut is not None:
+                i = cut + 1
+                while i < u.end and (doc[i].is_punct or doc[i].is_space):
+                    i += 1
         return u.start in starts or i in starts
 
     return [replace(u, question=False) if u.question and opens(u) else u for u in units]
 
 
-_GREETINGS = frozenset({"hi", "hello", "hey", "morning", "afternoon", "ok", "okay"})
+_GREETINGS = frozenset(
+    {"hi", "hiya", "hello", "hey", "dear", "good", "morning", "afternoon", "evening", "greetings", "ok", "okay"}
+)
+_ADDRESSEE = 6  # "Hi Plumm intake team,": the words a greeting names before its comma
 
 
 def unit_index(units: list[Unit], token_i: int) -> int | None:
