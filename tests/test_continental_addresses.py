@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.models import KnownIdentifiers
-
-
-def redacted(redactor, text: str) -> str:
-    return redactor.redact(text, KnownIdentifiers()).text
+from tests.test_recognizers import redacted, removed_as
 
 
 def addresses(redactor, text: str) -> list[str]:
-    redaction = redactor.redact(text, KnownIdentifiers())
-    return sorted(v for k, v in redaction.vault.items() if k.startswith("[ADDRESS_"))
+    return removed_as(redactor, text, "ADDRESS")
 
 
 @pytest.mark.parametrize(

@@ -7,18 +7,13 @@ import re
 
 import pytest
 
-from pipeline.models import KnownIdentifiers
 from pipeline.rules import RulesError
 from pipeline.stages.redaction.rules import load_redaction_rules
-
-
-def redacted(redactor, text: str) -> str:
-    return redactor.redact(text, KnownIdentifiers()).text
+from tests.test_recognizers import redacted, removed_as
 
 
 def job_titles(redactor, text: str) -> list[str]:
-    redaction = redactor.redact(text, KnownIdentifiers())
-    return sorted(v for k, v in redaction.vault.items() if k.startswith("[JOB_TITLE_"))
+    return removed_as(redactor, text, "JOB_TITLE")
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,12 @@ def redacted(redactor, text: str, known: KnownIdentifiers = NO_KNOWN) -> str:
     return redactor.redact(text, known).text
 
 
+def removed_as(redactor, text: str, entity: str) -> list[str]:
+    """The originals the redaction put under placeholders of ``entity`` ("JOB_TITLE", "ADDRESS")."""
+    vault = redactor.redact(text, NO_KNOWN).vault
+    return sorted(v for k, v in vault.items() if k.startswith(f"[{entity}_"))
+
+
 @pytest.mark.parametrize(
     ("text", "value"),
     [
