@@ -164,9 +164,7 @@ class ClinicalPhraseRules(RuleModel):
     @field_validator("crisis_numbers")
     @classmethod
     def _numbers(cls, value: list[str]) -> list[str]:
-        for i, pattern in enumerate(value):
-            _compile(pattern, f"crisis_numbers[{i}]")
-        return value
+        return _compile_each(value, "crisis_numbers")
 
     @model_validator(mode="after")
     def _subsets(self) -> ClinicalPhraseRules:
@@ -281,9 +279,7 @@ class CatchAllRules(RuleModel):
     @field_validator("exempt")
     @classmethod
     def _compiles(cls, value: list[str]) -> list[str]:
-        for i, pattern in enumerate(value):
-            _compile(pattern, f"exempt[{i}]")
-        return value
+        return _compile_each(value, "exempt")
 
     @field_validator("year")
     @classmethod
@@ -319,6 +315,13 @@ def _compile(pattern: str, where: str) -> re.Pattern[str]:
         return re.compile(pattern)
     except re.error as exc:
         raise ValueError(f"{where}: not a valid regular expression ({exc.msg})") from exc
+
+
+def _compile_each(patterns: list[str], key: str) -> list[str]:
+    """Every pattern of a list compiles; an error names the list and the item (``exempt[2]``)."""
+    for i, pattern in enumerate(patterns):
+        _compile(pattern, f"{key}[{i}]")
+    return patterns
 
 
 class RedactionRules(RuleModel):
