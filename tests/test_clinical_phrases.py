@@ -221,3 +221,20 @@ def test_a_letter_digit_short_form_is_kept_by_the_catch_all_only_with_its_score(
     # "QRS-D17" alone is shaped like a code and goes; with a score after it, it is an instrument.
     assert "QRS-D17 is 19" in _redact(redactor, "At review her QRS-D17 is 19 and falling.")
     assert "QRS-D17" not in _redact(redactor, "At review her QRS-D17 was on file.")
+
+
+@pytest.mark.parametrize(
+    ("model", "values", "where"),
+    [
+        ("ClinicalPhraseRules", {"crisis_numbers": [r"\b111\b", r"(unclosed"]}, "crisis_numbers[1]"),
+        ("CatchAllRules", {"exempt": [r"(?:PHQ|GAD)-\d+", r"[z-a]"]}, "exempt[1]"),
+    ],
+)
+def test_a_broken_pattern_in_a_rule_list_is_refused_naming_its_item(model, values, where):
+    from pydantic import ValidationError
+
+    from pipeline.stages.redaction import rules as redaction_rules
+
+    with pytest.raises(ValidationError) as err:
+        getattr(redaction_rules, model)(**values)
+    assert f"{where}: not a valid regular expression" in str(err.value)
