@@ -145,6 +145,15 @@ class KnownIdentifiers:
         return len(self.names) + len(self.emails) + len(self.other)
 
 
+def add_counts(*parts: Mapping[str, int]) -> dict[str, int]:
+    """Counts by entity type added up, keys sorted (a case's letters, a long letter's pieces)."""
+    total: dict[str, int] = {}
+    for part in parts:
+        for key, value in part.items():
+            total[key] = total.get(key, 0) + value
+    return dict(sorted(total.items()))
+
+
 @dataclass(frozen=True, slots=True)
 class Redaction:
     """Redacted text, counts by entity type, and the vault (placeholder -> original)."""

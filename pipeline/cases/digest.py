@@ -149,10 +149,10 @@ def collect(
 def _ask(case: store.Case) -> str:
     """What the letter asks for, in the case's own fields: "6 sessions (fortnightly), CBT". The
     therapy is a display name from ``rules/sections.yaml``, never the letter's words."""
-    parts = [f"{case.sessions_requested} sessions" if case.sessions_requested else ""]
+    count = f"{case.sessions_requested} sessions" if case.sessions_requested else ""
     if case.period:
-        parts[0] = f"{parts[0]} ({case.period})".strip()
-    return ", ".join(p for p in (parts[0], case.therapy or "") if p)
+        count = f"{count} ({case.period})".strip()
+    return ", ".join(p for p in (count, case.therapy or "") if p)
 
 
 def _line(rt: Runtime, case: store.Case, now: datetime) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from pipeline.cases.lifecycle import OPEN_FOR_LETTERS, SYSTEM, S, add_event, tra
 from pipeline.cases.routing import UNASSIGNED, Route, is_sender, route
 from pipeline.cases.threading import reply_kind, thread_case_id
 from pipeline.cases.vault import case_vault, seal
-from pipeline.models import IntakeOutcome, ParsedMail
+from pipeline.models import IntakeOutcome, ParsedMail, add_counts
 from pipeline.outbound import delivery
 from pipeline.outbound.loop_safety import acknowledgement_allowed, reply_address
 from pipeline.outbound.messages import build_acknowledgement
@@ -63,13 +63,6 @@ def _sections_json(processed: Processed) -> dict[str, Any]:
         v.id: {"present": v.present, "title": v.title, "evidence": v.evidence, "rule": v.rule, "reason": v.reason}
         for v in report.verdicts
     }
-
-
-def _merge_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
-    merged = dict(a)
-    for key, value in b.items():
-        merged[key] = merged.get(key, 0) + value
-    return dict(sorted(merged.items()))
 
 
 def _duplicate_of(db: Session, row: store.InboundMessage) -> int | None:
@@ -205,7 +198,7 @@ def _apply_letter(
     assert redaction is not None and letter is not None and report is not None
     case.letter_redacted = (case.letter_redacted + LETTER_SEPARATOR if case.letter_redacted else "") + redaction.text
     case.sources = list(dict.fromkeys([*case.sources, *letter.sources]))
-    case.entity_counts = _merge_counts(case.entity_counts, dict(redaction.counts))
+    case.entity_counts = add_counts(case.entity_counts, redaction.counts)
     case.vault_encrypted = seal(rt.cipher, redaction.vault)
     if redaction.cleaned:  # verification found these left after the first pass and removed them
         add_event(db, case, actor=SYSTEM, kind="verification-cleaned", note=", ".join(redaction.cleaned))

@@ -32,6 +32,7 @@ from pipeline.models import (
     RedactionUnverified,
     SectionReport,
     SectionVerdict,
+    add_counts,
 )
 from pipeline.stages.redaction import Redactor
 from pipeline.stages.sections import SectionRules, assess_sections
@@ -122,13 +123,9 @@ def redact_in_pieces(
     for i, redaction in enumerate(done):
         done[i] = redactor.clean(_with_vault(redaction, current), known)
         current = done[i].vault
-    counts: dict[str, int] = {}
-    for redaction in done:
-        for key, value in redaction.counts.items():
-            counts[key] = counts.get(key, 0) + value
     return Redaction(
         text="".join(r.text for r in done),
-        counts=MappingProxyType(dict(sorted(counts.items()))),
+        counts=MappingProxyType(add_counts(*(r.counts for r in done))),
         vault=MappingProxyType(dict(sorted(current.items()))),
         cleaned=tuple(sorted({t for r in done for t in r.cleaned})),
     )

@@ -31,7 +31,7 @@ from cryptography.fernet import Fernet
 from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from pipeline.models import KnownIdentifiers, Redaction, RedactionUnverified
+from pipeline.models import KnownIdentifiers, Redaction, RedactionUnverified, add_counts
 from pipeline.nlp import presidio_nlp_engine
 from pipeline.patterns import PLACEHOLDER_RE, vault_key_number, vault_key_type
 from pipeline.patterns import placeholder as make_placeholder
@@ -210,10 +210,7 @@ class Redactor:
                 r for r in protected if r not in interior and r not in overruled
             ]
             for a, b in _subtract((s.start, s.end), blocked):
-                while a < b and not text[a].isalnum():
-                    a += 1
-                while b > a and not text[b - 1].isalnum():
-                    b -= 1
+                a, b = _trimmed(text, a, b)
                 if b <= a:
                     continue
                 if (a, b) != (s.start, s.end):
@@ -335,20 +332,14 @@ class Redactor:
         for r in found:
             meta = r.recognition_metadata or {}
             for a, b in _subtract((r.start, r.end), placeholders):
-                while a < b and not text[a].isalnum():
-                    a += 1
-                while b > a and not text[b - 1].isalnum():
-                    b -= 1
+                a, b = _trimmed(text, a, b)
                 if b > a:
                     canonical = meta.get("canonical") or _canonical(text[a:b])
                     spans.append(_Span(a, b, r.entity_type, r.score, canonical, bool(meta.get("known"))))
         again = self._substitute(text, self._union(text, spans), [], dict(redaction.vault))
-        counts = dict(redaction.counts)
-        for key, value in again.counts.items():
-            counts[key] = counts.get(key, 0) + value
         cleaned = Redaction(
             text=again.text,
-            counts=MappingProxyType(dict(sorted(counts.items()))),
+            counts=MappingProxyType(add_counts(redaction.counts, again.counts)),
             vault=again.vault,
             cleaned=tuple(sorted({*redaction.cleaned, *(r.entity_type for r in found)})),
         )
@@ -370,6 +361,15 @@ def _subtract(span: tuple[int, int], blocked: list[tuple[int, int]]) -> list[tup
                 nxt.append((kb, b))
         pieces = nxt
     return pieces
+
+
+def _trimmed(text: str, a: int, b: int) -> tuple[int, int]:
+    """``text[a:b]`` without the punctuation and spaces at either end."""
+    while a < b and not text[a].isalnum():
+        a += 1
+    while b > a and not text[b - 1].isalnum():
+        b -= 1
+    return a, b
 
 
 def _canonical(value: str) -> str:
