@@ -193,6 +193,56 @@ def figures(report: dict[str, Any], manifest: list[dict[str, Any]], out: Path) -
     }
 
 
+CHECKS = ("client_pii", "pronouns", "must_keep", "sections", "quarantined")
+
+
+def applies(entry: dict[str, Any], check: str) -> bool:
+    """Whether a manifest entry is scored on ``check`` (a non-letter keeps no phrase and cannot be
+    a genuine letter quarantined)."""
+    genuine = entry.get("genuine_letter", True)
+    return {
+        "must_keep": genuine and bool(entry.get("must_keep")),
+        "quarantined": genuine,
+        "pronouns": bool(entry.get("pronoun_counts")),
+        "client_pii": bool(entry.get("client_pii")),
+        "sections": "sections" in entry,
+    }[check]
+
+
+def misses(report: dict[str, Any], manifest: list[dict[str, Any]], out: Path) -> dict[str, dict[str, int]]:
+    """Per file, the checks it fails and by how many (leaks, pronouns, phrases lost; 1 for a wrong
+    verdict or a quarantined genuine letter): the content of a round's ``known-misses.json``. Counts
+    only, never a value."""
+    scored = {f["file"]: f for f in report["files"]}
+    found: dict[str, dict[str, int]] = {}
+    for entry in manifest:
+        result = scored[entry["file"]]
+        summary = json.loads((out / f"{Path(entry['file']).stem}.json").read_text(encoding="utf-8"))
+        counts = {
+            "client_pii": len(result["client_leaks"]),
+            "pronouns": sum(p["leaked"] for p in result["pronoun_leaks"]),
+            "must_keep": len(result["must_keep_missing"]),
+            "sections": int(result["sections"]["correct"] is not True),
+            "quarantined": int(summary["status"] == "quarantined"),
+        }
+        failed = {c: n for c, n in counts.items() if n and applies(entry, c)}
+        if failed:
+            found[entry["file"]] = failed
+    return found
+
+
+def record(folder: Path) -> dict[str, dict[str, int]]:
+    """Replay and score one round and write its ``known-misses.json`` (run once, before any fix for
+    the round; afterwards a fix only ever removes entries)."""
+    manifest = load_manifest(folder)
+    with tempfile.TemporaryDirectory(prefix="plumm-blind-") as tmp:
+        out = Path(tmp) / "out"
+        replay_folder(folder, out)
+        found = misses(score(out, manifest), manifest, out)
+    (folder / "known-misses.json").write_text(json.dumps(found, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return found
+
+
 def measure(folder: Path, manifest: list[dict[str, Any]]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="plumm-blind-") as tmp:
         out = Path(tmp) / "out"
@@ -283,4 +333,9 @@ def render(results: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    print(render(run([Path(a).resolve() for a in sys.argv[1:]] or None)))
+    if sys.argv[1:2] == ["--record"]:  # python -m bench.blind --record ROUND_FOLDER
+        for arg in sys.argv[2:]:
+            recorded = record(Path(arg).resolve())
+            print(f"{arg}: {len(recorded)} letters with a recorded miss")
+    else:
+        print(render(run([Path(a).resolve() for a in sys.argv[1:]] or None)))

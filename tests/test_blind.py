@@ -24,27 +24,16 @@ MANIFESTS = {r.name: blind.load_manifest(r) for r in ROUNDS}
 KNOWN_MISSES: dict[str, dict[str, dict[str, int]]] = {
     r.name: json.loads((r / "known-misses.json").read_text(encoding="utf-8")) for r in ROUNDS
 }
-CHECKS = ("client_pii", "pronouns", "must_keep", "sections", "quarantined")
+CHECKS = blind.CHECKS
 
 pytestmark = pytest.mark.slow
-
-
-def _applies(entry: dict, check: str) -> bool:
-    genuine = entry.get("genuine_letter", True)
-    return {
-        "must_keep": genuine and bool(entry.get("must_keep")),
-        "quarantined": genuine,
-        "pronouns": bool(entry.get("pronoun_counts")),
-        "client_pii": bool(entry.get("client_pii")),
-        "sections": "sections" in entry,
-    }[check]
 
 
 def _cases():
     for name, manifest in MANIFESTS.items():
         for entry in manifest:
             for check in CHECKS:
-                if not _applies(entry, check):
+                if not blind.applies(entry, check):
                     continue
                 known = KNOWN_MISSES[name].get(entry["file"], {}).get(check)
                 marks = (
