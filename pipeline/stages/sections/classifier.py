@@ -3,7 +3,9 @@
 Trained once per process, at start-up, from the labelled sentences under ``rules/`` (see
 ``rules/sections-training/README.md`` for who wrote them and how): one logistic regression per label
 on word 1-2-grams and character 2-5-grams of the sentence's canonical form
-(:func:`~pipeline.stages.sections.normalize.canonical`). Fixed solver (liblinear), fixed seed, no
+(:func:`~pipeline.stages.sections.normalize.canonical`). Both labels are trained on the same
+sentences, so the n-gram features (fitted without the labels) are fitted once and computed once
+per letter for both regressions. Fixed solver (liblinear), fixed seed, no
 shuffling: two processes trained on the same files give the same coefficients and the same scores.
 Nothing is downloaded and nothing is written; the scores are probabilities in [0, 1].
 
@@ -23,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.pipeline import FeatureUnion
 
 from pipeline.rules import RulesError
 from pipeline.stages.sections.normalize import canonical
@@ -33,29 +35,32 @@ LABELS = ("needs", "recommendation")
 
 @dataclass(frozen=True)
 class SentenceClassifier:
-    models: dict[str, Pipeline]
+    features: FeatureUnion
+    models: dict[str, LogisticRegression]
     digest: str  # sha256 of the training rows, to tell two trainings apart
 
     def scores(self, sentences: Sequence[str]) -> dict[str, list[float]]:
         """Per label, the probability of each sentence (rounded, so platforms agree to the digit)."""
         if not sentences:
             return {label: [] for label in self.models}
-        forms = [canonical(s) for s in sentences]
+        matrix = self.features.transform([canonical(s) for s in sentences])
         return {
-            label: [round(float(p), 6) for p in model.predict_proba(forms)[:, 1]]
+            label: [round(float(p), 6) for p in model.predict_proba(matrix)[:, 1]]
             for label, model in self.models.items()
         }
 
 
-def _model(c: float) -> Pipeline:
-    features = FeatureUnion(
+def _features() -> FeatureUnion:
+    return FeatureUnion(
         [
             ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w[\w']*\b")),
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
         ]
     )
-    classifier = LogisticRegression(C=c, solver="liblinear", class_weight="balanced", random_state=0)
-    return Pipeline([("features", features), ("classifier", classifier)])
+
+
+def _regression(c: float) -> LogisticRegression:
+    return LogisticRegression(C=c, solver="liblinear", class_weight="balanced", random_state=0)
 
 
 def read_rows(path: Path) -> list[dict[str, object]]:
@@ -81,14 +86,17 @@ def read_rows(path: Path) -> list[dict[str, object]]:
 @lru_cache(maxsize=4)
 def _train(rows_json: str, c: float) -> SentenceClassifier:
     rows = json.loads(rows_json)
-    texts = [canonical(r["text"]) for r in rows]
+    features = _features()
+    matrix = features.fit_transform([canonical(r["text"]) for r in rows])
     models = {}
     for label in LABELS:
         labels = np.array([bool(r[label]) for r in rows])
         if labels.all() or not labels.any():
             raise RulesError(f"sentence classifier: the training sentences need both values of '{label}'")
-        models[label] = _model(c).fit(texts, labels)
-    return SentenceClassifier(models=models, digest=hashlib.sha256(rows_json.encode()).hexdigest())
+        models[label] = _regression(c).fit(matrix, labels)
+    return SentenceClassifier(
+        features=features, models=models, digest=hashlib.sha256(rows_json.encode()).hexdigest()
+    )
 
 
 def train(paths: Sequence[Path], *, c: float) -> SentenceClassifier:
