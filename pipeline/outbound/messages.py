@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from functools import lru_cache
 from pathlib import Path
 
 import jinja2
@@ -83,7 +84,10 @@ def load_reason_texts(rules_dir: Path) -> ReasonTexts:
 # --- rendering -----------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=16)
 def _environment(rules_dir: Path, autoescape: bool) -> jinja2.Environment:
+    """One environment per rules folder and escaping, kept for the process: a template is compiled
+    once, not for every message (Jinja still reloads a template whose file changed)."""
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(Path(rules_dir) / TEMPLATES_DIR)),
         autoescape=autoescape,
@@ -99,6 +103,7 @@ def render(template_name: str, *, rules_dir: Path, **context: object) -> tuple[s
 
     HTML is autoescaped; a variable missing from ``context`` is an error (StrictUndefined).
     """
+    rules_dir = Path(rules_dir)
     text = _environment(rules_dir, autoescape=False).get_template(f"{template_name}.txt.j2").render(**context)
     html = _environment(rules_dir, autoescape=True).get_template(f"{template_name}.html.j2").render(**context)
     return text, html
