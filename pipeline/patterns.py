@@ -67,3 +67,16 @@ CLIENT_REFERENCE_RE = re.compile(rf"\bPLC-[{_CLIENT_ALPHABET}]{{4}}-[{_CLIENT_AL
 def new_client_reference() -> str:
     pick = "".join(secrets.choice(_CLIENT_ALPHABET) for _ in range(8))
     return f"PLC-{pick[:4]}-{pick[4:]}"
+
+
+# An ask for a count of more, in words any letter uses (sections read it; a subject line may carry it):
+# "6 more", "another 4", "six more please", "another half-dozen": a count next to a word that asks for more
+COUNT_MORE = re.compile(
+    r"\b(?:(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s*x?\s+"
+    r"(?:more|further|extra|additional)|(?:another|further|additional|extra)\s+(?:\d{1,2}|one|two|three|four|five|"
+    r"six|seven|eight|nine|ten|eleven|twelve|half[- ](?:a[- ])?dozen|dozen|couple)"
+    # "a further block of 10 sessions", "another course of eight"
+    r"|(?:another|further|additional|extra)\s+(?:block|course|round|set)\s+of\s+(?:\d{1,2}|one|two|three|four|five|"
+    r"six|seven|eight|nine|ten|eleven|twelve))\b",
+    re.I,
+)

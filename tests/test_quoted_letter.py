@@ -92,7 +92,64 @@ def _quoted_gmail_html(letter: str) -> bytes:
     return _message("Please see my letter below.", html=html)
 
 
-QUOTES = {"plain": _quoted_plain, "outlook": _quoted_outlook, "gmail-html": _quoted_gmail_html}
+def _quote(text: str, prefix: str = "> ") -> str:
+    return "\n".join(prefix + line if line else prefix.rstrip() for line in text.split("\n"))
+
+
+_OUR_QUESTION = (
+    "Dear Dr Moreau,\n\nThank you for your email about Tomasz. Could you tell us how many sessions you are "
+    "recommending, and how often, so that we can put the request to his employer?\n\nKind regards,\nPlumm Care Team"
+)
+
+
+def _quoted_under_our_question(letter: str, *, style: str = "nested") -> bytes:
+    """The therapist's letter quoted two levels deep, under our quoted question, below a covering line."""
+    if style == "thunderbird":  # the inner attribution sits inside the quote, unnamed author of ours
+        ours = "On 02/11/2026 11:32, Plumm Care Team wrote:\n" + _quote(
+            _OUR_QUESTION + "\n\n" + "On 01/11/2026 18:05, Ana Moreau wrote:\n" + _quote(letter, ">"), ">"
+        )
+    else:  # Gmail: "On ... wrote:" chains, "> >" for the second level
+        ours = "On Tue, 3 Nov 2026 at 09:12, Plumm <hello@heyplumm.com> wrote:\n" + _quote(
+            _OUR_QUESTION + "\n\n" + "On Mon, 2 Nov 2026 at 16:10, Dr Ana Moreau "
+            "<ana.moreau@calmwater-therapy.example> wrote:\n" + _quote(letter)
+        )
+    return _message("Hi, please see my letter below.\n\nAna\n\n" + ours)
+
+
+def _quoted_outlook_under_ours(letter: str) -> bytes:
+    return _message(
+        "Please see my letter below.\n\n"
+        "From: Plumm <hello@heyplumm.com>\nSent: 03 November 2026 09:12\nTo: Dr Ana Moreau\n"
+        "Subject: RE: Additional sessions\n\n" + _OUR_QUESTION + "\n\n"
+        "From: Dr Ana Moreau <ana.moreau@calmwater-therapy.example>\nSent: 02 November 2026 16:10\n"
+        "To: hello@heyplumm.com\nSubject: Additional sessions\n\n" + letter
+    )
+
+
+def _quoted_gmail_html_nested(letter: str) -> bytes:
+    paragraphs = "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in letter.split("\n\n"))
+    ours = "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in _OUR_QUESTION.split("\n\n"))
+    html = (
+        "<div>Please see my letter below.</div><br>"
+        '<div class="gmail_quote"><div class="gmail_attr">On Tue, 3 Nov 2026 at 09:12, Plumm '
+        "&lt;hello@heyplumm.com&gt; wrote:<br></div>"
+        f'<blockquote class="gmail_quote">{ours}'
+        '<div class="gmail_quote"><div class="gmail_attr">On Mon, 2 Nov 2026 at 16:10, Dr Ana Moreau '
+        "&lt;ana.moreau@calmwater-therapy.example&gt; wrote:<br></div>"
+        f'<blockquote class="gmail_quote">{paragraphs}</blockquote></div></blockquote></div>'
+    )
+    return _message("Please see my letter below.", html=html)
+
+
+QUOTES = {
+    "plain": _quoted_plain,
+    "outlook": _quoted_outlook,
+    "gmail-html": _quoted_gmail_html,
+    "two-levels-under-our-question": _quoted_under_our_question,
+    "two-levels-thunderbird": lambda letter: _quoted_under_our_question(letter, style="thunderbird"),
+    "outlook-under-ours": _quoted_outlook_under_ours,
+    "gmail-html-nested": _quoted_gmail_html_nested,
+}
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +205,46 @@ def test_our_own_quoted_acknowledgement_is_never_the_letter(rt):
     processed = process(rt, raw)
     report = processed.sections
     assert report is None or not report.as_flags()["recommendation"]
+
+
+# The ask in the new text, the reasons only in the therapist's own letter quoted under our question (in any
+# language's attribution): both count, and our question is never part of the letter.
+_REASONS_ONLY = (
+    "Dear Plumm team,\n\nMy client Tomasz Wieczorek still has two or three panic attacks a week and avoids "
+    "the train to work; his PHQ-9 is 14 and his GAD-7 is 15. Stopping now would undo the exposure work.\n\n"
+    "Kind regards,\nDr Ana Moreau"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "attribution",
+    [
+        "On Mon, 2 Nov 2026 at 16:10, Dr Ana Moreau <ana.moreau@calmwater-therapy.example> wrote:",
+        "Il giorno lun 2 nov 2026 alle ore 16:10 Dr Ana Moreau <ana.moreau@calmwater-therapy.example> ha scritto:",
+        "Le lun. 2 nov. 2026 à 16:10, Ana Moreau a écrit :",
+    ],
+)
+def test_the_reasons_in_the_senders_quoted_letter_join_the_ask_of_the_reply(rt, attribution):
+    ours = "On Tue, 3 Nov 2026 at 09:12, Plumm <hello@heyplumm.com> wrote:\n" + _quote(
+        _OUR_QUESTION + "\n\n" + attribution + "\n" + _quote(_REASONS_ONLY)
+    )
+    raw = _message("Hi,\n\nSorry! 6 more sessions, fortnightly please.\n\nAna\n\n" + ours)
+    flags, _reasons, sessions, period, _therapy = _outcome(rt, raw)
+    assert flags == {"needs": True, "recommendation": True}
+    assert (sessions, period) == (6, "fortnightly")
+    processed = process(rt, raw)
+    assert processed.redaction is not None
+    assert "Could you tell us" not in processed.redaction.text  # our question is never shown
+
+
+@pytest.mark.slow
+def test_someone_elses_quoted_letter_is_not_the_senders(rt):
+    raw = _message(
+        "Hi,\n\nSorry, I left out the number: 6 more sessions for him, fortnightly please, from next week.\n\n"
+        "Ana\n\n"
+        "On Mon, 2 Nov 2026 at 16:10, Dr Ben Okafor <ben.okafor@other-practice.example> wrote:\n"
+        + _quote(_REASONS_ONLY)
+    )
+    flags = _outcome(rt, raw)[0]
+    assert flags == {"needs": False, "recommendation": True}

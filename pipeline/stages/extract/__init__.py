@@ -52,7 +52,15 @@ from dataclasses import dataclass, field
 
 from pipeline.models import Attachment, Letter, LetterMissing, MessageUnreadable, ParsedMail
 from pipeline.stages.extract.attachments import Budget, docx_text, kind_of, pdf_text, zip_kind
-from pipeline.stages.extract.history import CLIENT_FOOTER, FORWARD_SUBJECT, is_covering, quoted_letter, strip_history
+from pipeline.stages.extract.history import (
+    CLIENT_FOOTER,
+    FORWARD_SUBJECT,
+    is_covering,
+    only_covers,
+    quoted_letter,
+    senders_quoted_text,
+    strip_history,
+)
 from pipeline.stages.extract.html import html_to_text
 from pipeline.stages.extract.language import check_language
 from pipeline.stages.extract.text import clean, word_list
@@ -223,16 +231,45 @@ def _own_body(mail: ParsedMail, found: _Found) -> tuple[str, str, str]:
     return source, kept, body
 
 
-def _quoted_instead(body: str, full_body: str, found: _Found, own_addresses: tuple[str, ...]) -> str:
-    """A reply that only covers the letter it quotes: that letter is the letter (never our own mail)."""
-    if found.texts or "quoted-history-dropped" not in found.notes or (body and not is_covering(body)):
+def _senders(mail: ParsedMail) -> tuple[tuple[str, str], ...]:
+    """(display name, address) of whoever sent the reply: From, and Reply-To (a practice system's)."""
+    return tuple((a.name, a.email) for a in (mail.sender, *mail.reply_to) if a.name or a.email)
+
+
+def _quoted_instead(
+    body: str, full_body: str, found: _Found, own_addresses: tuple[str, ...], senders: tuple[tuple[str, str], ...]
+) -> str:
+    """A reply keeps the sender's own earlier writing it quotes, at any depth, after its new text
+    (which goes when it only points to them); a reply that only covers the letter it quotes: that
+    letter is the letter. Never our own mail."""
+    if found.texts or "quoted-history-dropped" not in found.notes:
+        return body
+    earlier = [
+        text
+        for text in (
+            clean("\n".join(line for line in q.split("\n") if not CLIENT_FOOTER.match(line)))
+            for q in senders_quoted_text(full_body, senders=senders, own_addresses=own_addresses)
+        )
+        if text
+    ]
+    if earlier:
+        found.note("quoted-letter")
+        if body and only_covers(body):
+            found.removed.append(body)
+            body = ""
+        return "\n\n".join(t for t in (body, *earlier) if t)
+    if body and not is_covering(body):
         return body
     quoted = quoted_letter(full_body, own_addresses=own_addresses)
     if quoted is None:
         return body
     letter_text, header = quoted
-    found.removed.extend(r for r in (body, header) if r.strip())
     found.note("quoted-letter")
+    if body and not only_covers(body):
+        # a short line of its own ("8 more please") stays before the letter it covers
+        found.removed.append(header)
+        return f"{body}\n\n{clean(letter_text)}"
+    found.removed.extend(r for r in (body, header) if r.strip())
     return clean(letter_text)
 
 
@@ -271,7 +308,7 @@ def _extract(
     source, body, full_body = _own_body(mail, found)
     budget.check()
     _attachment_texts(mail, found, budget, max_inflated, depth, own_addresses)
-    body = _quoted_instead(body, full_body, found, own_addresses)
+    body = _quoted_instead(body, full_body, found, own_addresses, _senders(mail))
     parts = _letter_parts(source, body, found)
     text = "\n\n".join(text for _, text in parts).strip()
     if not word_list(text):

@@ -68,6 +68,14 @@ def _content_words(text: str) -> int:
     return len(word_list(" ".join(_content_lines(text))))
 
 
+def only_covers(text: str) -> bool:
+    """True when ``text`` says nothing beyond pointing to a letter ("Please see my letter below",
+    "Thanks!"); a short line of its own ("8 more please, weekly") says something."""
+    if not word_list(" ".join(_content_lines(text))):
+        return True
+    return is_covering(text) and bool(_COVERING_PHRASE.search(text))
+
+
 def is_covering(text: str) -> bool:
     """True when ``text`` is only a covering note (greeting, a line or two, signature)."""
     count = _content_words(text)
@@ -85,6 +93,9 @@ _EXPLICIT_FORWARD = re.compile(r"forward", re.I)
 _ATTRIBUTION = re.compile(
     r"^\s*(on\b.{0,300}\b(wrote|writes)\s*:|.{0,300}(\d{1,2}:\d{2}|@).{0,300}\bwrote\s*:)\s*$", re.I
 )
+# In any language ("Il giorno ... <a@b.example> ha scritto:", "Le ... 10:02, X a écrit :"): a line that
+# names an address or a time and ends in a colon, directly over quoted lines.
+_ATTRIBUTION_ANY = re.compile(r"^.{0,300}(<[^<>\s]+@[^<>\s]+>|\b\d{1,2}:\d{2}\b).{0,300}:\s*$")
 _HEADER_FIELD = re.compile(
     r"^\s*\**\s*(from|sent|date|to|cc|bcc|subject|reply-to|importance|attachments)\s*\**\s*:", re.I
 )
@@ -97,6 +108,27 @@ CLIENT_FOOTER = re.compile(
 _RULE_LINE = re.compile(r"^\s*[_\-=]{8,}\s*$")
 _QUOTED = re.compile(r"^\s*>")
 FORWARD_SUBJECT = re.compile(r"^\s*(\[[^\]]*\]\s*)?(fwd?|fw|tr|wg|doorst)\s*(\[\d+\])?\s*:", re.I)
+
+
+def _attribution_at(lines: list[str], index: int) -> int | None:
+    """If a reply's attribution ("On ... wrote:") starts at ``index``, the index just after it."""
+    line = lines[index]
+    if _ATTRIBUTION.match(line):
+        return index + 1
+    if (
+        re.match(r"^\s*on\b", line, re.I)
+        and index + 1 < len(lines)
+        and re.search(r"\bwrote\s*:\s*$", lines[index + 1], re.I)
+        and len(line) < 300
+    ):
+        return index + 2
+    if _ATTRIBUTION_ANY.match(line) and not _QUOTED.match(line):
+        probe = index + 1
+        while probe < len(lines) and not lines[probe].strip():
+            probe += 1
+        if probe < len(lines) and _QUOTED.match(lines[probe]):
+            return index + 1
+    return None
 
 
 def _outlook_block_at(lines: list[str], index: int) -> int | None:
@@ -177,17 +209,7 @@ def strip_history(text: str, *, forward: bool, depth: int = 0) -> _History:
         line = lines[index]
         marker = _FORWARD_MARKER.match(line)
         outlook_end = None if marker else _outlook_block_at(lines, index)
-        attribution_end = None
-        if not marker and outlook_end is None:
-            if _ATTRIBUTION.match(line):
-                attribution_end = index + 1
-            elif (
-                re.match(r"^\s*on\b", line, re.I)
-                and index + 1 < len(lines)
-                and re.search(r"\bwrote\s*:\s*$", lines[index + 1], re.I)
-                and len(line) < 300
-            ):
-                attribution_end = index + 2
+        attribution_end = None if marker or outlook_end is not None else _attribution_at(lines, index)
 
         explicit_forward = bool(marker) and bool(_EXPLICIT_FORWARD.search(line))
         block = marker or outlook_end is not None or attribution_end is not None
@@ -251,13 +273,14 @@ def _first_quoted_message(lines: list[str]) -> tuple[list[str], list[str]] | Non
     for index, line in enumerate(lines):
         marker = _FORWARD_MARKER.match(line)
         outlook = None if marker else _outlook_block_at(lines, index)
-        if _ATTRIBUTION.match(line):
-            probe = index + 1
+        attribution_end = None if marker or outlook is not None else _attribution_at(lines, index)
+        if attribution_end is not None:
+            probe = attribution_end
             while probe < len(lines) and not lines[probe].strip():
                 probe += 1
             if probe < len(lines) and _QUOTED.match(lines[probe]):
-                return [line], _quoted_region(lines, probe)
-            return [line], lines[probe:]
+                return lines[index:attribution_end], _quoted_region(lines, probe)
+            return lines[index:attribution_end], lines[probe:]
         if marker or outlook is not None:
             head = index + 1 if marker else outlook
             assert head is not None
@@ -265,10 +288,94 @@ def _first_quoted_message(lines: list[str]) -> tuple[list[str], list[str]] | Non
             return lines[index:after], _unquote(lines[after:])
         if _QUOTED.match(line):
             region = _quoted_region(lines, index)
-            # an attribution or header block at the top of the quote belongs to the header
+            # an attribution at the top of the quote (Thunderbird quotes it with the message) or a
+            # header block belongs to the header
+            top = next((i for i, text in enumerate(region) if text.strip()), 0)
+            if _ATTRIBUTION.match(region[top]) or _ATTRIBUTION_ANY.match(region[top]):
+                return region[: top + 1], region[top + 1 :]
             after, _subject = _skip_header_block(region, 0)
             return region[:after], region[after:]
     return None
+
+
+_MAX_QUOTE_DEPTH = 8  # quoted messages read inside one another, at most
+
+
+@dataclass(frozen=True)
+class QuotedMessage:
+    """One message quoted in a reply, at any depth: who wrote it (its attribution or From line,
+    lower-cased), its own text (its own quoted history set aside) and the rest (header, history)."""
+
+    author: str
+    text: str
+    rest: str
+
+
+def quoted_messages(text: str) -> list[QuotedMessage]:
+    """Every message a reply quotes, newest first: the first quoted message, then the one it quotes
+    in turn, and so on (">", "> >", ">>", "On ... wrote:" chains, Outlook header blocks)."""
+    found: list[QuotedMessage] = []
+    lines = text.split("\n")
+    for _ in range(_MAX_QUOTE_DEPTH):
+        quoted = _first_quoted_message(lines)
+        if quoted is None:
+            break
+        header, message = quoted
+        authors = [h for h in header if _ATTRIBUTION.match(h) or _ATTRIBUTION_ANY.match(h) or _FROM_LINE.match(h)]
+        own = strip_history("\n".join(message), forward=False, depth=1)
+        found.append(
+            QuotedMessage(
+                author="\n".join(authors).lower(),
+                text="\n".join(own.kept).strip(),
+                rest="\n".join([*header, *own.removed]),
+            )
+        )
+        lines = message
+    return found
+
+
+_FROM_LINE = re.compile(r"^\s*\**\s*from\s*\**\s*:", re.I)
+
+
+def _is_ours(message: QuotedMessage, own_addresses: tuple[str, ...]) -> bool:
+    """Our own mail: its author is one of ``own_addresses`` or at their domain, or it carries a case
+    reference (our acknowledgements always do)."""
+    domains = {a.lower().rpartition("@")[2] for a in own_addresses if "@" in a}
+    if any(a.lower() in message.author for a in own_addresses) or any(d and d in message.author for d in domains):
+        return True
+    return bool(CASE_REFERENCE_RE.search(message.text))
+
+
+def _by_sender(message: QuotedMessage, senders: tuple[tuple[str, str], ...]) -> bool:
+    """The message's author is the one who sent the reply: one of their addresses, or their display
+    name (two of its words, or its only word, in the attribution or From line)."""
+    for name, address in senders:
+        if address and address.lower() in message.author:
+            return True
+        words = [w for w in word_list(name.lower()) if len(w) >= 3]
+        author_words = set(word_list(message.author))
+        if words and sum(w in author_words for w in words) >= min(2, len(words)):
+            return True
+    return False
+
+
+def senders_quoted_text(
+    text: str, *, senders: tuple[tuple[str, str], ...], own_addresses: tuple[str, ...]
+) -> list[str]:
+    """The sender's own earlier writing that a reply quotes, at any depth ("On ..., <the sender>
+    wrote:" under our quoted question), newest first.
+
+    ``senders`` are the reply's (display name, address) pairs: From and Reply-To. A quoted message is
+    kept only when its author is the sender and it is not our own (``own_addresses``, a case
+    reference); our quoted mail and anyone else's stay out of the letter. A quoted covering line
+    ("see attached") is no letter text."""
+    kept: list[str] = []
+    for message in quoted_messages(text):
+        if _is_ours(message, own_addresses) or not _by_sender(message, senders):
+            continue
+        if word_list(message.text) and not is_covering(message.text) and message.text not in kept:
+            kept.append(message.text)
+    return kept
 
 
 def quoted_letter(text: str, *, own_addresses: tuple[str, ...]) -> tuple[str, str] | None:
@@ -279,21 +386,13 @@ def quoted_letter(text: str, *, own_addresses: tuple[str, ...]) -> tuple[str, st
     ``own_addresses`` or at their domain; or it carries a case reference), or it holds no text of
     its own once its own history is dropped.
     """
-    found = _first_quoted_message(text.split("\n"))
-    if found is None:
+    messages = quoted_messages(text)
+    if not messages:
         return None
-    header, message = found
-    # who wrote it: the attribution line, or the header block's From line (its To may well be us)
-    authors = [h for h in header if _ATTRIBUTION.match(h) or re.match(r"^\s*\**\s*from\s*\**\s*:", h, re.I)]
-    header_text = "\n".join(authors).lower()
-    message_text = "\n".join(message)
-    domains = {a.lower().rpartition("@")[2] for a in own_addresses if "@" in a}
-    if any(a.lower() in header_text for a in own_addresses) or any(d and d in header_text for d in domains):
+    first = messages[0]
+    if _is_ours(first, own_addresses):
         return None
-    if CASE_REFERENCE_RE.search(message_text):
-        return None
-    inner = strip_history(message_text, forward=False, depth=1)
-    letter = "\n".join(inner.kept).strip()
+    letter = first.text
     if not word_list(letter) or is_covering(letter):
         return None
-    return letter, "\n".join([*header, *inner.removed])
+    return letter, first.rest

@@ -95,10 +95,9 @@ def _drop_invisible(tree: lxml.html.HtmlElement, hidden: list[str]) -> None:
 
 
 def _quote_blocks_as_lines(tree: lxml.html.HtmlElement) -> None:
-    for element in list(tree.iter("blockquote")):
+    # innermost first: a quote inside a quote becomes "> > " lines, as a plain-text reply shows it
+    for element in reversed(list(tree.iter("blockquote"))):
         if not _is_quote_block(element) or element.getparent() is None:
-            continue
-        if any(_is_quote_block(a) for a in element.iterancestors()):
             continue
         quoted = _inscriptis(element)
         pre = lxml.html.Element("pre")

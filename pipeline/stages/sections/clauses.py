@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Token
 
-from pipeline.patterns import placeholder_type
+from pipeline.patterns import COUNT_MORE, placeholder_type
 from pipeline.stages.sections.rules import ClauseRules, Compiled
 from pipeline.stages.sections.sentences import Unit
 
@@ -378,7 +378,8 @@ def read_unit(
         writer_view=act is not None and _under_writer(act, rules, others),
         for_other=_for_other(doc, unit, act, rules, others),
         negated=negated,
-        discharge=_span_has(doc, unit, cues["discharge"]),
+        discharge=_span_has(doc, unit, cues["discharge"])
+        or (_span_has(doc, unit, cues["prospective"]) and not _asks(doc, unit, kind, negated)),
         past_grant=past,
         hedged=_span_has(doc, unit, cues["hedge"]) and not firm,
         leaves_to_reader=_span_has(doc, unit, cues["leave"]) and not firm,
@@ -389,6 +390,11 @@ def read_unit(
         verb=any(t.pos_ in ("VERB", "AUX") for t in doc[unit.start : unit.end]),
         heading=_opens_like_heading(doc, unit),
     )
+
+
+def _asks(doc: Doc, unit: Unit, act: str | None, negated: bool) -> bool:
+    """The unit asks for something: an act not turned round, or a count of more ("8 more please")."""
+    return (act is not None and not negated) or bool(COUNT_MORE.search(doc[unit.start : unit.end].text))
 
 
 def _under_writer(act: Token, rules: ClauseRules, others: frozenset[str]) -> bool:
@@ -414,7 +420,7 @@ def cue_positions(doc: Doc, compiled: Compiled) -> dict[str, set[int]]:
     """Token positions covered by each cue list's matches (``clauses.cues`` in the rules). A
     discharge that a reversal cue turns round just before it ("not yet ready to end", "premature to
     discharge") is no discharge; its positions go to ``reversed`` instead."""
-    found: dict[str, set[int]] = {name: set() for name in (*compiled.clause_cue_names, "reversed")}
+    found: dict[str, set[int]] = {name: set() for name in (*compiled.clause_cue_names, "reversed", "prospective")}
     matches = [(doc.vocab.strings[match_id], s, e) for match_id, s, e in compiled.clause_cues(doc)]
     # "no hesitation", "not only", "not yet": the recommendation's own exceptions to negation
     found["excepted"] = {i for _, s, e in compiled.exceptions.get("recommendation", _NONE)(doc) for i in range(s, e)}
@@ -427,11 +433,15 @@ def cue_positions(doc: Doc, compiled: Compiled) -> dict[str, set[int]]:
             reversed_ = doc[s].lower_ not in ("no", "not") and any(
                 i in found["reversal"] and doc[i].sent == doc[s].sent for i in before
             )
-            found["reversed" if reversed_ else "discharge"].update(range(s, e))
+            ahead = doc[s].lower_ not in ("no", "not") and any(
+                i in found["prospect"] and doc[i].sent == doc[s].sent for i in range(max(0, s - _PROSPECT_WINDOW), s)
+            )
+            found["reversed" if reversed_ else "prospective" if ahead else "discharge"].update(range(s, e))
     return found
 
 
 _REVERSAL_WINDOW = 4
+_PROSPECT_WINDOW = 6  # "I'd expect to be able to discharge": the hope a few words before the ending
 
 
 def _NONE(_doc: Doc) -> list[tuple[int, int, int]]:

@@ -23,24 +23,14 @@ and the names of therapies from our vocabulary, never from the letter's words.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 
+from pipeline.patterns import COUNT_MORE
 from pipeline.stages.sections.clauses import Reading
 from pipeline.stages.sections.rules import ReasonRules, Thresholds
 
 # vetoes that also tell a letter asks for nothing, and why (needs is withheld then)
 NO_ASK_FRAMES = ("discharge", "past-grant", "for-someone-else", "hedged")
-# "6 more", "another 4", "six more please", "another half-dozen": a count next to a word that asks for more
-_COUNT_MORE = re.compile(
-    r"\b(?:(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s*x?\s+"
-    r"(?:more|further|extra|additional)|(?:another|further|additional|extra)\s+(?:\d{1,2}|one|two|three|four|five|"
-    r"six|seven|eight|nine|ten|eleven|twelve|half[- ](?:a[- ])?dozen|dozen|couple)"
-    # "a further block of 10 sessions", "another course of eight"
-    r"|(?:another|further|additional|extra)\s+(?:block|course|round|set)\s+of\s+(?:\d{1,2}|one|two|three|four|five|"
-    r"six|seven|eight|nine|ten|eleven|twelve))\b",
-    re.I,
-)
 
 
 @dataclass(frozen=True)
@@ -67,7 +57,7 @@ class Decision:
 
 def _shape_of_ask(e: UnitEvidence) -> bool:
     """An act or what is asked for, in a sentence (a title is no ask) - or a count: "another 6 please"."""
-    if _COUNT_MORE.search(e.text):
+    if COUNT_MORE.search(e.text):
         return True
     return e.reading.verb and not e.reading.heading and (e.reading.act is not None or e.reading.object is not None)
 
@@ -84,7 +74,7 @@ def _names_what(e: UnitEvidence) -> bool:
     benefit from continuing"): "I've recommended [they] come back if things flare up" is the
     writer's act, but for nothing of ours."""
     named = e.reading.object is not None or e.reading.act in ("continue", "benefit")
-    return named or bool(_COUNT_MORE.search(e.text))
+    return named or bool(COUNT_MORE.search(e.text))
 
 
 def _writer_asks(e: UnitEvidence) -> bool:
@@ -93,7 +83,7 @@ def _writer_asks(e: UnitEvidence) -> bool:
     if _writer_acts(e.reading) and _names_what(e):
         return True
     mine = e.reading.subject in ("therapist", "reader", "none") and not e.reading.heading
-    return mine and bool(_COUNT_MORE.search(e.text))
+    return mine and bool(COUNT_MORE.search(e.text))
 
 
 def _candidate(e: UnitEvidence, limits: Thresholds, *, needs_shape: bool) -> str | None:

@@ -49,7 +49,7 @@ def _value(doc: Doc, tok: Token, rules: SectionRules) -> int | None:
     return int(value)
 
 
-def _is_count(doc: Doc, tok: Token, rules: SectionRules, *, field: bool = False) -> bool:
+def _is_count(doc: Doc, tok: Token, rules: SectionRules, unit: Unit, *, field: bool = False) -> bool:
     nxt = next((t for t in doc[tok.i + 1 : tok.i + 2] if not t.is_space), None)
     prev = next((t for t in reversed(doc[max(0, tok.i - 1) : tok.i]) if not t.is_space), None)
     not_before = {w.lower() for w in rules.sessions.not_before}
@@ -67,7 +67,7 @@ def _is_count(doc: Doc, tok: Token, rules: SectionRules, *, field: bool = False)
         return False  # the top of a range or the whole of a part: "16 to 20 sessions", "8 of 12"
     # a row whose label asks ("Sessions requested 5") says what the count is; the parser, reading the rows of a
     # table as one sentence, may hang the count on a verb of the row before
-    return field or not _counted_before(tok)
+    return field or not _counted_before(tok, unit)
 
 
 # the form-field patterns of ``sessions``: their label names the count ("Additional sessions requested: 6")
@@ -118,18 +118,32 @@ def _done(verb: Token) -> bool:
     return subject is not None and subject.lower_ not in _SESSION_WORDS
 
 
-def _counted_before(tok: Token) -> bool:
+def _in(unit: Unit, tok: Token) -> bool:
+    return unit.start <= tok.i < unit.end
+
+
+def _verb_over(tok: Token, unit: Unit, steps: int) -> Token | None:
+    """The verb ``tok`` hangs from, within its own unit: the parser, reading a form's lines as one
+    sentence, may hang "Frequency: twice a month" on a verb of the line before; a word of another
+    line tells nothing of this one."""
+    verb = tok
+    for _ in range(steps):
+        if verb.pos_ in ("VERB", "AUX") or verb.head is verb or not _in(unit, verb.head):
+            break
+        verb = verb.head
+    return verb if verb.pos_ in ("VERB", "AUX") else None
+
+
+def _counted_before(tok: Token, unit: Unit) -> bool:
     """A count of sessions had, used or given: "they have used their 4 sessions", "attended all 8",
     "six approved sessions", "In June I asked for 10"."""
     noun = tok.head
-    if any(c.dep_ in ("amod", "acl") and c.tag_ == "VBN" and c.lemma_.lower() in _HAD_VERBS for c in noun.children):
+    if _in(unit, noun) and any(
+        c.dep_ in ("amod", "acl") and c.tag_ == "VBN" and c.lemma_.lower() in _HAD_VERBS for c in noun.children
+    ):
         return True
-    verb = tok.head
-    for _ in range(3):
-        if verb.pos_ in ("VERB", "AUX") or verb.head is verb:
-            break
-        verb = verb.head
-    return verb.pos_ in ("VERB", "AUX") and _done(verb)
+    verb = _verb_over(tok, unit, 4)
+    return verb is not None and _done(verb)
 
 
 def sessions_requested(
@@ -155,7 +169,7 @@ def sessions_requested(
         if units[ui].question and ui not in asks:
             continue
         num = next((t for t in doc[s:e] if t._.plumm_count), None)
-        if num is None or not _is_count(doc, num, rules, field=rule_id == "sessions-row-n"):
+        if num is None or not _is_count(doc, num, rules, units[ui], field=rule_id == "sessions-row-n"):
             continue
         value = _value(doc, num, rules)
         if value is None:
@@ -181,15 +195,11 @@ def sessions_requested(
     return best[4], (best[5], best[3])
 
 
-def _about_the_request(tok: Token, rules: SectionRules, others: frozenset[str]) -> bool:
+def _about_the_request(tok: Token, unit: Unit, rules: SectionRules, others: frozenset[str]) -> bool:
     """Not a frequency of someone else's or of the past: "[their] GP sees [them] every two weeks",
     "we have met weekly since [DATE_1]"."""
-    verb = tok
-    for _ in range(4):
-        if verb.pos_ in ("VERB", "AUX") or verb.head is verb:
-            break
-        verb = verb.head
-    if verb.pos_ not in ("VERB", "AUX"):
+    verb = _verb_over(tok, unit, 4)
+    if verb is None:
         return True
     kind, found = subjects(verb)
     if kind == "active" and found and who(word_of(found[0]), rules.clauses, others) == "other":
@@ -218,7 +228,7 @@ def period_requested(
         nxt = next((t for t in doc[e : units[ui].end] if not (t.is_space or t.lower_ in ("-", "booster"))), None)
         if nxt is not None and (nxt.lemma_.lower() in not_before or nxt.lower_ in not_before):
             continue
-        if not _about_the_request(doc[s], rules, others):
+        if not _about_the_request(doc[s], units[ui], rules, others):
             continue
         means = doc.vocab.strings[match_id]
         found.append((s, -(e - s), ui, means or " ".join(doc[s:e].text.lower().split())))
