@@ -352,6 +352,8 @@ class RedactionRules(RuleModel):
     pronouns: PronounRules
     titles: list[str]
     ambiguous_titles: list[str] = []
+    # Short forms also written in lower case with their full stop before a name ("sig. Rossi").
+    abbreviated_titles: list[str] = []
     allow: AllowRules = AllowRules()
     # Filled from structured.yaml by load_redaction_rules.
     structured: StructuredRules | None = None

@@ -96,12 +96,17 @@ class PersonRecognizer(DocRecognizer):
                 # a sentence as the subject of a verb only people do.
                 out.append(result("PERSON", tok.idx, tok.idx + len(tok.text), r.entity_score))
                 continue
+            if self._surname_after_name(tok):
+                out.append(result("PERSON", tok.idx, tok.idx + len(tok.text), r.propn_score))
+                continue
             if tok.tag_ not in ("NNP", "NNPS") or tok.ent_type_ in NON_NAME_ENTS:
                 continue
             if len(tok.text) < 2 or not self.name_like(tok) or not self.ambiguous_ok(tok):
                 continue
             if tok.is_upper and len(tok) > 1 and tok.ent_type_ != "PERSON":
                 continue  # acronyms are organisations or clinical terms, handled elsewhere
+            if self._ordinary_run(tok):
+                continue
             nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
             prev = doc[tok.i - 1] if tok.i > 0 else None
             paired = (nxt is not None and nxt.tag_ in ("NNP", "NNPS") and self.name_like(nxt)) or (
@@ -114,10 +119,53 @@ class PersonRecognizer(DocRecognizer):
                 # "4.3 Overall risk", "Suicide:" labelled PERSON: an ordinary word opening a line
                 # is a name only when a verb follows or another name stands beside it.
                 model_person = tok.ent_type_ == "PERSON" and tok.lower_ not in common_words()
-                if not (verb_follows or paired or model_person):
+                if not (verb_follows or paired or model_person or self._variant_of_name(tok)):
                     continue
             out.append(result("PERSON", tok.idx, tok.idx + len(tok.text), r.propn_score))
         return out
+
+    def _ordinary_run(self, tok: Token) -> bool:
+        """Two capitalised words that are both ordinary English, neither a first name that is also
+        a word, which the model did not call a person, qualifying a common noun ("the Breathing Space
+        number", a service's name): a named thing, not a name. A name of two English words opens with
+        one of those first names ("Rose Baker"); a longer run may be an organisation's name, which
+        stays a suspect."""
+        doc = tok.doc
+        a = tok.i
+        while a > 0 and doc[a - 1].tag_ in ("NNP", "NNPS") and doc[a - 1].whitespace_ == " ":
+            a -= 1
+        b = tok.i + 1
+        while b < len(doc) and doc[b].tag_ in ("NNP", "NNPS") and doc[b - 1].whitespace_ == " ":
+            b += 1
+        run = doc[a:b]
+        after = doc[b] if b < len(doc) else None
+        if len(run) != 2 or after is None or after.pos_ != "NOUN" or not after.text.islower():
+            return False
+        return all(
+            t.ent_type_ != "PERSON" and t.lower_ not in self._vocab.ambiguous and self._english(t.lower_) for t in run
+        )
+
+    def _surname_after_name(self, tok: Token) -> bool:
+        """A capitalised word the tagger missed as a proper noun ("O'Donnell" read as a noun) right after
+        a name in mid-sentence, when it is no English word: the rest of the name."""
+        if tok.tag_ in ("NNP", "NNPS") or tok.i == 0 or tok.is_upper or sentence_start(tok):
+            return False
+        prev = tok.doc[tok.i - 1]
+        if prev.tag_ not in ("NNP", "NNPS") or not self.name_like(prev) or prev.whitespace_ != " ":
+            return False
+        return self.name_like(tok) and not self._english(tok.lower_)
+
+    def _variant_of_name(self, tok: Token) -> bool:
+        """A name in apposition to a name, opening a bracket ("<First> <Last> (<Variant> on his contract)"):
+        another form of it, when no English word."""
+        head = tok.head
+        return (
+            tok.dep_ == "appos"
+            and head is not tok
+            and head.tag_ in ("NNP", "NNPS")
+            and self.name_like(head)
+            and not self._english(tok.lower_)
+        )
 
     def _person_subject(self, tok: Token) -> bool:
         if not tok.text[:1].isupper() or tok.is_upper:
