@@ -194,6 +194,16 @@ def test_name_continuations_and_variants_are_redacted(redactor, text, name):
     assert name not in redacted(redactor, text)
 
 
+def test_a_name_broken_by_a_wrapped_line_is_removed_whole(redactor):
+    out = redacted(redactor, "No risk to others. Her GP, Dr Fabien\nOllard, is informed and agrees.")
+    assert "Ollard" not in out
+
+
+def test_a_signature_line_after_a_name_is_not_taken_for_its_rest(redactor):
+    out = redacted(redactor, "Kind regards,\nDr Fabien Ollard\nCounselling Psychologist\n")
+    assert "Counselling Psychologist" in out
+
+
 @pytest.mark.parametrize(
     ("text", "kept"),
     [
@@ -212,6 +222,9 @@ def test_ordinary_words_naming_a_service_are_kept(redactor, text, kept):
         "Sra. Ibáñez consulted in March.",
         "la comunicazione relativa al sig. Brambilla.",
         "Frau Lindemann attended.",
+        # before a surname's particle
+        "as Frau de la Roche's next session is booked.",
+        "Sr. de la Vega lives alone.",
     ],
 )
 def test_gendered_titles_in_other_languages_are_neutralised(redactor, text):

@@ -34,7 +34,19 @@ class PersonRecognizer(DocRecognizer):
         doc = doc_of(nlp_artifacts)
         if doc is None:
             return []
-        return self._model_persons(doc) + self._after_triggers(doc) + self._proper_nouns(doc) + self._lowercase(text)
+        out = self._model_persons(doc) + self._after_triggers(doc) + self._proper_nouns(doc) + self._lowercase(text)
+        return out + self._wrapped_tails(doc, out)
+
+    def _wrapped_tails(self, doc: Doc, found: list[RecognizerResult]) -> list[RecognizerResult]:
+        """The rest of each name found that a wrapped line broke ("Dr Fabien\nOllard, is informed")."""
+        ends = {t.idx + len(t.text): t.i for t in doc}
+        out = []
+        for r in found:
+            j = ends.get(r.end)
+            tail = self._wrapped_tail(doc, j + 1) if j is not None else None
+            if tail is not None:
+                out.append(result("PERSON", tail.idx, tail.idx + len(tail.text), r.score))
+        return out
 
     @staticmethod
     def _english(word: str) -> bool:
@@ -86,6 +98,17 @@ class PersonRecognizer(DocRecognizer):
                     result("PERSON", doc[a].idx, doc[b - 1].idx + len(doc[b - 1].text), r.trigger_score, trigger="1")
                 )
         return out
+
+    def _wrapped_tail(self, doc: Doc, j: int) -> Token | None:
+        """The rest of a name that a wrapped line broke ("Dr Fabien\nOllard, is informed"): one
+        name-like word opening the next line, the sentence going on after it (punctuation or a word
+        in lower case), not a signature's next line."""
+        if j + 2 >= len(doc) or not doc[j].is_space or doc[j].text.count("\n") != 1:
+            return None
+        tail, after = doc[j + 1], doc[j + 2]
+        if not self.name_like(tail) or self._english(tail.lower_):
+            return None
+        return tail if after.text in (",", ";", ")") or after.text.islower() else None
 
     def _proper_nouns(self, doc: Doc) -> list[RecognizerResult]:
         r = self._rules

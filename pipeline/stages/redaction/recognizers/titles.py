@@ -11,8 +11,10 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from pipeline.stages.redaction.recognizers.base import result
 from pipeline.stages.redaction.vocabulary import word_alternation
 
-# A capitalised word after a title, accented too ("Sra. López").
-_NAME_NEXT = r"[ \t]+[A-Z\u00c0-\u00de][^\W\d_]"
+# A capitalised word after a title, accented too ("Sra. López"), or a surname's particle ("Sr. de la Torre").
+_NAME_NEXT = (
+    r"[ \t]+(?:(?:de|del|della|di|da|dos|das|du|la|le|van|von|der|den|ter)[ \t]+){0,2}[A-Z\u00c0-\u00de][^\W\d_]"
+)
 
 
 class TitleRecognizer(EntityRecognizer):
