@@ -194,6 +194,11 @@ def test_name_continuations_and_variants_are_redacted(redactor, text, name):
     assert name not in redacted(redactor, text)
 
 
+def test_a_place_in_apposition_outside_brackets_is_no_variant_of_a_name(redactor):
+    text = "Larkspur Counselling Rooms\n41 Wendgate, Hexham, Northumberland NE46 1AB\n"
+    assert "Wendgate" not in found(redactor, text, "PERSON")
+
+
 def test_a_name_broken_by_a_wrapped_line_is_removed_whole(redactor):
     out = redacted(redactor, "No risk to others. Her GP, Dr Fabien\nOllard, is informed and agrees.")
     assert "Ollard" not in out

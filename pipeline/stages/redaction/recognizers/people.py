@@ -149,10 +149,11 @@ class PersonRecognizer(DocRecognizer):
 
     def _ordinary_run(self, tok: Token) -> bool:
         """Two capitalised words that are both ordinary English, neither a first name that is also
-        a word, which the model did not call a person, qualifying a common noun ("the Breathing Space
-        number", a service's name): a named thing, not a name. A name of two English words opens with
-        one of those first names ("Rose Baker"); a longer run may be an organisation's name, which
-        stays a suspect."""
+        a word, which the model did not call a person, between a determiner and the common noun they
+        qualify ("the Quiet Harbour number", a service's name): a named thing, not a name. A name
+        of two English words opens with one of those first names ("Rose Baker"); a longer run may be
+        an organisation's name, and a run without a determiner may open a labelled line: both stay
+        suspects."""
         doc = tok.doc
         a = tok.i
         while a > 0 and doc[a - 1].tag_ in ("NNP", "NNPS") and doc[a - 1].whitespace_ == " ":
@@ -161,8 +162,10 @@ class PersonRecognizer(DocRecognizer):
         while b < len(doc) and doc[b].tag_ in ("NNP", "NNPS") and doc[b - 1].whitespace_ == " ":
             b += 1
         run = doc[a:b]
-        after = doc[b] if b < len(doc) else None
-        if len(run) != 2 or after is None or after.pos_ != "NOUN" or not after.text.islower():
+        before, after = (doc[a - 1] if a > 0 else None), (doc[b] if b < len(doc) else None)
+        if len(run) != 2 or before is None or before.pos_ != "DET" or after is None:
+            return False
+        if after.pos_ != "NOUN" or not after.text.islower():
             return False
         return all(
             t.ent_type_ != "PERSON" and t.lower_ not in self._vocab.ambiguous and self._english(t.lower_) for t in run
@@ -183,7 +186,9 @@ class PersonRecognizer(DocRecognizer):
         another form of it, when no English word."""
         head = tok.head
         return (
-            tok.dep_ == "appos"
+            tok.i > 0
+            and tok.doc[tok.i - 1].text == "("
+            and tok.dep_ == "appos"
             and head is not tok
             and head.tag_ in ("NNP", "NNPS")
             and self.name_like(head)
