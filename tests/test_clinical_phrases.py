@@ -238,3 +238,52 @@ def test_a_broken_pattern_in_a_rule_list_is_refused_naming_its_item(model, value
     with pytest.raises(ValidationError) as err:
         getattr(redaction_rules, model)(**values)
     assert f"{where}: not a valid regular expression" in str(err.value)
+
+
+# -- round 8: a head before its clinical words, an author's name in a list, initials ------------------
+
+HEAD_FIRST = """Dear Plumm team,
+
+My client Isla Corrin Gethin has attended six sessions. Her score on the Inventory of Prolonged Grief
+(IPG) is 38 and on the Pellworth Burden Interview (short form) 22. I will repeat the PHQ-9, GAD-7 and
+Pellworth at session 10.
+
+Kind regards,
+Dr Owen Pryce
+"""
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        # a head noun first, then "of" and clinical words (not the shape of a name)
+        "Inventory of Prolonged Grief (IPG) is 38",
+        # "burden" qualifies an instrument as "anxiety" does
+        "Pellworth Burden Interview",
+        # the author's name standing for the instrument in a list of kept things
+        "PHQ-9, GAD-7 and Pellworth",
+    ],
+)
+def test_head_first_instruments_and_listed_authors_are_kept(redactor, phrase):
+    out = _redact(redactor, HEAD_FIRST, "Isla Corrin Gethin", "Owen Pryce")
+    assert phrase in out
+    assert "Gethin" not in out
+
+
+def test_initials_of_a_known_name_give_way_to_a_short_form_the_letter_spells_out(redactor):
+    text = (
+        "My client Isla Corrin Gethin scored 41 on the Inventory of Complicated Grief (ICG).\n"
+        "I.C.G. said she would attend."
+    )
+    out = _redact(redactor, text, "Isla Corrin Gethin")
+    assert "Inventory of Complicated Grief (ICG)" in out
+    assert "I.C.G." not in out  # written as initials, they are still the client's
+
+
+def test_a_list_item_that_only_looks_like_an_author_is_still_a_person_elsewhere(redactor):
+    text = (
+        "Dear team,\n\nMr Pellworth has attended eight sessions. We used the Pellworth Burden Interview "
+        "and Mr Pellworth agreed.\n"
+    )
+    out = _redact(redactor, text)
+    assert "Pellworth" not in _outside_placeholders(out)

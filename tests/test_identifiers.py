@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pipeline.models import Address, Letter, ParsedMail
 from pipeline.stages.identifiers import seed_identifiers
 
@@ -139,6 +141,34 @@ def test_attachment_filename_names_are_seeded():
     known = seed_identifiers(mail, Letter(text="Dear Plumm,"))
     assert {"Priya Venkataraman", "Priya", "Venkataraman"} <= names(known)
     assert not ({"Plumm", "Letter", "Nov"} & names(known))
+
+
+def test_attachment_named_for_the_client_is_seeded_whole_and_removed_where_cited(redactor):
+    from pipeline.models import Attachment
+
+    file = Attachment(filename="Informe_Quintero_Albar.pdf", content_type="application/pdf", size=1, payload=b"")
+    text = "Please see my letter (Informe_Quintero_Albar.pdf) about our client."
+    known = seed_identifiers(_bare(attachments=(file,)), Letter(text=text))
+    assert "Informe_Quintero_Albar.pdf" in known.other
+    out = redactor.redact(text, known).text
+    assert "Quintero" not in out and "Albar" not in out
+    assert "[FILENAME_1]" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "short"),
+    [
+        ("We have just started Graded Exposure (GE) and are at the second stage.", "GE"),
+        ("Her score on the Inventory of Complicated Grief (ICG) is 41.", "ICG"),
+    ],
+)
+def test_short_form_in_brackets_is_no_nickname(text, short):
+    assert short not in names(seed_identifiers(_bare(), Letter(text=text)))
+
+
+def test_nickname_in_brackets_is_still_seeded():
+    known = seed_identifiers(_bare(), Letter(text="My client Dariusz Wolny (Darek) has attended."))
+    assert "Darek" in names(known)
 
 
 def test_client_name_wrapped_over_a_line_break_is_seeded_whole():

@@ -61,6 +61,56 @@ def test_labelled_occupation_field_is_removed(redactor, text, title):
     assert "[JOB_TITLE_1]" in out
 
 
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        # "as" with no job cue before it: a listed occupation only
+        ("He is back at the depot since May, now as yard supervisor on days only.", "yard supervisor"),
+        # a title joined to an age after the linking verb
+        ("Tamsin Orrell is 41, team leader in the returns hub of Gallowmere Freight.", "team leader"),
+        # the subject lost to a greeting run on without a blank line
+        ("Dear Sir or Madam,\nMs Orrell is a 38-year-old import sales coordinator at Gallowmere.", "coordinator"),
+        # a title qualifying a post ("desk", "role")
+        ("Her manager moved her off the overnight parts merchandiser desk in March.", "parts merchandiser"),
+        # an apposition whose head is an occupation noun the rules list ("counsel")
+        ("Mr Vantongeren is a lawyer, the only company counsel at Brackwater Mills.", "company counsel"),
+    ],
+)
+def test_client_job_title_in_other_slots_is_removed(redactor, text, title):
+    assert title not in redacted(redactor, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("Employer / role                Harrowgate Ferries \u2013 relief deck officer\n", "relief deck officer"),
+        ("Employer / role Tollmere Credit Union (TCU) \u2013 branch loss investigator\n", "branch loss investigator"),
+        ("Employer / function: Orvane Energie SA - night-shift depot dispatcher\n", "night-shift depot dispatcher"),
+        ("Company and position: Pellory Foods, quality auditor\n", "quality auditor"),
+        ("Role / employer: kiln operator at Brantmoor Bricks\n", "kiln operator"),
+    ],
+)
+def test_field_naming_employer_and_role_together(redactor, text, title):
+    out = redacted(redactor, text)
+    assert title not in out
+    assert "[JOB_TITLE_1]" in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "as" after "such", "known", "well", "described": no job slot
+        "Stressors such as a manager changing the rota upset him.",
+        "He is known as Chief among his friends.",
+        "She has always described herself as a leader.",
+        # a post that is the therapist's own
+        "I have taken on a supervisor role at the practice this year.",
+    ],
+)
+def test_no_client_job_title_in_other_slots(redactor, text):
+    assert job_titles(redactor, text) == []
+
+
 def test_title_and_employer_get_their_own_placeholders(redactor):
     out = redacted(redactor, "She is a head cheesemaker at Brindlecombe Dairy and sleeps badly.")
     # (the small model takes some employers for people: any placeholder but the title's own)

@@ -162,6 +162,85 @@ def test_relative_names_redacted(redactor, text, name):
 @pytest.mark.parametrize(
     ("text", "name"),
     [
+        # a relation at the end of a wrapped line, the name on the next
+        ("He has good support from his partner\nOrlaith and there are no concerns.", "Orlaith"),
+        # a name that is also an ordinary word, told by its capital right after the relation, and
+        # removed where it recurs in capitals
+        ("His younger brother Per has been staying with him. Per came to one session.", "Per"),
+        ("She lives with her sister May in the flat. May drives her to sessions.", "May"),
+    ],
+)
+def test_relative_names_after_a_line_break_or_that_are_words(redactor, text, name):
+    out = redacted(redactor, text)
+    assert name not in out
+
+
+def test_a_capitalised_word_opening_the_next_sentence_is_no_relatives_name(redactor):
+    out = redacted(redactor, "They talked about their mother. Can they cope with more? Their partner\n\nIs away.")
+    assert "Can they cope" in out
+    assert "Is away" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        # a surname the tagger reads as a noun, right after a first name
+        ("I can confirm that Roisin O\u2019Fallon (DOB 01/02/1990) attended her final session.", "Fallon"),
+        # another form of the name, opening a bracket after it
+        ("Thank you for the sessions for Dimitris Karavelas (Dimitrakis on his contract) in May.", "Dimitrakis"),
+    ],
+)
+def test_name_continuations_and_variants_are_redacted(redactor, text, name):
+    assert name not in redacted(redactor, text)
+
+
+def test_a_place_in_apposition_outside_brackets_is_no_variant_of_a_name(redactor):
+    text = "Larkspur Counselling Rooms\n41 Wendgate, Hexham, Northumberland NE46 1AB\n"
+    assert "Wendgate" not in found(redactor, text, "PERSON")
+
+
+def test_a_name_broken_by_a_wrapped_line_is_removed_whole(redactor):
+    out = redacted(redactor, "No risk to others. Her GP, Dr Fabien\nOllard, is informed and agrees.")
+    assert "Ollard" not in out
+
+
+def test_a_signature_line_after_a_name_is_not_taken_for_its_rest(redactor):
+    out = redacted(redactor, "Kind regards,\nDr Fabien Ollard\nCounselling Psychologist\n")
+    assert "Counselling Psychologist" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        # two ordinary words naming a service, before a common noun: no person
+        ("I have given him the Quiet Harbour number and the GP's details.", "Quiet Harbour"),
+    ],
+)
+def test_ordinary_words_naming_a_service_are_kept(redactor, text, kept):
+    assert kept in redacted(redactor, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sr. Ocampo lives with his wife.",
+        "Sra. Ibáñez consulted in March.",
+        "la comunicazione relativa al sig. Brambilla.",
+        "Frau Lindemann attended.",
+        # before a surname's particle
+        "as Frau de la Roche's next session is booked.",
+        "Sr. de la Vega lives alone.",
+    ],
+)
+def test_gendered_titles_in_other_languages_are_neutralised(redactor, text):
+    out = redacted(redactor, text)
+    assert "[TITLE]" in out
+    assert not re.search(r"\b(?:Sr|Sra|sig|Frau)\b", out)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
         ("I have been seeing Will Turner since May.", "Will"),
         ("My client Hope has attended every session.", "Hope"),
         ("Sessions with Grace Adeyemi began in June.", "Grace"),

@@ -397,7 +397,8 @@ def _scan_prose(text: str, c: _Collector) -> None:
     for m in _OBFUSCATED_EMAIL.finditer(text):
         c.email(m.group(0))
     for m in _NICKNAME.finditer(text):
-        c.name(m.group("name"))
+        if not _short_form_of(m.group("name"), text[: m.start("name")], c.vocab):
+            c.name(m.group("name"))
     for m in _CALLED_NICKNAME.finditer(text):
         c.name(m.group("before") or m.group("after"))
     for m in _QUOTED_NICKNAME.finditer(text):
@@ -405,6 +406,19 @@ def _scan_prose(text: str, c: _Collector) -> None:
         c.name(m.group("nick"))
     for m in _APPOSITIVE_RELATIVE.finditer(text):
         c.name(m.group("name"))
+
+
+def _short_form_of(word: str, before: str, vocab: Vocabulary) -> bool:
+    """Whether a word in capitals in brackets is the short form the ordinary words before it spell
+    ("Prolonged Exposure (PE)", "Graded Exposure (GE)"), not a nickname."""
+    if not word.isupper() or len(word) < 2:
+        return False
+    # Small words between ("Inventory of Complicated Grief (ICG)") spell nothing.
+    words = [w for w in re.findall(r"[^\W\d_][\w'\-]*", before) if not (w.islower() and w in vocab.stop)]
+    words = words[-len(word) :]
+    if len(words) < len(word) or "".join(w[0] for w in words).upper() != word:
+        return False
+    return all(_ordinary(w, vocab) for w in words)
 
 
 def _scan_cues(text: str, c: _Collector) -> None:
@@ -516,6 +530,7 @@ def _scan_filename(filename: str, c: _Collector) -> None:
     words = [w for w in _FILENAME_SPLIT.split(stem) if w]
     run: list[str] = []
     before = ""
+    named = False
     for w in [*words, ""]:
         if (
             len(w) > 1
@@ -529,8 +544,13 @@ def _scan_filename(filename: str, c: _Collector) -> None:
         # One capitalised word counts after an initial or "re"/"for" ("J Doe", "Letter re Doe").
         if len(run) > 1 or (run and (len(before) == 1 or before.casefold() in ("re", "for", "regarding"))):
             c.name(" ".join(run))
+            named = True
         run = []
         before = w
+    if named:
+        # The letter may cite the attachment by its name ("see Letter_Jane_Doe.pdf"), where the
+        # name's words, joined by underscores, are no separate words to match.
+        c.other(filename)
 
 
 def seed_identifiers(mail: ParsedMail, letter: Letter, *, vocabulary: Vocabulary | None = None) -> KnownIdentifiers:

@@ -24,10 +24,27 @@ _TOKEN = re.compile(r"&|[^\W\d_][\w'\-]*")
 _GAP = re.compile(r"[ \t]+")
 _WRAP = re.compile(r"[ \t]*\n[ \t]*")
 _AUTHOR = r"[A-Z][\w'\-]+"
+# What joins the items of a list, up to the next item: ", ", " and ", " & ", " or ".
+_LIST_JOIN = re.compile(r"(?:[ \t]*,\s*(?:and\s+)?|\s+(?:and|&|or)\s+)$")
 _AUTHORS_IN_BRACKETS = re.compile(
     rf"[ \t]*\((?P<names>{_AUTHOR}(?:[ \t]*(?:&|and)[ \t]*{_AUTHOR})?)"
     rf"(?:[ \t]+et[ \t]+al\.?)?(?:,?[ \t]*(?:19|20)\d{{2}})?\)"
 )
+
+
+def _occurrences(text: str, word: str, spans: Sequence[tuple[int, int]]) -> list[tuple[tuple[int, int], bool]]:
+    """Where ``word`` stands outside ``spans`` (capitalised, in capitals or as written), each with
+    whether it is one more item of a list that follows one of ``spans`` (", ", " and ", " & ")."""
+    forms = {word[:1].upper() + word[1:].lower(), word.upper(), word}
+    rx = re.compile(rf"(?<![\w\-])(?:{'|'.join(re.escape(f) for f in sorted(forms))})(?![\w]|-\w)")
+    ends = {b for _, b in spans}
+    out = []
+    for m in rx.finditer(text):
+        if any(a <= m.start() < b for a, b in spans):
+            continue
+        joined = _LIST_JOIN.search(text, max(0, m.start() - 12), m.start())
+        out.append((m.span(), joined is not None and joined.start() in ends))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +109,11 @@ class ClinicalPhrases:
                 acronyms.add(m.group("acro"))
                 end = m.end()
             spans.append((p.start, end))
-        kept = [(self._without_recurring(text, p, spans), end) for p, (_, end) in zip(phrases, spans, strict=True)]
+        listed = [*spans, *protected]
+        kept = [(self._without_recurring(text, p, listed), end) for p, (_, end) in zip(phrases, spans, strict=True)]
+        # A phrase kept with its leading names: where one of them stands for it in a list, it is kept too.
+        whole = [p for p, (start, _) in zip(phrases, kept, strict=True) if start == p.start]
+        kept += self._listed_leads(text, whole, listed)
         kept += self._authors_in_brackets(text, [*spans, *protected], spans)
         for acro in sorted(acronyms):
             kept += [m.span() for m in re.finditer(rf"(?<![\w\-]){re.escape(acro)}(?![\w]|-\w)", text)]
@@ -114,9 +135,20 @@ class ClinicalPhrases:
 
     @staticmethod
     def _recurs(text: str, word: str, spans: Sequence[tuple[int, int]]) -> bool:
-        forms = {word[:1].upper() + word[1:].lower(), word.upper(), word}
-        rx = re.compile(rf"(?<![\w\-])(?:{'|'.join(re.escape(f) for f in sorted(forms))})(?![\w]|-\w)")
-        return any(not any(a <= m.start() < b for a, b in spans) for m in rx.finditer(text))
+        """Whether ``word`` stands outside ``spans`` elsewhere, other than as one more item of a list
+        of kept things ("the PHQ-9, GAD-7 and <Name>": the instrument again, by its author's name)."""
+        return any(not listed for _, listed in _occurrences(text, word, spans))
+
+    @staticmethod
+    def _listed_leads(text: str, phrases: Sequence[_Phrase], spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+        """A kept phrase's leading name standing for it in a list of kept things ("... GAD-7 and <Name>")."""
+        return [
+            span
+            for p in phrases
+            for tok in p.lead
+            for span, listed in _occurrences(text, tok.text, spans)
+            if listed and not any(a <= span[0] < b for a, b in spans)
+        ]
 
     def _authors_in_brackets(
         self, text: str, after: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]]
@@ -159,7 +191,8 @@ class ClinicalPhrases:
                 if current:
                     chains.append(current)
                 current = []
-            if kind is not None and (current or kind == "cap"):
+            # A chain opens with a capitalised word, a head noun too ("the Index of Sleep Quality").
+            if kind is not None and (current or kind == "cap" or (kind == "head" and m.group(0)[:1].isupper())):
                 current.append(_Token(m.start(), m.end(), m.group(0), kind))
         if current:
             chains.append(current)
@@ -190,8 +223,17 @@ class ClinicalPhrases:
 
     def _phrases(self, text: str, chain: list[_Token]) -> list[_Phrase]:
         found: list[_Phrase] = []
-        for segment in self._segments(chain):
+        segments = self._segments(chain)
+        for k, segment in enumerate(segments):
             phrase = self._phrase(segment)
+            after = self._after_head(segments[k - 1], segment) if phrase is None and k > 0 else None
+            if after is not None:
+                # "Inventory of Complicated Grief": the head first, its clinical words after "of".
+                if found and found[-1].end == segments[k - 1][-1].end:
+                    found[-1] = _Phrase(found[-1].start, after.end, found[-1].lead)
+                else:
+                    found.append(after)
+                continue
             if phrase is None:
                 continue
             if found and _GAP.sub(" ", text[found[-1].end : phrase.start]).strip().casefold() in self._joiners:
@@ -211,6 +253,22 @@ class ClinicalPhrases:
             words = [t for t in tail if t.kind != "join"]
             found.append(_Phrase(words[0].start, chain[-1].end, ()))
         return found
+
+    def _after_head(self, before: list[_Token], segment: list[_Token]) -> _Phrase | None:
+        """A head noun, then "of" or "for" and capitalised words that are clinical or ordinary, one of
+        them a clinical qualifier ("Index of Sleep Quality"): one named thing. Names never stand there."""
+        if before[-1].kind != "head" or segment[0].kind != "join" or segment[0].low not in ("of", "for"):
+            return None
+        words = segment[1:]
+        while words and words[-1].kind == "join":
+            words = words[:-1]
+        if not words or any(t.kind == "head" for t in words) or words[0].kind == "join":
+            return None
+        if not all(t.kind == "join" or self._qualifies(t) or self._ordinary(t.low) for t in words):
+            return None
+        if not any(self._qualifies(t) for t in words):
+            return None
+        return _Phrase(before[-1].start, words[-1].end, ())
 
     def _defines(self, tokens: list[_Token], acronym: str) -> bool:
         words = [t for t in tokens if t.kind != "join"]

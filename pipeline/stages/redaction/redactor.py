@@ -136,7 +136,9 @@ class Redactor:
                     names.append(value)
                 continue
             words = [w for w in re.findall(r"[^\W\d_][\w'\-]*", value) if len(w) >= 2]
-            words = [w for w in words if w[0].isupper() and not self.vocab.not_a_name(w)]
+            # A name after a trigger is one even if it is also an ordinary word ("his brother Per").
+            trigger = bool((r.recognition_metadata or {}).get("trigger"))
+            words = [w for w in words if w[0].isupper() and (trigger or not self.vocab.not_a_name(w))]
             if words:
                 names.append(" ".join(words))
         return sorted(set(names))
@@ -151,7 +153,13 @@ class Redactor:
                 continue
             value = text[r.start : r.end]
             is_known = bool(meta.get("known"))
-            if not is_known and r.entity_type in NAME_TYPES and self.vocab.is_allowed_span(value):
+            if is_known and meta.get("initials") and self._in_protected(text, r.start, r.end):
+                # Initials made from a known full name are no surer than the short form the letter
+                # spells out where they stand ("Inventory of Complicated Grief (ICG)").
+                is_known = False
+            # A name after a trigger ("his brother Per") is one although it is also an ordinary word.
+            allowed = not meta.get("trigger") and self.vocab.is_allowed_span(value)
+            if not is_known and r.entity_type in NAME_TYPES and allowed:
                 continue
             if not is_known and " ".join(fold(value).casefold().split()) in self.vocab.allow_terms:
                 continue
@@ -166,6 +174,9 @@ class Redactor:
                 continue
             kept_neutral.append(r)
         return merged, kept_neutral
+
+    def _in_protected(self, text: str, start: int, end: int) -> bool:
+        return any(a <= start and end <= b for a, b in self.vocab.protected_ranges(text))
 
     def _with_particles(self, text: str, spans: list[_Span]) -> list[_Span]:
         """A surname's particle goes with it ("Ní Chonaill", "Mac Giolla Bhríde", "Ó Dálaigh"): the

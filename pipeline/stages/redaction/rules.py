@@ -92,6 +92,13 @@ class JobTitleRules(RuleModel):
     clinical_roles: list[str] = []
     closings: list[str] = []
     to_verbs: list[str] = []
+    # "Employer / role: <Employer> - <title>": a field holding the employer and the job together.
+    employer_labels: list[str] = []
+    paired_role_labels: list[str] = []
+    # "the night porter desk", "a shift supervisor post": nouns of a post a job title may qualify.
+    post_nouns: list[str] = []
+    # Words before "as" that make it no job slot ("such as", "known as").
+    not_as_cues: list[str] = []
     score: float = Field(0.8, ge=0, le=1)
     label_score: float = Field(0.9, ge=0, le=1)
 
@@ -345,6 +352,8 @@ class RedactionRules(RuleModel):
     pronouns: PronounRules
     titles: list[str]
     ambiguous_titles: list[str] = []
+    # Short forms also written in lower case with their full stop before a name ("sig. Rossi").
+    abbreviated_titles: list[str] = []
     allow: AllowRules = AllowRules()
     # Filled from structured.yaml by load_redaction_rules.
     structured: StructuredRules | None = None

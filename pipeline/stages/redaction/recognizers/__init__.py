@@ -54,7 +54,7 @@ def build_recognizers(rules: RedactionRules, vocab: Vocabulary) -> list[EntityRe
         LocationRecognizer(rules.location, vocab),
         JobTitleRecognizer(rules.job_title, vocab),
         PronounRecognizer(rules.pronouns),
-        TitleRecognizer(rules.titles, rules.ambiguous_titles),
+        TitleRecognizer(rules.titles, rules.ambiguous_titles, rules.abbreviated_titles),
     ]
 
 

@@ -4,9 +4,13 @@ singles one person out even with every name gone).
 The occupation noun phrase is found in the slots a job sits in, read from the spaCy dependency parse
 Presidio already computed: the object of "as" after a job verb or noun ("works as", "employed as",
 "her role as"), the complement of "is/was/became" when its head is an occupation (or any person noun
-tied by "at/for/with" to a named employer), an apposition to a person ("Dana, QA lead at Brindle"),
-and the value of a form field or table cell labelled "Occupation:", "Job title:", "Role:"...
-Cues, slots and word lists are ``job_title`` in ``rules/redaction.yaml``.
+tied by "at/for/with" to a named employer, or joined to an age: "<Name> is 36, team leader in ..."),
+an apposition to a person ("Dana, QA lead at Brindle"), "as" before a listed occupation wherever it
+stands ("now as relief signaller"), a listed occupation qualifying a post ("the night porter desk"), and
+the value of a form field or table cell labelled "Occupation:", "Job title:", "Role:"... A field that
+holds the employer and the job together ("Employer / role  <Employer> - harbour pilot") gives both:
+the job, and the other part as the employer. Cues, slots and word lists are ``job_title`` in
+``rules/redaction.yaml``.
 
 What is not the client's stays: a sentence whose subject (or possessor) is the therapist writing
 ("I work as a counsellor", "in my role as supervisor"), and anything after the letter's closing
@@ -50,6 +54,16 @@ _LINE_TITLE = re.compile(
 )
 
 
+# Between the parts of a field holding two things: a spaced dash, a comma, a semicolon or a slash.
+_PART_SEP = re.compile(r"[ \t]+[\-\u2013\u2014][ \t]+|[ \t]*[,;/][ \t]*")
+
+
+def _parts(value: str) -> list[tuple[int, int]]:
+    """Spans of the non-empty parts of ``value`` between separators."""
+    bounds = [0, *(x for m in _PART_SEP.finditer(value) for x in m.span()), len(value)]
+    return [(a, b) for a, b in zip(bounds[::2], bounds[1::2], strict=True) if value[a:b].strip()]
+
+
 def _alternation(words: list[str]) -> str:
     escaped = (re.escape(w).replace(r"\ ", r"[ \t]+") for w in sorted(set(words), key=len, reverse=True))
     return "|".join(escaped)
@@ -74,24 +88,35 @@ class JobTitleRecognizer(DocRecognizer):
         self._clinical = low["clinical_roles"]
         self._to_verbs = low["to_verbs"]
         self._signature_labels = low["signature_labels"]
+        self._post_nouns = low["post_nouns"]
+        self._not_as_cues = low["not_as_cues"]
         sep = r"[ \t]*(?:\([^)\n]{0,30}\))?[ \t]*(?::|\||\t|[ \t]{2,}|[\-\u2013][ \t])"
         self._label = re.compile(
             rf"^[ \t>*|\-\u2022]*(?:(?:client|patient|employee|service[ \t]+user)(?:'s)?[ \t]+)?"
             rf"(?P<label>{_alternation(rules.labels)}){sep}[ \t|]*(?P<value>[^\n|]*)",
             re.IGNORECASE | re.MULTILINE,
         )
+        self._paired = None
+        if rules.employer_labels and rules.paired_role_labels:
+            emp, role = _alternation(rules.employer_labels), _alternation(rules.paired_role_labels)
+            join = r"[ \t]*(?:/|&|\+|\band\b)[ \t]*"
+            self._paired = re.compile(
+                rf"^[ \t>*|\-\u2022]*(?:(?P<first>{emp}){join}(?:{role})|(?:{role}){join}(?:{emp}))"
+                rf"(?:{sep}|[ \t]+)[ \t|]*(?P<value>[^\n|]*)",
+                re.IGNORECASE | re.MULTILINE,
+            )
         self._closing = (
             re.compile(rf"^[ \t>]*(?:{_alternation(rules.closings)})[ \t]*[,.!]?[ \t]*$", re.IGNORECASE | re.MULTILINE)
             if rules.closings
             else None
         )
-        super().__init__([ENTITY], "JobTitleRecognizer", vocab)
+        super().__init__([ENTITY, "EMPLOYER"], "JobTitleRecognizer", vocab)
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         cut = self._signature_start(text)
-        out = self._labelled(text, cut) + self._line_titles(text, cut)
+        out = self._labelled(text, cut) + self._paired_fields(text, cut) + self._line_titles(text, cut)
         doc = doc_of(nlp_artifacts)
         if doc is not None:
             out += self._in_sentences(doc, cut)
@@ -117,6 +142,24 @@ class JobTitleRecognizer(DocRecognizer):
                 if nxt is None or ":" in nxt.group(1):
                     continue
                 start, value = m.end() + nxt.start(1), nxt.group(1)
+            span = self._field_value(value)
+            if span is not None:
+                out.append(result(ENTITY, start + span[0], start + span[1], self._rules.label_score, slot="label"))
+        return out
+
+    def _paired_fields(self, text: str, cut: int) -> list[RecognizerResult]:
+        """A field naming the employer and the job together ("Employer / role  <Employer> - night porter"):
+        the job is the part after the employer (before it when the label names the role first); with
+        one part only, the job up to "at [EMPLOYER]" as in any field."""
+        out = []
+        for m in self._paired.finditer(text, 0, cut) if self._paired else ():
+            start, value = m.start("value"), m.group("value")
+            parts = _parts(value)
+            if len(parts) > 1:
+                (a, b), (c, d) = (parts[-1], parts[0]) if m.group("first") else (parts[0], parts[-1])
+                # The other part is the employer, whatever the model made of it.
+                out.append(result("EMPLOYER", start + c, start + d, self._rules.label_score, slot="label"))
+                start, value = start + a, value[a:b]
             span = self._field_value(value)
             if span is not None:
                 out.append(result(ENTITY, start + span[0], start + span[1], self._rules.label_score, slot="label"))
@@ -187,8 +230,10 @@ class JobTitleRecognizer(DocRecognizer):
             return noun
         if tok.pos_ not in _NOUNS or not self._person_job(tok):
             return None
-        if tok.dep_ == "attr" and tok.head.lemma_.casefold() in self._copulas:
-            subject = next((c for c in tok.head.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        copular = tok.dep_ == "attr" or (tok.dep_ == "conj" and tok.head.pos_ == "AUX")
+        if copular and tok.head.lemma_.casefold() in self._copulas:
+            # "<Name> is 36, team leader in ..." (the title joined to an age) is a complement too.
+            subject = self._subject(tok.head)
             if subject is None or subject.lower_ in self._therapist or subject.lower_ in _NOT_PEOPLE:
                 return None
             if self._bare_definite(tok) and not self._at_named(tok):
@@ -196,7 +241,28 @@ class JobTitleRecognizer(DocRecognizer):
             return tok if self._named_job(tok) else None
         if tok.dep_ == "appos" and tok.head.pos_ in _NOUNS + ("PRON",) and tok.head.lower_ not in self._therapist:
             return tok if self._named_job(tok) else None
+        if tok.dep_ == "compound" and self._listed(tok) and self._of_post(tok.head):
+            return tok
         return None
+
+    def _subject(self, copula: Token) -> Token | None:
+        """The subject of a linking verb; where the parse lost it ("Dear Sir or Madam, Ms <Name> is a ...",
+        the name taken for an apposition), the name just before the verb."""
+        subject = next((c for c in copula.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        if subject is not None or copula.i == 0:
+            return subject
+        before = copula.doc[copula.i - 1]
+        return before if before.pos_ == "PROPN" and self.name_like(before) else None
+
+    def _of_post(self, noun: Token) -> bool:
+        """A post ("desk", "role", "position") that is not the therapist's own ("my supervisor role")."""
+        if noun.lemma_.casefold() not in self._post_nouns and noun.lower_ not in self._post_nouns:
+            return False
+        owner = next((c for c in noun.children if c.dep_ == "poss"), None)
+        if owner is not None and owner.lower_ in self._therapist:
+            return False
+        words = [t.lower_ for t in noun.subtree if t.i < noun.i and t.is_alpha and not self._lead(t)]
+        return not all(w in self._clinical for w in words)
 
     def _scanned(self, tok: Token) -> tuple[int, int] | None:
         """A cue the parse did not attach ("promoted to shift leader" with "shift" taken for a verb,
@@ -206,8 +272,8 @@ class JobTitleRecognizer(DocRecognizer):
             return None
         cue = tok.doc[tok.i - 1]
         words = {cue.lower_, cue.lemma_.casefold()}
-        copula = tok.lower_ in ("a", "an")
-        if copula:
+        listed_only = tok.lower_ in ("a", "an")
+        if listed_only:
             # "he is a union steward" with "steward" parsed as an adverb: a listed occupation only.
             subject = next((c for c in cue.children if c.dep_ in ("nsubj", "nsubjpass")), None)
             if not words & self._copulas or subject is None or subject.lower_ in _NOT_PEOPLE:
@@ -216,7 +282,11 @@ class JobTitleRecognizer(DocRecognizer):
             if not words & self._to_verbs:
                 return None
         elif not (words & self._as_verbs and cue.pos_ in ("VERB", "AUX")) and not words & self._as_nouns:
-            return None
+            # "now as relief signaller" with no job cue before "as": a listed occupation only.
+            governor = {tok.head.lower_, tok.head.lemma_.casefold()}
+            if tok.lower_ != "as" or (words | governor) & self._not_as_cues:
+                return None
+            listed_only = True
         doc, j = tok.doc, tok.i + 1
         while j < len(doc) and doc[j].pos_ == "DET":
             j += 1
@@ -229,7 +299,7 @@ class JobTitleRecognizer(DocRecognizer):
             j += 1
         if last is None or self._by_therapist(cue):
             return None
-        if not (self._listed(last) if copula else last.pos_ in _NOUNS and self._person_job(last)):
+        if not (self._listed(last) if listed_only else last.pos_ in _NOUNS and self._person_job(last)):
             return None
         while first < last.i and _LEAD_WORDS.match(doc[first].text):
             first += 1

@@ -105,6 +105,10 @@ class KnownIdentifierRecognizer(EntityRecognizer):
                 canonical = canon_of.get(key, key)
                 if origin != "seeded" or self._is_ordinary_word(variant):
                     mode = "word" if origin != "discovered" else "word-discovered"
+                    if origin == "discovered" and self._vocab.not_a_name(variant):
+                        # Found after a trigger although an ordinary word ("his brother Per"): its
+                        # recurrences carry the trigger's mark, which the allow-list does not undo.
+                        mode = "word-triggered"
                     entries.append((_flex(variant.lower()), "PERSON", canonical, mode))
                 else:
                     entries.append((_flex(variant), "PERSON", canonical, "ci"))
@@ -113,8 +117,8 @@ class KnownIdentifierRecognizer(EntityRecognizer):
                 initials = [fold(w)[0].upper() for w in words]
                 key = canon_of.get(fold(" ".join(name.split())).casefold(), fold(name).casefold())
                 dotted = r"\.[ \t]?".join(initials) + r"\."
-                entries.append((dotted, "PERSON", key, "cs"))
-                entries.append(("".join(initials), "PERSON", key, "cs"))
+                entries.append((dotted, "PERSON", key, "initials"))
+                entries.append(("".join(initials), "PERSON", key, "initials"))
                 # Initial and surname: "S. Okafor", "S Okafor".
                 entries.append((rf"{initials[0]}\.?[ \t]+{_flex(words[-1])}", "PERSON", key, "ci"))
         return entries
@@ -140,18 +144,21 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         return sorted(variants, key=lambda v: (-len(v), v))
 
     @staticmethod
-    def _compile(entries: list[tuple[str, str, str, str]]) -> list[tuple[re.Pattern[str], str, str, bool]]:
+    def _compile(entries: list[tuple[str, str, str, str]]) -> list[tuple[re.Pattern[str], str, str, dict[str, str]]]:
+        """Each entry's pattern, type, canonical form and the marks its matches carry: "known" (it
+        outranks any other detection) and "initials" (made from a full name, see :meth:`analyze`)."""
         compiled = []
         for rx, entity, canonical, mode in entries:
+            marks = {"word-discovered": {}, "word-triggered": {"trigger": "1"}}.get(mode, {"known": "1"})
             if mode.startswith("word"):
                 pattern = rf"(?<![\w])(?:{_title_variant(rx)}|{_upper_variant(rx)})(?![\w])"
-                compiled.append((re.compile(pattern), entity, canonical, mode == "word"))
-            elif mode == "cs":
+                compiled.append((re.compile(pattern), entity, canonical, marks))
+            elif mode in ("cs", "initials"):
                 # Initials glued to a code ("KM-2231", "AB/1234") are part of a reference, not a name.
                 pattern = rf"(?<![\w.])(?<![\w][\-/])(?:{rx})(?![\w])(?![\-/]\d)"
-                compiled.append((re.compile(pattern), entity, canonical, True))
+                compiled.append((re.compile(pattern), entity, canonical, {**marks, mode: "1"}))
             else:
-                compiled.append((re.compile(rf"(?<![\w])(?:{rx})(?![\w])", re.IGNORECASE), entity, canonical, True))
+                compiled.append((re.compile(rf"(?<![\w])(?:{rx})(?![\w])", re.IGNORECASE), entity, canonical, marks))
         return compiled
 
     def analyze(
@@ -159,12 +166,14 @@ class KnownIdentifierRecognizer(EntityRecognizer):
     ) -> list[RecognizerResult]:
         folded = fold(text)
         out = []
-        for rx, entity, canonical, known in self._compiled:
-            meta = {"canonical": canonical, "known": "1"} if known else {"canonical": canonical}
+        for rx, entity, canonical, marks in self._compiled:
+            meta = {"canonical": canonical, **marks}
             for m in rx.finditer(folded):
                 # A model-found name matched again elsewhere is no surer than the model was, so it
                 # does not outrank a street address or another structured detection it overlaps.
-                out.append(result(entity, m.start(), m.end(), 1.0 if known else 0.85, **meta))
+                # Initials made from a full name ("ICG") give way to a short form the letter spells
+                # out ("Inventory of Complicated Grief (ICG)"): the redactor's protected ranges.
+                out.append(result(entity, m.start(), m.end(), 1.0 if "known" in marks else 0.85, **meta))
         return out
 
 
@@ -198,6 +207,10 @@ def _upper_variant(rx: str) -> str:
 
 
 _EMAIL_RX = re.compile(EmailRecognizer.PATTERN)
+# An attachment's file name: no path, a document's or an image's extension.
+_FILENAME_RX = re.compile(
+    r"[^/\\\n]+\.(?:pdf|docx?|odt|rtf|txt|pages|jpe?g|png|heic|gif|tiff?|xlsx?|csv|eml|msg|zip)", re.IGNORECASE
+)
 _OBFUSCATED_EMAIL_RX = re.compile(EmailRecognizer.OBFUSCATED, re.IGNORECASE)
 
 
@@ -206,6 +219,8 @@ def classify_value(value: str) -> str:
     v = re.sub(PHONE_EXTENSION + "$", "", value.strip()) or value.strip()
     if _EMAIL_RX.fullmatch(v) or _OBFUSCATED_EMAIL_RX.fullmatch(v):
         return "EMAIL"
+    if _FILENAME_RX.fullmatch(v):
+        return "FILENAME"
     if re.fullmatch(HandleRecognizer.PATTERN, v):
         return "HANDLE"
     digits = re.sub(r"\D", "", v)

@@ -34,7 +34,19 @@ class PersonRecognizer(DocRecognizer):
         doc = doc_of(nlp_artifacts)
         if doc is None:
             return []
-        return self._model_persons(doc) + self._after_triggers(doc) + self._proper_nouns(doc) + self._lowercase(text)
+        out = self._model_persons(doc) + self._after_triggers(doc) + self._proper_nouns(doc) + self._lowercase(text)
+        return out + self._wrapped_tails(doc, out)
+
+    def _wrapped_tails(self, doc: Doc, found: list[RecognizerResult]) -> list[RecognizerResult]:
+        """The rest of each name found that a wrapped line broke ("Dr Fabien\nOllard, is informed")."""
+        ends = {t.idx + len(t.text): t.i for t in doc}
+        out = []
+        for r in found:
+            j = ends.get(r.end)
+            tail = self._wrapped_tail(doc, j + 1) if j is not None else None
+            if tail is not None:
+                out.append(result("PERSON", tail.idx, tail.idx + len(tail.text), r.score))
+        return out
 
     @staticmethod
     def _english(word: str) -> bool:
@@ -87,6 +99,17 @@ class PersonRecognizer(DocRecognizer):
                 )
         return out
 
+    def _wrapped_tail(self, doc: Doc, j: int) -> Token | None:
+        """The rest of a name that a wrapped line broke ("Dr Fabien\nOllard, is informed"): one
+        name-like word opening the next line, the sentence going on after it (punctuation or a word
+        in lower case), not a signature's next line."""
+        if j + 2 >= len(doc) or not doc[j].is_space or doc[j].text.count("\n") != 1:
+            return None
+        tail, after = doc[j + 1], doc[j + 2]
+        if not self.name_like(tail) or self._english(tail.lower_):
+            return None
+        return tail if after.text in (",", ";", ")") or after.text.islower() else None
+
     def _proper_nouns(self, doc: Doc) -> list[RecognizerResult]:
         r = self._rules
         out: list[RecognizerResult] = []
@@ -96,12 +119,17 @@ class PersonRecognizer(DocRecognizer):
                 # a sentence as the subject of a verb only people do.
                 out.append(result("PERSON", tok.idx, tok.idx + len(tok.text), r.entity_score))
                 continue
+            if self._surname_after_name(tok):
+                out.append(result("PERSON", tok.idx, tok.idx + len(tok.text), r.propn_score))
+                continue
             if tok.tag_ not in ("NNP", "NNPS") or tok.ent_type_ in NON_NAME_ENTS:
                 continue
             if len(tok.text) < 2 or not self.name_like(tok) or not self.ambiguous_ok(tok):
                 continue
             if tok.is_upper and len(tok) > 1 and tok.ent_type_ != "PERSON":
                 continue  # acronyms are organisations or clinical terms, handled elsewhere
+            if self._ordinary_run(tok):
+                continue
             nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
             prev = doc[tok.i - 1] if tok.i > 0 else None
             paired = (nxt is not None and nxt.tag_ in ("NNP", "NNPS") and self.name_like(nxt)) or (
@@ -114,10 +142,58 @@ class PersonRecognizer(DocRecognizer):
                 # "4.3 Overall risk", "Suicide:" labelled PERSON: an ordinary word opening a line
                 # is a name only when a verb follows or another name stands beside it.
                 model_person = tok.ent_type_ == "PERSON" and tok.lower_ not in common_words()
-                if not (verb_follows or paired or model_person):
+                if not (verb_follows or paired or model_person or self._variant_of_name(tok)):
                     continue
             out.append(result("PERSON", tok.idx, tok.idx + len(tok.text), r.propn_score))
         return out
+
+    def _ordinary_run(self, tok: Token) -> bool:
+        """Two capitalised words that are both ordinary English, neither a first name that is also
+        a word, which the model did not call a person, between a determiner and the common noun they
+        qualify ("the Quiet Harbour number", a service's name): a named thing, not a name. A name
+        of two English words opens with one of those first names ("Rose Baker"); a longer run may be
+        an organisation's name, and a run without a determiner may open a labelled line: both stay
+        suspects."""
+        doc = tok.doc
+        a = tok.i
+        while a > 0 and doc[a - 1].tag_ in ("NNP", "NNPS") and doc[a - 1].whitespace_ == " ":
+            a -= 1
+        b = tok.i + 1
+        while b < len(doc) and doc[b].tag_ in ("NNP", "NNPS") and doc[b - 1].whitespace_ == " ":
+            b += 1
+        run = doc[a:b]
+        before, after = (doc[a - 1] if a > 0 else None), (doc[b] if b < len(doc) else None)
+        if len(run) != 2 or before is None or before.pos_ != "DET" or after is None:
+            return False
+        if after.pos_ != "NOUN" or not after.text.islower():
+            return False
+        return all(
+            t.ent_type_ != "PERSON" and t.lower_ not in self._vocab.ambiguous and self._english(t.lower_) for t in run
+        )
+
+    def _surname_after_name(self, tok: Token) -> bool:
+        """A capitalised word the tagger missed as a proper noun ("O'Donnell" read as a noun) right after
+        a name in mid-sentence, when it is no English word: the rest of the name."""
+        if tok.tag_ in ("NNP", "NNPS") or tok.i == 0 or tok.is_upper or sentence_start(tok):
+            return False
+        prev = tok.doc[tok.i - 1]
+        if prev.tag_ not in ("NNP", "NNPS") or not self.name_like(prev) or prev.whitespace_ != " ":
+            return False
+        return self.name_like(tok) and not self._english(tok.lower_)
+
+    def _variant_of_name(self, tok: Token) -> bool:
+        """A name in apposition to a name, opening a bracket ("<First> <Last> (<Variant> on his contract)"):
+        another form of it, when no English word."""
+        head = tok.head
+        return (
+            tok.i > 0
+            and tok.doc[tok.i - 1].text == "("
+            and tok.dep_ == "appos"
+            and head is not tok
+            and head.tag_ in ("NNP", "NNPS")
+            and self.name_like(head)
+            and not self._english(tok.lower_)
+        )
 
     def _person_subject(self, tok: Token) -> bool:
         if not tok.text[:1].isupper() or tok.is_upper:
