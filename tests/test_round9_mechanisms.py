@@ -1,0 +1,119 @@
+"""General mechanisms behind the round-9 misses, each tested on invented people: short forms of a known
+name (cut, pet-name ending, tail), a nickname "as he prefers to be called", a lower-case name with
+accents after "my client", a hyphenated given name half covered, long vowels of a romanised name;
+and what must stay: an English adjective opening a form's value ("Risk Passive ..."), a heading that
+opens with a word ("Subject: Extension requested - ..."), a greeting followed by an ask ("Hi, pls
+approve ...")."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.models import Address, KnownIdentifiers, Letter, ParsedMail
+from pipeline.stages.identifiers import seed_identifiers
+
+
+def _out(redactor, text: str, *names: str) -> str:
+    return redactor.redact(text, KnownIdentifiers(names=names)).text
+
+
+def _seeded(text: str, subject: str = "Additional sessions") -> set[str]:
+    mail = ParsedMail(
+        subject=subject,
+        sender=Address(name="Ines Albrecht", email="ines@larchwood-therapy.example"),
+        to=(Address(name="Plumm", email="hello@heyplumm.com"),),
+    )
+    return set(seed_identifiers(mail, Letter(text=text)).names)
+
+
+# -- short forms of a known name ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("full", "short", "sentence"),
+    [
+        ("Bernadette Quistberg", "Bernie", "Bernie wrote to me herself."),  # cut + pet-name ending
+        ("Evaristo Lunaquez", "evar", "since then evar has had two more attacks"),  # cut, lower case
+        ("Oluwatimilehin Badmus", "Timilehin", "Timilehin says the shifts are worse."),  # tail of a long name
+        ("Zsuzsanna Pethő", "Zsuzsi", "Zsuzsi has started to sleep better."),  # Hungarian -i
+    ],
+)
+def test_a_short_form_of_a_known_name_is_the_same_person(redactor, full, short, sentence):
+    first, last = full.split()
+    out = _out(redactor, f"My client {full} is struggling. {sentence}", full, first, last)
+    assert short not in out
+    assert out.count("[PERSON_1]") == 2
+
+
+@pytest.mark.parametrize(
+    ("full", "sentence", "kept"),
+    [
+        ("Bridgette Amsel", "We are building a bridge back to work.", "bridge"),  # a cut that is English
+        ("Cornelius Varga", "She is a corny joker at times.", "corny"),  # a pet form that is an adjective
+        ("Stephanie Oduya", "We take it one step at a time.", "step"),
+    ],
+)
+def test_a_short_form_that_is_a_word_of_english_stays(redactor, full, sentence, kept):
+    first, last = full.split()
+    out = _out(redactor, f"My client {full} is struggling. {sentence}", full, first, last)
+    assert kept in out
+
+
+def test_a_nickname_the_client_prefers_to_be_called_is_seeded():
+    names = _seeded("Mr Adewale Fashola-Reid works nights. Wale (as he prefers to be called) is tired.")
+    assert "Wale" in names
+
+
+# -- a lower-case name with accents after "my client" ----------------------------------------------------
+
+
+def test_a_lower_case_name_with_accents_after_my_client_is_seeded():
+    names = _seeded("I am writing on behalf of my client sääli Kärkkäinen (hetu 010190-123A), who has used all.")
+    assert "Sääli" in names
+
+
+# -- seeding refuses a heading's word and a greeting's ask ------------------------------------------------
+
+
+def test_a_heading_that_opens_with_a_word_seeds_no_name():
+    names = _seeded("Subject: Extension requested - Fiorella Quispe Mamani\n\nDear team,")
+    assert "Extension" not in names
+
+
+def test_a_greeting_followed_by_an_ask_seeds_no_name():
+    assert not {"Pls", "Pls Approve", "Approve"} & _seeded("Hi, pls approve 5 more sessions for Mirjam, weekly.")
+    assert "Tarja" in _seeded("hi tarja,\nthanks for the form.")
+
+
+# -- a hyphenated given name half covered ---------------------------------------------------------------
+
+
+def test_the_placeholder_takes_the_rest_of_a_hyphenated_given_name(redactor):
+    out = _out(redactor, "Please approve 4 more sessions for Haneul (Seo Ha-neul), biweekly.", "Haneul", "Seo Ha")
+    assert "neul" not in out
+    assert "well-known" in _out(redactor, "It is a well-known pattern for Haneul.", "Haneul")
+
+
+# -- long vowels of a romanised name ----------------------------------------------------------------------
+
+
+def test_a_romanised_name_matches_in_each_long_vowel_spelling(redactor):
+    text = "Insurance card KOUNO YUUTO. Mr Kōno was moved in May. His form says Konoh, Yuuto."
+    out = _out(redactor, text, "Kono Yuto", "Kono", "Yuto")
+    for spelling in ("KOUNO", "YUUTO", "Kōno", "Konoh", "Yuuto"):
+        assert spelling not in out
+    assert "[PERSON_2]" not in out  # every spelling is the one person
+
+
+def test_a_loosely_read_name_never_takes_a_word_of_english(redactor):
+    out = _out(redactor, "Brooke said the boiler broke down again.", "Brooke Aldana", "Brooke", "Aldana")
+    assert "broke down" in out and "Brooke" not in out
+
+
+# -- an English adjective opening a form's value -------------------------------------------------------
+
+
+def test_an_english_adjective_after_a_form_label_is_no_name(redactor):
+    text = " Risk Passive suicidal ideation in 2022; none now.\n\n Plan Gradual return to work."
+    out = _out(redactor, text)
+    assert "Passive suicidal ideation" in out and "Gradual return" in out
