@@ -117,3 +117,52 @@ def test_an_english_adjective_after_a_form_label_is_no_name(redactor):
     text = " Risk Passive suicidal ideation in 2022; none now.\n\n Plan Gradual return to work."
     out = _out(redactor, text)
     assert "Passive suicidal ideation" in out and "Gradual return" in out
+
+
+# -- a therapy model's pair of authors named again --------------------------------------------------------
+
+
+def test_a_pair_of_authors_named_again_keeps_the_model(redactor):
+    text = (
+        "Treatment: trauma-focused CBT (Voskuijlen & Marchetti model), 6 sessions.\n"
+        "We have used the Voskuijlen & Marchetti cognitive therapy for PTSD model so far."
+    )
+    out = _out(redactor, text)
+    assert out.count("Voskuijlen & Marchetti") == 2
+
+
+def test_an_author_named_alone_as_a_person_is_still_removed(redactor):
+    text = "Treatment: CBT (Voskuijlen & Marchetti model). Her manager, Voskuijlen, said no."
+    assert "manager, Voskuijlen" not in _out(redactor, text)
+
+
+# -- an address field in a local format ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "gone"),
+    [
+        (" Home area Brackwater, E19", ["E19"]),
+        (" Home address 7 Bóthar na Trá, Lisnagry, Co. Clare V94 X2Y3", ["7 ", "Clare"]),
+        ("Address Hlinky 34, 603 00 Brno-Pisárky", ["34"]),
+        ("Place of residence\tRua Direita 88, 3º esq.", ["esq"]),
+    ],
+)
+def test_the_value_of_an_address_field_is_removed_whole(redactor, line, gone):
+    out = _out(redactor, f"Hi Plumm team,\n\n{line}\n\n Sessions used 4 of 4\n")
+    value = out.split("\n")[2]
+    assert not [piece for piece in gone if piece in value]
+    assert "Sessions used 4 of 4" in out
+
+
+@pytest.mark.parametrize("line", ["Address the worry first.", "Address: as above", "Home visits were weekly."])
+def test_a_line_that_only_opens_with_an_address_word_stays(redactor, line):
+    assert line in _out(redactor, f"Hello,\n\n{line}\n")
+
+
+@pytest.mark.parametrize(
+    "street", ["Pušyno g. 41", "Ozolu iela 7", "Sõpruse pst 12", "Rózsa u. 9", "Lipová tř. 3", "Fjordgaten 22"]
+)
+def test_a_baltic_central_european_or_norwegian_street_is_an_address(redactor, street):
+    out = _out(redactor, f"Her office is at {street}, near the station.")
+    assert street not in out and "[ADDRESS_1]" in out

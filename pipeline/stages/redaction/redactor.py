@@ -144,10 +144,14 @@ class Redactor:
     def _select(self, text: str, results: list[RecognizerResult]) -> tuple[list[_Span], list[RecognizerResult]]:
         entity_spans: list[_Span] = []
         neutral: list[RecognizerResult] = []
+        fills: list[RecognizerResult] = []
         for r in results:
             meta = r.recognition_metadata or {}
             if r.entity_type in NEUTRAL_TYPES:
                 neutral.append(r)
+                continue
+            if meta.get("fill"):
+                fills.append(r)
                 continue
             value = text[r.start : r.end]
             is_known = bool(meta.get("known"))
@@ -158,6 +162,7 @@ class Redactor:
             canonical = meta.get("canonical") or _canonical(value)
             entity_spans.append(_Span(r.start, r.end, r.entity_type, r.score, canonical, is_known))
         merged = self._with_particles(text, self._with_hyphen_parts(text, self._merge(text, entity_spans)))
+        merged = self._filled(text, merged, fills)
         kept_neutral: list[RecognizerResult] = []
         for r in sorted(neutral, key=lambda r: (r.start, r.end, r.entity_type)):
             if any(s.start < r.end and r.start < s.end for s in merged):
@@ -166,6 +171,22 @@ class Redactor:
                 continue
             kept_neutral.append(r)
         return merged, kept_neutral
+
+    def _filled(self, text: str, spans: list[_Span], fills: list[RecognizerResult]) -> list[_Span]:
+        """What a whole-value detection (an address field's value) holds beyond the other detections:
+        each remaining piece with a letter or digit that is not allow-listed, under one placeholder
+        per value ("[PERSON_2], [ADDRESS_1]" for a town the model named and an outward code)."""
+        pieces: list[_Span] = []
+        taken = [(s.start, s.end) for s in spans]
+        for r in sorted(fills, key=lambda r: (r.start, r.end)):
+            canonical = _canonical(text[r.start : r.end])
+            for a, b in _subtract((r.start, r.end), taken):
+                a, b = _trimmed(text, a, b)
+                if b <= a or self.vocab.is_allowed_span(text[a:b]):
+                    continue
+                pieces.append(_Span(a, b, r.entity_type, r.score, canonical, False))
+                taken.append((a, b))
+        return sorted(spans + pieces, key=lambda s: (s.start, s.end))
 
     def _with_hyphen_parts(self, text: str, spans: list[_Span]) -> list[_Span]:
         """A name's placeholder takes the rest of a hyphenated given name ("Min-jun", "Ji-eun") that

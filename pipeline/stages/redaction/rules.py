@@ -56,11 +56,14 @@ class AddressRules(RuleModel):
     building_words: list[str]
     street_endings: list[str] = []
     street_ending_exceptions: list[str] = []
+    street_words: list[str] = []
     street_prefixes: list[str] = []
     number_first_prefixes: list[str] = []
     name_particles: list[str] = []
     flat_words: list[str] = []
     not_after_number: list[str] = []
+    # Labels of a form field or table cell whose whole value is where the client lives.
+    labels: list[str] = []
     score: float = Field(0.85, ge=0, le=1)
 
 
