@@ -166,3 +166,10 @@ def test_a_line_that_only_opens_with_an_address_word_stays(redactor, line):
 def test_a_baltic_central_european_or_norwegian_street_is_an_address(redactor, street):
     out = _out(redactor, f"Her office is at {street}, near the station.")
     assert street not in out and "[ADDRESS_1]" in out
+
+
+def test_a_short_form_inside_a_handle_leaves_the_handle_whole(redactor):
+    text = "Orsolya posts as @orso.q.runs on Instagram. Since then orso has slept better."
+    out = _out(redactor, text, "Orsolya Quellmann", "Orsolya", "Quellmann")
+    assert "@orso" not in out and "[PERSON_1].[" not in out
+    assert "then [PERSON_1] has slept" in out

@@ -158,14 +158,17 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         forms = {f for f in cut | tails if not self._not_a_short_form(f, _english_words())}
         forms |= {f for f in petted if not self._not_a_short_form(f, common_words())}
         entries = []
+        # Not inside a handle, an address or a dotted name ("@thad.q.runs" is the handle's, whole).
+        inside, after = r"(?<![@.])", r"(?![.@_]\w)"
         anycase = sorted((forms - tails) - own - taken, key=lambda f: (-len(f), f))
         if anycase:
-            entries.append(("(?:" + "|".join(re.escape(f) for f in anycase) + ")", "PERSON", key, "ci"))
+            rx = "|".join(re.escape(f) for f in anycase)
+            entries.append((f"{inside}(?:{rx}){after}", "PERSON", key, "ci"))
         # A tail only capitalised, as a name is written ("Seun", "SEUN"), not a word's ending.
         capitalised = sorted((forms & tails) - cut - petted - own - taken, key=lambda f: (-len(f), f))
         if capitalised:
-            written = [re.escape(v) for f in capitalised for v in (f.capitalize(), f.upper())]
-            entries.append(("(?:" + "|".join(written) + ")", "PERSON", key, "cs"))
+            rx = "|".join(re.escape(v) for f in capitalised for v in (f.capitalize(), f.upper()))
+            entries.append((f"{inside}(?:{rx}){after}", "PERSON", key, "cs"))
         return entries
 
     def _not_a_short_form(self, form: str, words: frozenset[str]) -> bool:
