@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.models import Address, KnownIdentifiers, Letter, ParsedMail
 from pipeline.stages.identifiers import seed_identifiers
+from pipeline.stages.redaction.recognizers.employer import EmployerRecognizer
 
 
 def _out(redactor, text: str, *names: str) -> str:
@@ -173,3 +174,31 @@ def test_a_short_form_inside_a_handle_leaves_the_handle_whole(redactor):
     out = _out(redactor, text, "Orsolya Quellmann", "Orsolya", "Quellmann")
     assert "@orso" not in out and "[PERSON_1].[" not in out
     assert "then [PERSON_1] has slept" in out
+
+
+# -- a full name after "about" -------------------------------------------------------------------------
+
+
+def test_a_full_name_after_about_is_seeded_even_with_an_ordinary_word_first_name():
+    names = _seeded("> Thanks for getting in touch about Hope Vandersloot. Could you let us know more?")
+    assert {"Hope Vandersloot", "Hope"} <= names
+
+
+@pytest.mark.parametrize("text", ["We talked about New Year plans.", "A note about Beck Depression scores."])
+def test_a_capitalised_pair_after_about_that_ends_in_a_word_is_no_name(text):
+    assert not _seeded(text) - {"Ines Albrecht", "Ines", "Albrecht"}
+
+
+# -- an employer named by its generic last word ---------------------------------------------------------
+
+
+def test_capitalised_words_ending_in_an_organisation_word_after_at_are_an_employer(redactor):
+    # Read without the model (which may call such a name a work of art, or nothing).
+    employer = EmployerRecognizer(redactor.rules.employer, redactor.vocab)
+    text = "She works nights as a team leader in the cold store at Thistledown Distribution in town."
+    found = {text[r.start : r.end] for r in employer.analyze(text, [], None)}
+    assert "Thistledown Distribution" in found
+
+
+def test_vocabulary_ending_in_an_organisation_word_stays(redactor):
+    assert "at Occupational Health" in _out(redactor, "She was seen at Occupational Health in May.")

@@ -149,6 +149,12 @@ _TREATING = re.compile(
     r"\b(?:working|worked|work|seeing|seen|treating|treated|supporting|supported)[ \t]+(?:with[ \t]+)?"
     rf"(?P<name>{_WORD}[ \t]+{_WORD})(?![\w'\u2019\-])"
 )
+# A full name after "about", "regarding", "concerning" ("thanks for getting in touch about Hope
+# Lindgren"): case-sensitive; the last word must be no word of English (a surname), so an ordinary-word
+# first name ("Hope", "Will") counts when a surname stands beside it.
+_ABOUT = re.compile(
+    rf"\b(?:about|regarding|concerning|on[ \t]+behalf[ \t]+of)[ \t]+(?P<name>{_WORD}[ \t]+{_WORD})(?![\w'\u2019\-])"
+)
 _ANY_LABEL = re.compile(r"^[A-Za-z][A-Za-z .]{0,24}:[ \t]*(?P<value>\S.*)$")
 _VALUE_GAP = re.compile(r"[ \t]{3,}|\t+|[ \t]+\|[ \t]+")
 _PHONE = re.compile(
@@ -445,6 +451,14 @@ def _scan_cues(text: str, c: _Collector) -> None:
             c.name(m.group("name"))
     for m in _NAME_FIELD.finditer(text):
         c.name(m.group("name"))
+    for m in _ABOUT.finditer(text):
+        first, last = m.group("name").split()
+        if (
+            not any(w.isupper() or c.vocab.not_a_name(w) for w in (first, last))
+            and not _dictionary_word_alone(last, c.vocab)
+            and last.casefold() not in c.vocab.ambiguous
+        ):
+            c.name(m.group("name"))
 
 
 def _scan_labelled_values(text: str, c: _Collector) -> None:
