@@ -202,3 +202,16 @@ def test_capitalised_words_ending_in_an_organisation_word_after_at_are_an_employ
 
 def test_vocabulary_ending_in_an_organisation_word_stays(redactor):
     assert "at Occupational Health" in _out(redactor, "She was seen at Occupational Health in May.")
+
+
+# -- registers and flats of the writers' countries ----------------------------------------------------------
+
+
+def test_a_registration_number_grouped_with_dots_after_its_register_is_removed(redactor):
+    out = _out(redactor, "Psicóloga – M.N. 71.402 / M.P. 33.918\nTel. +54 11 5555-0100")
+    assert "71.402" not in out and "33.918" not in out
+
+
+def test_a_street_with_a_flat_inside_after_its_number_is_an_address(redactor):
+    out = _out(redactor, "Consultorio: Tlacotalpan 517, int. 8, Col. Centro. Session 4, int. 2 stays.")
+    assert "Tlacotalpan 517" not in out and "Session 4, int. 2 stays" in out

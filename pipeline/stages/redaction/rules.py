@@ -57,6 +57,7 @@ class AddressRules(RuleModel):
     street_endings: list[str] = []
     street_ending_exceptions: list[str] = []
     street_words: list[str] = []
+    interior_words: list[str] = []
     street_prefixes: list[str] = []
     number_first_prefixes: list[str] = []
     name_particles: list[str] = []

@@ -124,11 +124,18 @@ def _continental_patterns(rules: AddressRules) -> list[re.Pattern[str]]:
     )
     prefix = word_alternation(rules.street_prefixes)
     first = word_alternation(rules.number_first_prefixes)
+    interior = word_alternation(rules.interior_words)
     return [
         re.compile(rf"(?<![\w]){ending}(?<=[\w.])[ \t]+{number}{flat}{town}"),
         re.compile(rf"(?<![\w])(?i:{prefix})[ \t]*(?P<name>{named}),?[ \t]+{number}{flat}{town}"),
         re.compile(
             rf"(?<![\w])\d{{1,4}}(?:[ \t]?(?:bis|ter)|[A-Za-z])?,?[ \t]+(?i:{first})[ \t]+(?P<name>{named}){town}"
+        ),
+        # No street word, but a flat inside the building after the number ("Colima 214, int. 3",
+        # "Belgrano 1450, depto. 5"): the flat makes it an address.
+        re.compile(
+            rf"(?<![\w])(?P<name>{named}),?[ \t]+\d{{1,5}}[A-Za-z]?,?[ \t]+(?i:{interior})[ \t]*"
+            rf"[\dA-Za-z]{{1,4}}(?![\w])"
         ),
     ]
 
