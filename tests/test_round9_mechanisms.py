@@ -215,3 +215,8 @@ def test_a_registration_number_grouped_with_dots_after_its_register_is_removed(r
 def test_a_street_with_a_flat_inside_after_its_number_is_an_address(redactor):
     out = _out(redactor, "Consultorio: Tlacotalpan 517, int. 8, Col. Centro. Session 4, int. 2 stays.")
     assert "Tlacotalpan 517" not in out and "Session 4, int. 2 stays" in out
+
+
+def test_initials_that_spell_an_allow_listed_term_are_that_term(redactor):
+    out = _out(redactor, "Gemma Pardoe has been signed off by her GP since May. G.P. agrees.", "Gemma Pardoe")
+    assert "[their] GP since May" in out and "G.P." not in out

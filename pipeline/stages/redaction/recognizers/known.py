@@ -125,7 +125,9 @@ class KnownIdentifierRecognizer(EntityRecognizer):
                 key = canon_of.get(fold(" ".join(name.split())).casefold(), fold(name).casefold())
                 dotted = r"\.[ \t]?".join(initials) + r"\."
                 entries.append((dotted, "PERSON", key, "cs"))
-                entries.append(("".join(initials), "PERSON", key, "cs"))
+                if "".join(initials).casefold() not in self._vocab.allow_terms:
+                    # Undotted initials that spell a kept term are that term: "her GP" is no Grace P.
+                    entries.append(("".join(initials), "PERSON", key, "cs"))
                 # Initial and surname: "S. Okafor", "S Okafor".
                 entries.append((rf"{initials[0]}\.?[ \t]+{_flex(words[-1])}", "PERSON", key, "ci"))
         return entries
