@@ -17,9 +17,11 @@ from pipeline.models import Address, KnownIdentifiers, Letter, ParsedMail
 from pipeline.rules import DEFAULT_RULES_DIR
 from pipeline.stages.redaction.recognizers.email import EmailRecognizer
 from pipeline.stages.redaction.rules import load_redaction_rules
-from pipeline.stages.redaction.vocabulary import Vocabulary, common_words, fold
+from pipeline.stages.redaction.vocabulary import Vocabulary, _english_words, common_words, fold
 
 _UPPER = "A-Z\u00c0-\u00d6\u00d8-\u00de\u0100-\u017f"
+# Lower-case letters of the Latin scripts our writers use ("päivi", "žaneta"): a careless lower-case name.
+_LOWER = "a-z\u00df-\u00f6\u00f8-\u00ff\u0100-\u017f"
 _WORD = rf"[{_UPPER}][\w'\u2019\-]*"
 _PARTICLE = (
     r"(?:van|von|der|den|de|da|di|du|del|della|dos|das|le|la|bin|ibn|al|el|ter|ten|mac|ap|ní|ní|nic|ó|o'|"
@@ -60,11 +62,12 @@ _NICKNAME = re.compile(
     rf"[\"\u201c'\u2018]?"
     rf"(?P<name>{_WORD}?)[\"\u201d'\u2019]?[ \t]*\)"
 )
-# A name said to be what people call the client: "Deco (as his friends call him)", "known as Tash",
-# "goes by Ife", "nicknamed Bubbles", "prefers to be called Jas".
+# A name said to be what people call the client: "Deco (as his friends call him)", "Seun (as he prefers
+# to be called)", "known as Tash", "goes by Ife", "nicknamed Bubbles", "prefers to be called Jas".
 _CALLED_NICKNAME = re.compile(
-    rf"(?P<before>{_WORD})[ \t]*\([ \t]*as[ \t]+(?:[a-z']+[ \t]+){{0,3}}(?:call|calls|called|know|knows)[ \t]+"
-    rf"(?:him|her|them)\b|\b(?:known[ \t]+as|goes[ \t]+by|go[ \t]+by|nicknamed|prefers[ \t]+to[ \t]+be[ \t]+called)"
+    rf"(?P<before>{_WORD})[ \t]*\([ \t]*as[ \t]+(?:[a-z']+[ \t]+){{0,4}}"
+    rf"(?:(?:call|calls|called|know|knows)[ \t]+(?:him|her|them)\b|(?:called|known)[ \t]*\))"
+    rf"|\b(?:known[ \t]+as|goes[ \t]+by|go[ \t]+by|nicknamed|prefers[ \t]+to[ \t]+be[ \t]+called)"
     rf"[ \t]+[\"\u201c'\u2018]?(?P<after>{_WORD})"
 )
 # A nickname in quotes inside or after a full name: Oluwadamilare "Dami" Ogunbanjo, Harriet Lyle ("Hattie").
@@ -87,14 +90,16 @@ _LOWER_TRIGGER = re.compile(
     r"writing[ \t]+(?:for|about|regarding|on[ \t]+behalf[ \t]+of)|"
     r"(?:referral|letter|sessions|support|request)[ \t]+(?:for|regarding|about)|"
     r"named|called|known[ \t]+as|goes[ \t]+by))[ \t]*,?[ \t]+"
-    r"(?P<name>[a-z][a-z'\u2019\-]+(?:[ \t]+[a-z][a-z'\u2019\-]+){0,2})"
+    rf"(?P<name>[{_LOWER}][{_LOWER}'\u2019\-]+(?:[ \t]+[{_LOWER}][{_LOWER}'\u2019\-]+){{0,2}})"
 )
 # Labelled lines ("re: kwame asante") and greetings ("dear sam,"), matched separately so a greeting
 # does not swallow the "my client x" that follows it.
 _LOWER_LINE_TRIGGER = re.compile(
     r"^[ \t>]*(?:(?i:client|patient|name|full[ \t]+name|re|regarding)[ \t]*[:\-][ \t]*|(?i:re|regarding)[ \t]+|"
-    r"(?i:dear|hi|hello)\b,?[ \t]+)"
-    r"(?P<name>[a-z][a-z'\u2019\-]+(?:[ \t]+[a-z][a-z'\u2019\-]+){0,2})",
+    r"(?P<greeting>(?i:dear|hi|hello)\b,?[ \t]+))"
+    rf"(?P<name>[{_LOWER}][{_LOWER}'\u2019\-]+(?:[ \t]+[{_LOWER}][{_LOWER}'\u2019\-]+){{0,2}})"
+    # A greeting's name ends the greeting ("hi kate,", "dear sam"): "Hi, pls approve 5 more" is no name.
+    r"(?(greeting)(?=[ \t]*(?:[,!.:;\-\u2013]|$)))",
     re.MULTILINE,
 )
 # Initials standing for the client: "Client J.K.", "Re: A. B.", "my client, JK,".
@@ -143,6 +148,12 @@ _NAME_FIELD = re.compile(
 _TREATING = re.compile(
     r"\b(?:working|worked|work|seeing|seen|treating|treated|supporting|supported)[ \t]+(?:with[ \t]+)?"
     rf"(?P<name>{_WORD}[ \t]+{_WORD})(?![\w'\u2019\-])"
+)
+# A full name after "about", "regarding", "concerning" ("thanks for getting in touch about Hope
+# Lindgren"): case-sensitive; the last word must be no word of English (a surname), so an ordinary-word
+# first name ("Hope", "Will") counts when a surname stands beside it.
+_ABOUT = re.compile(
+    rf"\b(?:about|regarding|concerning|on[ \t]+behalf[ \t]+of)[ \t]+(?P<name>{_WORD}[ \t]+{_WORD})(?![\w'\u2019\-])"
 )
 _ANY_LABEL = re.compile(r"^[A-Za-z][A-Za-z .]{0,24}:[ \t]*(?P<value>\S.*)$")
 _VALUE_GAP = re.compile(r"[ \t]{3,}|\t+|[ \t]+\|[ \t]+")
@@ -389,6 +400,9 @@ def _scan_prose(text: str, c: _Collector) -> None:
     for m in _EMAIL.finditer(text):
         c.email(m.group(0))
     for m in _TEXT_TRIGGERS.finditer(text):
+        if _HEADING.search(text, m.start(), m.start("name")) and _dictionary_word_alone(m.group("name"), c.vocab):
+            # "Subject: Extension requested - <name>": a heading opens with a word of English.
+            continue
         c.name(m.group("name"))
         wrapped = _WRAPPED_NAME_TAIL.match(text, m.end("name"))
         if wrapped and _PROSE_TRIGGER.search(text[max(0, m.start() - 3) : m.start("name")]):
@@ -421,10 +435,26 @@ def _short_form_of(word: str, before: str, vocab: Vocabulary) -> bool:
     return all(_ordinary(w, vocab) for w in words)
 
 
+_HEADING = re.compile(r"(?i:re|regarding|subject)[ \t]*:?[ \t]*(?:(?:re|fw|fwd)[ \t]*:[ \t]*)*$")
+
+
+def _dictionary_word_alone(run: str, vocab: Vocabulary) -> bool:
+    """A name run that is one word of the English dictionary (not an ordinary-word name: "Hope")."""
+    words = [w for w in run.split() if w[:1].isupper()]
+    if len(words) != 1:
+        return False
+    w = fold(words[0]).casefold()
+    return w not in vocab.ambiguous and (w in _english_words() or w in common_words())
+
+
 def _scan_cues(text: str, c: _Collector) -> None:
     for rx in (_LOWER_TRIGGER, _LOWER_LINE_TRIGGER):
-        for m in rx.finditer(text):
+        pos = 0
+        # Searched again from each name's start: "writing on behalf of my client päivi" holds a
+        # second, nearer trigger inside the first one's run.
+        while (m := rx.search(text, pos)) is not None:
             _lower_name(m.group("name"), c)
+            pos = m.start("name")
     for m in _INITIALS_TRIGGER.finditer(text):
         c.initials(m.group("initials") or m.group("bare"))
     for m in _RELATIVES.finditer(text):
@@ -435,6 +465,14 @@ def _scan_cues(text: str, c: _Collector) -> None:
             c.name(m.group("name"))
     for m in _NAME_FIELD.finditer(text):
         c.name(m.group("name"))
+    for m in _ABOUT.finditer(text):
+        first, last = m.group("name").split()
+        if (
+            not any(w.isupper() or c.vocab.not_a_name(w) for w in (first, last))
+            and not _dictionary_word_alone(last, c.vocab)
+            and last.casefold() not in c.vocab.ambiguous
+        ):
+            c.name(m.group("name"))
 
 
 def _scan_labelled_values(text: str, c: _Collector) -> None:

@@ -109,11 +109,19 @@ class ClinicalPhrases:
                 acronyms.add(m.group("acro"))
                 end = m.end()
             spans.append((p.start, end))
-        listed = [*spans, *protected]
+        # A pair of authors named again on their own ("the <Name> & <Name> cognitive therapy") is
+        # the model named again, not two people spoken of.
+        pairs = sorted({m.span() for p in phrases for m in self._author_pairs(text, p)})
+        listed = [*spans, *protected, *pairs]
         kept = [(self._without_recurring(text, p, listed), end) for p, (_, end) in zip(phrases, spans, strict=True)]
         # A phrase kept with its leading names: where one of them stands for it in a list, it is kept too.
         whole = [p for p, (start, _) in zip(phrases, kept, strict=True) if start == p.start]
         kept += self._listed_leads(text, whole, listed)
+        kept += [
+            pair
+            for pair in pairs
+            if not any(self._recurs(text, w, listed) for w in re.findall(_AUTHOR, text[pair[0] : pair[1]]))
+        ]
         kept += self._authors_in_brackets(text, [*spans, *protected], spans)
         for acro in sorted(acronyms):
             kept += [m.span() for m in re.finditer(rf"(?<![\w\-]){re.escape(acro)}(?![\w]|-\w)", text)]
@@ -132,6 +140,18 @@ class ClinicalPhrases:
             while start < phrase.end and not text[start].isalnum():
                 start += 1
         return start
+
+    @staticmethod
+    def _author_pairs(text: str, phrase: _Phrase) -> list[re.Match[str]]:
+        """Wherever the leading names of ``phrase``, two joined by "&" or "and", stand together."""
+        if len(phrase.lead) != 2:
+            return []
+        first, second = phrase.lead
+        joiner = text[first.end : second.start]
+        if not re.fullmatch(r"[ \t]*(?:&|and)[ \t]*", joiner):
+            return []
+        rx = rf"(?<![\w\-]){re.escape(first.text)}[ \t]*(?:&|and)[ \t]*{re.escape(second.text)}(?![\w])"
+        return list(re.finditer(rx, text))
 
     @staticmethod
     def _recurs(text: str, word: str, spans: Sequence[tuple[int, int]]) -> bool:

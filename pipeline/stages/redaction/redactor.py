@@ -39,7 +39,7 @@ from pipeline.rules import DEFAULT_RULES_DIR
 from pipeline.stages.redaction.recognizers import STRUCTURED, build_recognizers
 from pipeline.stages.redaction.recognizers.known import KnownIdentifierRecognizer
 from pipeline.stages.redaction.rules import RedactionRules, load_redaction_rules
-from pipeline.stages.redaction.vocabulary import Vocabulary, analysis_casing, fold
+from pipeline.stages.redaction.vocabulary import Vocabulary, _english_words, analysis_casing, fold
 
 NEUTRAL_TYPES = ("PRONOUN", "TITLE")
 NAME_TYPES = frozenset({"PERSON", "ORG", "EMPLOYER", "LOCATION", "ADDRESS"})
@@ -146,10 +146,14 @@ class Redactor:
     def _select(self, text: str, results: list[RecognizerResult]) -> tuple[list[_Span], list[RecognizerResult]]:
         entity_spans: list[_Span] = []
         neutral: list[RecognizerResult] = []
+        fills: list[RecognizerResult] = []
         for r in results:
             meta = r.recognition_metadata or {}
             if r.entity_type in NEUTRAL_TYPES:
                 neutral.append(r)
+                continue
+            if meta.get("fill"):
+                fills.append(r)
                 continue
             value = text[r.start : r.end]
             is_known = bool(meta.get("known"))
@@ -165,7 +169,8 @@ class Redactor:
                 continue
             canonical = meta.get("canonical") or _canonical(value)
             entity_spans.append(_Span(r.start, r.end, r.entity_type, r.score, canonical, is_known))
-        merged = self._with_particles(text, self._merge(text, entity_spans))
+        merged = self._with_particles(text, self._with_hyphen_parts(text, self._merge(text, entity_spans)))
+        merged = self._filled(text, merged, fills)
         kept_neutral: list[RecognizerResult] = []
         for r in sorted(neutral, key=lambda r: (r.start, r.end, r.entity_type)):
             if any(s.start < r.end and r.start < s.end for s in merged):
@@ -177,6 +182,41 @@ class Redactor:
 
     def _in_protected(self, text: str, start: int, end: int) -> bool:
         return any(a <= start and end <= b for a, b in self.vocab.protected_ranges(text))
+    def _filled(self, text: str, spans: list[_Span], fills: list[RecognizerResult]) -> list[_Span]:
+        """What a whole-value detection (an address field's value) holds beyond the other detections:
+        each remaining piece with a letter or digit that is not allow-listed, under one placeholder
+        per value ("[PERSON_2], [ADDRESS_1]" for a town the model named and an outward code)."""
+        pieces: list[_Span] = []
+        taken = [(s.start, s.end) for s in spans]
+        for r in sorted(fills, key=lambda r: (r.start, r.end)):
+            canonical = _canonical(text[r.start : r.end])
+            for a, b in _subtract((r.start, r.end), taken):
+                a, b = _trimmed(text, a, b)
+                if b <= a or self.vocab.is_allowed_span(text[a:b]):
+                    continue
+                pieces.append(_Span(a, b, r.entity_type, r.score, canonical, False))
+                taken.append((a, b))
+        return sorted(spans + pieces, key=lambda s: (s.start, s.end))
+
+    def _with_hyphen_parts(self, text: str, spans: list[_Span]) -> list[_Span]:
+        """A name's placeholder takes the rest of a hyphenated given name ("Min-jun", "Ji-eun") that
+        no detection covered: a part that is no word of English or of the allow-list."""
+        out: list[_Span] = []
+        for i, s in enumerate(spans):
+            start, end = s.start, s.end
+            if s.entity == "PERSON":
+                nxt = spans[i + 1].start if i + 1 < len(spans) else len(text)
+                while (m := _HYPHEN_AFTER.match(text, end)) and m.end() <= nxt and self._name_part(m.group(1)):
+                    end = m.end()
+                prev = out[-1].end if out else 0
+                while (m := _HYPHEN_BEFORE.search(text, prev, start)) and self._name_part(m.group(1)):
+                    start = m.start()
+            out.append(_Span(start, end, s.entity, s.score, s.canonical, s.known))
+        return out
+
+    def _name_part(self, word: str) -> bool:
+        w = fold(word).casefold()
+        return not (w in _english_words() or self.vocab.not_a_name(w) or w in self.vocab.allow_terms)
 
     def _with_particles(self, text: str, spans: list[_Span]) -> list[_Span]:
         """A surname's particle goes with it ("Ní Chonaill", "Mac Giolla Bhríde", "Ó Dálaigh"): the
@@ -356,6 +396,11 @@ class Redactor:
         )
         self.verify(cleaned, known)
         return cleaned
+
+
+# A hyphenated part right after or before a span ("[Min]-jun", "Ji-[Eun]"), letters only.
+_HYPHEN_AFTER = re.compile(r"[\-\u2010\u2011]([^\W\d_]+)(?![\w\-\u2010\u2011])")
+_HYPHEN_BEFORE = re.compile(r"(?<![\w\-\u2010\u2011])([^\W\d_]+)[\-\u2010\u2011]$")
 
 
 def _subtract(span: tuple[int, int], blocked: list[tuple[int, int]]) -> list[tuple[int, int]]:

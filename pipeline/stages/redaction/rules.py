@@ -56,11 +56,15 @@ class AddressRules(RuleModel):
     building_words: list[str]
     street_endings: list[str] = []
     street_ending_exceptions: list[str] = []
+    street_words: list[str] = []
+    interior_words: list[str] = []
     street_prefixes: list[str] = []
     number_first_prefixes: list[str] = []
     name_particles: list[str] = []
     flat_words: list[str] = []
     not_after_number: list[str] = []
+    # Labels of a form field or table cell whose whole value is where the client lives.
+    labels: list[str] = []
     score: float = Field(0.85, ge=0, le=1)
 
 
@@ -130,6 +134,15 @@ class PersonRules(RuleModel):
     # Slots where a first name typed in lower case is still a name ("can <name> have 4 more"): regexes
     # (case-insensitive) with a group ``name`` (and an optional ``initial``); a word of English is not one.
     lowercase_slots: list[str] = []
+    # Short forms people make of a known name: cut after at least ``short_form_min`` letters ("Facu"),
+    # with one of ``short_form_endings`` ("Gracie", "Eszti"), or a name of at least
+    # ``tail_form_min_name`` letters cut to its last ``short_form_min`` letters or more ("Seun").
+    short_form_min: int = Field(4, ge=3)
+    short_form_endings: list[str] = []
+    tail_form_min_name: int = Field(7, ge=5)
+    # Long vowels of a romanised name, written with a macron, doubled or with a mark letter
+    # ("Satō", "Satou", "Satoo", "Satoh"): vowel -> the letters that may follow it.
+    long_vowel_marks: dict[str, list[str]] = {}
 
 
 class RelativeRules(RuleModel):

@@ -72,6 +72,7 @@ class Vocabulary:
         self.titles = {t.casefold() for t in rules.titles}
         self.stop = {w.casefold() for w in STOP_WORDS}
         self.own_domains = tuple(d.casefold() for d in rules.own_domains)
+        self.person = rules.person
         upper = [t for t in rules.allow.terms if t.isupper()]
         # An instrument's short form stands for it without its version too ("the PHQ", "GAD still 16").
         upper += sorted({m.group(1) for t in upper if (m := _INSTRUMENT_STEM.fullmatch(t))} - set(upper))

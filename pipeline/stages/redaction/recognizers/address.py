@@ -34,6 +34,14 @@ class StreetAddressRecognizer(EntityRecognizer):
         self._bare = re.compile(rf"(?<![\w])(?:{cap}[ \t]+){{1,3}}{bare}(?![\w])")
         self._building = re.compile(rf"(?<![\w])(?:{cap}[ \t]+){{1,3}}{building}(?![\w])")
         self._continental = _continental_patterns(rules)
+        labels = word_alternation(" ".join(label.split()) for label in rules.labels).replace(r"\ ", r"[ \t]+")
+        # "Home address: ...", "Home area<TAB>...", a flattened table's "Home address 4 ...": the value
+        # opens with a digit or a capital and runs to the end of its line or cell.
+        self._labelled = re.compile(
+            rf"^[ \t>*|\-\u2022]*(?i:{labels})[ \t]*(?::|\||\t|[ \t]{{2,}}|[\-\u2013][ \t]|(?<=[^ \t])[ \t])[ \t|]*"
+            rf"(?P<value>[\d{_UP[1:-1]}][^\n|\t]*?)(?=[ \t]*(?:$|\||\t|[ \t]{{3,}}))",
+            re.MULTILINE,
+        )
         super().__init__(supported_entities=["ADDRESS"], name="StreetAddressRecognizer")
 
     def load(self) -> None:
@@ -55,7 +63,16 @@ class StreetAddressRecognizer(EntityRecognizer):
                     words = words[1:]
                 if len(words) > 1:
                     out.append(result("ADDRESS", start, m.end(), score - 0.2))
-        return out + self._continental_streets(text)
+        return out + self._continental_streets(text) + self._labelled_values(text)
+
+    def _labelled_values(self, text: str) -> list[RecognizerResult]:
+        """The value of an address field, removed whole: it ``fills`` what the other detections
+        (a town, a postcode) leave of it (see ``Redactor._select``)."""
+        out = []
+        for m in self._labelled.finditer(text):
+            if not self._vocab.is_allowed_span(m.group("value")):
+                out.append(result("ADDRESS", m.start("value"), m.end("value"), self._rules.score, fill="1"))
+        return out
 
     def _continental_streets(self, text: str) -> list[RecognizerResult]:
         """ "Storgatan 12", "Hauptplatz 3/2/8", "ul. Długa 15 m. 4", "12 rue de la Paix", "via Roma 4"."""
@@ -81,6 +98,7 @@ def _continental_patterns(rules: AddressRules) -> list[re.Pattern[str]]:
     """Street name and number in the continental orders: the street word ending the name
     ("Storgatan 12"), opening it ("ul. Długa 15"), or after the number ("12 rue de la Paix")."""
     endings = word_alternation(rules.street_endings)
+    words = word_alternation(rules.street_words)
     particles = word_alternation(rules.name_particles)
     flat_words = word_alternation(rules.flat_words)
     counts = word_alternation(rules.not_after_number)
@@ -102,15 +120,22 @@ def _continental_patterns(rules: AddressRules) -> list[re.Pattern[str]]:
     named = rf"(?:(?i:{particles})[ \t]*)*{_UPWORD}(?:[ \t]+(?:(?i:{particles})[ \t]+)*{_UPWORD}){{0,3}}"
     ending = (
         rf"(?P<name>(?:{_UPWORD}[ \t]+){{0,2}}{_UP}[\w'\-]*?(?i:{endings})"
-        rf"|(?:{_UPWORD}[ \t]+){{1,3}}(?i:{endings}))"
+        rf"|(?:{_UPWORD}[ \t]+){{1,3}}(?i:{endings}|{words}))"
     )
     prefix = word_alternation(rules.street_prefixes)
     first = word_alternation(rules.number_first_prefixes)
+    interior = word_alternation(rules.interior_words)
     return [
         re.compile(rf"(?<![\w]){ending}(?<=[\w.])[ \t]+{number}{flat}{town}"),
         re.compile(rf"(?<![\w])(?i:{prefix})[ \t]*(?P<name>{named}),?[ \t]+{number}{flat}{town}"),
         re.compile(
             rf"(?<![\w])\d{{1,4}}(?:[ \t]?(?:bis|ter)|[A-Za-z])?,?[ \t]+(?i:{first})[ \t]+(?P<name>{named}){town}"
+        ),
+        # No street word, but a flat inside the building after the number ("Colima 214, int. 3",
+        # "Belgrano 1450, depto. 5"): the flat makes it an address.
+        re.compile(
+            rf"(?<![\w])(?P<name>{named}),?[ \t]+\d{{1,5}}[A-Za-z]?,?[ \t]+(?i:{interior})[ \t]*"
+            rf"[\dA-Za-z]{{1,4}}(?![\w])"
         ),
     ]
 

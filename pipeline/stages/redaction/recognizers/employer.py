@@ -28,6 +28,13 @@ class EmployerRecognizer(DocRecognizer):
         suffix = word_alternation(rules.company_suffixes)
         self._company = re.compile(rf"(?<![\w])(?:{cap}[ \t]+|&[ \t]+){{1,4}}{suffix}\.?(?![\w])")
         self._org_tails = {w.casefold() for w in rules.org_tail_words}
+        tails = word_alternation(w[:1].upper() + w[1:] for w in rules.org_tail_words)
+        # "at Bramble Distribution", "for Harlow Foods": capitalised words ending in an organisation's
+        # generic word, after the preposition that places someone in it (the model may call it a work
+        # of art or nothing at all).
+        self._tailed = re.compile(
+            rf"(?<![\w])(?:at|for|with|joined)[ \t]+(?:the[ \t]+)?(?P<name>(?:{cap}[ \t]+){{1,3}}{tails})(?![\w\-])"
+        )
         cues = "|".join(re.escape(c) for c in sorted(rules.unique_role_cues, key=len, reverse=True))
         # The role words between "the only" and "at/in/on/for": up to four lower-case words.
         self._unique_role = (
@@ -46,7 +53,7 @@ class EmployerRecognizer(DocRecognizer):
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         doc = doc_of(nlp_artifacts)
-        out = self._unique_roles(text) + self._companies(text)
+        out = self._unique_roles(text) + self._companies(text) + self._tailed_names(text)
         if doc is None:
             return out
         return out + self._model_organisations(doc, text) + self._after_context(doc, text)
@@ -72,6 +79,17 @@ class EmployerRecognizer(DocRecognizer):
                 words = words[1:]
             if len(words) > 1:
                 out.append(result("EMPLOYER", start, m.end(), r.score))
+        return out
+
+    def _tailed_names(self, text: str) -> list[RecognizerResult]:
+        r = self._rules
+        out = []
+        for m in self._tailed.finditer(text):
+            words = m.group("name").split()
+            # Its own words must name it: "at Clinical Psychology Services" is all vocabulary.
+            if any(not self._vocab.not_a_name(w) and w.casefold() not in self._org_tails for w in words[:-1]):
+                employer = bool(self._context.search(text[max(0, m.start() - 40) : m.start("name")]))
+                out.append(result("EMPLOYER" if employer else "ORG", m.start("name"), m.end("name"), r.score))
         return out
 
     def _model_organisations(self, doc: Doc, text: str) -> list[RecognizerResult]:

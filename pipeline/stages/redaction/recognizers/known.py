@@ -17,7 +17,7 @@ from pipeline.stages.redaction.recognizers.email import EmailRecognizer
 from pipeline.stages.redaction.recognizers.formats import is_uk_postcode, nhs_checksum_ok
 from pipeline.stages.redaction.recognizers.phone import PHONE_EXTENSION
 from pipeline.stages.redaction.recognizers.urls import HandleRecognizer
-from pipeline.stages.redaction.vocabulary import Vocabulary, common_words, fold
+from pipeline.stages.redaction.vocabulary import Vocabulary, _english_words, common_words, fold
 
 
 def _flex(value: str) -> str:
@@ -90,6 +90,10 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         self, persons: Sequence[tuple[str, str]], canon_of: dict[str, str], min_length: int
     ) -> list[tuple[str, str, str, str]]:
         entries: list[tuple[str, str, str, str]] = []
+        # The words of every other name the letter gives (a model's guess is no other person).
+        taken = {
+            fold(w).casefold() for name, origin in persons if origin != "discovered" for w in re.split(r"[\s\-]+", name)
+        }
         for name, origin in persons:
             if _INITIALS_ONLY.fullmatch(fold(name).strip()):
                 # "J.K.": the same letters with or without dots and spaces, upper case only.
@@ -109,19 +113,94 @@ class KnownIdentifierRecognizer(EntityRecognizer):
                         # Found after a trigger although an ordinary word ("his brother Per"): its
                         # recurrences carry the trigger's mark, which the allow-list does not undo.
                         mode = "word-triggered"
-                    entries.append((_flex(variant.lower()), "PERSON", canonical, mode))
+                    written = variant.lower()
                 else:
-                    entries.append((_flex(variant), "PERSON", canonical, "ci"))
+                    mode, written = "ci", variant
+                entries.append((_flex(written), "PERSON", canonical, mode))
+                loose = self._flex_name(written)
+                if loose != _flex(written):
+                    entries.append((loose, "PERSON", canonical, mode + _LOOSE))
+            if origin == "seeded":
+                key = canon_of.get(fold(" ".join(name.split())).casefold(), fold(name).casefold())
+                entries += self._short_form_entries(name, key, taken)
             words = [w for w in re.split(r"[\s\-]+", name.strip()) if w and w[0].isalpha()]
             if 2 <= len(words) <= 3 and min_length <= 2:
                 initials = [fold(w)[0].upper() for w in words]
                 key = canon_of.get(fold(" ".join(name.split())).casefold(), fold(name).casefold())
                 dotted = r"\.[ \t]?".join(initials) + r"\."
                 entries.append((dotted, "PERSON", key, "initials"))
-                entries.append(("".join(initials), "PERSON", key, "initials"))
+                if "".join(initials).casefold() not in self._vocab.allow_terms:
+                    # Undotted initials that spell a kept term are that term: "her GP" is no Grace P.
+                    entries.append(("".join(initials), "PERSON", key, "initials"))
                 # Initial and surname: "S. Okafor", "S Okafor".
                 entries.append((rf"{initials[0]}\.?[ \t]+{_flex(words[-1])}", "PERSON", key, "ci"))
         return entries
+
+    def _short_form_entries(self, name: str, key: str, taken: set[str]) -> list[tuple[str, str, str, str]]:
+        """Short forms people make of a seeded name: cut ("Facu" of "Facundo", any case, as a
+        careless note writes it), cut with a pet-name ending ("Gracie", "Eszti"), or the tail of a
+        long name ("Seun" of "Oluwaseun", capitalised). Never a word of English or of the allow-list,
+        nor a word of another name of the letter."""
+        rules = self._vocab.person
+        least = rules.short_form_min
+        endings = sorted({fold(e).casefold() for e in rules.short_form_endings})
+        own = {fold(w).casefold() for w in re.split(r"[\s\-]+", name) if w}
+        cut: set[str] = set()
+        petted: set[str] = set()
+        tails: set[str] = set()
+        for word in own:
+            if len(word) <= least or not word.isalpha() or word in _PARTICLES:
+                continue
+            if self._vocab.not_a_name(word) or (_english(word) and word not in self._vocab.ambiguous):
+                continue  # a word seeded by mistake; "Grace" (an ordinary-word name) has "Gracie"
+            for k in range(least, len(word)):
+                cut.add(word[:k])
+                petted.update(word[:k] + e for e in endings)
+            if len(word) >= rules.tail_form_min_name:
+                # From a consonant on: "Seun", "Topher", "Tina"; not "elle" or "anne" (other words).
+                tails.update(word[k:] for k in range(1, len(word) - least + 1) if word[k] not in "aeiouy")
+        # A bare cut or tail is no word of the dictionary ("robe"); a pet form ("gracie", which the
+        # dictionary lists as a noun) no verb, adjective or adverb ("corny").
+        forms = {f for f in cut | tails if not self._not_a_short_form(f, _english_words())}
+        forms |= {f for f in petted if not self._not_a_short_form(f, common_words())}
+        entries = []
+        # Not inside a handle, an address or a dotted name ("@thad.q.runs" is the handle's, whole).
+        inside, after = r"(?<![@.])", r"(?![.@_]\w)"
+        anycase = sorted((forms - tails) - own - taken, key=lambda f: (-len(f), f))
+        if anycase:
+            rx = "|".join(re.escape(f) for f in anycase)
+            entries.append((f"{inside}(?:{rx}){after}", "PERSON", key, "ci"))
+        # A tail only capitalised, as a name is written ("Seun", "SEUN"), not a word's ending.
+        capitalised = sorted((forms & tails) - cut - petted - own - taken, key=lambda f: (-len(f), f))
+        if capitalised:
+            rx = "|".join(re.escape(v) for f in capitalised for v in (f.capitalize(), f.upper()))
+            entries.append((f"{inside}(?:{rx}){after}", "PERSON", key, "cs"))
+        return entries
+
+    def _not_a_short_form(self, form: str, words: frozenset[str]) -> bool:
+        return form in words or form in common_words() or form in self._vocab.ambiguous or self._vocab.not_a_name(form)
+
+    def _flex_name(self, value: str) -> str:
+        """:func:`_flex` for a name, each long vowel in any romanisation ("Satō", "Sato", "Satou",
+        "Satoh"; "Yūki", "Yuuki"): the doubled or marked vowel is read as the plain one."""
+        marks = {v.casefold(): [m.casefold() for m in ms] for v, ms in self._vocab.person.long_vowel_marks.items()}
+        if not marks:
+            return _flex(value)
+        plain = fold(value)
+        for vowel, letters in marks.items():
+            alternatives = "|".join(re.escape(m) for m in letters)
+            # "Satou" -> "Sato"; a mark letter before a vowel begins the next syllable ("Ohara").
+            plain = re.sub(rf"({re.escape(vowel)})(?:{alternatives})(?![aeiouy])", r"\1", plain, flags=re.IGNORECASE)
+        if any(len(w) < 3 for w in re.findall(r"[^\W\d_]+", plain)):
+            return _flex(value)  # "Oh", "Oo": too short to read loosely
+        rx = _flex(plain)
+        out = []
+        for ch in rx:
+            out.append(ch)
+            if ch.casefold() in marks:
+                alternatives = "|".join(re.escape(m.upper() if ch.isupper() else m) for m in marks[ch.casefold()])
+                out.append(f"(?:{alternatives})?")
+        return "".join(out)
 
     def load(self) -> None:
         pass
@@ -144,21 +223,26 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         return sorted(variants, key=lambda v: (-len(v), v))
 
     @staticmethod
-    def _compile(entries: list[tuple[str, str, str, str]]) -> list[tuple[re.Pattern[str], str, str, dict[str, str]]]:
-        """Each entry's pattern, type, canonical form and the marks its matches carry: "known" (it
-        outranks any other detection) and "initials" (made from a full name, see :meth:`analyze`)."""
+    def _compile(
+        entries: list[tuple[str, str, str, str]],
+    ) -> list[tuple[re.Pattern[str], str, str, dict[str, str], bool]]:
+        """Each entry's pattern, type, canonical form, the marks its matches carry ("known": it
+        outranks any other detection; "initials": made from a full name, see :meth:`analyze`;
+        "trigger": found after a trigger word) and whether it is a loose reading of the name."""
         compiled = []
-        for rx, entity, canonical, mode in entries:
+        for rx, entity, canonical, written in entries:
+            mode, loose = written.removesuffix(_LOOSE), written.endswith(_LOOSE)
             marks = {"word-discovered": {}, "word-triggered": {"trigger": "1"}}.get(mode, {"known": "1"})
             if mode.startswith("word"):
                 pattern = rf"(?<![\w])(?:{_title_variant(rx)}|{_upper_variant(rx)})(?![\w])"
-                compiled.append((re.compile(pattern), entity, canonical, marks))
+                compiled.append((re.compile(pattern), entity, canonical, marks, loose))
             elif mode in ("cs", "initials"):
                 # Initials glued to a code ("KM-2231", "AB/1234") are part of a reference, not a name.
                 pattern = rf"(?<![\w.])(?<![\w][\-/])(?:{rx})(?![\w])(?![\-/]\d)"
-                compiled.append((re.compile(pattern), entity, canonical, {**marks, mode: "1"}))
+                compiled.append((re.compile(pattern), entity, canonical, {**marks, mode: "1"}, loose))
             else:
-                compiled.append((re.compile(rf"(?<![\w])(?:{rx})(?![\w])", re.IGNORECASE), entity, canonical, marks))
+                pattern = rf"(?<![\w])(?:{rx})(?![\w])"
+                compiled.append((re.compile(pattern, re.IGNORECASE), entity, canonical, marks, loose))
         return compiled
 
     def analyze(
@@ -166,15 +250,26 @@ class KnownIdentifierRecognizer(EntityRecognizer):
     ) -> list[RecognizerResult]:
         folded = fold(text)
         out = []
-        for rx, entity, canonical, marks in self._compiled:
+        for rx, entity, canonical, marks, loose in self._compiled:
             meta = {"canonical": canonical, **marks}
             for m in rx.finditer(folded):
+                if loose and _english(m.group(0)):
+                    continue  # "Brooke" read loosely is not "broke"; the name as written has its own entry
                 # A model-found name matched again elsewhere is no surer than the model was, so it
                 # does not outrank a street address or another structured detection it overlaps.
                 # Initials made from a full name ("ICG") give way to a short form the letter spells
                 # out ("Inventory of Complicated Grief (ICG)"): the redactor's protected ranges.
                 out.append(result(entity, m.start(), m.end(), 1.0 if "known" in marks else 0.85, **meta))
         return out
+
+
+# The mode of an entry read loosely (a romanised long vowel): a match that is a word of English is not it.
+_LOOSE = "+loose"
+
+
+def _english(word: str) -> bool:
+    w = word.casefold()
+    return w in _english_words() or w in common_words()
 
 
 _PARTICLES = frozenset(

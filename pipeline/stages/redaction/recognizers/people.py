@@ -144,6 +144,16 @@ class PersonRecognizer(DocRecognizer):
                 model_person = tok.ent_type_ == "PERSON" and tok.lower_ not in common_words()
                 if not (verb_follows or paired or model_person or self._variant_of_name(tok)):
                     continue
+            elif (
+                tok.lower_ in common_words()
+                and tok.lower_ not in self._vocab.ambiguous
+                and not paired
+                and tok.ent_type_ != "PERSON"
+            ):
+                # An English adjective, verb or adverb capitalised alone ("Risk Passive suicidal
+                # ideation": a form's value after its label) is that word; the names that are such
+                # words are the ambiguous list's, and a name beside it or the model's PERSON still count.
+                continue
             out.append(result("PERSON", tok.idx, tok.idx + len(tok.text), r.propn_score))
         return out
 

@@ -20,7 +20,8 @@ class RegistrationNumberRecognizer(EntityRecognizer):
         r"(?<![\w])(?:PYL|CS|AS|OT|PH|SL|DT|AR|PA|CH|RA|ODP|PA|BS)[ \t]?\d{5,6}(?!\w)",
         r"(?<![\w])\d{2}[A-Z]\d{4}[A-Z](?!\w)",  # NMC PIN
     )
-    VALUE = r"(?:[A-Z]{1,4}-?)?\d[\dA-Z\-/]{3,14}(?<![\-/])"
+    # A dot groups thousands in much of the world ("M.N. 54.321").
+    VALUE = r"(?:[A-Z]{1,4}-?)?\d[\dA-Z\-/]{3,14}(?<![\-/])|\d{1,3}(?:\.\d{3}){1,3}(?![\d.]\d)"
 
     def __init__(self, rules: RegistrationRules) -> None:
         self._rules = rules
