@@ -34,7 +34,7 @@ from spacy.tokens import Doc
 from pipeline.models import LetterMissing, SectionReport, SectionVerdict
 from pipeline.nlp import get_nlp
 from pipeline.stages.sections.checks import Hit, heading_hits, section_hits
-from pipeline.stages.sections.clauses import Reading, cue_positions, other_placeholders, read_unit
+from pipeline.stages.sections.clauses import Reading, cue_positions, other_placeholders, read_unit, withdrawals
 from pipeline.stages.sections.decide import Decision, UnitEvidence, decide_needs, decide_recommendation, reason_text
 from pipeline.stages.sections.requests import period_requested, sessions_requested, therapy_requested
 from pipeline.stages.sections.rules import RULES_FILE, SEP, SectionRules, load_section_rules
@@ -139,7 +139,7 @@ def read_letter(text: str, *, rules: SectionRules, doc: Doc | None = None) -> Wi
     scores = rules.sentence_classifier().scores([u.text for u in units])
     cues = cue_positions(doc, compiled)
     others = other_placeholders(doc, rules.clauses)
-    readings = [read_unit(doc, u, compiled, rules.clauses, cues, others) for u in units]
+    readings = withdrawals(doc, units, [read_unit(doc, u, compiled, rules.clauses, cues, others) for u in units], cues)
     evidence = {
         section.id: _evidence(units, hits.get(section.id, []), scores[section.id], readings)
         for section in rules.sections

@@ -6,7 +6,8 @@ Per sentence (unit):
 * an **ask** (recommendation) counts when the phrase rules find one and the classifier gives the
   sentence at least ``agree``, or the classifier alone gives it at least ``alone`` and the sentence
   has the shape of an ask (an act such as "recommend"/"request", or what is asked for: sessions,
-  therapy, "6 more"); then the clause reading may still turn it down: for someone else, a
+  therapy, "6 more"); then the clause reading may still turn it down: taken back in the same
+  message, for someone else, a
   discharge, negated, a grant already made, a decision left to us, a hedge, someone else's
   recommendation, the client's own wish, a question;
 * a **need** counts the same way (thresholds of its own), unless the sentence only points to
@@ -146,6 +147,7 @@ def decide_recommendation(evidence: list[UnitEvidence], limits: Thresholds) -> t
 
 # the reason given when several sentences were turned down: the one a therapist can act on first
 _ABSENT_ORDER = (
+    "withdrawn",
     "for-someone-else",
     "discharge",
     "past-grant",

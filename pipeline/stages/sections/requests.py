@@ -23,7 +23,16 @@ from pipeline.stages.sections.sentences import Unit, unit_index
 
 # vetoes that take a sentence's counts and frequencies out of the request
 _NOT_THE_REQUEST = frozenset(
-    {"for-someone-else", "past-grant", "someone-else-asks", "client-wish", "question", "negated", "discharge"}
+    {
+        "withdrawn",
+        "for-someone-else",
+        "past-grant",
+        "someone-else-asks",
+        "client-wish",
+        "question",
+        "negated",
+        "discharge",
+    }
 )
 
 

@@ -89,7 +89,7 @@ class ClauseRules(RuleModel):
     other_people: list[str] = []
     third_parties: list[str] = []
     # cue lists (spaCy token patterns): negation, discharge, past, hedge, leave, on_file, support, reversal,
-    # boilerplate
+    # boilerplate, withdraw (the ask taken back in the same message), replace (an ask replacing it)
     cues: dict[str, list[TokenPattern]] = {}
 
     @field_validator("cues")
@@ -101,7 +101,19 @@ class ClauseRules(RuleModel):
         return value
 
 
-CUE_NAMES = ("negation", "discharge", "past", "hedge", "leave", "on_file", "support", "reversal", "boilerplate")
+CUE_NAMES = (
+    "negation",
+    "discharge",
+    "past",
+    "hedge",
+    "leave",
+    "on_file",
+    "support",
+    "reversal",
+    "boilerplate",
+    "withdraw",
+    "replace",
+)
 
 
 class Thresholds(RuleModel):

@@ -1,0 +1,71 @@
+"""Section verdicts and the ask's extraction on the shapes round 9's letters showed, in letters
+invented here (never a blind letter's wording): an ask taken back later in the same message, a
+client's "need" that is no wish of theirs, a numbered list under the writer's "I propose the
+following:", sessions in compound forms ("two more blocks of four"), a form answered with tick
+boxes, a message that only asks about the process before writing, and an ask only in the subject
+line. Each case failed before the change that added it."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.rules import DEFAULT_RULES_DIR
+from pipeline.stages.sections import SectionRules, assess_sections, load_section_rules
+
+
+@pytest.fixture(scope="module")
+def rules() -> SectionRules:
+    return load_section_rules(DEFAULT_RULES_DIR)
+
+
+# id -> (letter, needs, recommendation, sessions, period)
+CASES = {
+    # the writer takes the ask back after making it: the need stays, the ask and its count go
+    "ask-withdrawn-after": (
+        "Dear Plumm,\n\n[CLIENT] has had panic attacks on the bus since the spring and [their] PDSS is 15.\n\n"
+        "I had meant to ask for five more fortnightly sessions. However, [CLIENT] has now found a place with a "
+        "local NHS service, so please treat this request as withdrawn.\n\nBest wishes,\n[THERAPIST]",
+        True,
+        False,
+        None,
+        None,
+    ),
+    # a top note withdraws the forwarded letter below it, which asks firmly
+    "ask-withdrawn-before": (
+        "Hello,\n\nForwarding the letter below for your records only: please do not action it, as [CLIENT] has "
+        "decided to pause therapy.\n\nThanks,\n[THERAPIST]\n\nDear Plumm,\n\nI request 8 further weekly sessions "
+        "for [CLIENT], whose low mood has deepened since [their] redundancy; [their] PHQ-9 is 18.\n\n"
+        "Kind regards,\n[THERAPIST]",
+        True,
+        False,
+        None,
+        None,
+    ),
+    # an ask that replaces the one taken back stands
+    "ask-withdrawn-and-replaced": (
+        "Dear Plumm,\n\n[CLIENT] still has nightmares most nights and [their] PCL-5 is 47. Please disregard the "
+        "figure in my first paragraph. Instead, I recommend 10 further sessions, weekly.\n\n[THERAPIST]",
+        True,
+        True,
+        10,
+        "weekly",
+    ),
+    # a pointer to another message is no withdrawal of this one's ask
+    "disregard-previous-email": (
+        "Hi,\n\nPlease disregard my previous email, which went out unfinished. [CLIENT] has severe health anxiety "
+        "and checks [their] pulse for hours each evening. I recommend 6 more sessions every other week.\n\n"
+        "[THERAPIST]",
+        True,
+        True,
+        6,
+        "fortnightly",
+    ),
+}
+
+
+@pytest.mark.parametrize("letter", sorted(CASES))
+def test_round9_shapes(letter: str, rules: SectionRules) -> None:
+    text, needs, recommendation, sessions, period = CASES[letter]
+    report = assess_sections(text, rules=rules)
+    assert report.as_flags() == {"needs": needs, "recommendation": recommendation}
+    assert (report.sessions_requested, report.period) == (sessions, period)
