@@ -60,6 +60,25 @@ CASES = {
         6,
         "fortnightly",
     ),
+    # the client's need, in the writer's view, is no wish of the client's: "continue" names the work
+    "client-needs-more-to-continue": (
+        "Dear Plumm,\n\n[CLIENT] has had intrusive memories and broken sleep since the warehouse fire; [their] "
+        "IES-R is 49.\n\nRecommendation\nIn my opinion [they] needs up to six further sessions, monthly, to "
+        "continue the trauma-focused work.\n\n[THERAPIST]",
+        True,
+        True,
+        6,
+        "monthly",
+    ),
+    # "[they] continues to struggle" is a need, and wishes for nothing
+    "client-continues-to-struggle": (
+        "Hello,\n\n[CLIENT] continues to struggle with panic at junctions and would benefit from 4 more "
+        "sessions, weekly.\n\n[THERAPIST]",
+        True,
+        True,
+        4,
+        "weekly",
+    ),
 }
 
 

@@ -371,7 +371,7 @@ def read_unit(
         and not negated
         and not past
     )
-    client_wish = subject == "client" and kind in rules.wish_acts and not backed
+    client_wish = subject == "client" and kind in rules.wish_acts and not backed and _wished(act, kind, rules)
     return Reading(
         act=kind,
         act_token=act.i if act is not None else None,
@@ -421,6 +421,22 @@ def withdrawals(doc: Doc, units: list[Unit], readings: list[Reading], cues: dict
             continue
         marked.append(replace(reading, withdrawn=True))
     return marked
+
+
+def _wished(act: Token | None, kind: str | None, rules: ClauseRules) -> bool:
+    """A wish act that asks by itself ("[they] has asked for more"), or one that does not ("continue")
+    under a verb of wanting: "[they] would like to continue", not "[they] continues to avoid lifts"."""
+    if act is None or kind in rules.firm_acts and kind != "continue":
+        return True
+    wanting = {w.lower() for w in rules.wish_verbs}
+    tok = act
+    for _ in range(2):
+        if tok.dep_ not in ("xcomp", "ccomp", "acomp") or tok.head is tok:
+            return False
+        tok = tok.head
+        if tok.lemma_.lower() in wanting or tok.lower_ in wanting:
+            return True
+    return False
 
 
 def _under_writer(act: Token, rules: ClauseRules, others: frozenset[str]) -> bool:

@@ -83,6 +83,9 @@ class ClauseRules(RuleModel):
     firm_acts: list[str] = []
     # acts that, said by the client ("[CLIENT] has asked for more sessions"), are only a wish
     wish_acts: list[str] = []
+    # a wish act that is no ask by itself ("continue") is the client's wish only under one of these
+    # ("[they] would like to continue"), not in "[they] continues to avoid" or "[they] needs ... to continue"
+    wish_verbs: list[str] = []
     grant_verbs: list[str] = []
     # what is asked for, by name: sessions, therapy, a block, continuation...
     objects: dict[str, list[str]] = {}
