@@ -79,6 +79,34 @@ CASES = {
         4,
         "weekly",
     ),
+    # the writer's act ends in a colon; the ask is the numbered list under it (a list's number is no
+    # sentence of its own)
+    "propose-the-following-list": (
+        "Dear colleagues,\n\n[CLIENT] has obsessional checking that now delays [their] shifts; [their] Y-BOCS "
+        "is 26.\n\nWe would propose the following, which [their] GP also supports:\n1. Six more, every "
+        "second week, for exposure work.\n2. A review of the Y-BOCS at the end.\n\n[THERAPIST]",
+        True,
+        True,
+        6,
+        "fortnightly",
+    ),
+    # blocks of sessions: the count of blocks times the count in each
+    "blocks-of-sessions-multiplied": (
+        "Hello,\n\n[CLIENT] still has flashbacks of the collision several times a week.\n\nI recommend two more "
+        "blocks of four sessions, fortnightly.\n\n[THERAPIST]",
+        True,
+        True,
+        8,
+        "fortnightly",
+    ),
+    "blocks-of-sessions-digits": (
+        "Hi,\n\n[CLIENT] continues to experience panic attacks at work.\n\nI request 3 further courses of 2 "
+        "sessions each, weekly.\n\n[THERAPIST]",
+        True,
+        True,
+        6,
+        "weekly",
+    ),
 }
 
 

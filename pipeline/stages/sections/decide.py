@@ -108,14 +108,31 @@ def _candidate(e: UnitEvidence, limits: Thresholds, *, needs_shape: bool) -> str
     return None
 
 
+# the witness for an ask whose object is the list it introduces ("We propose the following:" / "1. Six more")
+INTRODUCES = "introduces-ask"
+
+
+def _introduces_ask(e: UnitEvidence, follows: UnitEvidence) -> bool:
+    """The writer's own firm act ending in a colon, whose next line (a list's first item) names what is
+    asked for and is no question: "I would propose the following:" then "1. Two more blocks of four"."""
+    r = e.reading
+    if not (r.firm and _writer_acts(r) and e.text.rstrip(" *_").endswith(":")):
+        return False
+    nxt = follows.reading
+    return not (nxt.question or nxt.vetoes or nxt.boilerplate) and _names_what(follows)
+
+
 def decide_recommendation(evidence: list[UnitEvidence], limits: Thresholds) -> tuple[Decision, tuple[str, ...]]:
     """The recommendation verdict, and the no-ask frames the letter shows (for the needs verdict)."""
     turned_down: list[tuple[str, UnitEvidence]] = []
     found: Decision | None = None
     accepted: list[int] = []
-    for e in evidence:
+    for i, e in enumerate(evidence):
         vetoes = e.reading.vetoes
         by = _candidate(e, limits, needs_shape=True)
+        follows = evidence[i + 1] if i + 1 < len(evidence) else None
+        if by is None and follows is not None and _introduces_ask(e, follows):
+            by = INTRODUCES
         if by is None:
             if (e.reading.act is not None or e.reading.object is not None) and vetoes:
                 # an ask turned round without counting as one: "I am not asking for more", "I leave it
@@ -126,7 +143,7 @@ def decide_recommendation(evidence: list[UnitEvidence], limits: Thresholds) -> t
             turned_down.append((vetoes[0], e))
             continue
         accepted.append(e.unit)
-        if "heading" in e.rules:
+        if "heading" in e.rules or by == INTRODUCES:
             accepted.append(e.unit + 1)  # "Recommendation:" / "* 6 more sessions" / "* weekly"
         if found is None:
             found = Decision(True, e.unit, by, "found", e.reading)

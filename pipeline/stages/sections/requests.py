@@ -53,9 +53,30 @@ def _value(doc: Doc, tok: Token, rules: SectionRules) -> int | None:
     for word, factor in rules.sessions.fractions.items():
         if word in before:
             value *= factor
+    value *= _blocks_of(doc, tok, rules, numbers)
     if value != int(value) or not 1 <= value <= rules.sessions.max:
         return None
     return int(value)
+
+
+_MORE = frozenset({"more", "further", "additional", "extra", "new"})
+
+
+def _blocks_of(doc: Doc, tok: Token, rules: SectionRules, numbers: dict[str, int]) -> float:
+    """The other factor when ``tok`` counts blocks of sessions or the sessions of each block: "two more
+    blocks of three" is six, whichever of the two counts a pattern found; 1 otherwise."""
+    blocks = {w.lower() for w in rules.sessions.blocks}
+
+    def words(span: Doc | list[Token]) -> list[Token]:
+        return [t for t in span if not (t.is_space or t.is_punct or t.lower_ in _MORE)]
+
+    after = words(doc[tok.i + 1 : tok.i + 6])
+    if len(after) >= 3 and after[0].lemma_.lower() in blocks and after[1].lower_ == "of" and after[2]._.plumm_count:
+        return count_value(after[2].text, numbers) or 1
+    before = words(doc[max(0, tok.i - 5) : tok.i])
+    if len(before) >= 3 and before[-1].lower_ == "of" and before[-2].lemma_.lower() in blocks and before[-3]._.plumm_count:
+        return count_value(before[-3].text, numbers) or 1
+    return 1
 
 
 def _is_count(doc: Doc, tok: Token, rules: SectionRules, *, field: bool = False) -> bool:

@@ -61,6 +61,8 @@ class SectionRule(RuleModel):
 class SessionsRules(RuleModel):
     numbers: dict[str, int]
     fractions: dict[str, float] = {}
+    # "two more blocks of three": a count of these, each of a count of sessions, is their product
+    blocks: list[str] = []
     max: int = Field(52, ge=1)
     patterns: list[PatternRule] = Field(min_length=1)
     bare_patterns: list[PatternRule] = []
