@@ -107,6 +107,34 @@ CASES = {
         6,
         "weekly",
     ),
+    # a form answered with tick boxes: only the ticked option is the answer
+    "form-ticked-yes-and-fortnightly": (
+        "ADDITIONAL SESSIONS FORM\nClient [CLIENT]\nReason for extension: Health anxiety with constant body "
+        "checking; [their] HAI is 31 and [they] has missed four shifts this month.\nExtension requested ☒ Yes   "
+        "☐ No\nNumber of additional sessions 6\nFrequency ☐ Weekly   ☒ Fortnightly   ☐ Monthly\nTherapist "
+        "[THERAPIST]",
+        True,
+        True,
+        6,
+        "fortnightly",
+    ),
+    "form-ticked-no": (
+        "ADDITIONAL SESSIONS FORM\nClient [CLIENT]\nReason for extension: Health anxiety with constant body "
+        "checking; [their] HAI is 31.\nExtension requested [ ] Yes   [x] No\nTherapist [THERAPIST]",
+        True,
+        False,
+        None,
+        None,
+    ),
+    "form-frequency-last-box-ticked": (
+        "Dear Plumm,\n\n[CLIENT] has complicated grief since [their] sister's death and cannot return to the "
+        "shop floor yet. I recommend 5 more sessions.\n\nFrequency: [ ] Weekly  [ ] Fortnightly  [x] Monthly\n\n"
+        "[THERAPIST]",
+        True,
+        True,
+        5,
+        "monthly",
+    ),
 }
 
 

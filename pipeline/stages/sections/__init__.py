@@ -36,6 +36,7 @@ from pipeline.nlp import get_nlp
 from pipeline.stages.sections.checks import Hit, heading_hits, section_hits
 from pipeline.stages.sections.clauses import Reading, cue_positions, other_placeholders, read_unit, withdrawals
 from pipeline.stages.sections.decide import Decision, UnitEvidence, decide_needs, decide_recommendation, reason_text
+from pipeline.stages.sections.forms import answered
 from pipeline.stages.sections.requests import period_requested, sessions_requested, therapy_requested
 from pipeline.stages.sections.rules import RULES_FILE, SEP, SectionRules, load_section_rules
 from pipeline.stages.sections.sentences import (
@@ -132,7 +133,9 @@ def read_letter(text: str, *, rules: SectionRules, doc: Doc | None = None) -> Wi
     letter about a client's sessions at all: no witness hears a section in it, and it names no
     session, therapy, client or clinical word."""
     compiled = rules.compiled()
-    if doc is None:
+    form = answered(text, compiled.boxes)  # a form's empty tick boxes say nothing
+    if doc is None or form != text:
+        text = form
         doc = get_nlp()(text, disable=list(PARSE_WITHOUT))
     units = polite_requests_are_statements(doc, sentence_units(doc, layout_boundaries(text)), compiled)
     hits = _rule_hits(doc, units, rules, text)

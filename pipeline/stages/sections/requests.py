@@ -86,8 +86,8 @@ def _is_count(doc: Doc, tok: Token, rules: SectionRules, *, field: bool = False)
     not_after = {w.lower() for w in rules.sessions.not_after}
     if nxt is not None and (nxt.lower_ in not_before or nxt.lemma_.lower() in not_before):
         return False
-    if prev is not None and (prev.lower_ in not_after or prev.lemma_.lower() in not_after):
-        return False
+    if not field and prev is not None and (prev.lower_ in not_after or prev.lemma_.lower() in not_after):
+        return False  # "session 8" - but a row's label ends with its noun: "Number of additional sessions 6"
     if (
         prev is not None
         and prev.lower_ in ("to", "-", "–", "or", "of")
@@ -101,7 +101,9 @@ def _is_count(doc: Doc, tok: Token, rules: SectionRules, *, field: bool = False)
 
 
 # the form-field patterns of ``sessions``: their label names the count ("Additional sessions requested: 6")
-_FIELD_RULES = frozenset({"sessions-field-n", "sessions-row-n"})
+_FIELD_RULES = frozenset({"sessions-field-n", "sessions-row-n", "number-of-sessions-row-n"})
+# the rows whose label says what the count is, whatever verb the parser hangs it on
+_ROW_RULES = frozenset({"sessions-row-n", "number-of-sessions-row-n"})
 
 _HAD_VERBS = frozenset(
     {
@@ -185,7 +187,7 @@ def sessions_requested(
         if units[ui].question and ui not in asks:
             continue
         num = next((t for t in doc[s:e] if t._.plumm_count), None)
-        if num is None or not _is_count(doc, num, rules, field=rule_id == "sessions-row-n"):
+        if num is None or not _is_count(doc, num, rules, field=rule_id in _ROW_RULES):
             continue
         value = _value(doc, num, rules)
         if value is None:

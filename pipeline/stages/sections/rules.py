@@ -160,6 +160,20 @@ class ReasonRules(RuleModel):
         return self
 
 
+class CheckboxRules(RuleModel):
+    """The tick boxes of a form, as written: a box ticked ("☒", "[x]") and one left empty ("☐", "[ ]")."""
+
+    ticked: list[str] = []
+    unticked: list[str] = []
+
+    @field_validator("ticked", "unticked")
+    @classmethod
+    def _not_blank(cls, value: list[str]) -> list[str]:
+        if any(not v.strip() for v in value):
+            raise ValueError("a box is written with at least one visible character")
+        return value
+
+
 class SectionRules(RuleModel):
     clause_boundaries: list[str] = []
     closings: list[str] = []
@@ -177,6 +191,8 @@ class SectionRules(RuleModel):
     therapies: dict[str, list[str]] = {}
     # a message that names none of these is no letter about a client's sessions
     letter_words: list[str] = []
+    # a form's tick boxes: what an option left unticked says is not what the form says
+    checkboxes: CheckboxRules = CheckboxRules()
 
     _compiled: Compiled | None = PrivateAttr(default=None)
     _classifier: SentenceClassifier | None = PrivateAttr(default=None)
@@ -225,6 +241,8 @@ class Compiled:
     act_lemmas: dict[str, str]  # word -> kind of ask
     clause_cues: Matcher  # label: cue list name
     clause_cue_names: tuple[str, ...]
+    # a tick box, ticked or not (group "unticked" for an empty one); None without boxes in the rules
+    boxes: re.Pattern[str] | None = None
 
 
 SEP = "\x1f"
@@ -313,7 +331,22 @@ def compile_rules(rules: SectionRules) -> Compiled:
         act_lemmas,
         clause_cues,
         tuple(rules.clauses.cues),
+        _box_pattern(rules.checkboxes),
     )
+
+
+def _box_pattern(boxes: CheckboxRules) -> re.Pattern[str] | None:
+    """One expression for every tick box; an empty one is the group ``unticked`` (the longest written
+    form first, so "[ ]" is not read as "[")."""
+
+    def either(forms: list[str]) -> str:
+        return "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+
+    if not boxes.ticked and not boxes.unticked:
+        return None
+    parts = [f"(?P<unticked>{either(boxes.unticked)})"] if boxes.unticked else []
+    parts += [f"(?P<ticked>{either(boxes.ticked)})"] if boxes.ticked else []
+    return re.compile("|".join(parts))
 
 
 def load_section_rules(rules_dir: Path) -> SectionRules:
