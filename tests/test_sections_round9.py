@@ -144,3 +144,68 @@ def test_round9_shapes(letter: str, rules: SectionRules) -> None:
     report = assess_sections(text, rules=rules)
     assert report.as_flags() == {"needs": needs, "recommendation": recommendation}
     assert (report.sessions_requested, report.period) == (sessions, period)
+
+
+# the client asks for something that is not sessions: no client's wish, so nothing turns an ask down
+def test_client_asks_for_something_else_is_no_wish(rules: SectionRules) -> None:
+    text = (
+        "Dear Plumm,\n\n[CLIENT], as [they] asks to be called, began therapy with me in March after panic attacks "
+        "at work; [their] PDSS is 16.\n\n[THERAPIST]"
+    )
+    verdict = assess_sections(text, rules=rules).verdicts[1]
+    assert not verdict.present and "client's wish" not in verdict.reason
+
+
+# subject line -> (body, needs, recommendation, sessions, period)
+SUBJECTS = {
+    "Recommend 3 additional sessions (monthly) - [CLIENT]": (
+        "Hello,\n\n[CLIENT] has had low mood and early waking since [their] divorce; [their] PHQ-9 is 17.\n\n"
+        "[THERAPIST]",
+        True,
+        True,
+        3,
+        "monthly",
+    ),
+    "Please approve 5 more sessions - [CLIENT] - every 2 wks": (
+        "See subject, thanks.\n[THERAPIST]",
+        False,
+        True,
+        5,
+        "fortnightly",
+    ),
+    "Extension request - 7x weekly sessions - [CLIENT]": (
+        "Dear Plumm,\n\nPlease find my summary attached. [CLIENT] still has nightmares about the robbery at the "
+        "branch and [their] PCL-5 is 50.\n\n[THERAPIST]",
+        True,
+        True,
+        7,
+        "weekly",
+    ),
+    # the body takes the ask back: the subject's ask is withdrawn with it
+    "Request: 6 additional sessions (weekly) - [CLIENT]": (
+        "Hi,\n\n[CLIENT] has panic attacks on the train and [their] PDSS is 14. [CLIENT] has since moved to an NHS "
+        "service, so please do not action this.\n\n[THERAPIST]",
+        True,
+        False,
+        None,
+        None,
+    ),
+    # a title that asks for nothing is no ask
+    "Letter for [CLIENT] - sessions used": (
+        "Hello,\n\n[CLIENT] has had low mood since [their] redundancy; [their] PHQ-9 is 16.\n\n[THERAPIST]",
+        True,
+        False,
+        None,
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("subject", sorted(SUBJECTS))
+def test_ask_in_the_subject_line(subject: str, rules: SectionRules) -> None:
+    body, needs, recommendation, sessions, period = SUBJECTS[subject]
+    report = assess_sections(body, rules=rules, subject=subject)
+    assert report.as_flags() == {"needs": needs, "recommendation": recommendation}
+    assert (report.sessions_requested, report.period) == (sessions, period)
+    if recommendation:
+        assert report.verdicts[1].evidence in subject

@@ -423,11 +423,26 @@ def withdrawals(doc: Doc, units: list[Unit], readings: list[Reading], cues: dict
     return marked
 
 
+_MORE_WORDS = frozenset({"more", "further", "additional", "extra", "another"})
+# what an act asks for hangs on it by one of these (not a clause the parser hung on it: "as [they] asks to
+# be called, [they] started therapy")
+_ASKED_FOR = frozenset({"dobj", "dative", "prep", "xcomp", "ccomp", "attr", "npadvmod", "advmod", "acomp", "oprd"})
+
+
 def _wished(act: Token | None, kind: str | None, rules: ClauseRules) -> bool:
-    """A wish act that asks by itself ("[they] has asked for more"), or one that does not ("continue")
-    under a verb of wanting: "[they] would like to continue", not "[they] continues to avoid lifts"."""
-    if act is None or kind in rules.firm_acts and kind != "continue":
+    """A wish act that asks by itself for something of ours ("[they] has asked for more"), or one that
+    does not ("continue") under a verb of wanting: "[they] would like to continue", not "[they] continues
+    to avoid lifts"."""
+    if act is None:
         return True
+    if kind in rules.firm_acts and kind != "continue":
+        # for something of ours: "[they] has asked for more sessions", not "as [they] asks to be called"
+        objects = {w for ws in rules.objects.values() for w in ws}
+        asked = [t for c in act.children if c.dep_ in _ASKED_FOR for t in c.subtree]
+        return any(
+            t.lemma_.lower() in objects or t.lower_ in objects or t.lower_ in _MORE_WORDS or t._.plumm_count
+            for t in asked
+        )
     wanting = {w.lower() for w in rules.wish_verbs}
     tok = act
     for _ in range(2):

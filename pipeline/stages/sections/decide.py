@@ -152,6 +152,11 @@ def decide_recommendation(evidence: list[UnitEvidence], limits: Thresholds) -> t
     if found is not None:
         return replace(found, units=tuple(sorted(set(accepted)))), ()
     if not turned_down:
+        # a message that takes an ask back asks for nothing, even where its ask is not in the letter (the
+        # subject line's)
+        taken_back = next((e for e in evidence if e.reading.withdrawn), None)
+        if taken_back is not None:
+            return Decision(False, None, "", "withdrawn", taken_back.reading), frames
         ending = next((e for e in evidence if e.reading.discharge), None)
         if ending is not None:
             return Decision(False, ending.unit, "", "discharge", ending.reading), frames

@@ -15,7 +15,7 @@ written; the one nearest the chosen count wins, then one in a sentence that asks
 
 from __future__ import annotations
 
-from spacy.tokens import Doc, Token
+from spacy.tokens import Doc, Span, Token
 
 from pipeline.stages.sections.clauses import Reading, subjects, who, word_of
 from pipeline.stages.sections.rules import SEP, SectionRules, count_value
@@ -67,15 +67,16 @@ def _blocks_of(doc: Doc, tok: Token, rules: SectionRules, numbers: dict[str, int
     blocks of three" is six, whichever of the two counts a pattern found; 1 otherwise."""
     blocks = {w.lower() for w in rules.sessions.blocks}
 
-    def words(span: Doc | list[Token]) -> list[Token]:
+    def words(span: Span) -> list[Token]:
         return [t for t in span if not (t.is_space or t.is_punct or t.lower_ in _MORE)]
 
     after = words(doc[tok.i + 1 : tok.i + 6])
     if len(after) >= 3 and after[0].lemma_.lower() in blocks and after[1].lower_ == "of" and after[2]._.plumm_count:
         return count_value(after[2].text, numbers) or 1
     before = words(doc[max(0, tok.i - 5) : tok.i])
-    if len(before) >= 3 and before[-1].lower_ == "of" and before[-2].lemma_.lower() in blocks and before[-3]._.plumm_count:
-        return count_value(before[-3].text, numbers) or 1
+    if len(before) >= 3 and before[-1].lower_ == "of" and before[-2].lemma_.lower() in blocks:
+        if before[-3]._.plumm_count:
+            return count_value(before[-3].text, numbers) or 1
     return 1
 
 
