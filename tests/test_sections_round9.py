@@ -209,3 +209,14 @@ def test_ask_in_the_subject_line(subject: str, rules: SectionRules) -> None:
     assert (report.sessions_requested, report.period) == (sessions, period)
     if recommendation:
         assert report.verdicts[1].evidence in subject
+
+
+# a list's number before a polite request: "1. Can [they] have 7 more sessions?" still asks
+def test_numbered_polite_request_is_an_ask(rules: SectionRules) -> None:
+    text = (
+        "Hello,\n\n[CLIENT] still has contamination fears and [their] Y-BOCS score is 25 (severe).\n\n"
+        "1. Can [they] have 7 more sessions?\n2. We would then review at the end.\n\n[THERAPIST]"
+    )
+    report = assess_sections(text, rules=rules)
+    assert report.as_flags() == {"needs": True, "recommendation": True}
+    assert report.sessions_requested == 7

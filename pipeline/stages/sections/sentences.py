@@ -124,9 +124,13 @@ def polite_requests_are_statements(doc: Doc, units: list[Unit], compiled: Compil
         # "Hi - can [PERSON_1] have 6 more sessions please, weekly?": a greeting may come first, and
         # whom it greets up to its comma or dash ("Hello there,", "Hi Plumm team -")
         i = u.start
+        marker = BULLET.match(u.text)  # a list's number first: "1. Can [they] have 8 more?"
+        while marker and i < u.end and doc[i].idx < u.start_char + marker.end():
+            i += 1
+        first = i
         while i < u.end and (doc[i].is_punct or doc[i].is_space or doc[i].lower_ in _GREETINGS):
             i += 1
-        if i > u.start and doc[u.start].lower_ in _GREETINGS and i not in starts:
+        if i > first and doc[first].lower_ in _GREETINGS and i not in starts:
             cut = next((t.i for t in doc[i : min(u.end, i + _ADDRESSEE)] if t.text in (",", "-", "–")), None)
             if cut is not None:
                 i = cut + 1
