@@ -252,6 +252,21 @@ def _redact(rt: Runtime, item: _InWork) -> Result | _InWork:
     return item
 
 
+def _redacted_subject(rt: Runtime, item: _InWork) -> str:
+    """The subject line, redacted with the letter's known identifiers and placeholders and verified, for
+    the sections stage to read an ask made only there; "" when it cannot be verified (fail closed: the
+    subject is then not read, and the letter is judged as before)."""
+    subject = " ".join((item.mail.subject or "").split())
+    if not subject or item.redaction is None:
+        return ""
+    try:
+        redacted = rt.redactor.redact(subject, item.known, vault=item.redaction.vault)
+        return rt.redactor.clean(redacted, item.known).text
+    except Exception:  # noqa: BLE001 - an unverified subject is not read; the letter's own outcome stands
+        log.info("subject line not read: its redaction could not be verified")
+        return ""
+
+
 def _assess(rt: Runtime, item: _InWork) -> Result:
     """Assess the sections of the letter with the case's earlier letters (a long text in pieces)."""
     combined = item.combined
@@ -259,7 +274,10 @@ def _assess(rt: Runtime, item: _InWork) -> Result:
         if len(combined) > PIECE_CHARS:
             report = _stage("sections", assess_in_pieces, combined, rules=rt.section_rules, **item.pieces)
         else:
-            report = _stage("sections", assess_sections, combined, rules=rt.section_rules, doc=item.doc)
+            subject = _redacted_subject(rt, item)
+            report = _stage(
+                "sections", assess_sections, combined, rules=rt.section_rules, doc=item.doc, subject=subject
+            )
     except IntakeOutcome as outcome:
         return Processed(mail=item.mail, outcome=outcome)
     except StageFailed as failure:

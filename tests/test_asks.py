@@ -27,7 +27,6 @@ ROWS = [
 KNOWN_MISSES = {
     33: "'half a dozen more' alone is no ask: the classifier gives it less than `alone`",
     70: "'Three more.' alone is no ask: the classifier gives it less than `alone`",
-    108: "'two further blocks of four (eight in total)': counts are not multiplied",
     123: "'two final sessions a month apart' reads as an ending, not an ask",
     157: "'three more weekly ones should do it' is no ask to the classifier",
     227: "'3 more monthly check-ins would help' is no ask to the classifier",

@@ -27,15 +27,16 @@ classifier is trained with a fixed solver and seed. Nothing here logs or raises 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from spacy.tokens import Doc
 
 from pipeline.models import LetterMissing, SectionReport, SectionVerdict
 from pipeline.nlp import get_nlp
 from pipeline.stages.sections.checks import Hit, heading_hits, section_hits
-from pipeline.stages.sections.clauses import Reading, cue_positions, other_placeholders, read_unit
+from pipeline.stages.sections.clauses import Reading, cue_positions, other_placeholders, read_unit, withdrawals
 from pipeline.stages.sections.decide import Decision, UnitEvidence, decide_needs, decide_recommendation, reason_text
+from pipeline.stages.sections.forms import answered
 from pipeline.stages.sections.requests import period_requested, sessions_requested, therapy_requested
 from pipeline.stages.sections.rules import RULES_FILE, SEP, SectionRules, load_section_rules
 from pipeline.stages.sections.sentences import (
@@ -132,14 +133,16 @@ def read_letter(text: str, *, rules: SectionRules, doc: Doc | None = None) -> Wi
     letter about a client's sessions at all: no witness hears a section in it, and it names no
     session, therapy, client or clinical word."""
     compiled = rules.compiled()
-    if doc is None:
+    form = answered(text, compiled.boxes)  # a form's empty tick boxes say nothing
+    if doc is None or form != text:
+        text = form
         doc = get_nlp()(text, disable=list(PARSE_WITHOUT))
     units = polite_requests_are_statements(doc, sentence_units(doc, layout_boundaries(text)), compiled)
     hits = _rule_hits(doc, units, rules, text)
     scores = rules.sentence_classifier().scores([u.text for u in units])
     cues = cue_positions(doc, compiled)
     others = other_placeholders(doc, rules.clauses)
-    readings = [read_unit(doc, u, compiled, rules.clauses, cues, others) for u in units]
+    readings = withdrawals(doc, units, [read_unit(doc, u, compiled, rules.clauses, cues, others) for u in units], cues)
     evidence = {
         section.id: _evidence(units, hits.get(section.id, []), scores[section.id], readings)
         for section in rules.sections
@@ -156,16 +159,22 @@ def read_letter(text: str, *, rules: SectionRules, doc: Doc | None = None) -> Wi
     return Witnesses(doc, units, readings, evidence, others)
 
 
-def assess_sections(text: str, *, rules: SectionRules, doc: Doc | None = None) -> SectionReport:
-    """Assess the redacted letter ``text`` against ``rules``; deterministic, one spaCy parse (see
-    :func:`read_letter` for ``doc`` and for the message that is no letter at all)."""
-    seen = read_letter(text, rules=rules, doc=doc)
-    doc, units, readings, others = seen.doc, seen.units, seen.readings, seen.others
-    limits = rules.classifier
-    rec_evidence = seen.evidence["recommendation"]
-    recommendation, frames = decide_recommendation(rec_evidence, limits.recommendation)
-    needs = decide_needs(seen.evidence["needs"], limits.needs, frames)
+@dataclass(frozen=True)
+class _Ask:
+    """The recommendation of one text (a letter or its subject line) and what it asks for."""
 
+    seen: Witnesses
+    decision: Decision
+    frames: tuple[str, ...]
+    sessions: int | None
+    period: str | None
+    therapy: str | None
+
+
+def _ask(seen: Witnesses, rules: SectionRules) -> _Ask:
+    doc, units, readings, others = seen.doc, seen.units, seen.readings, seen.others
+    rec_evidence = seen.evidence["recommendation"]
+    recommendation, frames = decide_recommendation(rec_evidence, rules.classifier.recommendation)
     # where the request is stated: the ask's units (and the line after a heading)
     rec_units = set(recommendation.units)
     rec_first = {e.unit: e.first_token for e in rec_evidence if e.unit in rec_units and e.first_token is not None}
@@ -174,18 +183,69 @@ def assess_sections(text: str, *, rules: SectionRules, doc: Doc | None = None) -
     sessions, count_at = sessions_requested(doc, units, rules, readings, rec_units, rec_first, likely)
     period = period_requested(doc, units, rules, readings, rec_units, count_at, likely, others)
     therapy = therapy_requested(doc, units, rules, rec_units | ({count_at[0]} if count_at else set()))
-    decisions = {"needs": needs, "recommendation": recommendation}
+    return _Ask(seen, recommendation, frames, sessions, period, therapy)
+
+
+SUBJECT_RULE = "subject"  # the rule of a recommendation read in the subject line
+
+
+def _subject_ask(subject: str, rules: SectionRules) -> _Ask | None:
+    """The ask of a subject line that makes one ("Please approve 4 more sessions", "Recommend 4
+    additional sessions (monthly)"), or a title that names the writer's act and a count ("Extension
+    request - 6x weekly sessions"); None otherwise."""
+    if not subject.strip():
+        return None
+    try:
+        seen = read_letter(subject, rules=rules)
+    except LetterMissing:
+        return None
+    asked = _ask(seen, rules)
+    if asked.decision.present:
+        return replace(asked, decision=replace(asked.decision, rule=SUBJECT_RULE))
+    if asked.sessions is None or asked.decision.code != "none":
+        return None
+    titled = next((i for i, r in enumerate(seen.readings) if r.firm and not r.vetoes), None)
+    if titled is None:
+        return None
+    found = Decision(True, titled, SUBJECT_RULE, "found", seen.readings[titled], (titled,))
+    return replace(asked, decision=found)
+
+
+def assess_sections(text: str, *, rules: SectionRules, doc: Doc | None = None, subject: str = "") -> SectionReport:
+    """Assess the redacted letter ``text`` against ``rules``; deterministic, one spaCy parse (see
+    :func:`read_letter` for ``doc`` and for the message that is no letter at all).
+
+    ``subject`` is the message's redacted subject line: when the letter asks for nothing and turns no
+    ask down, an ask made only in the subject is the recommendation ("Please approve 4 more sessions"
+    over a body that says "see subject"); it never gives the needs."""
+    try:
+        seen = read_letter(text, rules=rules, doc=doc)
+    except LetterMissing:
+        in_subject = _subject_ask(subject, rules)
+        if in_subject is None:
+            raise
+        return _report(rules, None, Decision(False, None, "", "none"), in_subject)
+    asked = _ask(seen, rules)
+    needs = decide_needs(seen.evidence["needs"], rules.classifier.needs, asked.frames)
+    if not asked.decision.present and asked.decision.code == "none":
+        asked = _subject_ask(subject, rules) or asked
+    return _report(rules, seen, needs, asked)
+
+
+def _report(rules: SectionRules, seen: Witnesses | None, needs: Decision, asked: _Ask) -> SectionReport:
+    sessions, therapy = asked.sessions, asked.therapy
+    quoted = {"needs": (needs, seen), "recommendation": (asked.decision, asked.seen)}
     verdicts = []
     for section in rules.sections:
-        decision = decisions.get(section.id, Decision(False, None, "", "none"))
+        decision, source = quoted.get(section.id, (Decision(False, None, "", "none"), None))
         verdicts.append(
             SectionVerdict(
                 id=section.id,
                 title=section.title,
                 present=decision.present,
-                evidence=units[decision.unit].text if decision.unit is not None else "",
+                evidence=source.units[decision.unit].text if source and decision.unit is not None else "",
                 rule=decision.rule,
                 reason=reason_text(section.id, decision, rules.reasons, sessions=sessions, therapy=therapy),
             )
         )
-    return SectionReport(verdicts=tuple(verdicts), sessions_requested=sessions, period=period, therapy=therapy)
+    return SectionReport(verdicts=tuple(verdicts), sessions_requested=sessions, period=asked.period, therapy=therapy)

@@ -17,7 +17,9 @@ For each unit of a letter (see ``sentences.py``) :func:`read_unit` returns a :cl
 * ``hedged``: the writer asks for nothing ("might help, but I am not requesting them");
 * ``leaves_to_reader``: the decision is left to us with no ask of the writer's own;
 * ``on_file``: a pointer to details elsewhere ("details are on file", "as discussed");
-* ``client_wish``: the client asks, and the writer does not say they back it.
+* ``client_wish``: the client asks, and the writer does not say they back it;
+* ``withdrawn``: the writer takes the ask back elsewhere in the same message ("please treat the
+  request below as withdrawn"), see :func:`withdrawals`.
 
 Cue lists are data (``clauses`` in ``rules/sections.yaml``); this module only combines them with
 the parse. Nothing here logs or raises with letter content.
@@ -25,7 +27,7 @@ the parse. Nothing here logs or raises with letter content.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from spacy.tokens import Doc, Token
 
@@ -67,6 +69,7 @@ class Reading:
     # intended recipient"): no sentence of the letter, for either section
     boilerplate: bool = False
     client_wish: bool = False
+    withdrawn: bool = False  # the message takes its ask back (see withdrawals)
     question: bool = False
     verb: bool = False  # the unit has a verb: a sentence, not a title ("Request for additional sessions")
     heading: bool = False  # opens like a heading: "Why further sessions are needed", "How ... would help:"
@@ -75,6 +78,7 @@ class Reading:
     def vetoes(self) -> tuple[str, ...]:
         """Why this sentence is not the writer's ask for the client, most telling first."""
         found = [
+            ("withdrawn", self.withdrawn),
             ("for-someone-else", self.for_other),
             ("discharge", self.discharge),
             ("negated", self.negated),
@@ -367,7 +371,7 @@ def read_unit(
         and not negated
         and not past
     )
-    client_wish = subject == "client" and kind in rules.wish_acts and not backed
+    client_wish = subject == "client" and kind in rules.wish_acts and not backed and _wished(act, kind, rules)
     return Reading(
         act=kind,
         act_token=act.i if act is not None else None,
@@ -395,6 +399,65 @@ def read_unit(
 def _asks(doc: Doc, unit: Unit, act: str | None, negated: bool) -> bool:
     """The unit asks for something: an act not turned round, or a count of more ("8 more please")."""
     return (act is not None and not negated) or bool(COUNT_MORE.search(doc[unit.start : unit.end].text))
+
+
+def withdrawals(doc: Doc, units: list[Unit], readings: list[Reading], cues: dict[str, set[int]]) -> list[Reading]:
+    """Every unit's reading, marked ``withdrawn`` when the message takes its ask back ("please treat the
+    request below as withdrawn", "so I withdraw my request", "please do not action it"), wherever the
+    ask sits, before or after: an ask the writer withdraws is no ask. Not withdrawn: a withdrawal that
+    points to another message ("please disregard my previous email"), an ask that replaces the one taken
+    back ("instead, I request..."), and the writer's own ask after the withdrawal in the same sentence
+    ("I withdraw my request for 6 and ask for 8")."""
+    takes_back = [
+        u
+        for u in units
+        if _span_has(doc, u, cues["withdraw"]) and not _span_has(doc, u, cues["on_file"] | cues["past"])
+    ]
+    if not takes_back:
+        return readings
+    first_cue = {id(u): min(i for i in range(u.start, u.end) if i in cues["withdraw"]) for u in takes_back}
+    marked = []
+    for unit, reading in zip(units, readings, strict=True):
+        if _span_has(doc, unit, cues["replace"]):
+            marked.append(reading)
+            continue
+        cue = first_cue.get(id(unit))
+        if cue is not None and reading.firm and reading.act_token is not None and reading.act_token > cue:
+            marked.append(reading)
+            continue
+        marked.append(replace(reading, withdrawn=True))
+    return marked
+
+
+_MORE_WORDS = frozenset({"more", "further", "additional", "extra", "another"})
+# what an act asks for hangs on it by one of these (not a clause the parser hung on it: "as [they] asks to
+# be called, [they] started therapy")
+_ASKED_FOR = frozenset({"dobj", "dative", "prep", "xcomp", "ccomp", "attr", "npadvmod", "advmod", "acomp", "oprd"})
+
+
+def _wished(act: Token | None, kind: str | None, rules: ClauseRules) -> bool:
+    """A wish act that asks by itself for something of ours ("[they] has asked for more"), or one that
+    does not ("continue") under a verb of wanting: "[they] would like to continue", not "[they] continues
+    to avoid lifts"."""
+    if act is None:
+        return True
+    if kind in rules.firm_acts and kind != "continue":
+        # for something of ours: "[they] has asked for more sessions", not "as [they] asks to be called"
+        objects = {w for ws in rules.objects.values() for w in ws}
+        asked = [t for c in act.children if c.dep_ in _ASKED_FOR for t in c.subtree]
+        return any(
+            t.lemma_.lower() in objects or t.lower_ in objects or t.lower_ in _MORE_WORDS or t._.plumm_count
+            for t in asked
+        )
+    wanting = {w.lower() for w in rules.wish_verbs}
+    tok = act
+    for _ in range(2):
+        if tok.dep_ not in ("xcomp", "ccomp", "acomp") or tok.head is tok:
+            return False
+        tok = tok.head
+        if tok.lemma_.lower() in wanting or tok.lower_ in wanting:
+            return True
+    return False
 
 
 def _under_writer(act: Token, rules: ClauseRules, others: frozenset[str]) -> bool:

@@ -6,7 +6,8 @@ Per sentence (unit):
 * an **ask** (recommendation) counts when the phrase rules find one and the classifier gives the
   sentence at least ``agree``, or the classifier alone gives it at least ``alone`` and the sentence
   has the shape of an ask (an act such as "recommend"/"request", or what is asked for: sessions,
-  therapy, "6 more"); then the clause reading may still turn it down: for someone else, a
+  therapy, "6 more"); then the clause reading may still turn it down: taken back in the same
+  message, for someone else, a
   discharge, negated, a grant already made, a decision left to us, a hedge, someone else's
   recommendation, the client's own wish, a question;
 * a **need** counts the same way (thresholds of its own), unless the sentence only points to
@@ -97,14 +98,31 @@ def _candidate(e: UnitEvidence, limits: Thresholds, *, needs_shape: bool) -> str
     return None
 
 
+# the witness for an ask whose object is the list it introduces ("We propose the following:" / "1. Six more")
+INTRODUCES = "introduces-ask"
+
+
+def _introduces_ask(e: UnitEvidence, follows: UnitEvidence) -> bool:
+    """The writer's own firm act ending in a colon, whose next line (a list's first item) names what is
+    asked for and is no question: "I would propose the following:" then "1. Two more blocks of four"."""
+    r = e.reading
+    if not (r.firm and _writer_acts(r) and e.text.rstrip(" *_").endswith(":")):
+        return False
+    nxt = follows.reading
+    return not (nxt.question or nxt.vetoes or nxt.boilerplate) and _names_what(follows)
+
+
 def decide_recommendation(evidence: list[UnitEvidence], limits: Thresholds) -> tuple[Decision, tuple[str, ...]]:
     """The recommendation verdict, and the no-ask frames the letter shows (for the needs verdict)."""
     turned_down: list[tuple[str, UnitEvidence]] = []
     found: Decision | None = None
     accepted: list[int] = []
-    for e in evidence:
+    for i, e in enumerate(evidence):
         vetoes = e.reading.vetoes
         by = _candidate(e, limits, needs_shape=True)
+        follows = evidence[i + 1] if i + 1 < len(evidence) else None
+        if by is None and follows is not None and _introduces_ask(e, follows):
+            by = INTRODUCES
         if by is None:
             if (e.reading.act is not None or e.reading.object is not None) and vetoes:
                 # an ask turned round without counting as one: "I am not asking for more", "I leave it
@@ -115,7 +133,7 @@ def decide_recommendation(evidence: list[UnitEvidence], limits: Thresholds) -> t
             turned_down.append((vetoes[0], e))
             continue
         accepted.append(e.unit)
-        if "heading" in e.rules:
+        if "heading" in e.rules or by == INTRODUCES:
             accepted.append(e.unit + 1)  # "Recommendation:" / "* 6 more sessions" / "* weekly"
         if found is None:
             found = Decision(True, e.unit, by, "found", e.reading)
@@ -124,6 +142,11 @@ def decide_recommendation(evidence: list[UnitEvidence], limits: Thresholds) -> t
     if found is not None:
         return replace(found, units=tuple(sorted(set(accepted)))), ()
     if not turned_down:
+        # a message that takes an ask back asks for nothing, even where its ask is not in the letter (the
+        # subject line's)
+        taken_back = next((e for e in evidence if e.reading.withdrawn), None)
+        if taken_back is not None:
+            return Decision(False, None, "", "withdrawn", taken_back.reading), frames
         ending = next((e for e in evidence if e.reading.discharge), None)
         if ending is not None:
             return Decision(False, ending.unit, "", "discharge", ending.reading), frames
@@ -136,6 +159,7 @@ def decide_recommendation(evidence: list[UnitEvidence], limits: Thresholds) -> t
 
 # the reason given when several sentences were turned down: the one a therapist can act on first
 _ABSENT_ORDER = (
+    "withdrawn",
     "for-someone-else",
     "discharge",
     "past-grant",

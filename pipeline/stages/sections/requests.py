@@ -15,7 +15,7 @@ written; the one nearest the chosen count wins, then one in a sentence that asks
 
 from __future__ import annotations
 
-from spacy.tokens import Doc, Token
+from spacy.tokens import Doc, Span, Token
 
 from pipeline.stages.sections.clauses import Reading, subjects, who, word_of
 from pipeline.stages.sections.rules import SEP, SectionRules, count_value
@@ -23,7 +23,16 @@ from pipeline.stages.sections.sentences import Unit, unit_index
 
 # vetoes that take a sentence's counts and frequencies out of the request
 _NOT_THE_REQUEST = frozenset(
-    {"for-someone-else", "past-grant", "someone-else-asks", "client-wish", "question", "negated", "discharge"}
+    {
+        "withdrawn",
+        "for-someone-else",
+        "past-grant",
+        "someone-else-asks",
+        "client-wish",
+        "question",
+        "negated",
+        "discharge",
+    }
 )
 
 
@@ -44,9 +53,31 @@ def _value(doc: Doc, tok: Token, rules: SectionRules) -> int | None:
     for word, factor in rules.sessions.fractions.items():
         if word in before:
             value *= factor
+    value *= _blocks_of(doc, tok, rules, numbers)
     if value != int(value) or not 1 <= value <= rules.sessions.max:
         return None
     return int(value)
+
+
+_MORE = frozenset({"more", "further", "additional", "extra", "new"})
+
+
+def _blocks_of(doc: Doc, tok: Token, rules: SectionRules, numbers: dict[str, int]) -> float:
+    """The other factor when ``tok`` counts blocks of sessions or the sessions of each block: "two more
+    blocks of three" is six, whichever of the two counts a pattern found; 1 otherwise."""
+    blocks = {w.lower() for w in rules.sessions.blocks}
+
+    def words(span: Span) -> list[Token]:
+        return [t for t in span if not (t.is_space or t.is_punct or t.lower_ in _MORE)]
+
+    after = words(doc[tok.i + 1 : tok.i + 6])
+    if len(after) >= 3 and after[0].lemma_.lower() in blocks and after[1].lower_ == "of" and after[2]._.plumm_count:
+        return count_value(after[2].text, numbers) or 1
+    before = words(doc[max(0, tok.i - 5) : tok.i])
+    if len(before) >= 3 and before[-1].lower_ == "of" and before[-2].lemma_.lower() in blocks:
+        if before[-3]._.plumm_count:
+            return count_value(before[-3].text, numbers) or 1
+    return 1
 
 
 def _is_count(doc: Doc, tok: Token, rules: SectionRules, unit: Unit, *, field: bool = False) -> bool:
@@ -56,8 +87,8 @@ def _is_count(doc: Doc, tok: Token, rules: SectionRules, unit: Unit, *, field: b
     not_after = {w.lower() for w in rules.sessions.not_after}
     if nxt is not None and (nxt.lower_ in not_before or nxt.lemma_.lower() in not_before):
         return False
-    if prev is not None and (prev.lower_ in not_after or prev.lemma_.lower() in not_after):
-        return False
+    if not field and prev is not None and (prev.lower_ in not_after or prev.lemma_.lower() in not_after):
+        return False  # "session 8" - but a row's label ends with its noun: "Number of additional sessions 6"
     if (
         prev is not None
         and prev.lower_ in ("to", "-", "–", "or", "of")
@@ -71,7 +102,9 @@ def _is_count(doc: Doc, tok: Token, rules: SectionRules, unit: Unit, *, field: b
 
 
 # the form-field patterns of ``sessions``: their label names the count ("Additional sessions requested: 6")
-_FIELD_RULES = frozenset({"sessions-field-n", "sessions-row-n"})
+_FIELD_RULES = frozenset({"sessions-field-n", "sessions-row-n", "number-of-sessions-row-n"})
+# the rows whose label says what the count is, whatever verb the parser hangs it on
+_ROW_RULES = frozenset({"sessions-row-n", "number-of-sessions-row-n"})
 
 _HAD_VERBS = frozenset(
     {
@@ -169,7 +202,7 @@ def sessions_requested(
         if units[ui].question and ui not in asks:
             continue
         num = next((t for t in doc[s:e] if t._.plumm_count), None)
-        if num is None or not _is_count(doc, num, rules, units[ui], field=rule_id == "sessions-row-n"):
+        if num is None or not _is_count(doc, num, rules, units[ui], field=rule_id in _ROW_RULES):
             continue
         value = _value(doc, num, rules)
         if value is None:

@@ -61,6 +61,8 @@ class SectionRule(RuleModel):
 class SessionsRules(RuleModel):
     numbers: dict[str, int]
     fractions: dict[str, float] = {}
+    # "two more blocks of three": a count of these, each of a count of sessions, is their product
+    blocks: list[str] = []
     max: int = Field(52, ge=1)
     patterns: list[PatternRule] = Field(min_length=1)
     bare_patterns: list[PatternRule] = []
@@ -83,13 +85,16 @@ class ClauseRules(RuleModel):
     firm_acts: list[str] = []
     # acts that, said by the client ("[CLIENT] has asked for more sessions"), are only a wish
     wish_acts: list[str] = []
+    # a wish act that is no ask by itself ("continue") is the client's wish only under one of these
+    # ("[they] would like to continue"), not in "[they] continues to avoid" or "[they] needs ... to continue"
+    wish_verbs: list[str] = []
     grant_verbs: list[str] = []
     # what is asked for, by name: sessions, therapy, a block, continuation...
     objects: dict[str, list[str]] = {}
     other_people: list[str] = []
     third_parties: list[str] = []
     # cue lists (spaCy token patterns): negation, discharge, past, hedge, leave, on_file, support, reversal,
-    # prospect, boilerplate
+    # prospect, boilerplate, withdraw (the ask taken back in the same message), replace (an ask replacing it)
     cues: dict[str, list[TokenPattern]] = {}
 
     @field_validator("cues")
@@ -112,6 +117,8 @@ CUE_NAMES = (
     "reversal",
     "prospect",
     "boilerplate",
+    "withdraw",
+    "replace",
 )
 
 
@@ -154,6 +161,20 @@ class ReasonRules(RuleModel):
         return self
 
 
+class CheckboxRules(RuleModel):
+    """The tick boxes of a form, as written: a box ticked ("☒", "[x]") and one left empty ("☐", "[ ]")."""
+
+    ticked: list[str] = []
+    unticked: list[str] = []
+
+    @field_validator("ticked", "unticked")
+    @classmethod
+    def _not_blank(cls, value: list[str]) -> list[str]:
+        if any(not v.strip() for v in value):
+            raise ValueError("a box is written with at least one visible character")
+        return value
+
+
 class SectionRules(RuleModel):
     clause_boundaries: list[str] = []
     closings: list[str] = []
@@ -171,6 +192,8 @@ class SectionRules(RuleModel):
     therapies: dict[str, list[str]] = {}
     # a message that names none of these is no letter about a client's sessions
     letter_words: list[str] = []
+    # a form's tick boxes: what an option left unticked says is not what the form says
+    checkboxes: CheckboxRules = CheckboxRules()
 
     _compiled: Compiled | None = PrivateAttr(default=None)
     _classifier: SentenceClassifier | None = PrivateAttr(default=None)
@@ -219,6 +242,8 @@ class Compiled:
     act_lemmas: dict[str, str]  # word -> kind of ask
     clause_cues: Matcher  # label: cue list name
     clause_cue_names: tuple[str, ...]
+    # a tick box, ticked or not (group "unticked" for an empty one); None without boxes in the rules
+    boxes: re.Pattern[str] | None = None
 
 
 SEP = "\x1f"
@@ -307,7 +332,22 @@ def compile_rules(rules: SectionRules) -> Compiled:
         act_lemmas,
         clause_cues,
         tuple(rules.clauses.cues),
+        _box_pattern(rules.checkboxes),
     )
+
+
+def _box_pattern(boxes: CheckboxRules) -> re.Pattern[str] | None:
+    """One expression for every tick box; an empty one is the group ``unticked`` (the longest written
+    form first, so "[ ]" is not read as "[")."""
+
+    def either(forms: list[str]) -> str:
+        return "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+
+    if not boxes.ticked and not boxes.unticked:
+        return None
+    parts = [f"(?P<unticked>{either(boxes.unticked)})"] if boxes.unticked else []
+    parts += [f"(?P<ticked>{either(boxes.ticked)})"] if boxes.ticked else []
+    return re.compile("|".join(parts))
 
 
 def load_section_rules(rules_dir: Path) -> SectionRules:

@@ -95,8 +95,9 @@ def sentence_units(doc: Doc, extra_boundaries: set[int]) -> list[Unit]:
                 new = True
             b += 1
         if not new and tok.is_sent_start and last_real is not None:
-            # trust spaCy only after terminal punctuation: it also cuts before "[PERSON_1]"
-            if doc[last_real].text.endswith(TERMINAL):
+            # trust spaCy only after terminal punctuation: it also cuts before "[PERSON_1]"; never
+            # after a list's number alone ("1." then the item, on one line)
+            if doc[last_real].text.endswith(TERMINAL) and not _marker_only(doc, start, last_real):
                 new = True
         if new:
             close(last_real)
@@ -104,6 +105,15 @@ def sentence_units(doc: Doc, extra_boundaries: set[int]) -> list[Unit]:
         last_real = tok.i
     close(last_real)
     return units
+
+
+def _marker_only(doc: Doc, start: int | None, last: int) -> bool:
+    """The unit so far is only a list's number or letter ("1.", "2)", "(a)"): its item follows."""
+    if start is None:
+        return False
+    text = doc[start : last + 1].text.strip()
+    found = BULLET.match(text)
+    return bool(text) and found is not None and found.end() == len(text) and any(c.isalnum() for c in text)
 
 
 def polite_requests_are_statements(doc: Doc, units: list[Unit], compiled: Compiled) -> list[Unit]:
@@ -114,9 +124,13 @@ def polite_requests_are_statements(doc: Doc, units: list[Unit], compiled: Compil
         # "Hi - can [PERSON_1] have 6 more sessions please, weekly?": a greeting may come first, and
         # whom it greets up to its comma or dash ("Hello there,", "Hi Plumm team -")
         i = u.start
+        marker = BULLET.match(u.text)  # a list's number first: "1. Can [they] have 8 more?"
+        while marker and i < u.end and doc[i].idx < u.start_char + marker.end():
+            i += 1
+        first = i
         while i < u.end and (doc[i].is_punct or doc[i].is_space or doc[i].lower_ in _GREETINGS):
             i += 1
-        if i > u.start and doc[u.start].lower_ in _GREETINGS and i not in starts:
+        if i > first and doc[first].lower_ in _GREETINGS and i not in starts:
             cut = next((t.i for t in doc[i : min(u.end, i + _ADDRESSEE)] if t.text in (",", "-", "–")), None)
             if cut is not None:
                 i = cut + 1
