@@ -328,8 +328,6 @@ WRONG_PLACEHOLDER_KIND = {
     "arabic-name-bin-al-angle-email-linkedin": "registration number inside a URL",
     "brand-names-as-people-mercedes-tiffany": "a relative named like a brand becomes [ORG]",
     "hyphenated-first-names-apostrophe-possessive": "relatives become [ORG]",
-    "incident-date-kept-police-crime-reference": "the employer becomes [PERSON]",
-    "mislabelled-charset-us-ascii-utf8-bytes": "the employer becomes [PERSON]",
     "mislabelled-charset-utf8-latin1-bytes": "a client name becomes [ORG]",
     "ni-lowercase-odd-spacing-unspaced-mobile-birth-year-email": "an e-mail becomes [PERSON]",
     "null-bytes-in-body": "the employer becomes [PERSON]",
