@@ -140,6 +140,15 @@ def redactor():
     return get_redactor()
 
 
+@pytest.fixture(scope="session")
+def section_rules():
+    """The shipped section rules, validated once per session."""
+    from pipeline.rules import DEFAULT_RULES_DIR
+    from pipeline.stages.sections import load_section_rules
+
+    return load_section_rules(DEFAULT_RULES_DIR)
+
+
 # -- a local SMTP sink standing in for our outbound relay ----------------------------------
 class Sink:
     """A collecting SMTP server: every message our relay hands over, with its envelope. Set ``reply``

@@ -9,15 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.rules import DEFAULT_RULES_DIR
-from pipeline.stages.sections import SectionRules, assess_sections, load_section_rules
+from pipeline.stages.sections import SectionRules, assess_sections
 from tests.test_sections import flags
-
-
-@pytest.fixture(scope="module")
-def rules() -> SectionRules:
-    return load_section_rules(DEFAULT_RULES_DIR)
-
 
 VERDICTS = {
     # a modal question asking for a count of more is a request, with or without "please"
@@ -83,17 +76,17 @@ VERDICTS = {
 
 
 @pytest.mark.parametrize(("text", "needs", "recommendation"), VERDICTS.values(), ids=VERDICTS.keys())
-def test_round7_shapes_verdicts(text: str, needs: bool, recommendation: bool, rules: SectionRules) -> None:
-    assert flags(text, rules) == {"needs": needs, "recommendation": recommendation}
+def test_round7_shapes_verdicts(text: str, needs: bool, recommendation: bool, section_rules: SectionRules) -> None:
+    assert flags(text, section_rules) == {"needs": needs, "recommendation": recommendation}
 
 
-def test_a_recommendation_for_nothing_of_ours_is_no_ask(rules: SectionRules) -> None:
+def test_a_recommendation_for_nothing_of_ours_is_no_ask(section_rules: SectionRules) -> None:
     # the writer's own act, but for a step that is not a session, therapy or block of ours
     text = (
         "Dear team,\n\nOur work together has now finished. I have recommended [they] contact [their] GP "
         "if the low mood returns over the winter.\n\nKind regards,\n[PERSON_2]"
     )
-    assert flags(text, rules)["recommendation"] is False
+    assert flags(text, section_rules)["recommendation"] is False
 
 
 EXTRACTION = {
@@ -125,12 +118,12 @@ EXTRACTION = {
 
 
 @pytest.mark.parametrize(("text", "sessions", "period"), EXTRACTION.values(), ids=EXTRACTION.keys())
-def test_round7_shapes_extraction(text: str, sessions: int, period: str, rules: SectionRules) -> None:
-    report = assess_sections(text, rules=rules)
+def test_round7_shapes_extraction(text: str, sessions: int, period: str, section_rules: SectionRules) -> None:
+    report = assess_sections(text, rules=section_rules)
     assert (report.sessions_requested, report.period) == (sessions, period)
 
 
-def test_a_count_in_a_row_that_was_used_is_not_the_request(rules: SectionRules) -> None:
+def test_a_count_in_a_row_that_was_used_is_not_the_request(section_rules: SectionRules) -> None:
     # the row form reads only labels that ask ("requested", "recommended"), never "used" or "completed"
     text = "Client     [PERSON_1]\nSessions completed     6\nReason     Ongoing low mood, PHQ-9 16."
-    assert assess_sections(text, rules=rules).sessions_requested is None
+    assert assess_sections(text, rules=section_rules).sessions_requested is None

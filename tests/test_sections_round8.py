@@ -9,15 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.rules import DEFAULT_RULES_DIR
-from pipeline.stages.sections import SectionRules, assess_sections, load_section_rules
+from pipeline.stages.sections import assess_sections
 from tests.test_sections import flags
-
-
-@pytest.fixture(scope="module")
-def rules() -> SectionRules:
-    return load_section_rules(DEFAULT_RULES_DIR)
-
 
 VERDICTS = {
     # "ended up in hospital" tells where the client landed; it closes nothing
@@ -62,9 +55,9 @@ VERDICTS = {
 
 
 @pytest.mark.parametrize("name", sorted(VERDICTS))
-def test_round8_shapes_are_judged_as_a_reader_would(rules, name):
+def test_round8_shapes_are_judged_as_a_reader_would(section_rules, name):
     text, needs, recommendation = VERDICTS[name]
-    assert flags(text, rules) == {"needs": needs, "recommendation": recommendation}
+    assert flags(text, section_rules) == {"needs": needs, "recommendation": recommendation}
 
 
 ASKS = {
@@ -81,7 +74,7 @@ ASKS = {
 
 
 @pytest.mark.parametrize("name", sorted(ASKS))
-def test_round8_asks_give_their_count_and_period(rules, name):
+def test_round8_asks_give_their_count_and_period(section_rules, name):
     text, sessions, period = ASKS[name]
-    report = assess_sections(text, rules=rules)
+    report = assess_sections(text, rules=section_rules)
     assert (report.sessions_requested, report.period) == (sessions, period)

@@ -9,14 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.rules import DEFAULT_RULES_DIR
-from pipeline.stages.sections import SectionRules, assess_sections, load_section_rules
-
-
-@pytest.fixture(scope="module")
-def rules() -> SectionRules:
-    return load_section_rules(DEFAULT_RULES_DIR)
-
+from pipeline.stages.sections import SectionRules, assess_sections
 
 # id -> (letter, needs, recommendation, sessions, period)
 CASES = {
@@ -139,20 +132,20 @@ CASES = {
 
 
 @pytest.mark.parametrize("letter", sorted(CASES))
-def test_round9_shapes(letter: str, rules: SectionRules) -> None:
+def test_round9_shapes(letter: str, section_rules: SectionRules) -> None:
     text, needs, recommendation, sessions, period = CASES[letter]
-    report = assess_sections(text, rules=rules)
+    report = assess_sections(text, rules=section_rules)
     assert report.as_flags() == {"needs": needs, "recommendation": recommendation}
     assert (report.sessions_requested, report.period) == (sessions, period)
 
 
 # the client asks for something that is not sessions: no client's wish, so nothing turns an ask down
-def test_client_asks_for_something_else_is_no_wish(rules: SectionRules) -> None:
+def test_client_asks_for_something_else_is_no_wish(section_rules: SectionRules) -> None:
     text = (
         "Dear Plumm,\n\n[CLIENT], as [they] asks to be called, began therapy with me in March after panic attacks "
         "at work; [their] PDSS is 16.\n\n[THERAPIST]"
     )
-    verdict = assess_sections(text, rules=rules).verdicts[1]
+    verdict = assess_sections(text, rules=section_rules).verdicts[1]
     assert not verdict.present and "client's wish" not in verdict.reason
 
 
@@ -202,9 +195,9 @@ SUBJECTS = {
 
 
 @pytest.mark.parametrize("subject", sorted(SUBJECTS))
-def test_ask_in_the_subject_line(subject: str, rules: SectionRules) -> None:
+def test_ask_in_the_subject_line(subject: str, section_rules: SectionRules) -> None:
     body, needs, recommendation, sessions, period = SUBJECTS[subject]
-    report = assess_sections(body, rules=rules, subject=subject)
+    report = assess_sections(body, rules=section_rules, subject=subject)
     assert report.as_flags() == {"needs": needs, "recommendation": recommendation}
     assert (report.sessions_requested, report.period) == (sessions, period)
     if recommendation:
@@ -212,11 +205,11 @@ def test_ask_in_the_subject_line(subject: str, rules: SectionRules) -> None:
 
 
 # a list's number before a polite request: "1. Can [they] have 7 more sessions?" still asks
-def test_numbered_polite_request_is_an_ask(rules: SectionRules) -> None:
+def test_numbered_polite_request_is_an_ask(section_rules: SectionRules) -> None:
     text = (
         "Hello,\n\n[CLIENT] still has contamination fears and [their] Y-BOCS score is 25 (severe).\n\n"
         "1. Can [they] have 7 more sessions?\n2. We would then review at the end.\n\n[THERAPIST]"
     )
-    report = assess_sections(text, rules=rules)
+    report = assess_sections(text, rules=section_rules)
     assert report.as_flags() == {"needs": True, "recommendation": True}
     assert report.sessions_requested == 7

@@ -182,6 +182,7 @@ class Redactor:
 
     def _in_protected(self, text: str, start: int, end: int) -> bool:
         return any(a <= start and end <= b for a, b in self.vocab.protected_ranges(text))
+
     def _filled(self, text: str, spans: list[_Span], fills: list[RecognizerResult]) -> list[_Span]:
         """What a whole-value detection (an address field's value) holds beyond the other detections:
         each remaining piece with a letter or digit that is not allow-listed, under one placeholder

@@ -94,9 +94,7 @@ def _train(rows_json: str, c: float) -> SentenceClassifier:
         if labels.all() or not labels.any():
             raise RulesError(f"sentence classifier: the training sentences need both values of '{label}'")
         models[label] = _regression(c).fit(matrix, labels)
-    return SentenceClassifier(
-        features=features, models=models, digest=hashlib.sha256(rows_json.encode()).hexdigest()
-    )
+    return SentenceClassifier(features=features, models=models, digest=hashlib.sha256(rows_json.encode()).hexdigest())
 
 
 def train(paths: Sequence[Path], *, c: float) -> SentenceClassifier:
