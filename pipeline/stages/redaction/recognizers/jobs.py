@@ -60,6 +60,21 @@ _LINE_TITLE = re.compile(
 _PART_SEP = re.compile(r"[ \t]+[\-\u2013\u2014][ \t]+|[ \t]*[,;/][ \t]*")
 
 
+_AGE_AFTER = frozenset({"-", "year", "years", "yr", "yrs", "old", "-year-old", "year-old"})
+
+
+def _not_title(doc: Doc, i: int) -> bool:
+    """A word before a title that is not part of it (``_LEAD_WORDS``). A number is an age only when
+    "year" or "old" follows it ("a 31-year-old site manager"); otherwise it is part of the title ("a 911
+    call-taker")."""
+    if not _LEAD_WORDS.match(doc[i].text):
+        return False
+    if doc[i].text[:1].isdigit() and "year" not in doc[i].lower_ and "old" not in doc[i].lower_:
+        after = [t.lower_ for t in doc[i + 1 : i + 3]]
+        return bool(after) and (after[0] in _AGE_AFTER - {"-"} or after[:2] == ["-", "year"] or after[-1:] == ["year-old"])
+    return True
+
+
 def _parts(value: str) -> list[tuple[int, int]]:
     """Spans of the non-empty parts of ``value`` between separators."""
     bounds = [0, *(x for m in _PART_SEP.finditer(value) for x in m.span()), len(value)]
@@ -316,7 +331,7 @@ class JobTitleRecognizer(DocRecognizer):
         while j < len(doc) and doc[j].pos_ == "DET":
             j += 1
         first, last = j, None
-        while j < len(doc) and j - tok.i <= _MAX_WORDS and (doc[j].is_alpha or doc[j].text == "-"):
+        while j < len(doc) and j - tok.i <= _MAX_WORDS and (doc[j].is_alpha or doc[j].text == "-" or doc[j].like_num):
             stop = doc[j].pos_ in ("ADP", "CCONJ", "SCONJ", "PRON", "AUX", "ADV") and not self._listed(doc[j])
             if doc[j].lower_ in self._preps or stop:
                 break
@@ -326,7 +341,7 @@ class JobTitleRecognizer(DocRecognizer):
             return None
         if not (self._listed(last) if listed_only else last.pos_ in _NOUNS and self._person_job(last)):
             return None
-        while first < last.i and _LEAD_WORDS.match(doc[first].text):
+        while first < last.i and _not_title(doc, first):
             first += 1
         return doc[first].idx, last.idx + len(last.text)
 
@@ -401,7 +416,7 @@ class JobTitleRecognizer(DocRecognizer):
         for c in noun.children:
             if c.dep_ == "poss":  # "Dr Patel's receptionist": the possessor is not the title
                 start = max(start, c.right_edge.i + 1)
-        while start < noun.i and (_LEAD_WORDS.match(doc[start].text) or self._lead(doc[start])):
+        while start < noun.i and (_not_title(doc, start) or self._lead(doc[start])):
             start += 1
         end = self._compound_end(noun)
         noun = doc[end]
