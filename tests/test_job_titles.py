@@ -36,6 +36,10 @@ def job_titles(redactor, text: str) -> list[str]:
         ("He was promoted to shift leader at Dunmere Plastics in May.", "shift leader"),
         # "head of ...": the "of" phrase belongs to the title
         ("She works as head of procurement and travels every week.", "head of procurement"),
+        # a numeral in the title stays in it; an age before it does not
+        ("He is 42 and works as a 24-hour tow truck driver.", "24-hour tow truck driver"),
+        # a title the parse cut in two ("tram" as the head, "dispatcher" as an apposition)
+        ("Oskar Lindqvist works as a night-shift tram dispatcher at Harrowgate Transit.", "night-shift tram dispatcher"),
     ],
 )
 def test_client_job_title_in_a_sentence_is_removed(redactor, text, title):
@@ -156,6 +160,29 @@ def test_signature_role_after_the_closing_is_the_therapists(redactor):
     assert job_titles(redactor, text) == ["tower crane operator"]
     assert "Role: Senior Psychotherapist" in out
     assert "Position: clinical supervisor" in out
+
+
+_SIGNED_LETTER = (
+    "Dear Plumm team,\n\nI am writing about my client Oskar Lindqvist, who works as a night-shift tram "
+    "dispatcher at Harrowgate Transit.\nHe is a relief signaller for Westmoor Rail on weekends.\n\n"
+    "Kind regards,\nJo Farrant\nRole: Senior Psychotherapist\n"
+)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "",  # the letter alone
+        "Hi Sam,\n\nSorry, I forgot the number: six more sessions please.\n\nThanks,\nJo\n\n",
+        "Hello,\n\nSee my letter below.\n\nBest wishes\nJo\n\nHi,\n\nAny news?\n\nThanks,\nJo\n\n",
+    ],
+)
+def test_a_letter_under_a_signed_reply_is_read_as_in_the_body(redactor, reply):
+    """A reply signed off ("Thanks, Jo") above the therapist's earlier letter (the extraction keeps the
+    letter a reply quotes): the closing of the reply does not make the letter below a signature."""
+    text = reply + _SIGNED_LETTER
+    assert job_titles(redactor, text) == ["night-shift tram dispatcher", "relief signaller"]
+    assert "Senior Psychotherapist" in redacted(redactor, text)  # the signature stays
 
 
 def test_therapists_details_block_keeps_a_clinical_role(redactor):

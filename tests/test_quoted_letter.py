@@ -248,3 +248,43 @@ def test_someone_elses_quoted_letter_is_not_the_senders(rt):
     )
     flags = _outcome(rt, raw)[0]
     assert flags == {"needs": False, "recommendation": True}
+
+
+# The client's job title in the therapist's letter: redacted the same wherever the letter sits, under a
+# reply signed off with a closing of its own ("Thanks, Ana"), one or two levels deep.
+_WITH_JOB = (
+    "Dear Plumm team,\n\nI am writing about my client Tomasz Wieczorek, who works as a night-shift tram "
+    "dispatcher at Harrowgate Transit. He is also a relief signaller for Westmoor Rail at weekends, and "
+    "still has two or three panic attacks a week; his PHQ-9 is 14.\n\n"
+    "I recommend a further six sessions of CBT, fortnightly.\n\nKind regards,\nDr Ana Moreau"
+)
+_SIGNED_REPLY = "Hi,\n\nSorry, I should have said: six more sessions, fortnightly please.\n\nThanks,\nAna\n\n"
+_ANA = "Dr Ana Moreau <ana.moreau@calmwater-therapy.example>"
+_JOB_QUOTES = {
+    "body": lambda letter: _in_body(letter),
+    "one-level": lambda letter: _message(
+        _SIGNED_REPLY + f"On Mon, 2 Nov 2026 at 16:10, {_ANA} wrote:\n" + _quote(letter)
+    ),
+    "two-levels-under-our-question": lambda letter: _message(
+        _SIGNED_REPLY
+        + "On Tue, 3 Nov 2026 at 09:12, Plumm <hello@heyplumm.com> wrote:\n"
+        + _quote(_OUR_QUESTION + "\n\n" + f"On Mon, 2 Nov 2026 at 16:10, {_ANA} wrote:\n" + _quote(letter))
+    ),
+    "two-levels-under-own-reply": lambda letter: _message(
+        _SIGNED_REPLY
+        + f"On Tue, 3 Nov 2026 at 09:12, {_ANA} wrote:\n"
+        + _quote(_SIGNED_REPLY + f"On Mon, 2 Nov 2026 at 16:10, {_ANA} wrote:\n" + _quote(letter))
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quote", sorted(_JOB_QUOTES))
+def test_a_quoted_letter_loses_the_clients_job_title_as_in_the_body(rt, quote):
+    processed = process(rt, _JOB_QUOTES[quote](_WITH_JOB))
+    assert processed.redaction is not None
+    text = processed.redaction.text
+    assert "Wieczorek" not in text  # the letter is there, redacted
+    assert "panic attacks" in text
+    for word in ("dispatcher", "tram", "night-shift", "signaller"):
+        assert word not in text, word

@@ -95,6 +95,8 @@ class JobTitleRules(RuleModel):
     not_jobs: list[str] = []
     clinical_roles: list[str] = []
     closings: list[str] = []
+    # Greetings that open a letter: a signature ends at the next one (a further letter quoted below).
+    greetings: list[str] = []
     to_verbs: list[str] = []
     # "Employer / role: <Employer> - <title>": a field holding the employer and the job together.
     employer_labels: list[str] = []

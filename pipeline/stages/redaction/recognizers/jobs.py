@@ -13,8 +13,10 @@ the job, and the other part as the employer. Cues, slots and word lists are ``jo
 ``rules/redaction.yaml``.
 
 What is not the client's stays: a sentence whose subject (or possessor) is the therapist writing
-("I work as a counsellor", "in my role as supervisor"), and anything after the letter's closing
-("Kind regards" and the signature under it).
+("I work as a counsellor", "in my role as supervisor"), and the signature: the lines after a closing
+("Kind regards" and the name and role under it) up to the next letter's greeting. A reply that keeps the
+therapist's earlier letter quoted under its own closing ("Thanks, <Name>", then "Dear Plumm team, ...")
+holds two letters, and the quoted one is read as it would be in the body.
 """
 
 from __future__ import annotations
@@ -56,6 +58,21 @@ _LINE_TITLE = re.compile(
 
 # Between the parts of a field holding two things: a spaced dash, a comma, a semicolon or a slash.
 _PART_SEP = re.compile(r"[ \t]+[\-\u2013\u2014][ \t]+|[ \t]*[,;/][ \t]*")
+
+
+_AGE_AFTER = frozenset({"-", "year", "years", "yr", "yrs", "old", "-year-old", "year-old"})
+
+
+def _not_title(doc: Doc, i: int) -> bool:
+    """A word before a title that is not part of it (``_LEAD_WORDS``). A number is an age only when
+    "year" or "old" follows it ("a 31-year-old site manager"); otherwise it is part of the title ("a 911
+    call-taker")."""
+    if not _LEAD_WORDS.match(doc[i].text):
+        return False
+    if doc[i].text[:1].isdigit() and "year" not in doc[i].lower_ and "old" not in doc[i].lower_:
+        after = [t.lower_ for t in doc[i + 1 : i + 3]]
+        return bool(after) and (after[0] in _AGE_AFTER - {"-"} or after[:2] == ["-", "year"] or after[-1:] == ["year-old"])
+    return True
 
 
 def _parts(value: str) -> list[tuple[int, int]]:
@@ -110,30 +127,49 @@ class JobTitleRecognizer(DocRecognizer):
             if rules.closings
             else None
         )
+        # A greeting opening a line ("Dear Plumm team,", "Hello,"): a further letter starts there.
+        self._greeting = (
+            re.compile(rf"^[ \t>]*(?:{_alternation(rules.greetings)})(?=[ \t,!:.\-\u2013]|$)", re.IGNORECASE | re.MULTILINE)
+            if rules.greetings
+            else None
+        )
         super().__init__([ENTITY, "EMPLOYER"], "JobTitleRecognizer", vocab)
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
-        cut = self._signature_start(text)
-        out = self._labelled(text, cut) + self._paired_fields(text, cut) + self._line_titles(text, cut)
+        signed = self._signatures(text)
+        out = self._labelled(text, signed) + self._paired_fields(text, signed) + self._line_titles(text, signed)
         doc = doc_of(nlp_artifacts)
         if doc is not None:
-            out += self._in_sentences(doc, cut)
+            out += self._in_sentences(doc, signed)
         return out
 
-    def _signature_start(self, text: str) -> int:
-        """Where the therapist's signature begins: after the last closing line (else the end)."""
-        ends = [m.end() for m in self._closing.finditer(text)] if self._closing else []
-        return ends[-1] if ends else len(text)
+    def _signatures(self, text: str) -> list[tuple[int, int]]:
+        """Where the therapist signs: after the last closing line of each letter, to the end of that
+        letter. A letter ends where a greeting line opens the next one (the therapist's own earlier
+        letter quoted under a reply) or at the end of the text."""
+        closings = [m.end() for m in self._closing.finditer(text)] if self._closing else []
+        starts = [m.start() for m in self._greeting.finditer(text)] if self._greeting else []
+        bounds = sorted({0, *starts, len(text)})
+        spans = []
+        for a, b in zip(bounds, bounds[1:], strict=False):
+            inside = [c for c in closings if a <= c < b]
+            if inside:
+                spans.append((inside[-1], b))
+        return spans
+
+    @staticmethod
+    def _signed(pos: int, signed: list[tuple[int, int]]) -> bool:
+        return any(a <= pos < b for a, b in signed)
 
     # ------------------------------------------------------------------ form fields and tables
 
-    def _labelled(self, text: str, cut: int) -> list[RecognizerResult]:
+    def _labelled(self, text: str, signed: list[tuple[int, int]]) -> list[RecognizerResult]:
         out = []
         for m in self._label.finditer(text):
             label = " ".join(m.group("label").casefold().split())
-            if m.start() >= cut and label in self._signature_labels:
+            if label in self._signature_labels and self._signed(m.start(), signed):
                 continue
             start, value = m.start("value"), m.group("value")
             if not value.strip() and text[m.end() : m.end() + 1] == "\n":
@@ -147,12 +183,14 @@ class JobTitleRecognizer(DocRecognizer):
                 out.append(result(ENTITY, start + span[0], start + span[1], self._rules.label_score, slot="label"))
         return out
 
-    def _paired_fields(self, text: str, cut: int) -> list[RecognizerResult]:
+    def _paired_fields(self, text: str, signed: list[tuple[int, int]]) -> list[RecognizerResult]:
         """A field naming the employer and the job together ("Employer / role  <Employer> - night porter"):
         the job is the part after the employer (before it when the label names the role first); with
         one part only, the job up to "at [EMPLOYER]" as in any field."""
         out = []
-        for m in self._paired.finditer(text, 0, cut) if self._paired else ():
+        for m in self._paired.finditer(text) if self._paired else ():
+            if self._signed(m.start(), signed):
+                continue
             start, value = m.start("value"), m.group("value")
             parts = _parts(value)
             if len(parts) > 1:
@@ -165,13 +203,15 @@ class JobTitleRecognizer(DocRecognizer):
                 out.append(result(ENTITY, start + span[0], start + span[1], self._rules.label_score, slot="label"))
         return out
 
-    def _line_titles(self, text: str, cut: int) -> list[RecognizerResult]:
+    def _line_titles(self, text: str, signed: list[tuple[int, int]]) -> list[RecognizerResult]:
         """A title opening a line of a details block ("Night-shift loading supervisor, <Employer>"):
         up to five words ending in an occupation noun, then a comma or the line's end, before the
-        closing; none of the words a determiner, pronoun or possessive ("Her manager, ...", "<Name>'s line
+        closing (in no signature); none of the words a determiner, pronoun or possessive ("Her manager, ...", "<Name>'s line
         manager, ..." is someone else)."""
         out = []
-        for m in _LINE_TITLE.finditer(text, 0, cut):
+        for m in _LINE_TITLE.finditer(text):
+            if self._signed(m.start("title"), signed):
+                continue
             words = m.group("title").casefold().split()
             if words[-1] not in self._job_heads and words[-1] not in self._of_heads:
                 continue
@@ -198,11 +238,11 @@ class JobTitleRecognizer(DocRecognizer):
 
     # ------------------------------------------------------------------ sentences
 
-    def _in_sentences(self, doc: Doc, cut: int) -> list[RecognizerResult]:
+    def _in_sentences(self, doc: Doc, signed: list[tuple[int, int]]) -> list[RecognizerResult]:
         out: list[RecognizerResult] = []
         for tok in doc:
-            if tok.idx >= cut:
-                break
+            if self._signed(tok.idx, signed):
+                continue
             head = self._slot(tok)
             if head is None:
                 span = self._scanned(tok)
@@ -291,7 +331,7 @@ class JobTitleRecognizer(DocRecognizer):
         while j < len(doc) and doc[j].pos_ == "DET":
             j += 1
         first, last = j, None
-        while j < len(doc) and j - tok.i <= _MAX_WORDS and (doc[j].is_alpha or doc[j].text == "-"):
+        while j < len(doc) and j - tok.i <= _MAX_WORDS and (doc[j].is_alpha or doc[j].text == "-" or doc[j].like_num):
             stop = doc[j].pos_ in ("ADP", "CCONJ", "SCONJ", "PRON", "AUX", "ADV") and not self._listed(doc[j])
             if doc[j].lower_ in self._preps or stop:
                 break
@@ -301,7 +341,7 @@ class JobTitleRecognizer(DocRecognizer):
             return None
         if not (self._listed(last) if listed_only else last.pos_ in _NOUNS and self._person_job(last)):
             return None
-        while first < last.i and _LEAD_WORDS.match(doc[first].text):
+        while first < last.i and _not_title(doc, first):
             first += 1
         return doc[first].idx, last.idx + len(last.text)
 
@@ -356,6 +396,18 @@ class JobTitleRecognizer(DocRecognizer):
     def _lead(tok: Token) -> bool:
         return tok.dep_ in _LEAD_DEPS and tok.text not in ("-", "\u2010")
 
+    def _compound_end(self, noun: Token) -> int:
+        """The last word of a title the parse cut short: nouns straight after the head that end in an
+        occupation ("as a night-shift tram dispatcher" with "tram" taken for the head and "dispatcher"
+        for an apposition) belong to it."""
+        doc, end = noun.doc, noun.i
+        j = noun.i + 1
+        while j < len(doc) and j - noun.left_edge.i < _MAX_WORDS and doc[j].pos_ == "NOUN" and doc[j].is_alpha:
+            if self._person_job(doc[j]):
+                end = j
+            j += 1
+        return end
+
     def _phrase(self, noun: Token) -> tuple[int, int] | None:
         """Character span of the job's noun phrase: its modifiers ("night-shift depot") up to the head,
         and "of" with its object after a head such as "head" or "director"."""
@@ -364,9 +416,10 @@ class JobTitleRecognizer(DocRecognizer):
         for c in noun.children:
             if c.dep_ == "poss":  # "Dr Patel's receptionist": the possessor is not the title
                 start = max(start, c.right_edge.i + 1)
-        while start < noun.i and (_LEAD_WORDS.match(doc[start].text) or self._lead(doc[start])):
+        while start < noun.i and (_not_title(doc, start) or self._lead(doc[start])):
             start += 1
-        end = noun.i
+        end = self._compound_end(noun)
+        noun = doc[end]
         if noun.lower_ in self._of_heads:
             of = next((c for c in noun.children if c.dep_ == "prep" and c.lower_ == "of"), None)
             obj = next((c for c in of.children if c.dep_ == "pobj"), None) if of is not None else None
