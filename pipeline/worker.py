@@ -274,9 +274,13 @@ def _assess(rt: Runtime, item: _InWork) -> Result:
         if len(combined) > PIECE_CHARS:
             report = _stage("sections", assess_in_pieces, combined, rules=rt.section_rules, **item.pieces)
         else:
-            subject = _redacted_subject(rt, item)
             report = _stage(
-                "sections", assess_sections, combined, rules=rt.section_rules, doc=item.doc, subject=subject
+                "sections",
+                assess_sections,
+                combined,
+                rules=rt.section_rules,
+                doc=item.doc,
+                subject=lambda: _redacted_subject(rt, item),
             )
     except IntakeOutcome as outcome:
         return Processed(mail=item.mail, outcome=outcome)

@@ -66,6 +66,8 @@ class Vocabulary:
     """Word lists used to tell names from ordinary and clinical words (lower case, folded)."""
 
     def __init__(self, rules: RedactionRules) -> None:
+        # derived from these lists only: what the known-identifier recognizer works out once per name
+        self.memo: dict[tuple[object, ...], object] = {}
         self.allow_terms = {fold(t).casefold() for t in rules.allow.terms}
         self.allow_words = {fold(w).casefold() for w in rules.allow.words}
         self.ambiguous = {w.casefold() for w in rules.person.ambiguous_names}

@@ -27,6 +27,7 @@ classifier is trained with a fixed solver and seed. Nothing here logs or raises 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from spacy.tokens import Doc
@@ -211,24 +212,31 @@ def _subject_ask(subject: str, rules: SectionRules) -> _Ask | None:
     return replace(asked, decision=found)
 
 
-def assess_sections(text: str, *, rules: SectionRules, doc: Doc | None = None, subject: str = "") -> SectionReport:
+def assess_sections(
+    text: str, *, rules: SectionRules, doc: Doc | None = None, subject: str | Callable[[], str] = ""
+) -> SectionReport:
     """Assess the redacted letter ``text`` against ``rules``; deterministic, one spaCy parse (see
     :func:`read_letter` for ``doc`` and for the message that is no letter at all).
 
     ``subject`` is the message's redacted subject line: when the letter asks for nothing and turns no
     ask down, an ask made only in the subject is the recommendation ("Please approve 4 more sessions"
-    over a body that says "see subject"); it never gives the needs."""
+    over a body that says "see subject"); it never gives the needs. It may be given as a function,
+    called only then (redacting and verifying a subject costs as much as a short letter)."""
+
+    def subject_ask() -> _Ask | None:
+        return _subject_ask(subject() if callable(subject) else subject, rules)
+
     try:
         seen = read_letter(text, rules=rules, doc=doc)
     except LetterMissing:
-        in_subject = _subject_ask(subject, rules)
+        in_subject = subject_ask()
         if in_subject is None:
             raise
         return _report(rules, None, Decision(False, None, "", "none"), in_subject)
     asked = _ask(seen, rules)
     needs = decide_needs(seen.evidence["needs"], rules.classifier.needs, asked.frames)
     if not asked.decision.present and asked.decision.code == "none":
-        asked = _subject_ask(subject, rules) or asked
+        asked = subject_ask() or asked
     return _report(rules, seen, needs, asked)
 
 

@@ -71,7 +71,9 @@ def _not_title(doc: Doc, i: int) -> bool:
         return False
     if doc[i].text[:1].isdigit() and "year" not in doc[i].lower_ and "old" not in doc[i].lower_:
         after = [t.lower_ for t in doc[i + 1 : i + 3]]
-        return bool(after) and (after[0] in _AGE_AFTER - {"-"} or after[:2] == ["-", "year"] or after[-1:] == ["year-old"])
+        return bool(after) and (
+            after[0] in _AGE_AFTER - {"-"} or after[:2] == ["-", "year"] or after[-1:] == ["year-old"]
+        )
     return True
 
 
@@ -129,7 +131,9 @@ class JobTitleRecognizer(DocRecognizer):
         )
         # A greeting opening a line ("Dear Plumm team,", "Hello,"): a further letter starts there.
         self._greeting = (
-            re.compile(rf"^[ \t>]*(?:{_alternation(rules.greetings)})(?=[ \t,!:.\-\u2013]|$)", re.IGNORECASE | re.MULTILINE)
+            re.compile(
+                rf"^[ \t>]*(?:{_alternation(rules.greetings)})(?=[ \t,!:.\-\u2013]|$)", re.IGNORECASE | re.MULTILINE
+            )
             if rules.greetings
             else None
         )
@@ -206,8 +210,8 @@ class JobTitleRecognizer(DocRecognizer):
     def _line_titles(self, text: str, signed: list[tuple[int, int]]) -> list[RecognizerResult]:
         """A title opening a line of a details block ("Night-shift loading supervisor, <Employer>"):
         up to five words ending in an occupation noun, then a comma or the line's end, before the
-        closing (in no signature); none of the words a determiner, pronoun or possessive ("Her manager, ...", "<Name>'s line
-        manager, ..." is someone else)."""
+        closing (in no signature); none of the words a determiner, pronoun or possessive ("Her
+        manager, ...", "<Name>'s line manager, ..." is someone else)."""
         out = []
         for m in _LINE_TITLE.finditer(text):
             if self._signed(m.start("title"), signed):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
+from typing import cast
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -18,6 +20,11 @@ from pipeline.stages.redaction.recognizers.formats import is_uk_postcode, nhs_ch
 from pipeline.stages.redaction.recognizers.phone import PHONE_EXTENSION
 from pipeline.stages.redaction.recognizers.urls import HandleRecognizer
 from pipeline.stages.redaction.vocabulary import Vocabulary, _english_words, common_words, fold
+
+# The patterns of one letter's identifiers are compiled once for the several builds of its recognizer
+# (the re module's own cache of 512 overflows with them).
+_regex = lru_cache(maxsize=4096)(re.compile)
+_MEMO_SIZE = 4096  # short-form entries kept on the vocabulary, then dropped all at once
 
 
 def _flex(value: str) -> str:
@@ -140,7 +147,18 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         """Short forms people make of a seeded name: cut ("Facu" of "Facundo", any case, as a
         careless note writes it), cut with a pet-name ending ("Gracie", "Eszti"), or the tail of a
         long name ("Seun" of "Oluwaseun", capitalised). Never a word of English or of the allow-list,
-        nor a word of another name of the letter."""
+        nor a word of another name of the letter.
+
+        Kept on the vocabulary for the process: one letter builds this recognizer several times
+        (redaction, verification, the subject line) from the same names."""
+        memo_key = ("short-forms", name, key, frozenset(taken))
+        if memo_key not in self._vocab.memo:
+            if len(self._vocab.memo) >= _MEMO_SIZE:
+                self._vocab.memo.clear()
+            self._vocab.memo[memo_key] = self._make_short_form_entries(name, key, taken)
+        return list(cast(list[tuple[str, str, str, str]], self._vocab.memo[memo_key]))
+
+    def _make_short_form_entries(self, name: str, key: str, taken: set[str]) -> list[tuple[str, str, str, str]]:
         rules = self._vocab.person
         least = rules.short_form_min
         endings = sorted({fold(e).casefold() for e in rules.short_form_endings})
@@ -235,14 +253,14 @@ class KnownIdentifierRecognizer(EntityRecognizer):
             marks = {"word-discovered": {}, "word-triggered": {"trigger": "1"}}.get(mode, {"known": "1"})
             if mode.startswith("word"):
                 pattern = rf"(?<![\w])(?:{_title_variant(rx)}|{_upper_variant(rx)})(?![\w])"
-                compiled.append((re.compile(pattern), entity, canonical, marks, loose))
+                compiled.append((_regex(pattern), entity, canonical, marks, loose))
             elif mode in ("cs", "initials"):
                 # Initials glued to a code ("KM-2231", "AB/1234") are part of a reference, not a name.
                 pattern = rf"(?<![\w.])(?<![\w][\-/])(?:{rx})(?![\w])(?![\-/]\d)"
-                compiled.append((re.compile(pattern), entity, canonical, {**marks, mode: "1"}, loose))
+                compiled.append((_regex(pattern), entity, canonical, {**marks, mode: "1"}, loose))
             else:
                 pattern = rf"(?<![\w])(?:{rx})(?![\w])"
-                compiled.append((re.compile(pattern, re.IGNORECASE), entity, canonical, marks, loose))
+                compiled.append((_regex(pattern, re.IGNORECASE), entity, canonical, marks, loose))
         return compiled
 
     def analyze(
