@@ -39,7 +39,10 @@ def job_titles(redactor, text: str) -> list[str]:
         # a numeral in the title stays in it; an age before it does not
         ("He is 42 and works as a 24-hour tow truck driver.", "24-hour tow truck driver"),
         # a title the parse cut in two ("tram" as the head, "dispatcher" as an apposition)
-        ("Oskar Lindqvist works as a night-shift tram dispatcher at Harrowgate Transit.", "night-shift tram dispatcher"),
+        (
+            "Oskar Lindqvist works as a night-shift tram dispatcher at Harrowgate Transit.",
+            "night-shift tram dispatcher",
+        ),
     ],
 )
 def test_client_job_title_in_a_sentence_is_removed(redactor, text, title):
