@@ -40,6 +40,7 @@ from pipeline.stages.extract import extract
 from pipeline.stages.identifiers import seed_identifiers
 from pipeline.stages.long_letters import PIECE_CHARS, assess_in_pieces, check_length, redact_in_pieces
 from pipeline.stages.parse import parse
+from pipeline.stages.redaction.recognizers.known import forget_letters
 from pipeline.stages.sections import PARSE_WITHOUT, assess_sections
 from pipeline.telemetry import TELEMETRY
 
@@ -145,23 +146,30 @@ def process_many(
     redaction, then the redacted letters for the sections), which costs less than one letter at a
     time; their results come first. A long letter is read in pieces after them, one at a time, so it
     never holds the others up. Every other step is each message's own."""
-    calls = progress or [lambda: None] * len(raws)
-    items: list[Result | _InWork] = [_read(rt, raw, find_prior, call) for raw, call in zip(raws, calls, strict=True)]
-    for index, item in enumerate(items):
-        if not isinstance(item, _InWork):
-            on_result(index, item)
-    short = [i for i, item in enumerate(items) if isinstance(item, _InWork) and len(item.letter.text) <= PIECE_CHARS]
-    long = [i for i, item in enumerate(items) if isinstance(item, _InWork) and i not in short]
-    _batch(rt, items, short)
-    for index in short:
-        on_result(index, cast(Result, items[index]))
-    for index in long:
-        item = items[index]
-        assert isinstance(item, _InWork)
-        redacted = _redact(rt, item)
-        items[index] = _assess(rt, redacted) if isinstance(redacted, _InWork) else redacted
-        on_result(index, cast(Result, items[index]))
-    return [cast(Result, item) for item in items]
+    try:
+        calls = progress or [lambda: None] * len(raws)
+        items: list[Result | _InWork] = [
+            _read(rt, raw, find_prior, call) for raw, call in zip(raws, calls, strict=True)
+        ]
+        for index, item in enumerate(items):
+            if not isinstance(item, _InWork):
+                on_result(index, item)
+        short = [
+            i for i, item in enumerate(items) if isinstance(item, _InWork) and len(item.letter.text) <= PIECE_CHARS
+        ]
+        long = [i for i, item in enumerate(items) if isinstance(item, _InWork) and i not in short]
+        _batch(rt, items, short)
+        for index in short:
+            on_result(index, cast(Result, items[index]))
+        for index in long:
+            item = items[index]
+            assert isinstance(item, _InWork)
+            redacted = _redact(rt, item)
+            items[index] = _assess(rt, redacted) if isinstance(redacted, _InWork) else redacted
+            on_result(index, cast(Result, items[index]))
+        return [cast(Result, item) for item in items]
+    finally:
+        forget_letters(rt.redactor.vocab)  # no name pattern outlives its batch
 
 
 def _batch(rt: Runtime, items: list[Result | _InWork], indexes: list[int]) -> None:

@@ -344,3 +344,16 @@ def test_a_residue_verification_removes_is_recorded_on_the_case_by_type(rt, monk
     assert case.status == "ready_for_assessment"
     assert "Okonkwo" not in case.letter_redacted and "900123" not in case.letter_redacted
     assert "PERSON" in note.split(", ") and "PHONE" in note.split(", ")
+
+
+def test_a_letters_name_patterns_do_not_outlive_its_batch(rt):
+    """The known-identifier recognizer keeps a letter's compiled name patterns and short forms while
+    its batch is read (it is built several times per letter); afterwards nothing of them is kept."""
+    from pipeline.models import Processed
+    from pipeline.stages.redaction.recognizers import known
+    from pipeline.worker import process_many
+
+    results = process_many(rt, [letter_bytes(5)])
+    assert isinstance(results[0], Processed) and results[0].redaction is not None
+    assert known._regex.cache_info().currsize == 0
+    assert rt.redactor.vocab.memo == {}

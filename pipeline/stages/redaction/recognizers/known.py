@@ -22,9 +22,16 @@ from pipeline.stages.redaction.recognizers.urls import HandleRecognizer
 from pipeline.stages.redaction.vocabulary import Vocabulary, _english_words, common_words, fold
 
 # The patterns of one letter's identifiers are compiled once for the several builds of its recognizer
-# (the re module's own cache of 512 overflows with them).
+# (the re module's own cache of 512 overflows with them); dropped by :func:`forget_letters`.
 _regex = lru_cache(maxsize=4096)(re.compile)
 _MEMO_SIZE = 4096  # short-form entries kept on the vocabulary, then dropped all at once
+
+
+def forget_letters(vocab: Vocabulary) -> None:
+    """Drop what the recognizer kept of the letters just read (their name patterns and short forms):
+    a letter's identifiers stay in a worker's memory only while its batch is being read."""
+    _regex.cache_clear()
+    vocab.memo.clear()
 
 
 def _flex(value: str) -> str:
