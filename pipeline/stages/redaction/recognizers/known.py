@@ -88,6 +88,9 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         persons = [(n, "seeded") for n in known.names]
         persons += [(v, "vault") for t, v in typed_extra if t == "PERSON"]
         persons += [(v, "discovered") for v in discovered]
+        # Short forms of seeded names ("Facu", "Gracie", "Seun") are looked up word by word: a letter
+        # has hundreds, and an alternation of them cost more to compile than the rest together.
+        self._short_forms: dict[str, list[tuple[str, bool]]] = {}
         entries = self._person_entries(persons, _canonical_names(persons), min_length)
         for email in known.emails:
             if email and not vocab.is_own_address(email):
@@ -136,7 +139,8 @@ class KnownIdentifierRecognizer(EntityRecognizer):
                     entries.append((loose, "PERSON", canonical, mode + _LOOSE))
             if origin == "seeded":
                 key = canon_of.get(fold(" ".join(name.split())).casefold(), fold(name).casefold())
-                entries += self._short_form_entries(name, key, taken)
+                for form, capitalised in self._short_forms_of(name, taken):
+                    self._short_forms.setdefault(form, []).append((key, capitalised))
             words = [w for w in re.split(r"[\s\-]+", name.strip()) if w and w[0].isalpha()]
             if 2 <= len(words) <= 3 and min_length <= 2:
                 initials = [fold(w)[0].upper() for w in words]
@@ -150,22 +154,23 @@ class KnownIdentifierRecognizer(EntityRecognizer):
                 entries.append((rf"{initials[0]}\.?[ \t]+{_flex(words[-1])}", "PERSON", key, "ci"))
         return entries
 
-    def _short_form_entries(self, name: str, key: str, taken: set[str]) -> list[tuple[str, str, str, str]]:
-        """Short forms people make of a seeded name: cut ("Facu" of "Facundo", any case, as a
-        careless note writes it), cut with a pet-name ending ("Gracie", "Eszti"), or the tail of a
-        long name ("Seun" of "Oluwaseun", capitalised). Never a word of English or of the allow-list,
-        nor a word of another name of the letter.
+    def _short_forms_of(self, name: str, taken: set[str]) -> tuple[tuple[str, bool], ...]:
+        """Short forms people make of a seeded name, folded and lower-cased, each with whether it
+        counts only capitalised: cut ("Facu" of "Facundo", any case, as a careless note writes it),
+        cut with a pet-name ending ("Gracie", "Eszti"), or the tail of a long name ("Seun" of
+        "Oluwaseun", capitalised only). Never a word of English or of the allow-list, nor a word of
+        another name of the letter.
 
-        Kept on the vocabulary for the process: one letter builds this recognizer several times
-        (redaction, verification, the subject line) from the same names."""
-        memo_key = ("short-forms", name, key, frozenset(taken))
+        Kept on the vocabulary until :func:`forget_letters`: one letter builds this recognizer
+        several times (redaction, verification, the subject line) from the same names."""
+        memo_key = ("short-forms", name, frozenset(taken))
         if memo_key not in self._vocab.memo:
             if len(self._vocab.memo) >= _MEMO_SIZE:
                 self._vocab.memo.clear()
-            self._vocab.memo[memo_key] = self._make_short_form_entries(name, key, taken)
-        return list(cast(list[tuple[str, str, str, str]], self._vocab.memo[memo_key]))
+            self._vocab.memo[memo_key] = self._make_short_forms(name, taken)
+        return cast(tuple[tuple[str, bool], ...], self._vocab.memo[memo_key])
 
-    def _make_short_form_entries(self, name: str, key: str, taken: set[str]) -> list[tuple[str, str, str, str]]:
+    def _make_short_forms(self, name: str, taken: set[str]) -> tuple[tuple[str, bool], ...]:
         rules = self._vocab.person
         least = rules.short_form_min
         endings = sorted({fold(e).casefold() for e in rules.short_form_endings})
@@ -188,19 +193,10 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         # dictionary lists as a noun) no verb, adjective or adverb ("corny").
         forms = {f for f in cut | tails if not self._not_a_short_form(f, _english_words())}
         forms |= {f for f in petted if not self._not_a_short_form(f, common_words())}
-        entries = []
-        # Not inside a handle, an address or a dotted name ("@thad.q.runs" is the handle's, whole).
-        inside, after = r"(?<![@.])", r"(?![.@_]\w)"
-        anycase = sorted((forms - tails) - own - taken, key=lambda f: (-len(f), f))
-        if anycase:
-            rx = "|".join(re.escape(f) for f in anycase)
-            entries.append((f"{inside}(?:{rx}){after}", "PERSON", key, "ci"))
+        anycase = (forms - tails) - own - taken
         # A tail only capitalised, as a name is written ("Seun", "SEUN"), not a word's ending.
-        capitalised = sorted((forms & tails) - cut - petted - own - taken, key=lambda f: (-len(f), f))
-        if capitalised:
-            rx = "|".join(re.escape(v) for f in capitalised for v in (f.capitalize(), f.upper()))
-            entries.append((f"{inside}(?:{rx}){after}", "PERSON", key, "cs"))
-        return entries
+        capitalised = (forms & tails) - cut - petted - own - taken
+        return tuple(sorted([(f, False) for f in anycase] + [(f, True) for f in capitalised]))
 
     def _not_a_short_form(self, form: str, words: frozenset[str]) -> bool:
         return form in words or form in common_words() or form in self._vocab.ambiguous or self._vocab.not_a_name(form)
@@ -285,7 +281,36 @@ class KnownIdentifierRecognizer(EntityRecognizer):
                 # Initials made from a full name ("ICG") give way to a short form the letter spells
                 # out ("Inventory of Complicated Grief (ICG)"): the redactor's protected ranges.
                 out.append(result(entity, m.start(), m.end(), 1.0 if "known" in marks else 0.85, **meta))
+        if self._short_forms:
+            out += self._short_form_results(folded)
         return out
+
+    def _short_form_results(self, folded: str) -> list[RecognizerResult]:
+        """Each whole word of ``folded`` that is a short form of a seeded name: not inside a handle,
+        an address or a dotted name ("@thad.q.runs" is the handle's, whole); a capitalised-only form
+        as a name is written ("Seun", "SEUN"), and then not glued to a code ("KM-2231")."""
+        out = []
+        for m in _WORD.finditer(folded):
+            word, start, end = m.group(0), m.start(), m.end()
+            hits = self._short_forms.get(word.casefold())
+            if not hits or folded[start - 1 : start] in ("@", ".") or _GLUED_AFTER.match(folded, end):
+                continue
+            for canonical, capitalised in hits:
+                if not capitalised:
+                    out.append(result("PERSON", start, end, 1.0, canonical=canonical, known="1"))
+                elif word in (word.capitalize(), word.upper()) and not _glued_to_code(folded, start, end):
+                    out.append(result("PERSON", start, end, 1.0, canonical=canonical, known="1", cs="1"))
+        return out
+
+
+_WORD = re.compile(r"\w+")
+_GLUED_AFTER = re.compile(r"[.@_]\w")
+
+
+def _glued_to_code(text: str, start: int, end: int) -> bool:
+    """A word glued to a code ("KM-2231", "AB/1234", "x.KM"): part of a reference, not a name."""
+    before = text[max(0, start - 2) : start]
+    return bool(re.fullmatch(r"\w[\-/]", before) or re.match(r"[\-/]\d", text[end : end + 2]))
 
 
 # The mode of an entry read loosely (a romanised long vowel): a match that is a word of English is not it.
