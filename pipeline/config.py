@@ -61,7 +61,7 @@ class Settings(BaseSettings):
 
     worker_poll_seconds: float = Field(0.5, gt=0)
     worker_processes: int = Field(0, ge=0)  # per `plumm serve` / `plumm worker`; 0 = one per core
-    worker_claim_batch: int = Field(4, ge=1)  # messages a worker claims in one round trip
+    worker_claim_batch: int = Field(8, ge=1)  # messages a worker claims in one round trip
     lease_seconds: float = Field(300.0, gt=0)
     max_attempts: int = Field(3, ge=1)
     # Outbound mail retries like an MTA (RFC 5321 section 4.5.4.1): a refused or unreachable relay
