@@ -157,9 +157,10 @@ class Redactor:
                 continue
             value = text[r.start : r.end]
             is_known = bool(meta.get("known"))
-            if is_known and meta.get("initials") and self._in_protected(text, r.start, r.end):
+            if is_known and (meta.get("initials") or meta.get("listed")) and self._in_protected(text, r.start, r.end):
                 # Initials made from a known full name are no surer than the short form the letter
-                # spells out where they stand ("Inventory of Complicated Grief (ICG)").
+                # spells out where they stand ("Inventory of Complicated Grief (ICG)"); nor is a
+                # listed nickname than a named clinical thing ("Beck Depression Inventory").
                 is_known = False
             # A name after a trigger ("his brother Per") is one although it is also an ordinary word.
             allowed = not meta.get("trigger") and self.vocab.is_allowed_span(value)
@@ -359,7 +360,12 @@ class Redactor:
         every known identifier (seeded or in the vault) and every structured format."""
         masked = PLACEHOLDER_RE.sub(lambda m: " " * len(m.group(0)), redaction.text)
         checker = KnownIdentifierRecognizer(known, self.vocab, typed_extra=_vault_typed(redaction.vault), min_length=3)
-        found = list(checker.analyze(masked, []))
+        # A listed nickname inside a named clinical thing is that thing, as in redaction.
+        found = [
+            r
+            for r in checker.analyze(masked, [])
+            if not ((r.recognition_metadata or {}).get("listed") and self._in_protected(masked, r.start, r.end))
+        ]
         threshold = self.rules.score_threshold
         for rec in self._verify_recognizers:
             found += [r for r in rec.analyze(masked, rec.supported_entities, None) if r.score >= threshold]

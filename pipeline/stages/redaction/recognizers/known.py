@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import cast
 
+from nicknames import NickNamer
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
@@ -90,7 +91,7 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         persons += [(v, "discovered") for v in discovered]
         # Short forms of seeded names ("Facu", "Gracie", "Seun") are looked up word by word: a letter
         # has hundreds, and an alternation of them cost more to compile than the rest together.
-        self._short_forms: dict[str, list[tuple[str, bool]]] = {}
+        self._short_forms: dict[str, list[tuple[str, bool, bool]]] = {}
         entries = self._person_entries(persons, _canonical_names(persons), min_length)
         for email in known.emails:
             if email and not vocab.is_own_address(email):
@@ -139,8 +140,8 @@ class KnownIdentifierRecognizer(EntityRecognizer):
                     entries.append((loose, "PERSON", canonical, mode + _LOOSE))
             if origin == "seeded":
                 key = canon_of.get(fold(" ".join(name.split())).casefold(), fold(name).casefold())
-                for form, capitalised in self._short_forms_of(name, taken):
-                    self._short_forms.setdefault(form, []).append((key, capitalised))
+                for form, capitalised, listed in self._short_forms_of(name, taken):
+                    self._short_forms.setdefault(form, []).append((key, capitalised, listed))
             words = [w for w in re.split(r"[\s\-]+", name.strip()) if w and w[0].isalpha()]
             if 2 <= len(words) <= 3 and min_length <= 2:
                 initials = [fold(w)[0].upper() for w in words]
@@ -154,13 +155,15 @@ class KnownIdentifierRecognizer(EntityRecognizer):
                 entries.append((rf"{initials[0]}\.?[ \t]+{_flex(words[-1])}", "PERSON", key, "ci"))
         return entries
 
-    def _short_forms_of(self, name: str, taken: set[str]) -> tuple[tuple[str, bool], ...]:
+    def _short_forms_of(self, name: str, taken: set[str]) -> tuple[tuple[str, bool, bool], ...]:
         """Short forms people make of a seeded name, folded and lower-cased, each with whether it
         counts only capitalised: cut ("Facu" of "Facundo", any case, as a careless note writes it),
         cut with a pet-name ending ("Gracie", "Eszti"), or the tail of a long name ("Seun" of
         "Oluwaseun", capitalised only). Never a word of English or of the allow-list, nor a word of
         another name of the letter.
 
+        Each comes with whether it counts only capitalised and whether it is from the nickname list
+        (which gives way to a named clinical thing: "Beck" of "Rebecca" in "Beck Depression Inventory").
         Kept on the vocabulary until :func:`forget_letters`: one letter builds this recognizer
         several times (redaction, verification, the subject line) from the same names."""
         memo_key = ("short-forms", name, frozenset(taken))
@@ -168,9 +171,9 @@ class KnownIdentifierRecognizer(EntityRecognizer):
             if len(self._vocab.memo) >= _MEMO_SIZE:
                 self._vocab.memo.clear()
             self._vocab.memo[memo_key] = self._make_short_forms(name, taken)
-        return cast(tuple[tuple[str, bool], ...], self._vocab.memo[memo_key])
+        return cast(tuple[tuple[str, bool, bool], ...], self._vocab.memo[memo_key])
 
-    def _make_short_forms(self, name: str, taken: set[str]) -> tuple[tuple[str, bool], ...]:
+    def _make_short_forms(self, name: str, taken: set[str]) -> tuple[tuple[str, bool, bool], ...]:
         rules = self._vocab.person
         least = rules.short_form_min
         endings = sorted({fold(e).casefold() for e in rules.short_form_endings})
@@ -194,9 +197,13 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         forms = {f for f in cut | tails if not self._not_a_short_form(f, _english_words())}
         forms |= {f for f in petted if not self._not_a_short_form(f, common_words())}
         anycase = (forms - tails) - own - taken
-        # A tail only capitalised, as a name is written ("Seun", "SEUN"), not a word's ending.
-        capitalised = (forms & tails) - cut - petted - own - taken
-        return tuple(sorted([(f, False) for f in anycase] + [(f, True) for f in capitalised]))
+        # A tail only capitalised, as a name is written ("Seun", "SEUN"), not a word's ending; so is a
+        # nickname of the kept list ("Bill" of "William", "Peggy" of "Margaret") or the name it is one
+        # of ("Margaret" of "Peggy"), never a common word ("Will", "Pat") nor shorter than three letters.
+        listed = {f for f in _listed_nicknames(own) if len(f) >= 3 and not self._not_a_short_form(f, common_words())}
+        capitalised = ((forms & tails) - cut - petted | listed) - anycase - own - taken
+        made = [(f, False, False) for f in anycase] + [(f, True, f in listed) for f in capitalised]
+        return tuple(sorted(made))
 
     def _not_a_short_form(self, form: str, words: frozenset[str]) -> bool:
         return form in words or form in common_words() or form in self._vocab.ambiguous or self._vocab.not_a_name(form)
@@ -295,11 +302,12 @@ class KnownIdentifierRecognizer(EntityRecognizer):
             hits = self._short_forms.get(word.casefold())
             if not hits or folded[start - 1 : start] in ("@", ".") or _GLUED_AFTER.match(folded, end):
                 continue
-            for canonical, capitalised in hits:
+            for canonical, capitalised, listed in hits:
                 if not capitalised:
                     out.append(result("PERSON", start, end, 1.0, canonical=canonical, known="1"))
                 elif word in (word.capitalize(), word.upper()) and not _glued_to_code(folded, start, end):
-                    out.append(result("PERSON", start, end, 1.0, canonical=canonical, known="1", cs="1"))
+                    marks = {"cs": "1", "listed": "1"} if listed else {"cs": "1"}
+                    out.append(result("PERSON", start, end, 1.0, canonical=canonical, known="1", **marks))
         return out
 
 
@@ -311,6 +319,21 @@ def _glued_to_code(text: str, start: int, end: int) -> bool:
     """A word glued to a code ("KM-2231", "AB/1234", "x.KM"): part of a reference, not a name."""
     before = text[max(0, start - 2) : start]
     return bool(re.fullmatch(r"\w[\-/]", before) or re.match(r"[\-/]\d", text[end : end + 2]))
+
+
+@lru_cache(maxsize=1)
+def _nicknamer() -> NickNamer:
+    return NickNamer()  # the kept list of English given names and their nicknames (package data)
+
+
+def _listed_nicknames(words: set[str]) -> set[str]:
+    """Folded, lower-case nicknames of ``words`` and the given names they are nicknames of."""
+    table = _nicknamer()
+    out: set[str] = set()
+    for word in words:
+        if word.isalpha():
+            out |= table.nicknames_of(word) | table.canonicals_of(word)
+    return {fold(n).casefold() for n in out if n.isalpha()}
 
 
 # The mode of an entry read loosely (a romanised long vowel): a match that is a word of English is not it.
