@@ -203,3 +203,77 @@ def test_job_title_rules_are_validated(tmp_path):
     (tmp_path / "redaction.yaml").write_text(broken, encoding="utf-8")
     with pytest.raises(RulesError, match=r"redaction\.yaml.*job_title\.copulas"):
         load_redaction_rules(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "titles"),
+    [
+        # a table flattened to text: the cells joined by one space
+        (
+            "Client name Pim Vossberg\nOccupation Barge mate / lock hand (7 days on, 7 off)\nEmployer Vossway BV\n",
+            ["Barge mate / lock hand"],
+        ),
+        (
+            "Occupation Chief steward (long-haul cabin crew)\nHours full time\n",
+            ["Chief steward", "long-haul cabin crew"],
+        ),
+        # the unit a field places the job in
+        ("Occupation Staff nurse (RN), renal dialysis unit\n", ["RN", "Staff nurse", "renal dialysis unit"]),
+        # an employer's field holding the job after it
+        (
+            "Employer: Brackwater Haulage Ltd \u2013 night-shift fleet desk supervisor, Ostley yard\n",
+            ["night-shift fleet desk supervisor"],
+        ),
+        # a paired field whose employer's name carries a comma and a colon
+        ("Employer / role Kessel Tani Co., Ltd.: in-house translator, Oda works\n", ["in-house translator"]),
+    ],
+)
+def test_job_title_in_flattened_and_employer_fields(redactor, text, titles):
+    found = job_titles(redactor, text)
+    assert all(t in found for t in titles), found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Employment Tribunal proceedings began in May.\nShe is calmer now.",
+        "Role Play sessions helped her rehearse the meeting.",
+    ],
+)
+def test_a_sentence_opening_with_a_label_word_is_no_field(redactor, text):
+    assert job_titles(redactor, text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        # "works nights as": the time noun between the verb and "as"
+        ("Since May she works nights as a signal box operator at Ferrow Rail.", "signal box operator"),
+        # a title wrapped onto the next line of a PDF's text
+        ("He works weekends as a control-desk\noperator at Ferrow Rail.", "control-desk\noperator"),
+        # the ward or unit a title is placed in
+        ("She is a staff nurse on the stroke ward at Kelvedon General.", "staff nurse on the stroke ward"),
+        # a number in the title stays in it, though it is also a crisis number
+        ("She is a 911 dispatcher for the county.", "911 dispatcher"),
+    ],
+)
+def test_job_title_slots_read_further(redactor, text, title):
+    assert title in job_titles(redactor, text)
+
+
+def test_a_gloss_after_a_title_goes_with_it(redactor):
+    text = "He works nights as a dispatcher (Fahrdienstleiter) in the freight hub."
+    out = redacted(redactor, text)
+    assert "Fahrdienstleiter" not in out
+    assert re.search(r"\[JOB_TITLE_1\] \(\[[A-Z_]+_\d\]\)", out)
+    assert "(part-time)" in redacted(redactor, "He works as a porter (part-time) at the hospital.")
+
+
+def test_a_document_attached_under_the_signature_is_read_as_letter(redactor):
+    text = (
+        "Dear Plumm team,\n\nPlease find my letter attached.\n\nKind regards,\n\nIlse Marrow\n"
+        "Counselling Psychologist\n\nReport on Ms Tova Brenning\nMs Brenning was moved to the Oda "
+        "site in May as the only in-house translator there.\n"
+    )
+    assert job_titles(redactor, text) == ["in-house translator"]
+    assert "Counselling Psychologist" in redacted(redactor, text)

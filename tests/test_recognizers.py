@@ -209,6 +209,13 @@ def test_a_signature_line_after_a_name_is_not_taken_for_its_rest(redactor):
     assert "Counselling Psychologist" in out
 
 
+@pytest.mark.parametrize("label", ["Role", "Job Title", "Position"])
+def test_a_field_label_under_a_signed_name_is_no_name(redactor, label):
+    out = redacted(redactor, f"Kind regards,\nFabien Ollard\n{label}: Counsellor\n")
+    assert f"{label}: Counsellor" in out
+    assert "Ollard" not in out
+
+
 @pytest.mark.parametrize(
     ("text", "kept"),
     [

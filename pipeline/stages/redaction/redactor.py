@@ -258,6 +258,12 @@ class Redactor:
             # Services") does not split it; at its edge it stays outside. An employer named where
             # the letter says so ("works at ... Health Plan") outranks a phrase kept by its shape.
             interior = [(a, b) for a, b in protected if s.entity in ("ORG", "EMPLOYER") and s.start < a and b < s.end]
+            # A number inside a job title is part of it ("a 911 dispatcher"), whatever else it may be.
+            interior += [
+                (a, b)
+                for a, b in protected
+                if s.entity == "JOB_TITLE" and s.start <= a and b < s.end and text[a:b].isdigit()
+            ]
             overruled = shaped if s.entity == "EMPLOYER" else frozenset()
             blocked = [(k.start, k.end) for k in known] + [
                 r for r in protected if r not in interior and r not in overruled

@@ -105,6 +105,9 @@ class JobTitleRules(RuleModel):
     post_nouns: list[str] = []
     # Words before "as" that make it no job slot ("such as", "known as").
     not_as_cues: list[str] = []
+    # Units and wards of a workplace that place a job ("Staff nurse, haemodialysis unit", "a nurse on
+    # the stroke ward"): with the title they single the client out.
+    unit_nouns: list[str] = []
     score: float = Field(0.8, ge=0, le=1)
     label_score: float = Field(0.9, ge=0, le=1)
 

@@ -78,11 +78,16 @@ class StreetAddressRecognizer(EntityRecognizer):
         """ "Storgatan 12", "Hauptplatz 3/2/8", "ul. Długa 15 m. 4", "12 rue de la Paix", "via Roma 4"."""
         out = []
         exceptions = {w.casefold() for w in self._rules.street_ending_exceptions}
+        apart = {w.casefold() for w in self._rules.street_words}
         for rx in self._continental:
             for m in rx.finditer(text):
                 name = m.group("name")
-                last = name.split()[-1].casefold()
-                if last in exceptions or (last in common_words() and rx is self._continental[0]):
+                words = name.split()
+                last = words[-1].casefold()
+                # A street word written apart, in lower case, after a capitalised name ("Kongens gate 5")
+                # is the street's, even when it is also a word of English.
+                written_apart = len(words) > 1 and words[-1].islower() and last in apart
+                if last in exceptions or (last in common_words() and rx is self._continental[0] and not written_apart):
                     continue  # "Brigade 3", "Cascade 2": an English word, not a street
                 if self._vocab.is_allowed_span(name):
                     continue  # "via Zoom 3": a platform, not a street

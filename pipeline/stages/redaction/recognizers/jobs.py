@@ -30,7 +30,7 @@ from spacy.tokens import Doc, Token
 from pipeline.stages.redaction.recognizers.base import DocRecognizer, doc_of, result
 from pipeline.stages.redaction.recognizers.location import ROLE_NOUN
 from pipeline.stages.redaction.rules import JobTitleRules
-from pipeline.stages.redaction.vocabulary import Vocabulary
+from pipeline.stages.redaction.vocabulary import Vocabulary, common_words
 
 ENTITY = "JOB_TITLE"
 _NOUNS = ("NOUN", "PROPN")
@@ -56,8 +56,18 @@ _LINE_TITLE = re.compile(
 )
 
 
+# A capital letter, whatever the flags around it: a flattened table's value opens with one.
+_CAPITAL = r"(?-i:[A-Z\u00c0-\u00de])"
+# A line that reads as a sentence: a full stop, question or exclamation mark ending it or inside it.
+_SENTENCE = re.compile(r"[.!?](?:[ \t]+\S|[ \t]*$)")
+# A short parenthesis after a title, without digits: its gloss or abbreviation ("(Disponent)", "(RPN)").
+_GLOSS = re.compile(r"[ \t]*\([ \t]*(?P<gloss>[^\W\d_][^()\d\n]{0,40}?)[ \t]*\)")
+
+# A signature's block: blank lines after the closing, then lines up to the next blank line.
+_SIGNATURE_BLOCK = re.compile(r"(?:[ \t]*\n)*(?:[^\n]*\S[^\n]*(?:\n|$))+")
+
 # Between the parts of a field holding two things: a spaced dash, a comma, a semicolon or a slash.
-_PART_SEP = re.compile(r"[ \t]+[\-\u2013\u2014][ \t]+|[ \t]*[,;/][ \t]*")
+_PART_SEP = re.compile(r"[ \t]+[\-\u2013\u2014][ \t]+|[ \t]*[,;/:][ \t]*")
 
 
 _AGE_AFTER = frozenset({"-", "year", "years", "yr", "yrs", "old", "-year-old", "year-old"})
@@ -109,11 +119,26 @@ class JobTitleRecognizer(DocRecognizer):
         self._signature_labels = low["signature_labels"]
         self._post_nouns = low["post_nouns"]
         self._not_as_cues = low["not_as_cues"]
+        self._unit_nouns = low["unit_nouns"]
         sep = r"[ \t]*(?:\([^)\n]{0,30}\))?[ \t]*(?::|\||\t|[ \t]{2,}|[\-\u2013][ \t])"
+        # A table flattened to text ("Occupation Deckhand", the cells joined by one space): the
+        # value opens with a capital and the line is no sentence (see ``_labelled``).
+        flat = rf"(?P<flat>(?<=[^ \t])[ \t](?={_CAPITAL}))"
         self._label = re.compile(
             rf"^[ \t>*|\-\u2022]*(?:(?:client|patient|employee|service[ \t]+user)(?:'s)?[ \t]+)?"
-            rf"(?P<label>{_alternation(rules.labels)}){sep}[ \t|]*(?P<value>[^\n|]*)",
+            rf"(?P<label>{_alternation(rules.labels)})(?:{sep}|{flat})[ \t|]*(?P<value>[^\n|]*)",
             re.IGNORECASE | re.MULTILINE,
+        )
+        # An employer's field alone ("Employer: <Employer> - night-shift depot supervisor, <site>"):
+        # a later part naming an occupation is the job.
+        self._employer_field = (
+            re.compile(
+                rf"^[ \t>*|\-\u2022]*(?:(?:client|patient|employee)(?:'s)?[ \t]+)?"
+                rf"(?:{_alternation(rules.employer_labels)})(?:{sep}|{flat})[ \t|]*(?P<value>[^\n|]*)",
+                re.IGNORECASE | re.MULTILINE,
+            )
+            if rules.employer_labels
+            else None
         )
         self._paired = None
         if rules.employer_labels and rules.paired_role_labels:
@@ -150,9 +175,11 @@ class JobTitleRecognizer(DocRecognizer):
         return out
 
     def _signatures(self, text: str) -> list[tuple[int, int]]:
-        """Where the therapist signs: after the last closing line of each letter, to the end of that
-        letter. A letter ends where a greeting line opens the next one (the therapist's own earlier
-        letter quoted under a reply) or at the end of the text."""
+        """Where the therapist signs: after the last closing line of each letter, the block of lines
+        under it, to the first blank line after them or the end of that letter. A letter ends where a
+        greeting line opens the next one (the therapist's own earlier letter quoted under a reply) or
+        at the end of the text; what follows the signature's block after a blank line (a document
+        attached to the mail, a form without a greeting or a closing of its own) is read as letter."""
         closings = [m.end() for m in self._closing.finditer(text)] if self._closing else []
         starts = [m.start() for m in self._greeting.finditer(text)] if self._greeting else []
         bounds = sorted({0, *starts, len(text)})
@@ -160,7 +187,8 @@ class JobTitleRecognizer(DocRecognizer):
         for a, b in zip(bounds, bounds[1:], strict=False):
             inside = [c for c in closings if a <= c < b]
             if inside:
-                spans.append((inside[-1], b))
+                block = _SIGNATURE_BLOCK.match(text, inside[-1], b)
+                spans.append((inside[-1], block.end() if block else b))
         return spans
 
     @staticmethod
@@ -175,6 +203,8 @@ class JobTitleRecognizer(DocRecognizer):
             label = " ".join(m.group("label").casefold().split())
             if label in self._signature_labels and self._signed(m.start(), signed):
                 continue
+            if m.group("flat") is not None and _SENTENCE.search(m.group("value")):
+                continue  # "Employment Tribunal proceedings began in May.": a sentence, no form's row
             start, value = m.start("value"), m.group("value")
             if not value.strip() and text[m.end() : m.end() + 1] == "\n":
                 # "Occupation:" with its value on the next line.
@@ -182,30 +212,83 @@ class JobTitleRecognizer(DocRecognizer):
                 if nxt is None or ":" in nxt.group(1):
                     continue
                 start, value = m.end() + nxt.start(1), nxt.group(1)
-            span = self._field_value(value)
-            if span is not None:
-                out.append(result(ENTITY, start + span[0], start + span[1], self._rules.label_score, slot="label"))
+            out += self._field_results(start, value)
         return out
+
+    def _field_results(self, start: int, value: str, *, title_end: int | None = None) -> list[RecognizerResult]:
+        """The job title in a field's value (from offset ``start`` of the text), with a short gloss
+        after it ("Senior purser (cabin crew)"), and the unit or ward the field places it in, a later
+        part of the value ("Staff nurse (RPN), haemodialysis unit"): together they single the client
+        out."""
+        span = self._field_value(value[:title_end])
+        if span is None:
+            return []
+        out = [result(ENTITY, start + span[0], start + span[1], self._rules.label_score, slot="label")]
+        end = span[1]
+        gloss = _GLOSS.match(value, end)
+        if gloss is not None:
+            a, b = start + gloss.start(1), start + gloss.end(1)
+            out.append(result(ENTITY, a, b, self._rules.label_score, slot="gloss"))
+            end = gloss.end()
+        for a, b in _parts(value):
+            if a >= end and self._names_unit(value[a:b]):
+                out.append(result(ENTITY, start + a, start + b, self._rules.label_score, slot="unit"))
+        return out
+
+    def _names_unit(self, part: str) -> bool:
+        """A workplace unit ("haemodialysis unit", "the stroke ward", "night-shift crew"): a few words
+        ending in a unit noun, not all of them clinical."""
+        words = re.findall(r"[^\W\d_][\w'\-]*", part.casefold())
+        if not 2 <= len(words) <= 4 or words[-1] not in self._unit_nouns:
+            return False
+        return any(w not in self._vocab.stop for w in words[:-1])
 
     def _paired_fields(self, text: str, signed: list[tuple[int, int]]) -> list[RecognizerResult]:
         """A field naming the employer and the job together ("Employer / role  <Employer> - night porter"):
-        the job is the part after the employer (before it when the label names the role first); with
-        one part only, the job up to "at [EMPLOYER]" as in any field."""
+        the job is the first part after the employer that names an occupation, else the part after the
+        employer (before it when the label names the role first); with one part only, the job up to "at
+        [EMPLOYER]" as in any field. An employer's field alone gives a job only from a later part that
+        names an occupation ("Employer: <Employer> - night-shift depot supervisor")."""
         out = []
-        for m in self._paired.finditer(text) if self._paired else ():
+        fields = [(m, True) for m in self._paired.finditer(text)] if self._paired else []
+        fields += [(m, False) for m in self._employer_field.finditer(text)] if self._employer_field else []
+        for m, paired in fields:
             if self._signed(m.start(), signed):
                 continue
-            start, value = m.start("value"), m.group("value")
-            parts = _parts(value)
-            if len(parts) > 1:
-                (a, b), (c, d) = (parts[-1], parts[0]) if m.group("first") else (parts[0], parts[-1])
-                # The other part is the employer, whatever the model made of it.
-                out.append(result("EMPLOYER", start + c, start + d, self._rules.label_score, slot="label"))
-                start, value = start + a, value[a:b]
-            span = self._field_value(value)
-            if span is not None:
-                out.append(result(ENTITY, start + span[0], start + span[1], self._rules.label_score, slot="label"))
+            if paired and m.group("first") is None:
+                # The role first: "Role / employer  night porter, <Employer>".
+                parts = _parts(m.group("value"))
+                if len(parts) > 1:
+                    out += self._job_and_employer(m.start("value"), m.group("value"), parts[0], parts[-1])
+                    continue
+                out += self._field_results(m.start("value"), m.group("value"))
+                continue
+            out += self._after_employer(m.start("value"), m.group("value"), paired=paired)
         return out
+
+    def _after_employer(self, start: int, value: str, *, paired: bool) -> list[RecognizerResult]:
+        parts = _parts(value)
+        if len(parts) < 2:
+            return self._field_results(start, value) if paired else []
+        named = [p for p in parts[1:] if self._names_job(value[p[0] : p[1]])]
+        if named:
+            return self._job_and_employer(start, value, named[0], parts[0])
+        return self._job_and_employer(start, value, parts[-1], parts[0]) if paired else []
+
+    def _job_and_employer(
+        self, start: int, value: str, job: tuple[int, int], employer: tuple[int, int]
+    ) -> list[RecognizerResult]:
+        # The other part is the employer, whatever the model made of it.
+        out = [result("EMPLOYER", start + employer[0], start + employer[1], self._rules.label_score, slot="label")]
+        found = self._field_results(start + job[0], value[job[0] :], title_end=job[1] - job[0])
+        return out + [r for r in found if not (start + employer[0] <= r.start < start + employer[1])]
+
+    def _names_job(self, part: str) -> bool:
+        """A part of a field that ends in an occupation noun ("night-shift control room supervisor")."""
+        words = re.findall(r"[^\W\d_][\w'\-]*", part.casefold())
+        if not words or len(words) > _MAX_WORDS or words[-1] in self._not_jobs:
+            return False
+        return words[-1] in self._job_heads or bool(ROLE_NOUN.search(words[-1]))
 
     def _line_titles(self, text: str, signed: list[tuple[int, int]]) -> list[RecognizerResult]:
         """A title opening a line of a details block ("Night-shift loading supervisor, <Employer>"):
@@ -258,13 +341,30 @@ class JobTitleRecognizer(DocRecognizer):
             for noun in (head, *more):
                 span = self._phrase(noun)
                 if span is not None:
+                    bracket = doc.text.find("(", span[0], span[1])
+                    if bracket > span[0]:  # "a dispatcher (Disponent)": the gloss is read on its own
+                        span = (span[0], len(doc.text[:bracket].rstrip()))
                     out.append(result(ENTITY, span[0], span[1], self._rules.score, slot=tok.dep_))
+                    out += self._gloss(doc.text, span[1])
         return out
+
+    def _gloss(self, text: str, end: int) -> list[RecognizerResult]:
+        """A short gloss in brackets right after a title: its translation or abbreviation ("a
+        dispatcher (Disponent)", "charge nurse (RN)") names the same job."""
+        m = _GLOSS.match(text, end)
+        if m is None or len(m.group(1).split()) > 3:
+            return []
+        if any(w[:1].islower() and w.casefold() in common_words() for w in m.group(1).split()):
+            return []  # "(part-time)", "(see below)": a remark, not the job's name
+        return [result(ENTITY, m.start(1), m.end(1), self._rules.score, slot="gloss")]
 
     def _slot(self, tok: Token) -> Token | None:
         """The head noun of a job in the slot ``tok`` opens, if the slot is the client's."""
         if tok.lower_ == "as" and tok.pos_ in ("ADP", "SCONJ"):
             cue = tok.head
+            if cue.pos_ == "NOUN" and cue.dep_ in ("dobj", "npadvmod") and cue.i + 1 == tok.i:
+                # "works nights as", "worked weekends as": the verb before the time is the cue.
+                cue = cue.head
             cued = (cue.pos_ in ("VERB", "AUX") and cue.lemma_.casefold() in self._as_verbs) or (
                 cue.pos_ in _NOUNS and (cue.lower_ in self._as_nouns or cue.lemma_.casefold() in self._as_nouns)
             )
@@ -341,6 +441,8 @@ class JobTitleRecognizer(DocRecognizer):
                 break
             last = doc[j]
             j += 1
+            if j + 1 < len(doc) and doc[j].is_space and doc[j].text.count("\n") == 1:
+                j += 1  # a title wrapped onto the next line ("a control-room\noperator")
         if last is None or self._by_therapist(cue):
             return None
         if not (self._listed(last) if listed_only else last.pos_ in _NOUNS and self._person_job(last)):
@@ -412,6 +514,19 @@ class JobTitleRecognizer(DocRecognizer):
             j += 1
         return end
 
+    def _unit_end(self, noun: Token, end: int) -> int:
+        """The end of the unit or ward a title is placed in ("a nurse on the stroke ward", "team leader
+        in the returns unit"): "in" or "on" and a short noun phrase ending in a unit noun."""
+        for prep in noun.children:
+            if prep.dep_ != "prep" or prep.lower_ not in ("in", "on") or prep.i != end + 1:
+                continue
+            obj = next((c for c in prep.children if c.dep_ == "pobj"), None)
+            if obj is None or obj.i - prep.i > 4:
+                continue
+            if obj.lower_ in self._unit_nouns or obj.lemma_.casefold() in self._unit_nouns:
+                return obj.i
+        return end
+
     def _phrase(self, noun: Token) -> tuple[int, int] | None:
         """Character span of the job's noun phrase: its modifiers ("night-shift depot") up to the head,
         and "of" with its object after a head such as "head" or "director"."""
@@ -431,5 +546,6 @@ class JobTitleRecognizer(DocRecognizer):
                 end = obj.i
         if end - start + 1 > _MAX_WORDS:
             return None
+        end = self._unit_end(doc[end], end)
         first, last = doc[start], doc[end]
         return first.idx, last.idx + len(last.text)

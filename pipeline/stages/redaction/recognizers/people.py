@@ -83,8 +83,25 @@ class PersonRecognizer(DocRecognizer):
                 if nxt is None or nxt.pos_ not in ("VERB", "AUX"):
                     continue  # "Contact:", "Overall," labelled PERSON at the start of a line
             for t in toks:
-                out.append(result("PERSON", t.idx, t.idx + len(t.text), r.entity_score))
+                if not self._field_label(t):
+                    out.append(result("PERSON", t.idx, t.idx + len(t.text), r.entity_score))
         return out
+
+    def _field_label(self, tok: Token) -> bool:
+        """A word of English in a field's label ("Role:", "Job title:" opening a line of a signature
+        or form), which the model may take into the name on the line above: a label, not a name."""
+        doc, text = tok.doc, tok.doc.text
+        a = tok.i
+        while a > 0 and doc[a - 1].is_alpha and "\n" not in text[doc[a - 1].idx : tok.idx] and tok.i - a < 2:
+            a -= 1
+        if text[text.rfind("\n", 0, doc[a].idx) + 1 : doc[a].idx].strip():
+            return False  # not at the start of a line
+        b = tok.i
+        while b + 1 < len(doc) and b - a < 2 and doc[b + 1].is_alpha and doc[b].whitespace_ == " ":
+            b += 1
+        if b + 1 >= len(doc) or doc[b + 1].text != ":":
+            return False
+        return all(self._english(t.lower_) and t.lower_ not in self._vocab.ambiguous for t in doc[a : b + 1])
 
     def _after_triggers(self, doc: Doc) -> list[RecognizerResult]:
         r = self._rules
@@ -124,7 +141,7 @@ class PersonRecognizer(DocRecognizer):
                 continue
             if tok.tag_ not in ("NNP", "NNPS") or tok.ent_type_ in NON_NAME_ENTS:
                 continue
-            if len(tok.text) < 2 or not self.name_like(tok) or not self.ambiguous_ok(tok):
+            if len(tok.text) < 2 or not self.name_like(tok) or not self.ambiguous_ok(tok) or self._field_label(tok):
                 continue
             if tok.is_upper and len(tok) > 1 and tok.ent_type_ != "PERSON":
                 continue  # acronyms are organisations or clinical terms, handled elsewhere
