@@ -410,9 +410,17 @@ def _scan_prose(text: str, c: _Collector) -> None:
             c.name(f"{m.group('name')} {wrapped.group('tail')}")
     for m in _OBFUSCATED_EMAIL.finditer(text):
         c.email(m.group(0))
+    protected: list[tuple[int, int]] | None = None
     for m in _NICKNAME.finditer(text):
-        if not _short_form_of(m.group("name"), text[: m.start("name")], c.vocab):
-            c.name(m.group("name"))
+        if _short_form_of(m.group("name"), text[: m.start("name")], c.vocab):
+            continue
+        if protected is None:
+            protected = c.vocab.protected_ranges(text)
+        if any(a <= m.start("name") and m.end("name") <= b for a, b in protected):
+            # the short form or author of a named clinical thing ("<Name> Exhaustion Disorder Scale
+            # (ABCD)", "CBT-E (<Name>)"), kept by its shape (redaction.phrases): not a nickname
+            continue
+        c.name(m.group("name"))
     for m in _CALLED_NICKNAME.finditer(text):
         c.name(m.group("before") or m.group("after"))
     for m in _QUOTED_NICKNAME.finditer(text):

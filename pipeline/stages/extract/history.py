@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from pipeline.patterns import CASE_REFERENCE_RE
+from pipeline.patterns import CASE_REFERENCE_RE, COUNT_MORE
 from pipeline.stages.extract.text import word_list
 
 _NOTE_MIN_WORDS = 25  # a forwarder's note shorter than this is a covering note, not letter text
@@ -68,12 +68,24 @@ def _content_words(text: str) -> int:
     return len(word_list(" ".join(_content_lines(text))))
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")
+_SHORT_SENTENCE_WORDS = 6  # "Apologies for the omission.", "Thanks so much!": no letter text
+
+
 def only_covers(text: str) -> bool:
     """True when ``text`` says nothing beyond pointing to a letter ("Please see my letter below",
-    "Thanks!"); a short line of its own ("8 more please, weekly") says something."""
-    if not word_list(" ".join(_content_lines(text))):
+    "Thanks!"); a short line of its own ("8 more please, weekly") says something, and so does any
+    sentence that is neither short nor a pointer ("I am requesting 8 further sessions, to finish the
+    work I described below. The client agrees with this request.") or that asks for a count of more."""
+    content = " ".join(_content_lines(text))
+    if not word_list(content):
         return True
-    return is_covering(text) and bool(_COVERING_PHRASE.search(text))
+    if not (is_covering(text) and _COVERING_PHRASE.search(text)):
+        return False
+    if COUNT_MORE.search(content):
+        return False
+    sentences = [s for s in _SENTENCE_END.split(content) if s.strip()]
+    return all(len(word_list(s)) <= _SHORT_SENTENCE_WORDS or _COVERING_PHRASE.search(s) for s in sentences)
 
 
 def is_covering(text: str) -> bool:
@@ -111,8 +123,11 @@ FORWARD_SUBJECT = re.compile(r"^\s*(\[[^\]]*\]\s*)?(fwd?|fw|tr|wg|doorst)\s*(\[\
 
 
 def _attribution_at(lines: list[str], index: int) -> int | None:
-    """If a reply's attribution ("On ... wrote:") starts at ``index``, the index just after it."""
+    """If a reply's attribution ("On ... wrote:") starts at ``index``, the index just after it. A
+    quoted attribution ("> On ... wrote:") belongs to the quote it stands in, not to this level."""
     line = lines[index]
+    if _QUOTED.match(line):
+        return None
     if _ATTRIBUTION.match(line):
         return index + 1
     if (
@@ -122,7 +137,7 @@ def _attribution_at(lines: list[str], index: int) -> int | None:
         and len(line) < 300
     ):
         return index + 2
-    if _ATTRIBUTION_ANY.match(line) and not _QUOTED.match(line):
+    if _ATTRIBUTION_ANY.match(line):
         probe = index + 1
         while probe < len(lines) and not lines[probe].strip():
             probe += 1
@@ -256,15 +271,30 @@ def strip_history(text: str, *, forward: bool, depth: int = 0) -> _History:
 
 
 def _quoted_region(lines: list[str], start: int) -> list[str]:
-    """The '>'-quoted lines from ``start`` (blank lines inside kept), one level of quoting removed."""
+    """The '>'-quoted lines from ``start`` (blank lines inside kept), one level of quoting removed.
+
+    An interleaved reply answers between the quoted lines: the writer's own lines there stand for a
+    paragraph break and the quote goes on after them, up to the next message's attribution or header
+    block (another quote of this level)."""
     out: list[str] = []
-    for line in lines[start:]:
+    pending = False  # the writer's own lines since the last quoted one
+    for index in range(start, len(lines)):
+        line = lines[index]
         if _QUOTED.match(line):
+            if pending:
+                out.append("")
+                pending = False
             out.append(re.sub(r"^\s*> ?", "", line))
         elif not line.strip():
             out.append("")
-        else:
+        elif _FORWARD_MARKER.match(line) or _outlook_block_at(lines, index) is not None:
             break
+        elif _attribution_at(lines, index) is not None:
+            break
+        else:
+            pending = True
+    while out and not out[-1].strip():
+        out.pop()
     return out
 
 
@@ -292,7 +322,9 @@ def _first_quoted_message(lines: list[str]) -> tuple[list[str], list[str]] | Non
             # header block belongs to the header
             top = next((i for i, text in enumerate(region) if text.strip()), 0)
             if _ATTRIBUTION.match(region[top]) or _ATTRIBUTION_ANY.match(region[top]):
-                return region[: top + 1], region[top + 1 :]
+                # the message under it may be quoted one level deeper still ("> On ... wrote:" over
+                # ">> Hello")
+                return region[: top + 1], _unquote(region[top + 1 :])
             after, _subject = _skip_header_block(region, 0)
             return region[:after], region[after:]
     return None

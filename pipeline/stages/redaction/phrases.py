@@ -52,7 +52,7 @@ class _Token:
     start: int
     end: int
     text: str
-    kind: str  # "cap", "head", "join"
+    kind: str  # "cap", "head", "join", "qual" (a clinical word in lower case, inside a chain)
 
     @property
     def low(self) -> str:
@@ -123,7 +123,10 @@ class ClinicalPhrases:
             if not any(self._recurs(text, w, listed) for w in re.findall(_AUTHOR, text[pair[0] : pair[1]]))
         ]
         kept += self._authors_in_brackets(text, [*spans, *protected], spans)
-        for acro in sorted(acronyms):
+        # A short form stands for its phrase wherever it recurs, and without its version too ("the
+        # ABC-L3" named again as "the ABC").
+        stems = {m.group(1) for a in acronyms if (m := re.fullmatch(r"([A-Z]{2,})[\-\u2013][A-Za-z0-9]{1,4}", a))}
+        for acro in sorted(acronyms | stems):
             kept += [m.span() for m in re.finditer(rf"(?<![\w\-]){re.escape(acro)}(?![\w]|-\w)", text)]
         kept += [m.span() for m in self._score.finditer(text)]
         kept += [m.span() for m in self._crisis.finditer(text)]
@@ -206,6 +209,10 @@ class ClinicalPhrases:
         current: list[_Token] = []
         for m in _TOKEN.finditer(text):
             kind = self._kind(m.group(0))
+            if kind is None and current and m.group(0).islower() and m.group(0) in self._qualifiers:
+                # a clinical word in lower case goes on a chain a name opened: "<Name> cognitive
+                # model of panic", "<Name> & <Name> cognitive model of social anxiety"
+                kind = "qual"
             adjacent = bool(current) and self._adjacent(text[current[-1].end : m.start()], current[-1], kind)
             if kind is None or not adjacent:
                 if current:
@@ -231,13 +238,17 @@ class ClinicalPhrases:
 
     def _segments(self, chain: list[_Token]) -> list[list[_Token]]:
         """A chain cut after each head noun that a joiner or a non-clinical word follows ("... Scale
-        and the ... Inventory", "... Episode <Name>"); a head noun followed by another clinical word
-        or head goes on ("... Disorder Scale")."""
+        and the ... Inventory", "... Episode <Name>"), and after the lower-case clinical words that
+        follow a head's "of" ("... model of panic and the ..."); a head noun followed by another
+        clinical word or head goes on ("... Disorder Scale")."""
         segments: list[list[_Token]] = [[]]
         for i, tok in enumerate(chain):
             segments[-1].append(tok)
             nxt = chain[i + 1] if i + 1 < len(chain) else None
             if tok.kind == "head" and nxt is not None and nxt.kind != "head" and not self._qualifies(nxt):
+                segments.append([])
+            elif tok.kind == "qual" and nxt is not None and nxt.kind == "join" and segments[-1][0].kind == "join":
+                # "... model of panic and the <Name> model": the clinical words after "of" end there
                 segments.append([])
         return [s for s in segments if s]
 

@@ -68,6 +68,7 @@ class Reading:
     # the mail's own small print ("you are receiving this email because...", "if you are not the
     # intended recipient"): no sentence of the letter, for either section
     boilerplate: bool = False
+    enquiry: bool = False  # the message comes before the letter ("before I write anything formal")
     client_wish: bool = False
     withdrawn: bool = False  # the message takes its ask back (see withdrawals)
     question: bool = False
@@ -389,6 +390,7 @@ def read_unit(
         leaves_to_reader=_span_has(doc, unit, cues["leave"]) and not firm,
         on_file=_span_has(doc, unit, cues["on_file"]),
         boilerplate=_span_has(doc, unit, cues["boilerplate"]),
+        enquiry=_span_has(doc, unit, cues["enquiry"]),
         client_wish=client_wish,
         question=unit.question,
         verb=any(t.pos_ in ("VERB", "AUX") for t in doc[unit.start : unit.end]),

@@ -16,7 +16,8 @@ Per sentence (unit):
 Per letter: the recommendation is present when one sentence is an ask; its evidence is the first.
 The needs section is present when one sentence is a need, except in a letter that asks for nothing
 and says why (treatment complete, an update on sessions already granted, an ask only for someone
-else, a hedge that asks for nothing): such a letter does not explain why *more* sessions are needed.
+else, a hedge that asks for nothing, an enquiry made before writing the letter): such a letter does
+not explain why *more* sessions are needed.
 
 Reasons are built from fixed phrases (``reasons`` in ``rules/sections.yaml``), a count of sessions
 and the names of therapies from our vocabulary, never from the letter's words.
@@ -139,6 +140,8 @@ def decide_recommendation(evidence: list[UnitEvidence], limits: Thresholds) -> t
             found = Decision(True, e.unit, by, "found", e.reading)
     frames = tuple(dict.fromkeys(code for code, _ in turned_down if code in NO_ASK_FRAMES))
     frames += tuple(f for f in ("discharge",) if f not in frames and any(e.reading.discharge for e in evidence))
+    # a message written before the letter ("before I write anything formal, ...") asks for nothing yet
+    frames += tuple(f for f in ("enquiry",) if any(e.reading.enquiry for e in evidence))
     if found is not None:
         return replace(found, units=tuple(sorted(set(accepted)))), ()
     if not turned_down:

@@ -94,7 +94,8 @@ class ClauseRules(RuleModel):
     other_people: list[str] = []
     third_parties: list[str] = []
     # cue lists (spaCy token patterns): negation, discharge, past, hedge, leave, on_file, support, reversal,
-    # prospect, boilerplate, withdraw (the ask taken back in the same message), replace (an ask replacing it)
+    # prospect, boilerplate, withdraw (the ask taken back in the same message), replace (an ask replacing it),
+    # enquiry (the message comes before a letter: "before I write anything formal")
     cues: dict[str, list[TokenPattern]] = {}
 
     @field_validator("cues")
@@ -119,6 +120,7 @@ CUE_NAMES = (
     "boilerplate",
     "withdraw",
     "replace",
+    "enquiry",
 )
 
 
