@@ -291,7 +291,8 @@ def _assess(rt: Runtime, item: _InWork) -> Result:
                 subject=lambda: _redacted_subject(rt, item),
             )
     except IntakeOutcome as outcome:
-        return Processed(mail=item.mail, outcome=outcome)
+        # No letter after all (a question, a notice): its redaction is verified, so the case keeps it.
+        return Processed(mail=item.mail, letter=item.letter, redaction=item.redaction, outcome=outcome)
     except StageFailed as failure:
         return failure
     return Processed(mail=item.mail, letter=item.letter, redaction=item.redaction, sections=report)

@@ -357,3 +357,26 @@ def test_a_letters_name_patterns_do_not_outlive_its_batch(rt):
     assert isinstance(results[0], Processed) and results[0].redaction is not None
     assert known._regex.cache_info().currsize == 0
     assert rt.redactor.vocab.memo == {}
+
+
+def test_a_question_that_is_no_letter_keeps_its_redacted_text_for_the_csm(rt):
+    msg = EmailMessage()
+    msg["From"] = "Dr Ada Lovegood <ada.lovegood@clinic.example>"
+    msg["To"] = "hello@heyplumm.com"
+    msg["Subject"] = "A question about your process"
+    msg["Message-ID"] = "<worker-question@clinic.example>"
+    msg.set_content(
+        "Hello,\n\nWho at Plumm reads the letters we send, and how long do you keep them? My practice "
+        "manager, Quentin Ashbourne-Pike, would like to know for our records.\n\n"
+        "Best wishes,\nDr Ada Lovegood\n"
+    )
+    enqueue(rt, msg.as_bytes())
+    drain(Worker(rt))
+    with store.session(rt.engine) as db:
+        case = db.execute(select(store.Case)).scalar_one()
+        letters = db.execute(select(store.CaseLetter)).scalars().all()
+    assert (case.status, case.reason) == ("awaiting_information", "no-letter-found")
+    assert "how long do you keep them" in case.letter_redacted
+    for value in ("Quentin", "Ashbourne", "Lovegood"):
+        assert value not in case.letter_redacted
+    assert [letter.redacted_text for letter in letters] == [case.letter_redacted]

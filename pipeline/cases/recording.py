@@ -182,12 +182,30 @@ def _record_new(db: Session, rt: Runtime, row: store.InboundMessage, processed: 
     outcome = processed.outcome
     if outcome is not None:
         case.reason, case.reason_stage = outcome.reason, outcome.stage
+        _keep_text(db, rt, row, case, processed, outcome)
         transition(db, case, outcome.status, actor=SYSTEM, note=outcome.note)
         _finish(db, row, case, _message_status(outcome))
         return case
     _apply_letter(db, rt, row, case, processed, seq=1)
     _finish(db, row, case, store.MessageStatus.DONE)
     return case
+
+
+def _keep_text(
+    db: Session, rt: Runtime, row: store.InboundMessage, case: store.Case, processed: Processed, outcome: IntakeOutcome
+) -> None:
+    """A message read, redacted and verified but found to be no letter (a question about the process,
+    a data-protection request): its redacted text is kept on the case, so the CSM can read and answer
+    it. Never for a quarantined outcome, nor one that stopped before redaction was verified."""
+    redaction, letter = processed.redaction, processed.letter
+    if redaction is None or letter is None or outcome.status == S.QUARANTINED or case.letter_redacted:
+        return
+    db.flush()  # the case's id, for its letter row
+    _add_letter(db, row, case, processed, _next_seq(db, case))
+    case.letter_redacted = redaction.text
+    case.sources = list(dict.fromkeys([*case.sources, *letter.sources]))
+    case.entity_counts = add_counts(case.entity_counts, redaction.counts)
+    case.vault_encrypted = seal(rt.cipher, redaction.vault)
 
 
 def _apply_letter(
@@ -225,6 +243,7 @@ def _record_rerun(
     outcome = processed.outcome
     if outcome is not None:
         case.reason, case.reason_stage = outcome.reason, outcome.stage
+        _keep_text(db, rt, row, case, processed, outcome)
         db.add(case)
         if outcome.status != S.QUARANTINED:
             transition(db, case, outcome.status, actor=SYSTEM, note=outcome.note)
