@@ -227,3 +227,28 @@ def test_full_name_after_a_verb_of_treatment_is_seeded():
     known = seed_identifiers(_bare(), Letter(text=text))
     assert {"Rowena Thistlewood", "Rowena", "Thistlewood"} <= names(known)
     assert not ({"Anxiety", "UK"} & names(known))
+
+
+def test_lower_case_name_after_writing_re_with_its_bracketed_nickname():
+    known = seed_identifiers(_bare(), Letter(text="hi\n\nwriting re mabyn trevasker (mabs) dob 1/2/90\n"))
+    assert {"Mabyn", "Trevasker", "Mabs"} <= names(known)
+    known = seed_identifiers(_bare(), Letter(text="writing re the drinking (cbt) and sleep."))
+    assert names(known) == set()
+
+
+def test_capitalised_name_after_letter_re_is_seeded():
+    known = seed_identifiers(_bare(), Letter(text="This is my letter re Mabyn Trevasker, seen since May."))
+    assert {"Mabyn", "Trevasker"} <= names(known)
+
+
+def test_ta_sign_off_gives_the_lower_case_name_after_it():
+    known = seed_identifiers(_bare(), Letter(text="I recommend four sessions.\n\nta\nkev\n"))
+    assert "Kev" in names(known)
+
+
+def test_bare_client_label_of_a_flattened_table_with_a_bracketed_nickname():
+    text = "Client                         Tamsin (Taz) Pengelly-Rowe\nPronouns                       they/them\n"
+    known = seed_identifiers(_bare(), Letter(text=text))
+    assert {"Tamsin", "Pengelly-Rowe", "Taz"} <= names(known)
+    text = "Client   has attended\nPatient  seen weekly\n"
+    assert names(seed_identifiers(_bare(), Letter(text=text))) == set()

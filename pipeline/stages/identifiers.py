@@ -35,15 +35,15 @@ _CLOSINGS = re.compile(
     r"^\s*(?:kind(?:est)?\s+regards|best\s+regards|warm(?:est)?\s+regards|with\s+(?:best|kind|warm)\s+"
     r"(?:regards|wishes)|best\s+wishes|all\s+the\s+best|many\s+thanks|with\s+thanks|thanks(?:\s+again)?|"
     r"thank\s+you|yours\s+sincerely|yours\s+faithfully|yours\s+truly|yours|sincerely|regards|best|"
-    r"cheers|warmly|take\s+care|respectfully)\s*[,.!]?\s*$",
+    r"cheers|warmly|take\s+care|respectfully|ta|thx)\s*[,.!]?\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
 _TEXT_TRIGGERS = re.compile(
     rf"(?:^[ \t>]*Dear[ \t]+|\b(?:my|our|the|this|your)[ \t]+(?:client|patient|service[ \t]+user|supervisee)"
     rf"[ \t]*,?[ \t]*|\b(?:client|patient|service[ \t]+user)(?:'s)?[ \t]+(?:full[ \t]+)?(?:name|initials)?"
     rf"[ \t]*[:\-][ \t]*|^[ \t>]*(?:re|regarding|name|full[ \t]+name|client|patient|subject)[ \t]*:[ \t]*"
-    rf"(?:(?:re|fw|fwd)[ \t]*:[ \t]*)*|\b(?:referral|letter|sessions|support|request)[ \t]+(?:for|regarding)"
-    rf"[ \t]+|\b(?:named|called|known[ \t]+as|goes[ \t]+by)[ \t]+|\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?[ \t]+)"
+    rf"(?:(?:re|fw|fwd)[ \t]*:[ \t]*)*|\b(?:(?:referral|letter|sessions|support|request)[ \t]+(?:for|regarding|re)|"
+    rf"writing[ \t]+re)[ \t]+|\b(?:named|called|known[ \t]+as|goes[ \t]+by)[ \t]+|\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?[ \t]+)"
     rf"(?:[A-Z]\.?[ \t]+)?"
     rf"(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?[ \t]+)?(?P<name>{_NAME_RUN})",
     re.MULTILINE | re.IGNORECASE,
@@ -87,8 +87,8 @@ _APPOSITIVE_RELATIVE = re.compile(
 # sarah jones who..."). Accepted only when no word is ordinary English.
 _LOWER_TRIGGER = re.compile(
     r"(?i:\b(?:(?:my|our|the|this)[ \t]+(?:client|patient|service[ \t]+user)|"
-    r"writing[ \t]+(?:for|about|regarding|on[ \t]+behalf[ \t]+of)|"
-    r"(?:referral|letter|sessions|support|request)[ \t]+(?:for|regarding|about)|"
+    r"writing[ \t]+(?:for|about|regarding|re|on[ \t]+behalf[ \t]+of)|"
+    r"(?:referral|letter|sessions|support|request)[ \t]+(?:for|regarding|about|re)|"
     r"named|called|known[ \t]+as|goes[ \t]+by))[ \t]*,?[ \t]+"
     rf"(?P<name>[{_LOWER}][{_LOWER}'\u2019\-]+(?:[ \t]+[{_LOWER}][{_LOWER}'\u2019\-]+){{0,2}})"
 )
@@ -101,6 +101,10 @@ _LOWER_LINE_TRIGGER = re.compile(
     # A greeting's name ends the greeting ("hi kate,", "dear sam"): "Hi, pls approve 5 more" is no name.
     r"(?(greeting)(?=[ \t]*(?:[,!.:;\-\u2013]|$)))",
     re.MULTILINE,
+)
+# A lower-case nickname in brackets right after a lower-case name a trigger gave: "re sam doe (sammy)".
+_LOWER_BRACKETED = re.compile(
+    rf"[ \t]*\([ \t]*[\"\u201c'\u2018]?(?P<nick>[{_LOWER}][{_LOWER}'\u2019\-]+)[\"\u201d'\u2019]?[ \t]*\)"
 )
 # Initials standing for the client: "Client J.K.", "Re: A. B.", "my client, JK,".
 _INITIALS_TRIGGER = re.compile(
@@ -139,8 +143,11 @@ _LABELLED_VALUES = re.compile(
 # "Surname SMITH", "Forename(s) Anna Marie", "Known as Annie", "Preferred name: Jo".
 _NAME_FIELD = re.compile(
     r"^[ \t>*\-]*(?i:(?:sur|family[ \t]+|last[ \t]+|first[ \t]+|fore|given[ \t]+|middle[ \t]+|"
-    r"preferred[ \t]+|maiden[ \t]+|client[ \t]+|patient[ \t]+|full[ \t]+)name(?:s|\(s\))?|known[ \t]+as)"
-    rf"[ \t]*[:\-]?[ \t]+(?P<name>{_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_WORD}){{0,3}})[ \t]*$",
+    r"preferred[ \t]+|maiden[ \t]+|client[ \t]+|patient[ \t]+|full[ \t]+)name(?:s|\(s\))?|known[ \t]+as|"
+    # A bare "Client" or "Patient" label of a flattened table: its value stands a cell gap away.
+    r"(?:client|patient)(?=\t|[ \t]{3,}))"
+    rf"[ \t]*[:\-]?[ \t]+(?P<name>{_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|\([^()\n]{{1,30}}\)[ \t]+)?{_WORD}){{0,3}})"
+    r"[ \t]*$",
     re.MULTILINE,
 )
 # A full name after a verb of treatment, without any "my client": "I have been working with Jane Doe",
@@ -462,6 +469,9 @@ def _scan_cues(text: str, c: _Collector) -> None:
         # second, nearer trigger inside the first one's run.
         while (m := rx.search(text, pos)) is not None:
             _lower_name(m.group("name"), c)
+            bracketed = _LOWER_BRACKETED.match(text, m.end("name")) if rx is _LOWER_TRIGGER else None
+            if bracketed and not _ordinary(bracketed.group("nick"), c.vocab):
+                c.name(bracketed.group("nick"), lower_ok=True)
             pos = m.start("name")
     for m in _INITIALS_TRIGGER.finditer(text):
         c.initials(m.group("initials") or m.group("bare"))
