@@ -22,12 +22,18 @@ CLIENT = "Marigold Featherstonehaugh"
 CLIENT_EMAIL = "marigold.f@brightwater.example"
 
 
-def letter_bytes(n: int = 0, *, recommendation: bool = True) -> bytes:
+def mail_bytes(subject: str, body: str, message_id: str) -> bytes:
+    """A plain message from the invented therapist to the intake address."""
     msg = EmailMessage()
     msg["From"] = "Dr Ada Lovegood <ada.lovegood@clinic.example>"
     msg["To"] = "hello@heyplumm.com"
-    msg["Subject"] = f"Request for additional sessions ({n})"
-    msg["Message-ID"] = f"<worker-test-{n}@clinic.example>"
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<{message_id}@clinic.example>"
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def letter_bytes(n: int = 0, *, recommendation: bool = True) -> bytes:
     body = (
         "Dear Plumm team,\n\n"
         f"I am writing about my client {CLIENT} ({CLIENT_EMAIL}). She has attended weekly CBT sessions "
@@ -36,8 +42,7 @@ def letter_bytes(n: int = 0, *, recommendation: bool = True) -> bytes:
     if recommendation:
         body += "I recommend six additional sessions, weekly, to consolidate her progress.\n\n"
     body += "Kind regards,\nDr Ada Lovegood\nCounselling Psychologist\n"
-    msg.set_content(body)
-    return msg.as_bytes()
+    return mail_bytes(f"Request for additional sessions ({n})", body, f"worker-test-{n}")
 
 
 @pytest.fixture
@@ -325,18 +330,15 @@ def test_a_residue_verification_removes_is_recorded_on_the_case_by_type(rt, monk
         done = real_redact(head, known, **kwargs)
         return Redaction(text=done.text + sep + tail, counts=done.counts, vault=done.vault)
 
-    message = EmailMessage()
-    message["From"] = "Dr Ada Lovegood <ada.lovegood@clinic.example>"
-    message["To"] = "hello@heyplumm.com"
-    message["Subject"] = "Client: Tamsin Okonkwo-Reyes"
-    message["Message-ID"] = "<cleaned-1@clinic.example>"
-    message.set_content(
+    message = mail_bytes(
+        "Client: Tamsin Okonkwo-Reyes",
         "Dear Plumm team,\n\nMy client Tamsin Okonkwo-Reyes has panic attacks; GAD-7 is 15.\n"
         "I recommend six additional sessions, weekly.\n\nKind regards,\nDr Ada Lovegood\n\n"
-        "P.S. Tamsin Okonkwo-Reyes asked me to add her mobile, 07700 900123.\n"
+        "P.S. Tamsin Okonkwo-Reyes asked me to add her mobile, 07700 900123.\n",
+        "cleaned-1",
     )
     monkeypatch.setattr(rt.redactor, "redact", first_pass_misses_the_ps)  # the model is shared: undone after
-    enqueue(rt, message.as_bytes())
+    enqueue(rt, message)
     assert Worker(rt).run_once()
     with store.session(rt.engine) as db:
         case = db.execute(select(store.Case)).scalar_one()
@@ -360,17 +362,14 @@ def test_a_letters_name_patterns_do_not_outlive_its_batch(rt):
 
 
 def test_a_question_that_is_no_letter_keeps_its_redacted_text_for_the_csm(rt):
-    msg = EmailMessage()
-    msg["From"] = "Dr Ada Lovegood <ada.lovegood@clinic.example>"
-    msg["To"] = "hello@heyplumm.com"
-    msg["Subject"] = "A question about your process"
-    msg["Message-ID"] = "<worker-question@clinic.example>"
-    msg.set_content(
+    question = mail_bytes(
+        "A question about your process",
         "Hello,\n\nWho at Plumm reads the letters we send, and how long do you keep them? My practice "
         "manager, Quentin Ashbourne-Pike, would like to know for our records.\n\n"
-        "Best wishes,\nDr Ada Lovegood\n"
+        "Best wishes,\nDr Ada Lovegood\n",
+        "worker-question",
     )
-    enqueue(rt, msg.as_bytes())
+    enqueue(rt, question)
     drain(Worker(rt))
     with store.session(rt.engine) as db:
         case = db.execute(select(store.Case)).scalar_one()
