@@ -38,6 +38,15 @@ def job_titles(redactor, text: str) -> list[str]:
         ("She works as head of procurement and travels every week.", "head of procurement"),
         # a numeral in the title stays in it; an age before it does not
         ("He is 42 and works as a 24-hour tow truck driver.", "24-hour tow truck driver"),
+        # a typographic apostrophe in "she’s" (the parse reads "’s" as a verb with an object)
+        ("Because she’s in a visible role: she’s a registrar at Harlow Council.", "registrar"),
+        # a listed occupation the tagger read as an adverb ("the Local 412 shop steward there")
+        ("She is the Local 412 shop steward there and felt she had to be seen.", "shop steward"),
+        # "one of ..." with the job as the object of "of"
+        ("He is one of only two process engineers on nights at the plant.", "process engineers"),
+        # military ranks and "boss" are occupations
+        ("He is also a corporal in the Army Reserve.", "corporal"),
+        ("Ms Tan is a 46-year-old shift boss at the Eastgate mine.", "shift boss"),
         # a title the parse cut in two ("tram" as the head, "dispatcher" as an apposition)
         (
             "Oskar Lindqvist works as a night-shift tram dispatcher at Harrowgate Transit.",
@@ -136,6 +145,7 @@ def test_age_before_a_title_is_not_part_of_it(redactor):
         "In my role as her therapist I recommend eight further sessions.",
         "We have worked as a practice with the employer before.",
         "I was promoted to clinical lead last year.",
+        "I am one of two supervisors at the practice, and I’m a supervisor there too.",
         # words after a job cue that are no job
         "They work as a team with the occupational health nurse.",
         "The sessions serve as a reminder that progress is possible.",

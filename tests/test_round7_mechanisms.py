@@ -70,7 +70,9 @@ def test_english_words_and_pronouns_in_a_name_slot_stay(redactor, text):
 # -- the client's workplace -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("place", ["Pellham depot", "Kirkbeck Road site", "Ormsley Distribution Centre"])
+@pytest.mark.parametrize(
+    "place", ["Pellham depot", "Kirkbeck Road site", "Ormsley Distribution Centre", "Eastmoor substation"]
+)
 def test_a_named_workplace_is_removed_with_its_noun(redactor, place):
     text = f"Dear team,\n\nMy client works nights at the {place} and finds the shifts hard.\n\nBest,\nDr Ama Boateng\n"
     out = _out(redactor, text, "Ama Boateng")

@@ -70,6 +70,9 @@ _SIGNATURE_BLOCK = re.compile(r"(?:[ \t]*\n)*(?:[^\n]*\S[^\n]*(?:\n|$))+")
 _PART_SEP = re.compile(r"[ \t]+[\-\u2013\u2014][ \t]+|[ \t]*[,;/:][ \t]*")
 
 
+# "she’s", "they’re", "I’m" with a typographic apostrophe: the parse takes the short form for a verb.
+_CURLY_COPULAS = frozenset({"’s", "’re", "’m"})
+
 _AGE_AFTER = frozenset({"-", "year", "years", "yr", "yrs", "old", "-year-old", "year-old"})
 
 
@@ -372,22 +375,40 @@ class JobTitleRecognizer(DocRecognizer):
             if not cued or noun is None or self._by_therapist(cue) or not self._any_job(noun):
                 return None
             return noun
-        if tok.pos_ not in _NOUNS or not self._person_job(tok):
+        if tok.pos_ == "NUM" and tok.lower_ == "one" and tok.dep_ == "attr":
+            # "he is one of only two process engineers on nights": the job is the "of" phrase's object.
+            of = next((c for c in tok.children if c.dep_ == "prep" and c.lower_ == "of"), None)
+            obj = next((c for c in of.children if c.dep_ == "pobj"), None) if of is not None else None
+            if obj is None or obj.pos_ not in _NOUNS or not self._listed(obj) or not self._copular(tok):
+                return None
+            subject = self._subject(tok.head)
+            if subject is None or subject.lower_ in self._therapist or subject.lower_ in _NOT_PEOPLE:
+                return None
+            return obj
+        if tok.pos_ not in _NOUNS or not (self._person_job(tok) or self._compound_end(tok) > tok.i):
             return None
-        copular = tok.dep_ == "attr" or (tok.dep_ == "conj" and tok.head.pos_ == "AUX")
-        if copular and tok.head.lemma_.casefold() in self._copulas:
+        if self._copular(tok):
             # "<Name> is 36, team leader in ..." (the title joined to an age) is a complement too.
             subject = self._subject(tok.head)
             if subject is None or subject.lower_ in self._therapist or subject.lower_ in _NOT_PEOPLE:
                 return None
             if self._bare_definite(tok) and not self._at_named(tok):
                 return None  # "he was the driver" (of the car in the collision): a part, not a post
-            return tok if self._named_job(tok) else None
+            return tok if self._named_job(tok) or self._listed(tok.doc[self._compound_end(tok)]) else None
         if tok.dep_ == "appos" and tok.head.pos_ in _NOUNS + ("PRON",) and tok.head.lower_ not in self._therapist:
             return tok if self._named_job(tok) else None
         if tok.dep_ == "compound" and self._listed(tok) and self._of_post(tok.head):
             return tok
         return None
+
+    def _copular(self, tok: Token) -> bool:
+        """A complement of a linking verb: "is a registrar", and "she’s a registrar" too, where the
+        typographic apostrophe makes the parse read "’s" as a verb of its own with an object."""
+        head = tok.head
+        if head.lower_ in _CURLY_COPULAS and tok.dep_ in ("attr", "dobj"):
+            return True
+        copular = tok.dep_ == "attr" or (tok.dep_ == "conj" and head.pos_ == "AUX")
+        return copular and head.lemma_.casefold() in self._copulas
 
     def _subject(self, copula: Token) -> Token | None:
         """The subject of a linking verb; where the parse lost it ("Dear Sir or Madam, Ms <Name> is a ...",
@@ -508,7 +529,13 @@ class JobTitleRecognizer(DocRecognizer):
         for an apposition) belong to it."""
         doc, end = noun.doc, noun.i
         j = noun.i + 1
-        while j < len(doc) and j - noun.left_edge.i < _MAX_WORDS and doc[j].pos_ == "NOUN" and doc[j].is_alpha:
+        # A listed occupation counts whatever its tag ("the shop steward there", "steward" read as an adverb).
+        while (
+            j < len(doc)
+            and j - noun.left_edge.i < _MAX_WORDS
+            and doc[j].is_alpha
+            and (doc[j].pos_ == "NOUN" or self._listed(doc[j]))
+        ):
             if self._person_job(doc[j]):
                 end = j
             j += 1
