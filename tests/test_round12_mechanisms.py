@@ -54,3 +54,47 @@ def test_a_clinical_short_form_in_brackets_stays(redactor):
     out = redactor.redact(text, KnownIdentifiers()).text
     assert "Cognitive Processing Therapy (CPT)" in out
     assert "CPT has helped" in out
+
+
+# -- over-redaction ------------------------------------------------------------------------------------
+
+
+def test_the_answer_of_a_form_field_is_no_name(redactor):
+    # a form flattened to text: each label and its answer on a line of their own
+    text = (
+        " Why further sessions are needed The depot announced redundancies.\n\n"
+        " Extension requested Yes\n\n Number of additional sessions 4\n\n Frequency Once a month\n"
+    )
+    out = redactor.redact(text, KnownIdentifiers(names=("Wren Ashdale", "Wren", "Ashdale"))).text
+    assert "Extension requested Yes" in out
+
+
+def test_an_english_word_of_a_practice_name_in_a_signature_is_not_seeded_as_a_name():
+    text = (
+        "I recommend six further sessions of couples work, drawing on the Gottman Method.\n\n"
+        "Kind regards,\n\nTeodora Vashti\nVashti Relationship Therapy\n"
+    )
+    names = _seeded(text)
+    assert "Relationship" not in names
+    assert "Vashti Relationship" not in names
+    assert {"Teodora Vashti", "Vashti"} <= names
+
+
+def test_a_practice_named_after_its_therapist_gives_no_english_word_to_the_check(redactor):
+    # the practice's line merges with the therapist's known surname into one person placeholder; the
+    # verifying pass must not then take the practice's English words for that person's names
+    text = (
+        "Vashti Relationship Therapy\n\nWe drew on the Gottman Method and the Sound Relationship House model.\n\n"
+        "Kind regards,\nTeodora Vashti\n"
+    )
+    known = KnownIdentifiers(names=("Teodora Vashti", "Teodora", "Vashti"), other=("Vashti Relationship Therapy",))
+    out = redactor.clean(redactor.redact(text, known), known).text
+    assert "Sound Relationship House" in out
+    assert "Vashti" not in out
+
+
+def test_an_organisation_line_keeps_a_word_that_is_no_english_word_as_a_name():
+    mail = ParsedMail(subject="", sender=Address(name="", email="office@clinic.example"))
+    known = seed_identifiers(mail, Letter(text="Thanks,\n\nOrsolya Quennell\nQuennell Harbour Counselling\n"))
+    assert "Harbour" not in known.names
+    assert "Quennell Harbour Counselling" in known.other

@@ -250,6 +250,15 @@ class _Collector:
         words = self._name_words(raw)
         if not words:
             return
+        if self._opens_organisation(raw, words):
+            # "Keane Relationship Therapy": the run goes on into an organisation's generic word, so
+            # it names an organisation, not a person. The organisation is removed whole; of its
+            # words only one that is no English word ("Keane") may be someone's name on its own.
+            self.other(raw)
+            for w in words:
+                if len(w) >= 2 and fold(w).casefold() not in _english_words():
+                    self._add(self.names, w)
+            return
         full = " ".join(words)
         self._add(self.names, full)
         if len(words) > 1:
@@ -264,6 +273,15 @@ class _Collector:
                 if re.fullmatch(_PARTICLE, fold(w).casefold()):
                     self._add(self.names, " ".join(words[k:]))
                     break
+
+    def _opens_organisation(self, raw: str, words: list[str]) -> bool:
+        """Whether the word right after a name run is an organisation's generic word ("Therapy",
+        "Services", "Trust")."""
+        tokens = [w.strip(".,;:\"'()[]") for w in re.sub(r"\([^)]*\)", " ", raw).split()]
+        for i, tok in enumerate(tokens[:-1]):
+            if tok == words[-1]:
+                return tokens[i + 1].casefold() in self.vocab.org_tails
+        return False
 
     def initials(self, raw: str) -> None:
         """A client known only by initials ("J.K."): kept whole; matched upper case only."""
