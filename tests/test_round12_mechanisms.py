@@ -9,7 +9,10 @@ from __future__ import annotations
 import pytest
 
 from pipeline.models import Address, KnownIdentifiers, Letter, ParsedMail
+from pipeline.rules import DEFAULT_RULES_DIR, RulesError
 from pipeline.stages.identifiers import seed_identifiers
+from pipeline.stages.redaction import load_redaction_rules
+from pipeline.stages.sections.rules import load_section_rules
 
 
 def _seeded(text: str) -> set[str]:
@@ -98,3 +101,55 @@ def test_an_organisation_line_keeps_a_word_that_is_no_english_word_as_a_name():
     known = seed_identifiers(mail, Letter(text="Thanks,\n\nOrsolya Quennell\nQuennell Harbour Counselling\n"))
     assert "Harbour" not in known.names
     assert "Quennell Harbour Counselling" in known.other
+
+
+# -- titles before a name ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("I have discussed this with Dra. Ximena Paredell, her psychiatrist.", "Ximena Paredell"),
+        ("Lic. Tomasz Wrenfield referred him to me.", "Tomasz Wrenfield"),
+        ("Ing. Ofelia Brandvik is her line manager.", "Ofelia Brandvik"),
+        ("Hr. Jannik Vosskuhl is her supervisor.", "Jannik Vosskuhl"),
+        ("Pr Amaury Castelnau supervises her thesis.", "Amaury Castelnau"),
+        ("Prof. Ilse Marchbank agreed to a phased return.", "Ilse Marchbank"),
+    ],
+)
+def test_a_name_after_a_title_of_the_rules_is_seeded(text, name):
+    assert name in _seeded(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The HR contact (HR Business Partner) has agreed to a phased return.",
+        "She moved from PR Manager to a quieter role.",
+    ],
+)
+def test_a_short_title_that_is_also_an_acronym_seeds_nothing_before_an_ordinary_word(text):
+    assert _seeded(text) == {"Ines Albrecht", "Ines", "Albrecht"}  # the sender only
+
+
+def test_a_gendered_short_title_is_neutralised_and_an_acronym_is_not(redactor):
+    out = redactor.redact("Fr. Ottilie Brenner and the HR Manager met.", KnownIdentifiers()).text
+    assert out.startswith("[TITLE]")
+    assert "HR Manager" in out
+
+
+def test_titles_are_one_validated_list():
+    rules = load_redaction_rules(DEFAULT_RULES_DIR)
+    assert {"Dr", "Prof", "Mrs", "Dra", "Ing"} <= set(rules.name_titles)
+    sections = load_section_rules(DEFAULT_RULES_DIR)
+    assert {"dr", "prof", "ing", "mrs"} <= sections.compiled().name_titles
+
+
+def test_a_professional_title_also_listed_as_gendered_is_an_error(tmp_path):
+    text = (DEFAULT_RULES_DIR / "redaction.yaml").read_text(encoding="utf-8")
+    text = text.replace("professional_titles: [Dr,", "professional_titles: [Mrs, Dr,", 1)
+    (tmp_path / "redaction.yaml").write_text(text, encoding="utf-8")
+    (tmp_path / "allow.yaml").write_text((DEFAULT_RULES_DIR / "allow.yaml").read_text(encoding="utf-8"))
+    (tmp_path / "structured.yaml").write_text((DEFAULT_RULES_DIR / "structured.yaml").read_text(encoding="utf-8"))
+    with pytest.raises(RulesError, match="professional_titles"):
+        load_redaction_rules(tmp_path)

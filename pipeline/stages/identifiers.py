@@ -38,16 +38,34 @@ _CLOSINGS = re.compile(
     r"cheers|warmly|take\s+care|respectfully|ta|thx)\s*[,.!]?\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
-_TEXT_TRIGGERS = re.compile(
+_TITLE = "\x00title\x00"  # where _text_triggers puts the rules' titles before a name
+_TEXT_TRIGGERS = (
     rf"(?:^[ \t>]*Dear[ \t]+|\b(?:my|our|the|this|your)[ \t]+(?:client|patient|service[ \t]+user|supervisee)"
     rf"[ \t]*,?[ \t]*|\b(?:client|patient|service[ \t]+user)(?:'s)?[ \t]+(?:full[ \t]+)?(?:name|initials)?"
     rf"[ \t]*[:\-][ \t]*|^[ \t>]*(?:re|regarding|name|full[ \t]+name|client|patient|subject)[ \t]*:[ \t]*"
     rf"(?:(?:re|fw|fwd)[ \t]*:[ \t]*)*|\b(?:(?:referral|letter|sessions|support|request)[ \t]+(?:for|regarding|re)|"
-    rf"writing[ \t]+re)[ \t]+|\b(?:named|called|known[ \t]+as|goes[ \t]+by)[ \t]+|\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?[ \t]+)"
+    rf"writing[ \t]+re)[ \t]+|\b(?:named|called|known[ \t]+as|goes[ \t]+by)[ \t]+|\b{_TITLE}\.?[ \t]+)"
     rf"(?:[A-Z]\.?[ \t]+)?"
-    rf"(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?[ \t]+)?(?P<name>{_NAME_RUN})",
-    re.MULTILINE | re.IGNORECASE,
+    rf"(?:{_TITLE}\.?[ \t]+)?(?P<name>{_NAME_RUN})"
 )
+
+
+@lru_cache(maxsize=4)
+def _text_triggers(vocab: Vocabulary) -> re.Pattern[str]:
+    """The cues a name follows, with the rules' titles before a name ("Dr", "Mrs", "Sra", "Ing"):
+    a title that is also a word or short form ("Miss", "Fr", "HR") only as written, or in capitals
+    before a name in capitals ("RE: MISS ...", not "HR Business Partner"); any other in any case."""
+    loose = [t for t in vocab.name_titles_as_written if t.casefold() not in vocab.ambiguous_titles]
+    strict = [t for t in vocab.name_titles_as_written if t.casefold() in vocab.ambiguous_titles]
+    alternatives = [re.escape(t) for t in sorted(loose, key=len, reverse=True)]
+    alternatives += [
+        rf"(?-i:{re.escape(t)}|{re.escape(t.upper())}(?=\.?[ \t]+[A-Z]{{2,}}(?![\w'\u2019\-]*[a-z])))"
+        for t in sorted(strict, key=len, reverse=True)
+    ]
+    titles = "(?:" + "|".join(alternatives) + ")"
+    return re.compile(_TEXT_TRIGGERS.replace(_TITLE, titles), re.MULTILINE | re.IGNORECASE)
+
+
 # The rest of a name after a line break inside running prose: a capitalised word that goes on with
 # the sentence (punctuation, a bracket or a lower-case word), not a heading or a labelled line.
 _WRAPPED_NAME_TAIL = re.compile(
@@ -304,7 +322,7 @@ class _Collector:
         out: list[str] = []
         for w in words:
             low = fold(w).casefold().rstrip(".")
-            if low in self.vocab.titles or low in ("dr", "prof", "professor", "rev", "revd"):
+            if low in self.vocab.name_titles:
                 if out:
                     break
                 continue
@@ -424,7 +442,7 @@ def _scan_prose(text: str, c: _Collector) -> None:
         c.email(m.group("email"))
     for m in _EMAIL.finditer(text):
         c.email(m.group(0))
-    for m in _TEXT_TRIGGERS.finditer(text):
+    for m in _text_triggers(c.vocab).finditer(text):
         if _HEADING.search(text, m.start(), m.start("name")) and _dictionary_word_alone(m.group("name"), c.vocab):
             # "Subject: Extension requested - <name>": a heading opens with a word of English.
             continue
