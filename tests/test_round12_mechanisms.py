@@ -153,3 +153,26 @@ def test_a_professional_title_also_listed_as_gendered_is_an_error(tmp_path):
     (tmp_path / "structured.yaml").write_text((DEFAULT_RULES_DIR / "structured.yaml").read_text(encoding="utf-8"))
     with pytest.raises(RulesError, match="professional_titles"):
         load_redaction_rules(tmp_path)
+
+
+# -- a union's numbered branch -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "branch"),
+    [
+        ("He is a lineman and a member of IBEW Local 5 in the valley.", "IBEW Local 5"),
+        ("She is the shop steward for Local 1199 at the depot.", "Local 1199"),
+        ("He goes to Lodge No. 72 meetings every month.", "Lodge No. 72"),
+    ],
+)
+def test_a_unions_numbered_branch_is_removed_as_an_employer_is(redactor, text, branch):
+    out = redactor.redact(text, KnownIdentifiers()).text
+    assert branch not in out
+    assert "[EMPLOYER_1]" in out
+    assert "[PERSON_" not in out
+
+
+def test_the_word_local_alone_stays(redactor):
+    out = redactor.redact("Her local GP and the Local Authority team are supportive.", KnownIdentifiers()).text
+    assert "local GP" in out

@@ -74,6 +74,8 @@ class EmployerRules(RuleModel):
     org_tail_words: list[str] = []
     # "the only paediatric audiologist at ...": a role held by one person names that person.
     unique_role_cues: list[str] = []
+    # "Local 1199", "IBEW Local 5": a union's numbered branch (capitalised word before its number).
+    union_branch_words: list[str] = []
     score: float = Field(0.85, ge=0, le=1)
     org_score: float = Field(0.7, ge=0, le=1)
 
