@@ -38,16 +38,34 @@ _CLOSINGS = re.compile(
     r"cheers|warmly|take\s+care|respectfully|ta|thx)\s*[,.!]?\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
-_TEXT_TRIGGERS = re.compile(
+_TITLE = "\x00title\x00"  # where _text_triggers puts the rules' titles before a name
+_TEXT_TRIGGERS = (
     rf"(?:^[ \t>]*Dear[ \t]+|\b(?:my|our|the|this|your)[ \t]+(?:client|patient|service[ \t]+user|supervisee)"
     rf"[ \t]*,?[ \t]*|\b(?:client|patient|service[ \t]+user)(?:'s)?[ \t]+(?:full[ \t]+)?(?:name|initials)?"
     rf"[ \t]*[:\-][ \t]*|^[ \t>]*(?:re|regarding|name|full[ \t]+name|client|patient|subject)[ \t]*:[ \t]*"
     rf"(?:(?:re|fw|fwd)[ \t]*:[ \t]*)*|\b(?:(?:referral|letter|sessions|support|request)[ \t]+(?:for|regarding|re)|"
-    rf"writing[ \t]+re)[ \t]+|\b(?:named|called|known[ \t]+as|goes[ \t]+by)[ \t]+|\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?[ \t]+)"
+    rf"writing[ \t]+re)[ \t]+|\b(?:named|called|known[ \t]+as|goes[ \t]+by)[ \t]+|\b{_TITLE}\.?[ \t]+)"
     rf"(?:[A-Z]\.?[ \t]+)?"
-    rf"(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?[ \t]+)?(?P<name>{_NAME_RUN})",
-    re.MULTILINE | re.IGNORECASE,
+    rf"(?:{_TITLE}\.?[ \t]+)?(?P<name>{_NAME_RUN})"
 )
+
+
+@lru_cache(maxsize=4)
+def _text_triggers(vocab: Vocabulary) -> re.Pattern[str]:
+    """The cues a name follows, with the rules' titles before a name ("Dr", "Mrs", "Sra", "Ing"):
+    a title that is also a word or short form ("Miss", "Fr", "HR") only as written, or in capitals
+    before a name in capitals ("RE: MISS ...", not "HR Business Partner"); any other in any case."""
+    loose = [t for t in vocab.name_titles_as_written if t.casefold() not in vocab.ambiguous_titles]
+    strict = [t for t in vocab.name_titles_as_written if t.casefold() in vocab.ambiguous_titles]
+    alternatives = [re.escape(t) for t in sorted(loose, key=len, reverse=True)]
+    alternatives += [
+        rf"(?-i:{re.escape(t)}|{re.escape(t.upper())}(?=\.?[ \t]+[A-Z]{{2,}}(?![\w'\u2019\-]*[a-z])))"
+        for t in sorted(strict, key=len, reverse=True)
+    ]
+    titles = "(?:" + "|".join(alternatives) + ")"
+    return re.compile(_TEXT_TRIGGERS.replace(_TITLE, titles), re.MULTILINE | re.IGNORECASE)
+
+
 # The rest of a name after a line break inside running prose: a capitalised word that goes on with
 # the sentence (punctuation, a bracket or a lower-case word), not a heading or a labelled line.
 _WRAPPED_NAME_TAIL = re.compile(
@@ -250,6 +268,15 @@ class _Collector:
         words = self._name_words(raw)
         if not words:
             return
+        if self._opens_organisation(raw, words):
+            # "Keane Relationship Therapy": the run goes on into an organisation's generic word, so
+            # it names an organisation, not a person. The organisation is removed whole; of its
+            # words only one that is no English word ("Keane") may be someone's name on its own.
+            self.other(raw)
+            for w in words:
+                if len(w) >= 2 and fold(w).casefold() not in _english_words():
+                    self._add(self.names, w)
+            return
         full = " ".join(words)
         self._add(self.names, full)
         if len(words) > 1:
@@ -264,6 +291,15 @@ class _Collector:
                 if re.fullmatch(_PARTICLE, fold(w).casefold()):
                     self._add(self.names, " ".join(words[k:]))
                     break
+
+    def _opens_organisation(self, raw: str, words: list[str]) -> bool:
+        """Whether the word right after a name run is an organisation's generic word ("Therapy",
+        "Services", "Trust")."""
+        tokens = [w.strip(".,;:\"'()[]") for w in re.sub(r"\([^)]*\)", " ", raw).split()]
+        for i, tok in enumerate(tokens[:-1]):
+            if tok == words[-1]:
+                return tokens[i + 1].casefold() in self.vocab.org_tails
+        return False
 
     def initials(self, raw: str) -> None:
         """A client known only by initials ("J.K."): kept whole; matched upper case only."""
@@ -286,7 +322,7 @@ class _Collector:
         out: list[str] = []
         for w in words:
             low = fold(w).casefold().rstrip(".")
-            if low in self.vocab.titles or low in ("dr", "prof", "professor", "rev", "revd"):
+            if low in self.vocab.name_titles:
                 if out:
                     break
                 continue
@@ -406,7 +442,7 @@ def _scan_prose(text: str, c: _Collector) -> None:
         c.email(m.group("email"))
     for m in _EMAIL.finditer(text):
         c.email(m.group(0))
-    for m in _TEXT_TRIGGERS.finditer(text):
+    for m in _text_triggers(c.vocab).finditer(text):
         if _HEADING.search(text, m.start(), m.start("name")) and _dictionary_word_alone(m.group("name"), c.vocab):
             # "Subject: Extension requested - <name>": a heading opens with a word of English.
             continue

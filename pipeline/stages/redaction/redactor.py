@@ -43,6 +43,7 @@ from pipeline.stages.redaction.vocabulary import Vocabulary, _english_words, ana
 
 NEUTRAL_TYPES = ("PRONOUN", "TITLE")
 NAME_TYPES = frozenset({"PERSON", "ORG", "EMPLOYER", "LOCATION", "ADDRESS"})
+_BRACKETED_TAIL = re.compile(r"(?<=\S)[ \t]*\([ \t]*(?P<form>[A-Z][A-Z0-9&]{1,9})[ \t]*\)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,12 @@ class Redactor:
         particles = "|".join(re.escape(p) for p in sorted(rules.person.surname_particles, key=len, reverse=True))
         # One or more particles right before a name ("Mac Giolla", "Bean Uí"), each a word of its own.
         self._particles = re.compile(rf"(?<![\w\u2019'])(?:(?:{particles})[ \t]+)+$") if particles else None
+        suffixes = "|".join(re.escape(s) for s in sorted(rules.employer.company_suffixes, key=len, reverse=True))
+        # An organisation's short form in capitals in brackets right after its name, past a company
+        # suffix the detection left out: "Harbourline Freight Services (HFS)", "Acme Widgets, Inc. (AW)".
+        self._short_form = re.compile(
+            rf"[ \t]*(?:,?[ \t]*(?:{suffixes})\.?[ \t]*)?\([ \t]*(?P<form>[A-Z][A-Z0-9&]{{1,9}})[ \t]*\)"
+        )
 
     # ------------------------------------------------------------------ redact
 
@@ -118,7 +125,7 @@ class Redactor:
         )
         results = results + known_rec.analyze(text, [], artifacts)
         spans, neutral = self._select(text, results)
-        return self._substitute(text, spans, neutral, vault)
+        return self._substitute(text, self._with_short_forms(text, spans), neutral, vault)
 
     def _discovered(self, text: str, results: list[RecognizerResult]) -> list[str]:
         protected = self.vocab.protected_ranges(text)
@@ -180,6 +187,52 @@ class Redactor:
                 continue
             kept_neutral.append(r)
         return merged, kept_neutral
+
+    def _with_short_forms(self, text: str, spans: list[_Span]) -> list[_Span]:
+        """An organisation's short form given in brackets right after its name ("Harbourline Freight
+        Services (HFS)") is the same organisation wherever it recurs: the same placeholder. Only a
+        form whose letters are initials of the name's words in order, has two letters or more and is no allow-listed
+        term in capitals (NHS, CBT) or protected term (a clinical short form such as "(CPT)" stays)."""
+        forms: dict[str, _Span] = {}
+        for s in spans:
+            if s.entity not in ("EMPLOYER", "ORG"):
+                continue
+            # The bracket may stand after the name or inside a detection that took it in.
+            m = self._short_form.match(text, s.end) or _BRACKETED_TAIL.search(text, s.start, s.end)
+            if m is None:
+                continue
+            form = m.group("form")
+            if (
+                sum(c.isalpha() for c in form) < 2
+                or not _spells(form, text[s.start : s.end])
+                or fold(form) in self.vocab.allow_terms_upper
+                or self._in_protected(text, m.start("form"), m.end("form"))
+            ):
+                continue
+            forms.setdefault(form, s)
+        if not forms:
+            return spans
+        out = list(spans)
+        for form, org in forms.items():
+            for m in re.finditer(rf"(?<![\w&]){re.escape(form)}(?![\w&])", text):
+                a, b = m.span()
+                # A detection of just the form (the model's guess at a person, a name seeded from
+                # the brackets) gives way; a guess that runs past it ("AVP&L depot" as a place)
+                # keeps only its rest; a known identifier across it stays as it is.
+                over = [o for o in out if o.start < b and a < o.end]
+                if any(o.known and (o.start, o.end) != (a, b) for o in over):
+                    continue
+                out = [o for o in out if o not in over]
+                for o in over:
+                    for pa, pb in _subtract((o.start, o.end), [(a, b)]):
+                        pa, pb = _trimmed(text, pa, pb)
+                        piece = text[pa:pb]
+                        # what is left of a name-like guess is one only if it is still capitalised
+                        named = o.entity not in NAME_TYPES or any(c.isupper() for c in piece)
+                        if pb - pa >= 2 and named and not self.vocab.is_allowed_span(piece):
+                            out.append(_Span(pa, pb, o.entity, o.score, _canonical(piece), False))
+                out.append(_Span(a, b, org.entity, org.score, org.canonical, org.known))
+        return sorted(out, key=lambda s: (s.start, s.end))
 
     def _in_protected(self, text: str, start: int, end: int) -> bool:
         return any(a <= start and end <= b for a, b in self.vocab.protected_ranges(text))
@@ -414,6 +467,13 @@ class Redactor:
 # A hyphenated part right after or before a span ("[Min]-jun", "Ji-[Eun]"), letters only.
 _HYPHEN_AFTER = re.compile(r"[\-\u2010\u2011]([^\W\d_]+)(?![\w\-\u2010\u2011])")
 _HYPHEN_BEFORE = re.compile(r"(?<![\w\-\u2010\u2011])([^\W\d_]+)[\-\u2010\u2011]$")
+
+
+def _spells(form: str, name: str) -> bool:
+    """Whether the letters of a short form are initials of the name's words, in order ("AVP&L" of
+    "Employer: Allegheny Valley Power & Light", "HFS" of "Harbourline Freight Services")."""
+    initials = iter(w[0].upper() for w in re.findall(r"[^\W\d_][\w'\-]*", fold(name)))
+    return all(any(c == i for i in initials) for c in form if c.isalpha())
 
 
 def _subtract(span: tuple[int, int], blocked: list[tuple[int, int]]) -> list[tuple[int, int]]:

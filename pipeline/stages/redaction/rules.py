@@ -74,6 +74,8 @@ class EmployerRules(RuleModel):
     org_tail_words: list[str] = []
     # "the only paediatric audiologist at ...": a role held by one person names that person.
     unique_role_cues: list[str] = []
+    # "Local 1199", "IBEW Local 5": a union's numbered branch (capitalised word before its number).
+    union_branch_words: list[str] = []
     score: float = Field(0.85, ge=0, le=1)
     org_score: float = Field(0.7, ge=0, le=1)
 
@@ -372,9 +374,41 @@ class RedactionRules(RuleModel):
     ambiguous_titles: list[str] = []
     # Short forms also written in lower case with their full stop before a name ("sig. Rossi").
     abbreviated_titles: list[str] = []
+    # Titles of a profession, degree or office before a name that say nothing of gender, so are not
+    # neutralised ("Dr", "Prof", "Ing", "Lic"); with ``titles`` they are :attr:`name_titles`.
+    professional_titles: list[str] = []
     allow: AllowRules = AllowRules()
     # Filled from structured.yaml by load_redaction_rules.
     structured: StructuredRules | None = None
+
+    @field_validator("titles", "professional_titles")
+    @classmethod
+    def _one_word_each(cls, value: list[str]) -> list[str]:
+        bad = [t for t in value if not re.fullmatch(r"[^\W\d_]+(?:\.[^\W\d_]+)?", t)]
+        if bad:
+            raise ValueError(f"not one word (a title is written without its full stop): {', '.join(bad)}")
+        return value
+
+    @model_validator(mode="after")
+    def _title_lists(self) -> RedactionRules:
+        gendered = {t.casefold() for t in self.titles}
+        both = sorted(gendered & {t.casefold() for t in self.professional_titles})
+        if both:
+            raise ValueError(f"professional_titles: also in titles (gendered): {', '.join(both)}")
+        every = gendered | {t.casefold() for t in self.professional_titles}
+        for key, sub, within, where in (
+            ("ambiguous_titles", self.ambiguous_titles, every, "titles or professional_titles"),
+            ("abbreviated_titles", self.abbreviated_titles, gendered, "titles"),
+        ):
+            unknown = sorted({t.casefold() for t in sub} - within)
+            if unknown:
+                raise ValueError(f"{key}: not in {where}: {', '.join(unknown)}")
+        return self
+
+    @property
+    def name_titles(self) -> tuple[str, ...]:
+        """Every title that stands before a name and is never part of it, gendered or not."""
+        return (*self.titles, *self.professional_titles)
 
 
 REDACTION_FILE = "redaction.yaml"

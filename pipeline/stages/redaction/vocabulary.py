@@ -72,6 +72,12 @@ class Vocabulary:
         self.allow_words = {fold(w).casefold() for w in rules.allow.words}
         self.ambiguous = {w.casefold() for w in rules.person.ambiguous_names}
         self.titles = {t.casefold() for t in rules.titles}
+        # Every title before a name, gendered or not ("Mrs", "Dr", "Ing"): never part of the name.
+        self.name_titles_as_written = tuple(rules.name_titles)
+        self.name_titles = frozenset(t.casefold() for t in rules.name_titles)
+        self.ambiguous_titles = frozenset(t.casefold() for t in rules.ambiguous_titles)
+        # Generic last words of an organisation's name ("Services", "Therapy", "Trust").
+        self.org_tails = frozenset(w.casefold() for w in rules.employer.org_tail_words)
         self.stop = {w.casefold() for w in STOP_WORDS}
         self.own_domains = tuple(d.casefold() for d in rules.own_domains)
         self.person = rules.person

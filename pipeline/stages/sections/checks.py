@@ -116,7 +116,7 @@ def _writer_is_subject(tok: Token) -> bool:
     return found[0].lower_ in _FIRST_PERSON or found[0].lower_ in ("it", "this")
 
 
-def _named_before(subject: Token) -> list[Token]:
+def _named_before(subject: Token, titles: frozenset[str]) -> list[Token]:
     """The role a redacted name is introduced by: "[their] psychiatrist, [PERSON_2], recommends"."""
     # a redacted name, which may be the writer's own ("[PERSON_2] recommends six additional sessions")
     if placeholder_type(f"[{subject.text}]") != "PERSON":
@@ -124,21 +124,21 @@ def _named_before(subject: Token) -> list[Token]:
     doc, i = subject.doc, subject.i - 1
     if i >= 0 and doc[i].text == "[":
         i -= 1
-    if i >= 0 and doc[i].lower_.rstrip(".") in ("dr", "prof", "professor", "mr", "mrs", "ms", "mx"):
+    if i >= 0 and doc[i].lower_.rstrip(".") in titles:
         i -= 1
     if i >= 1 and doc[i].text == ",":
         return [doc[i - 1]]
     return []
 
 
-def _third_party_is_subject(tok: Token, third_parties: set[str]) -> bool:
+def _third_party_is_subject(tok: Token, third_parties: set[str], titles: frozenset[str]) -> bool:
     """True when an active subject of the clause is someone else ("[their] GP", "the line manager",
     "Dr [PERSON_2], [their] consultant, recommends", "[PERSON_2] recommends")."""
     kind, found = subjects(tok)
     if kind != "active":
         return False
     for subject in found:
-        for who in (subject, *(c for c in subject.children if c.dep_ == "appos"), *_named_before(subject)):
+        for who in (subject, *(c for c in subject.children if c.dep_ == "appos"), *_named_before(subject, titles)):
             compound = [c.lower_ for c in who.children if c.dep_ in ("compound", "amod")]
             names = {who.lower_, who.lemma_.lower(), " ".join([*compound, who.lower_])}
             if names & third_parties:
@@ -223,7 +223,7 @@ def section_hits(
             continue
         if rule.first_person and (not _writer_is_subject(doc[s]) or _past_grant(doc[s])):
             continue
-        if third_parties and _third_party_is_subject(doc[s], third_parties):
+        if third_parties and _third_party_is_subject(doc[s], third_parties, compiled.name_titles):
             continue
         hits.append(Hit(ui, s, rule_id))
     for ui, content_start in headings.get(section.id, []):

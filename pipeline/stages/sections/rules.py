@@ -14,6 +14,7 @@ from spacy.tokens import Token
 
 from pipeline.nlp import get_nlp
 from pipeline.rules import RuleModel, RulesError, load_rules
+from pipeline.stages.redaction.rules import REDACTION_FILE, RedactionRules
 from pipeline.stages.sections.classifier import SentenceClassifier, train
 
 RULES_FILE = "sections.yaml"
@@ -197,6 +198,8 @@ class SectionRules(RuleModel):
     # a form's tick boxes: what an option left unticked says is not what the form says
     checkboxes: CheckboxRules = CheckboxRules()
 
+    # Filled from redaction.yaml (its titles before a name, gendered or not) by load_section_rules.
+    name_titles: list[str] = []
     _compiled: Compiled | None = PrivateAttr(default=None)
     _classifier: SentenceClassifier | None = PrivateAttr(default=None)
 
@@ -246,6 +249,8 @@ class Compiled:
     clause_cue_names: tuple[str, ...]
     # a tick box, ticked or not (group "unticked" for an empty one); None without boxes in the rules
     boxes: re.Pattern[str] | None = None
+    # titles before a name ("dr", "prof", "ing"), lower case without the full stop
+    name_titles: frozenset[str] = frozenset()
 
 
 SEP = "\x1f"
@@ -335,6 +340,7 @@ def compile_rules(rules: SectionRules) -> Compiled:
         clause_cues,
         tuple(rules.clauses.cues),
         _box_pattern(rules.checkboxes),
+        frozenset(t.casefold() for t in rules.name_titles),
     )
 
 
@@ -356,6 +362,11 @@ def load_section_rules(rules_dir: Path) -> SectionRules:
     """Load and validate ``rules_dir/sections.yaml``, compiling its spaCy patterns (fail fast)."""
     path = Path(rules_dir) / RULES_FILE
     rules = load_rules(path, SectionRules)
+    redaction = Path(rules_dir) / REDACTION_FILE
+    if redaction.exists():
+        # One list of titles for every stage: the redaction rules' (validated there).
+        titles = load_rules(redaction, RedactionRules).name_titles
+        rules = rules.model_copy(update={"name_titles": list(titles)})
     try:
         rules.compiled()
     except RulesError as exc:

@@ -54,7 +54,10 @@ def build_recognizers(rules: RedactionRules, vocab: Vocabulary) -> list[EntityRe
         LocationRecognizer(rules.location, vocab),
         JobTitleRecognizer(rules.job_title, vocab),
         PronounRecognizer(rules.pronouns),
-        TitleRecognizer(rules.titles, rules.ambiguous_titles, rules.abbreviated_titles),
+        # Only gendered titles are neutralised; an ambiguous professional one ("Pr") stays as written.
+        TitleRecognizer(
+            rules.titles, [t for t in rules.ambiguous_titles if t in rules.titles], rules.abbreviated_titles
+        ),
     ]
 
 

@@ -47,13 +47,21 @@ class EmployerRecognizer(DocRecognizer):
             if cues
             else None
         )
+        branch = word_alternation(rules.union_branch_words)
+        # "IBEW Local 5", "Local 1199", "Lodge No. 72": the word as written (capitalised), its number,
+        # and the union's short form in capitals right before it.
+        self._union_branch = (
+            re.compile(rf"(?<![\w&])(?:[A-Z][A-Z&\-]{{1,7}}[ \t]+)?{branch}[ \t]+(?:No\.?[ \t]*)?\d{{1,5}}(?![\w])")
+            if rules.union_branch_words
+            else None
+        )
         super().__init__(["EMPLOYER", "ORG"], "EmployerRecognizer", vocab)
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         doc = doc_of(nlp_artifacts)
-        out = self._unique_roles(text) + self._companies(text) + self._tailed_names(text)
+        out = self._unique_roles(text) + self._companies(text) + self._tailed_names(text) + self._union_branches(text)
         if doc is None:
             return out
         return out + self._model_organisations(doc, text) + self._after_context(doc, text)
@@ -67,6 +75,11 @@ class EmployerRecognizer(DocRecognizer):
             if ROLE_NOUN.search(m.group("role")) and not self._vocab.is_allowed_span(m.group("role")):
                 out.append(result("EMPLOYER", m.start("role"), m.end("role"), r.score))
         return out
+
+    def _union_branches(self, text: str) -> list[RecognizerResult]:
+        if self._union_branch is None:
+            return []
+        return [result("EMPLOYER", m.start(), m.end(), self._rules.score) for m in self._union_branch.finditer(text)]
 
     def _companies(self, text: str) -> list[RecognizerResult]:
         r = self._rules

@@ -120,8 +120,13 @@ class KnownIdentifierRecognizer(EntityRecognizer):
                 if len(letters) >= max(2, min_length - 1):
                     entries.append((r"\.?[ \t]?".join(letters) + r"\.?", "PERSON", key, "cs"))
                 continue
+            organisation = origin != "seeded" and self._names_organisation(name)
             for variant in self._name_variants(name):
                 if len(variant.replace(" ", "")) < min_length:
+                    continue
+                if organisation and " " not in variant and fold(variant).casefold() in _english_words():
+                    # A person's placeholder may hold a practice named after them ("Keane
+                    # Relationship Therapy"): its English words are no name of theirs on their own.
                     continue
                 key = fold(variant).casefold()
                 canonical = canon_of.get(key, key)
@@ -232,6 +237,11 @@ class KnownIdentifierRecognizer(EntityRecognizer):
 
     def load(self) -> None:
         pass
+
+    def _names_organisation(self, name: str) -> bool:
+        """Whether a value ends in an organisation's generic word ("Therapy", "Services", "Trust")."""
+        words = name.split()
+        return len(words) > 1 and fold(words[-1]).casefold().strip(".,") in self._vocab.org_tails
 
     def _is_ordinary_word(self, variant: str) -> bool:
         w = fold(variant).casefold()

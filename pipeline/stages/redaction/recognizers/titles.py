@@ -32,10 +32,14 @@ class TitleRecognizer(EntityRecognizer):
         self._lower_short = re.compile(rf"(?<![\w.]){short}\.(?={_NAME_NEXT})")
         self._lower_sir = re.compile(r"(?<![\w])(?:sir|madam)(?![\w])")
         # ALL CAPS name lines ("RE: MRS NOMVULA DLAMINI"): an upper-case title before a capitalised
-        # word. "MS" must precede an ALL CAPS word, as "MS" alone is multiple sclerosis.
-        upper = [t.upper() for t in titles if t.upper() != "MS" and len(t) > 1]
+        # word. "MS" and the ambiguous titles must precede an ALL CAPS word, as "MS" alone is multiple
+        # sclerosis and "HR Manager" a department.
+        loose = {t.upper() for t in ambiguous} | {"MS"}
+        upper = [t.upper() for t in titles if t.upper() not in loose and len(t) > 1]
+        strict = [t for t in sorted(loose) if len(t) > 1]
         self._upper = re.compile(
-            rf"(?<![\w])(?:{word_alternation(upper)}\.?(?=[ \t]+[A-Z])|MS\.?(?=[ \t]+[A-Z]{{2,}}(?![a-z])))"
+            rf"(?<![\w])(?:{word_alternation(upper)}\.?(?=[ \t]+[A-Z])"
+            rf"|{word_alternation(strict)}\.?(?=[ \t]+[A-Z]{{2,}}(?![a-z])))"
         )
         super().__init__(supported_entities=["TITLE"], name="TitleRecognizer")
 
