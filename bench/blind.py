@@ -36,6 +36,7 @@ BLIND = ROOT / "fixtures" / "blind"  # one folder per round: round5/, round6/, .
 TUNED = ROOT / "fixtures" / "emails"
 SCORER = Path(__file__).resolve().parent / "eval_score.py"
 NAME = "blind"
+SEEN = "SEEN.md"  # in a round's folder: its misses were read and fixed (why, in its own words)
 
 # expected.json entity types -> the scorer's client_pii kinds; THERAPIST is scored as other_pii.
 _KINDS = {
@@ -255,9 +256,10 @@ def load_manifest(folder: Path) -> list[dict[str, Any]]:
 
 
 def rounds(folder: Path = BLIND) -> list[Path]:
-    """The blind rounds, oldest first. The last is the fresh round, scored before any fix for it:
-    its figures are the ones to believe. An older round stays (seen: its misses were read, never
-    tuned on) until its misses are fixed and it joins the tuned corpus (``fixtures/rounds/``)."""
+    """The blind rounds, oldest first. The newest one nobody has read is the fresh round, scored
+    before any fix for it: its figures are the ones to believe. A round whose misses were read and
+    fixed is seen: every round older than the fresh one, and any round with a ``SEEN.md`` saying
+    why (a development round, written to be fixed on while an older one stays unread)."""
     found = sorted((p for p in folder.iterdir() if (p / "manifest.json").is_file()), key=_round_number)
     if not found:
         raise FileNotFoundError(f"no blind round (a folder with manifest.json) under {folder}")
@@ -269,16 +271,24 @@ def _round_number(path: Path) -> tuple[int, str]:
     return (int(digits) if digits else -1, path.name)
 
 
+def is_seen(round_folder: Path) -> bool:
+    return (round_folder / SEEN).is_file()
+
+
 def fresh_round(folder: Path = BLIND) -> Path:
-    return rounds(folder)[-1]
+    unread = [r for r in rounds(folder) if not is_seen(r)]
+    if not unread:
+        raise FileNotFoundError(f"every blind round under {folder} is seen (has {SEEN})")
+    return unread[-1]
 
 
 def run(folders: list[Path] | None = None) -> dict[str, Any]:
     chosen = folders or rounds()
+    unread = [f for f in chosen if not is_seen(f)]
     return {
         "name": NAME,
         "rounds": {f.name: measure(f, load_manifest(f)) for f in chosen},
-        "fresh": chosen[-1].name,
+        "fresh": unread[-1].name if unread else None,
         "tuned": measure(TUNED, manifest_from_expected(TUNED)),
     }
 

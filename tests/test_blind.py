@@ -6,9 +6,9 @@ each count that applies to it: no client identifier left, no client pronoun left
 phrase kept (genuine letters only: a non-letter shows nothing), both section verdicts right, and a
 genuine letter not quarantined. The misses recorded when a round was first scored, before any fix,
 are in its ``known-misses.json`` and run as strict xfails: a fix that clears one turns its test red
-until the entry is removed, so the record only ever shrinks. Nobody tunes rules on these letters;
-when a round's misses are fixed it moves into ``fixtures/rounds/`` (the tuned corpus) and the newest
-round stays the fresh one.
+until the entry is removed, so the record only ever shrinks. Nobody tunes rules on these letters
+until they are read to be fixed; the newest round nobody has read (no ``SEEN.md`` in its folder) is
+the fresh one.
 """
 
 from __future__ import annotations
