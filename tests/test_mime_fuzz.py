@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.models import IntakeOutcome
@@ -161,6 +161,7 @@ def _run(raw: bytes) -> None:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(st.one_of(mutated(), generated(), st.binary(max_size=2048)))
+@example(b">")  # a quote mark with nothing quoted (it once raised IndexError in the history reader)
 def test_parse_and_extract_raise_only_outcomes(raw):
     _run(raw)
 

@@ -320,7 +320,9 @@ def _first_quoted_message(lines: list[str]) -> tuple[list[str], list[str]] | Non
             region = _quoted_region(lines, index)
             # an attribution at the top of the quote (Thunderbird quotes it with the message) or a
             # header block belongs to the header
-            top = next((i for i, text in enumerate(region) if text.strip()), 0)
+            top = next((i for i, text in enumerate(region) if text.strip()), None)
+            if top is None:  # quote marks with nothing quoted (">" alone)
+                return None
             if _ATTRIBUTION.match(region[top]) or _ATTRIBUTION_ANY.match(region[top]):
                 # the message under it may be quoted one level deeper still ("> On ... wrote:" over
                 # ">> Hello")

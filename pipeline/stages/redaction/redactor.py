@@ -303,6 +303,9 @@ class Redactor:
         known = self._union(text, [s for s in spans if s.known])
         protected = self.vocab.protected_ranges(text)
         shaped = self.vocab.shaped_ranges(text)
+        # A job title read across the employer it names ("the Local 412 shop steward") leaves the
+        # employer to its own placeholder, so both stay readable as what they are.
+        employers = [(e.start, e.end) for e in spans if not e.known and e.entity == "EMPLOYER"]
         rest: list[_Span] = []
         for s in spans:
             if s.known:
@@ -321,6 +324,8 @@ class Redactor:
             blocked = [(k.start, k.end) for k in known] + [
                 r for r in protected if r not in interior and r not in overruled
             ]
+            if s.entity == "JOB_TITLE":
+                blocked += employers
             for a, b in _subtract((s.start, s.end), blocked):
                 a, b = _trimmed(text, a, b)
                 if b <= a:
