@@ -87,3 +87,24 @@ def test_a_workplace_noun_after_a_word_of_no_english_locates_the_client(redactor
 def test_a_workplace_noun_after_english_words_in_lower_case_stays(redactor, text):
     out = _out(redactor, text)
     assert "[LOCATION_" not in out
+
+
+# -- a guide is a job -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Please approve 6 more sessions for Tia Rangihuna (kayak guide, Blue Fjord Tours Ltd) - fortnightly.",
+        "Tia Rangihuna is a mountain guide for Alpine Ways and has been low since the avalanche.",
+    ],
+)
+def test_a_guide_in_a_job_slot_is_a_job_title(redactor, text):
+    out = _out(redactor, text)
+    assert "guide" not in out
+    assert "[JOB_TITLE_" in out
+
+
+def test_a_written_guide_stays(redactor):
+    text = "I gave her a self-help guide on sleep; the guide to CBT was useful."
+    assert _out(redactor, text).count("guide") == 2
