@@ -108,3 +108,32 @@ def test_a_guide_in_a_job_slot_is_a_job_title(redactor, text):
 def test_a_written_guide_stays(redactor):
     text = "I gave her a self-help guide on sleep; the guide to CBT was useful."
     assert _out(redactor, text).count("guide") == 2
+
+
+# -- a job said by its verb and what it works ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "gone"),
+    [
+        ("Tia Rangihuna is 52 and drives a milk tanker for Blue Fjord Dairy, and farms with her husband.", "tanker"),
+        ("Since the divorce Jo Bell works the checkouts at a supermarket on weekends.", "checkouts"),
+        ("She runs the tills on Saturdays and has been anxious.", "tills"),
+    ],
+)
+def test_a_job_said_by_its_verb_and_work_object_is_a_job_title(redactor, text, gone):
+    out = _out(redactor, text)
+    assert gone not in out
+    assert "[JOB_TITLE_" in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I drive a bus to work on Tuesdays.",
+        "He drives a car and takes the bus to his sessions.",
+        "He was afraid to drive a truck after the crash.",
+    ],
+)
+def test_a_verb_and_object_that_is_no_job_of_the_client_stays(redactor, text):
+    assert "[JOB_TITLE_" not in _out(redactor, text)
