@@ -110,6 +110,10 @@ class JobTitleRules(RuleModel):
     # Units and wards of a workplace that place a job ("Staff nurse, haemodialysis unit", "a nurse on
     # the stroke ward"): with the title they single the client out.
     unit_nouns: list[str] = []
+    # A job said by its verb and the thing worked ("drives a milk tanker", "works the checkouts"):
+    # lemmas of the verbs, and the work objects (lemmas) that make the phrase a job.
+    work_verbs: list[str] = []
+    work_objects: list[str] = []
     score: float = Field(0.8, ge=0, le=1)
     label_score: float = Field(0.9, ge=0, le=1)
 

@@ -143,6 +143,10 @@ class Vocabulary:
         w = word.casefold()
         return w not in self.ambiguous and (w in self._qualifiers or self.not_a_name(w) or w in common_words())
 
+    def is_ordinary(self, word: str) -> bool:
+        """A word of English or of the clinical vocabulary (see ``_ordinary``)."""
+        return self._ordinary(word)
+
     def _ordinary(self, word: str) -> bool:
         """A word of English or of the clinical vocabulary, not an ordinary-word name ("Hope")."""
         w = word.casefold()

@@ -8,6 +8,7 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from pipeline.stages.redaction.recognizers.base import result
+from pipeline.stages.redaction.recognizers.formats import is_uk_postcode
 from pipeline.stages.redaction.rules import AddressRules
 from pipeline.stages.redaction.vocabulary import Vocabulary, common_words, word_alternation
 
@@ -31,6 +32,16 @@ class StreetAddressRecognizer(EntityRecognizer):
             rf"(?:{cap}[ \t]+){{1,4}}?{suffix}(?![\w]){town}{{0,2}}"
         )
         self._unit = re.compile(rf"(?<![\w]){unit}[ \t]+\d+[A-Za-z]?(?![\w])")
+        # The same street typed all in lower case ("22 <name> view, <town> <postcode>"): its name words
+        # must hold one that is no word of English (checked in ``_lower_case_streets``); then the words
+        # between its comma and a postcode are its town.
+        low_suffix = word_alternation(s.casefold() for s in rules.street_suffixes)
+        self._lower = re.compile(
+            rf"(?<![\w/.,:])\d{{1,4}}[a-z]?,?[ \t]+(?P<name>(?:[a-z][a-z'\u2019\-]*[ \t]+){{1,3}}?)"
+            rf"(?P<street>{low_suffix})(?![\w])"
+            rf"(?:,[ \t]*(?P<town>(?:[^\W\d_][\w'\u2019\-]*[ \t]+){{1,3}})"
+            rf"(?P<postcode>[A-Za-z]{{1,2}}\d[A-Za-z\d]?[ \t]?\d[A-Za-z]{{2}}|\d{{4,5}})(?![\w]))?"
+        )
         self._bare = re.compile(rf"(?<![\w])(?:{cap}[ \t]+){{1,3}}{bare}(?![\w])")
         self._building = re.compile(rf"(?<![\w])(?:{cap}[ \t]+){{1,3}}{building}(?![\w])")
         self._continental = _continental_patterns(rules)
@@ -53,6 +64,7 @@ class StreetAddressRecognizer(EntityRecognizer):
         score = self._rules.score
         out = [result("ADDRESS", m.start(), m.end(), score) for m in self._numbered.finditer(text)]
         out += [result("ADDRESS", m.start(), m.end(), score) for m in self._unit.finditer(text)]
+        out += self._lower_case_streets(text)
         for rx in (self._bare, self._building):
             for m in rx.finditer(text):
                 words = m.group(0).split()
@@ -64,6 +76,21 @@ class StreetAddressRecognizer(EntityRecognizer):
                 if len(words) > 1:
                     out.append(result("ADDRESS", start, m.end(), score - 0.2))
         return out + self._continental_streets(text) + self._labelled_values(text)
+
+    def _lower_case_streets(self, text: str) -> list[RecognizerResult]:
+        """ "22 <name> view, <town> <postcode>" in lower case: an address when a word of the street's
+        name is no word of English nor of the clinical vocabulary (not "3 more weekly sessions at the
+        green"); the town, between the comma and a postcode, goes with it (the postcode is a format's)."""
+        out = []
+        counts = {w.casefold() for w in self._rules.not_after_number}
+        for m in self._lower.finditer(text):
+            words = m.group("name").split()
+            if words[0] in counts or all(self._vocab.is_ordinary(w) for w in words):
+                continue  # "3 miles along the park road": a count, not a house number
+            postcode = m.group("postcode")
+            end = m.end("town") if postcode and is_uk_or_numeric_postcode(postcode) else m.end("street")
+            out.append(result("ADDRESS", m.start(), end, self._rules.score))
+        return out
 
     def _labelled_values(self, text: str) -> list[RecognizerResult]:
         """The value of an address field, removed whole: it ``fills`` what the other detections
@@ -93,6 +120,11 @@ class StreetAddressRecognizer(EntityRecognizer):
                     continue  # "via Zoom 3": a platform, not a street
                 out.append(result("ADDRESS", m.start(), m.end(), self._rules.score))
         return out
+
+
+def is_uk_or_numeric_postcode(value: str) -> bool:
+    """A UK postcode in any case, or a postcode of four or five digits (Australia, the US)."""
+    return value.isdigit() or is_uk_postcode(value)
 
 
 _UP = r"[A-Z\u00c0-\u00de\u0100-\u017f]"

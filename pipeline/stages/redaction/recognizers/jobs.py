@@ -123,6 +123,8 @@ class JobTitleRecognizer(DocRecognizer):
         self._post_nouns = low["post_nouns"]
         self._not_as_cues = low["not_as_cues"]
         self._unit_nouns = low["unit_nouns"]
+        self._work_verbs = low["work_verbs"]
+        self._work_objects = low["work_objects"]
         sep = r"[ \t]*(?:\([^)\n]{0,30}\))?[ \t]*(?::|\||\t|[ \t]{2,}|[\-\u2013][ \t])"
         # A table flattened to text ("Occupation Deckhand", the cells joined by one space): the
         # value opens with a capital and the line is no sentence (see ``_labelled``).
@@ -333,6 +335,10 @@ class JobTitleRecognizer(DocRecognizer):
         for tok in doc:
             if self._signed(tok.idx, signed):
                 continue
+            worked = self._worked(tok)
+            if worked is not None:
+                out.append(result(ENTITY, worked[0], worked[1], self._rules.score, slot="work"))
+                continue
             head = self._slot(tok)
             if head is None:
                 span = self._scanned(tok)
@@ -350,6 +356,24 @@ class JobTitleRecognizer(DocRecognizer):
                     out.append(result(ENTITY, span[0], span[1], self._rules.score, slot=tok.dep_))
                     out += self._gloss(doc.text, span[1])
         return out
+
+    def _worked(self, verb: Token) -> tuple[int, int] | None:
+        """ "drives a milk tanker", "works the checkouts": a work verb whose object is a work object,
+        said of someone other than the therapist; the verb to the end of the object's phrase."""
+        if verb.pos_ != "VERB" or verb.lemma_.casefold() not in self._work_verbs:
+            return None
+        obj = next((c for c in verb.children if c.dep_ == "dobj" and c.pos_ in _NOUNS), None)
+        if obj is None:
+            return None
+        end = self._compound_end(obj)
+        head = verb.doc[end]
+        phrase = " ".join(t.lower_ for t in verb.doc[obj.i : end + 1])
+        if not {head.lemma_.casefold(), head.lower_, phrase} & self._work_objects:
+            return None
+        subject = self._subject(verb) or (self._subject(verb.head) if verb.dep_ == "conj" else None)
+        if subject is None or subject.lower_ in self._therapist or subject.lower_ in _NOT_PEOPLE:
+            return None
+        return verb.idx, head.idx + len(head.text)
 
     def _gloss(self, text: str, end: int) -> list[RecognizerResult]:
         """A short gloss in brackets right after a title: its translation or abbreviation ("a

@@ -34,6 +34,11 @@ class LocationRecognizer(DocRecognizer):
             rf"(?<![\w\-])((?:[A-Z][\w'\-]*(?:[ \t]+|[ \t]*\n[ \t]*)){{1,3}})(?i:{nouns})(?![\w\-])"
         )
         self._workplace_noun = re.compile(rf"(?:{nouns})", re.IGNORECASE)
+        # A workplace noun with its number, capitalised ("Terminal 18", "Depot 4"): one site of the employer.
+        self._numbered_workplace = re.compile(rf"(?<![\w\-])(?=[A-Z])(?i:{nouns})[ \t]+\d{{1,4}}[A-Za-z]?(?![\w\-])")
+        # The same in lower case ("works the box at <place> junction"): one or two words, each no word
+        # of English nor of the clinical vocabulary (not "the bus depot"), checked in ``_workplaces``.
+        self._lower_workplace = re.compile(rf"(?<![\w\-])((?:[a-z][a-z'\-]*[ \t]+){{1,2}})(?:{nouns})(?![\w\-])")
         super().__init__(["LOCATION"], "LocationRecognizer", vocab)
 
     def analyze(
@@ -64,6 +69,15 @@ class LocationRecognizer(DocRecognizer):
             while words and self._vocab.not_a_name(words[0].group(0)):
                 words = words[1:]
             if not words or self._workplace_noun.fullmatch(words[-1].group(0)):
+                continue
+            out.append(result("LOCATION", m.start(1) + words[0].start(), m.end(), self._rules.score, workplace="1"))
+        for m in self._numbered_workplace.finditer(text):
+            out.append(result("LOCATION", m.start(), m.end(), self._rules.score, workplace="1"))
+        for m in self._lower_workplace.finditer(text):
+            words = list(re.finditer(r"[^ \t\n]+", m.group(1)))
+            while words and self._vocab.is_ordinary(words[0].group(0)):
+                words = words[1:]
+            if not words or any(self._vocab.is_ordinary(w.group(0)) for w in words):
                 continue
             out.append(result("LOCATION", m.start(1) + words[0].start(), m.end(), self._rules.score, workplace="1"))
         return out
