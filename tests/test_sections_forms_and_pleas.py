@@ -3,7 +3,8 @@ a blind letter's wording): a form's table flattened into "Label Value" lines who
 row "Extension requested Yes"; a question that says please and asks for a count of more, where the
 please or the count is not at the question's start (a subject line "[CLIENT] - 6 more sessions
 please?", a note "quick one: could [they] please get 4x more?"); and "would benefit from six (6)
-additional sessions", a count written with its digits in brackets (four tokens). Each case failed before the
+additional sessions", a count written with its digits in brackets (four tokens); and an enquiry made
+"before I raise it with [them]", which is no letter yet. Each case failed before the
 change that added it."""
 
 from __future__ import annotations
@@ -48,6 +49,16 @@ CASES = {
     "question-without-please-stays-one": (
         "Hi team,\n\nquick one: is there a limit on how many sessions [CLIENT] can have in a year?\n\n"
         "Thanks\n[THERAPIST]",
+        False,
+        False,
+        None,
+        None,
+    ),
+    # an enquiry before the writer has put the idea to the client: its worries are no needs section
+    "enquiry-before-raising-it-with-the-client": (
+        "Hello,\n\nI see a client who may qualify for extra sessions. Before I raise it with [them], could you "
+        "tell me who reads the letter? [they] is very anxious that [their] manager would find out.\n\n"
+        "1. Is the letter shared with the employer?\n2. How long is it kept?\n\nThanks,\n[THERAPIST]",
         False,
         False,
         None,
