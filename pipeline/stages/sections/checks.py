@@ -160,14 +160,21 @@ _GRANT_VERBS = frozenset(
 _HEADING_TAIL = re.compile(r"^[\s*_]*(?:[:\-–—]|$)")
 
 
+def _answers_form_row(tail: str, answers: frozenset[str]) -> bool:
+    """The rest of a heading's line is only a form's answer, after a space: a table row flattened into
+    one line ("Extension requested Yes"), read as "Extension requested: Yes"."""
+    return tail[:1].isspace() and tail.strip(" \t*_.").casefold() in answers
+
+
 def heading_hits(
     doc: Doc, units: list[Unit], compiled: Compiled, text: str
 ) -> tuple[dict[str, list[tuple[int, int]]], set[int]]:
     """Per section: (unit index, token index where the heading's content starts); heading tokens.
 
     A heading is a phrase at the start of a line (after an optional bullet, number or markup)
-    followed by ":" / "-" or the end of the line; its content is what follows, on the same
-    line or the next. A heading directly followed by another heading has no content.
+    followed by ":" / "-", the end of the line or only a form's answer ("Extension requested Yes"); its
+    content is what follows, on the same line or the next. A heading directly followed by another
+    heading has no content.
     """
     raw: list[tuple[str, int, int]] = []
     for match_id, s, e in sorted(compiled.headings(doc), key=lambda m: (m[1], -m[2])):
@@ -178,7 +185,8 @@ def heading_hits(
             continue
         line_end = text.find("\n", span.end_char)
         line_end = len(text) if line_end < 0 else line_end
-        if not _HEADING_TAIL.match(text[span.end_char : line_end]):
+        tail = text[span.end_char : line_end]
+        if not (_HEADING_TAIL.match(tail) or _answers_form_row(tail, compiled.form_answers)):
             continue
         if raw and raw[-1][1] <= s < raw[-1][2]:
             continue  # a shorter heading inside a longer one ("needs" in "therapy needs")

@@ -184,6 +184,12 @@ class SectionRules(RuleModel):
     # a sentence ending with "?" that opens with one of these is a request, not a question
     # ("Please could you authorise another 8 sessions?")
     polite_requests: list[TokenPattern] = []
+    # a question that says one of these and asks for a count of more is a request too, wherever the
+    # words stand in it ("[PERSON_1] - 6 more sessions please?", "could [they] please get 6x more?")
+    request_words: list[str] = []
+    # a form's table row flattened into one line ("Extension requested Yes"): a heading followed on its
+    # line by nothing but one of these answers reads as "Extension requested: Yes"
+    form_answers: list[str] = []
     sections: list[SectionRule] = Field(min_length=1)
     sessions: SessionsRules
     period: PeriodRules
@@ -251,6 +257,8 @@ class Compiled:
     boxes: re.Pattern[str] | None = None
     # titles before a name ("dr", "prof", "ing"), lower case without the full stop
     name_titles: frozenset[str] = frozenset()
+    request_words: frozenset[str] = frozenset()  # lower case
+    form_answers: frozenset[str] = frozenset()  # lower case
 
 
 SEP = "\x1f"
@@ -341,6 +349,8 @@ def compile_rules(rules: SectionRules) -> Compiled:
         tuple(rules.clauses.cues),
         _box_pattern(rules.checkboxes),
         frozenset(t.casefold() for t in rules.name_titles),
+        frozenset(w.casefold() for w in rules.request_words),
+        frozenset(a.casefold() for a in rules.form_answers),
     )
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from spacy.tokens import Doc
 
+from pipeline.patterns import COUNT_MORE
 from pipeline.stages.sections.rules import Compiled
 
 BULLET = re.compile(r"^[ \t]*(?:[-*•‣◦▪●–—>]|\(?\d{1,2}[.)]|\(?[a-zA-Z][.)](?=\s)|#{1,6})[ \t]*")
@@ -138,7 +139,12 @@ def polite_requests_are_statements(doc: Doc, units: list[Unit], compiled: Compil
                     i += 1
         return u.start in starts or i in starts
 
-    return [replace(u, question=False) if u.question and opens(u) else u for u in units]
+    def pleads_for_more(u: Unit) -> bool:
+        # "[PERSON_1] - 6 more sessions please?": a count of more asked for with a please-word anywhere
+        words = compiled.request_words
+        return any(t.lower_ in words for t in doc[u.start : u.end]) and bool(COUNT_MORE.search(u.text))
+
+    return [replace(u, question=False) if u.question and (opens(u) or pleads_for_more(u)) else u for u in units]
 
 
 _GREETINGS = frozenset(
