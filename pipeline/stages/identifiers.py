@@ -497,6 +497,8 @@ def _scan_bracketed_names(text: str, c: _Collector) -> None:
     """A nickname in brackets for a circle of people, and the name before it; a given name before
     its title and surname in brackets."""
     for m in _CIRCLE_NICKNAME.finditer(text):
+        if all(_ordinary(w, c.vocab) for w in m.group("nick").split()):
+            continue  # "(Cover for colleagues is arranged)": a remark, not a name
         c.name(m.group("nick"))
         if m.group("before") and not _ordinary(m.group("before"), c.vocab):
             c.name(m.group("before"))
