@@ -215,7 +215,8 @@ class Redactor:
             return spans
         out = list(spans)
         for form, org in forms.items():
-            for m in re.finditer(rf"(?<![\w&]){re.escape(form)}(?![\w&])", text):
+            # never the prefix of a reference ("ABC-40213" is an ID, not the organisation)
+            for m in re.finditer(rf"(?<![\w&]){re.escape(form)}(?![\w&]|-\d)", text):
                 a, b = m.span()
                 # A detection of just the form (the model's guess at a person, a name seeded from
                 # the brackets) gives way; a guess that runs past it ("AVP&L depot" as a place)
@@ -247,7 +248,7 @@ class Redactor:
             form = "".join(w[0] for w in words)
             if form in forms or form in self.vocab.allow_terms_upper:
                 continue
-            for m in re.finditer(rf"(?<![\w&]){re.escape(form)}(?![\w&])", text):
+            for m in re.finditer(rf"(?<![\w&]){re.escape(form)}(?![\w&]|-\d)", text):
                 if not self._in_protected(text, m.start(), m.end()):
                     forms.setdefault(form, s)
                     break
