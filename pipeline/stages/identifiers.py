@@ -88,6 +88,25 @@ _CALLED_NICKNAME = re.compile(
     rf"|\b(?:known[ \t]+as|goes[ \t]+by|go[ \t]+by|nicknamed|prefers[ \t]+to[ \t]+be[ \t]+called)"
     rf"[ \t]+[\"\u201c'\u2018]?(?P<after>{_WORD})"
 )
+# A name in brackets said to be what a circle of people call the one just named: ("Pepe" to his
+# family), (Zé Miguel for friends), ("Ti-Jean" to everyone at the depot). The word before the bracket
+# is a name too when no ordinary word ("Réjean (...)").
+_CIRCLE_NICKNAME = re.compile(
+    rf"(?P<before>{_WORD})?[ \t]*\([ \t]*[\"\u201c'\u2018]?(?P<nick>{_WORD}(?:[ \t]+{_WORD}){{0,2}})"
+    rf"[\"\u201d'\u2019]?\s+(?:to|for|with|among|amongst|at|by)\s+(?:[\w'\u2019\-]+\s+){{0,4}}?"
+    r"(?:friends|family|everyone|everybody|colleagues|work|mates|people|pals|home|team|crew|relatives|"
+    r"loved[ \t]+ones|those[ \t]+close|all)\b[^()\n]{0,30}\)"
+)
+# A given name, then the title and surname in brackets: "Euan (Mr Petrie, DOB ...)".
+_NAME_THEN_TITLED = rf"(?P<first>{_WORD})[ \t]*\([ \t]*{_TITLE}\.?[ \t]+(?P<last>{_WORD})"
+
+
+@lru_cache(maxsize=4)
+def _name_then_titled(vocab: Vocabulary) -> re.Pattern[str]:
+    titles = "|".join(re.escape(t) for t in sorted(vocab.name_titles_as_written, key=len, reverse=True))
+    return re.compile(_NAME_THEN_TITLED.replace(_TITLE, f"(?:{titles})"))
+
+
 # A nickname in quotes inside or after a full name: Oluwadamilare "Dami" Ogunbanjo, Harriet Lyle ("Hattie").
 _QUOTED_NICKNAME = re.compile(
     rf"(?P<first>{_WORD})[ \t]+[\"\u201c\u2018](?P<nick>{_WORD}?)[\"\u201d\u2019][ \t]+(?P<last>{_WORD})"
@@ -466,11 +485,26 @@ def _scan_prose(text: str, c: _Collector) -> None:
         c.name(m.group("name"))
     for m in _CALLED_NICKNAME.finditer(text):
         c.name(m.group("before") or m.group("after"))
+    _scan_bracketed_names(text, c)
     for m in _QUOTED_NICKNAME.finditer(text):
         c.name(f"{m.group('first')} {m.group('last')}")
         c.name(m.group("nick"))
     for m in _APPOSITIVE_RELATIVE.finditer(text):
         c.name(m.group("name"))
+
+
+def _scan_bracketed_names(text: str, c: _Collector) -> None:
+    """A nickname in brackets for a circle of people, and the name before it; a given name before
+    its title and surname in brackets."""
+    for m in _CIRCLE_NICKNAME.finditer(text):
+        if all(_ordinary(w, c.vocab) for w in m.group("nick").split()):
+            continue  # "(Cover for colleagues is arranged)": a remark, not a name
+        c.name(m.group("nick"))
+        if m.group("before") and not _ordinary(m.group("before"), c.vocab):
+            c.name(m.group("before"))
+    for m in _name_then_titled(c.vocab).finditer(text):
+        if not any(_ordinary(w, c.vocab) for w in (m.group("first"), m.group("last"))):
+            c.name(f"{m.group('first')} {m.group('last')}")
 
 
 def _short_form_of(word: str, before: str, vocab: Vocabulary) -> bool:

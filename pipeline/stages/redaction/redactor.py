@@ -210,11 +210,13 @@ class Redactor:
             ):
                 continue
             forms.setdefault(form, s)
+        self._add_bare_initials(text, spans, forms)
         if not forms:
             return spans
         out = list(spans)
         for form, org in forms.items():
-            for m in re.finditer(rf"(?<![\w&]){re.escape(form)}(?![\w&])", text):
+            # never the prefix of a reference ("ABC-40213" is an ID, not the organisation)
+            for m in re.finditer(rf"(?<![\w&]){re.escape(form)}(?![\w&]|-\d)", text):
                 a, b = m.span()
                 # A detection of just the form (the model's guess at a person, a name seeded from
                 # the brackets) gives way; a guess that runs past it ("AVP&L depot" as a place)
@@ -233,6 +235,23 @@ class Redactor:
                             out.append(_Span(pa, pb, o.entity, o.score, _canonical(piece), False))
                 out.append(_Span(a, b, org.entity, org.score, org.canonical, org.known))
         return sorted(out, key=lambda s: (s.start, s.end))
+
+    def _add_bare_initials(self, text: str, spans: list[_Span], forms: dict[str, _Span]) -> None:
+        """The initials of every word of an organisation's name of three words or more, in capitals
+        elsewhere without the brackets ("... Valley Credit Union" then "VCU"): the same organisation."""
+        for s in spans:
+            if s.entity not in ("EMPLOYER", "ORG"):
+                continue
+            words = re.findall(r"[^\W\d_][\w'\-]*", fold(text[s.start : s.end]))
+            if len(words) < 3 or not all(w[0].isupper() for w in words):
+                continue
+            form = "".join(w[0] for w in words)
+            if form in forms or form in self.vocab.allow_terms_upper:
+                continue
+            for m in re.finditer(rf"(?<![\w&]){re.escape(form)}(?![\w&]|-\d)", text):
+                if not self._in_protected(text, m.start(), m.end()):
+                    forms.setdefault(form, s)
+                    break
 
     def _in_protected(self, text: str, start: int, end: int) -> bool:
         return any(a <= start and end <= b for a, b in self.vocab.protected_ranges(text))

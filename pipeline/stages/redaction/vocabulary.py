@@ -164,9 +164,9 @@ class Vocabulary:
         w = fold(word).casefold()
         if w in self.ambiguous:
             return False
-        return (
-            w in self.pronouns or w in self.allow_words or w in self.allow_terms or w in self.stop or w in self.titles
-        )
+        # A pronoun is English, written without accents: "Zé" (a Portuguese short name) is no "ze".
+        pronoun = w in self.pronouns and not any(ch.isalpha() and not ch.isascii() for ch in word)
+        return pronoun or w in self.allow_words or w in self.allow_terms or w in self.stop or w in self.titles
 
 
 @lru_cache(maxsize=8)

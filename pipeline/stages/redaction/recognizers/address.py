@@ -48,8 +48,10 @@ class StreetAddressRecognizer(EntityRecognizer):
         labels = word_alternation(" ".join(label.split()) for label in rules.labels).replace(r"\ ", r"[ \t]+")
         # "Home address: ...", "Home area<TAB>...", a flattened table's "Home address 4 ...": the value
         # opens with a digit or a capital and runs to the end of its line or cell.
+        # A bilingual form gives the label in the local language first ("Bydliště / Home address").
         self._labelled = re.compile(
-            rf"^[ \t>*|\-\u2022]*(?i:{labels})[ \t]*(?::|\||\t|[ \t]{{2,}}|[\-\u2013][ \t]|(?<=[^ \t])[ \t])[ \t|]*"
+            rf"^[ \t>*|\-\u2022]*(?:[^\W\d_][^\n/|\t:]{{0,40}}?[ \t]*/[ \t]*)?"
+            rf"(?i:{labels})[ \t]*(?::|\||\t|[ \t]{{2,}}|[\-\u2013][ \t]|(?<=[^ \t])[ \t])[ \t|]*"
             rf"(?P<value>[\d{_UP[1:-1]}][^\n|\t]*?)(?=[ \t]*(?:$|\||\t|[ \t]{{3,}}))",
             re.MULTILINE,
         )
@@ -118,6 +120,10 @@ class StreetAddressRecognizer(EntityRecognizer):
                     continue  # "Brigade 3", "Cascade 2": an English word, not a street
                 if self._vocab.is_allowed_span(name):
                     continue  # "via Zoom 3": a platform, not a street
+                if rx is self._continental[-1] and any(
+                    w.casefold() in common_words() or self._vocab.not_a_name(w) for w in words
+                ):
+                    continue  # "March 31, 2024 London": a date, not a street
                 out.append(result("ADDRESS", m.start(), m.end(), self._rules.score))
         return out
 
@@ -173,6 +179,13 @@ def _continental_patterns(rules: AddressRules) -> list[re.Pattern[str]]:
         re.compile(
             rf"(?<![\w])(?P<name>{named}),?[ \t]+\d{{1,5}}[A-Za-z]?,?[ \t]+(?i:{interior})[ \t]*"
             rf"[\dA-Za-z]{{1,4}}(?![\w])"
+        ),
+        # No street word, but the house number, a comma, the postcode and the town, as Central European
+        # letters write it ("Husova 12, 110 00 Praha 1", "Długa 15, 00-238 Warszawa"); the name must
+        # hold no word of English (checked in ``_continental_streets``).
+        re.compile(
+            rf"(?<![\w])(?P<name>{named})[ \t]+\d{{1,4}}[A-Za-z]?(?:/\d{{1,4}}[A-Za-z]?)?,[ \t]*(?:\n[ \t]*)?"
+            rf"(?:[A-Z]{{1,2}}-)?\d{{2,5}}(?:[ \-]\d{{2,3}})?[ \t]+{_UPWORD}(?:[ \t]+\d{{1,2}})?(?![\w])"
         ),
     ]
 

@@ -344,6 +344,7 @@ class JobTitleRecognizer(DocRecognizer):
                 span = self._scanned(tok)
                 if span is not None:
                     out.append(result(ENTITY, span[0], span[1], self._rules.score, slot="scan"))
+                    out += self._gloss(doc.text, span[1])  # "a train driver (its local word)"
                 continue
             # "a cleaner and a carer": a second job joined to the first ("her rituals" is not one).
             more = (c for c in head.children if c.dep_ == "conj" and c.pos_ in _NOUNS and self._person_job(c))
@@ -518,7 +519,13 @@ class JobTitleRecognizer(DocRecognizer):
     def _person_job(self, noun: Token) -> bool:
         """A noun naming someone's work: an occupation listed in the rules, or a person noun ("-er",
         "-ist", "-ian") that is not in the list of non-jobs. Another person's ("her manager") is not."""
-        if any(c.dep_ == "poss" for c in noun.children) or not self._any_job(noun):
+        if any(c.dep_ == "poss" for c in noun.children):
+            return False
+        if noun.lemma_.casefold() == "member" and any(
+            c.dep_ == "compound" and (c.lower_ in self._unit_nouns or self._listed(c)) for c in noun.children
+        ):
+            return True  # "a cabin crew member", "a ward team member": a member of a unit is a post
+        if not self._any_job(noun):
             return False
         return self._listed(noun) or bool(ROLE_NOUN.search(noun.lower_))
 
