@@ -161,6 +161,29 @@ class RelativeRules(RuleModel):
     score: float = Field(0.9, ge=0, le=1)
 
 
+class LowerCaseRules(RuleModel):
+    """The fail-closed catch-all for a message typed in lower case (``lower_case`` in redaction.yaml)."""
+
+    entity: str = "PERSON"
+    place_entity: str = "LOCATION"
+    org_entity: str = "EMPLOYER"
+    score: float = Field(0.5, ge=0, le=1)
+    # lower-case sentence starts needed, and how many times the capitalised ones they must outnumber
+    min_lower_starts: int = Field(1, ge=1)
+    ratio: float = Field(2.0, ge=1)
+    # informal spellings and chat short forms of English words ("thru", "pls", "wks"): ordinary
+    informal: list[str] = []
+    # an unknown word right after one of these is typed as a place ("in <x>", "from <x>")
+    place_before: list[str] = []
+    # the last word of a place's or an organisation's name typed in lower case ("... county", "... freight")
+    place_tails: list[str] = []
+    org_tails: list[str] = []
+    # the words before such a name ("works at", "at", "for", "in", "(")
+    name_tail_cues: list[str] = []
+    # months and days, never a name after a slot
+    calendar: list[str] = []
+
+
 class RoleReplacement(RuleModel):
     possessive: str
     other: str
@@ -373,6 +396,7 @@ class RedactionRules(RuleModel):
     job_title: JobTitleRules
     person: PersonRules
     relatives: RelativeRules
+    lower_case: LowerCaseRules = LowerCaseRules()
     pronouns: PronounRules
     titles: list[str]
     ambiguous_titles: list[str] = []

@@ -22,6 +22,7 @@ from pipeline.stages.redaction.recognizers.employer import EmployerRecognizer
 from pipeline.stages.redaction.recognizers.formats import FormatRecognizer
 from pipeline.stages.redaction.recognizers.jobs import JobTitleRecognizer
 from pipeline.stages.redaction.recognizers.location import LocationRecognizer
+from pipeline.stages.redaction.recognizers.lower_case import LowerCaseRecognizer
 from pipeline.stages.redaction.recognizers.people import PersonRecognizer
 from pipeline.stages.redaction.recognizers.phone import PhoneRecognizer
 from pipeline.stages.redaction.recognizers.pronouns import PronounRecognizer
@@ -50,6 +51,9 @@ def build_recognizers(rules: RedactionRules, vocab: Vocabulary) -> list[EntityRe
         PersonRecognizer(rules.person, vocab),
         ScriptRecognizer(),
         RelativeRecognizer(rules.relatives, vocab),
+        LowerCaseRecognizer(
+            rules.lower_case, rules.relatives, vocab, author_heads=rules.allow.clinical_phrases.author_heads
+        ),
         EmployerRecognizer(rules.employer, vocab),
         LocationRecognizer(rules.location, vocab),
         JobTitleRecognizer(rules.job_title, vocab),
