@@ -396,7 +396,7 @@ class RedactionRules(RuleModel):
     job_title: JobTitleRules
     person: PersonRules
     relatives: RelativeRules
-    lower_case: LowerCaseRules = Field(default_factory=LowerCaseRules)
+    lower_case: LowerCaseRules
     pronouns: PronounRules
     titles: list[str]
     ambiguous_titles: list[str] = []
