@@ -131,6 +131,10 @@ class Letter:
     # Text removed from the letter (hidden HTML, quoted history) that still names people:
     # redaction seeds known identifiers from it but it is never shown.
     removed_text: str = field(default="", repr=False)
+    # A delivery report, automatic reply or list mail: never a letter, whatever its text. Its text is
+    # redacted and verified like a letter's so the CSM can read what came in, but it is never assessed:
+    # its outcome is ``no-letter-found`` (see :func:`pipeline.stages.extract.extract`).
+    machine_report: bool = False
 
 
 @dataclass(frozen=True, slots=True)

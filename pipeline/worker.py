@@ -30,7 +30,16 @@ from sqlmodel import col
 from pipeline import queue, store
 from pipeline.cases import recording
 from pipeline.cases.threading import find_prior
-from pipeline.models import IntakeOutcome, KnownIdentifiers, Letter, ParsedMail, Prior, Processed, Redaction
+from pipeline.models import (
+    IntakeOutcome,
+    KnownIdentifiers,
+    Letter,
+    LetterMissing,
+    ParsedMail,
+    Prior,
+    Processed,
+    Redaction,
+)
 from pipeline.nlp import get_nlp
 from pipeline.outbound import delivery
 from pipeline.patterns import vault_key_type
@@ -180,7 +189,11 @@ def _batch(rt: Runtime, items: list[Result | _InWork], indexes: list[int]) -> No
     for w, artifacts in zip(work, _ahead(lambda: _redaction_parses(rt, texts), len(texts)), strict=True):
         w.artifacts = artifacts
     redacted = {i: _redact(rt, w) for i, w in zip(indexes, work, strict=True)}
-    ready = [w for w in redacted.values() if isinstance(w, _InWork) and len(w.combined) <= PIECE_CHARS]
+    ready = [
+        w
+        for w in redacted.values()
+        if isinstance(w, _InWork) and not w.letter.machine_report and len(w.combined) <= PIECE_CHARS
+    ]
     texts = [w.combined for w in ready]
     for w, doc in zip(ready, _ahead(lambda: _section_parses(texts), len(texts)), strict=True):
         w.doc = doc
@@ -220,6 +233,7 @@ def _read(
     except StageFailed as failure:
         return failure
     prior = find_prior(mail)
+    letter: Letter | None = None
     try:
         letter = _stage(
             "extract",
@@ -230,14 +244,30 @@ def _read(
         )
         _stage("extract", check_length, letter.text, max_chars=rt.settings.max_letter_chars)
         seeded = _stage("identifiers", seed_identifiers, mail, letter, vocabulary=rt.redactor.vocab)
-    except IntakeOutcome as outcome:
-        return Processed(mail=mail, outcome=outcome)
-    except StageFailed as failure:
-        return failure
+    except (IntakeOutcome, StageFailed) as stopped:
+        return _stopped(mail, letter, stopped)
     per_million = rt.settings.letter_seconds_per_million_chars
     budget = max(rt.settings.message_time_budget_seconds, per_million * len(letter.text) / 1e6)
     pieces = {"deadline": time.monotonic() + budget, "progress": progress}
     return _InWork(mail=mail, prior=prior, letter=letter, known=_with_prior(seeded, prior), pieces=pieces)
+
+
+def _machine_report_outcome() -> LetterMissing:
+    """The outcome of every machine report (:attr:`Letter.machine_report`): no letter, whatever its text."""
+    return LetterMissing("no-letter-found", stage="extract")
+
+
+def _stopped(mail: ParsedMail, letter: Letter | None, stopped: IntakeOutcome | StageFailed) -> Result:
+    """What a message that stopped before its text was verified comes to. A machine report's text is
+    a courtesy to the CSM: if it cannot be read, redacted or verified, the report keeps its outcome
+    (never a quarantine, never a retry) and the case gets no text (fail closed)."""
+    if letter is not None and letter.machine_report:
+        if isinstance(stopped, StageFailed):
+            log.warning("machine report not kept: stage %s failed (%s)", stopped.stage, stopped.error_type)
+        return Processed(mail=mail, outcome=_machine_report_outcome())
+    if isinstance(stopped, StageFailed):
+        return stopped
+    return Processed(mail=mail, outcome=stopped)
 
 
 def _redact(rt: Runtime, item: _InWork) -> Result | _InWork:
@@ -253,10 +283,8 @@ def _redact(rt: Runtime, item: _InWork) -> Result | _InWork:
                 "redact", rt.redactor.redact, letter.text, known, vault=vault, artifacts=item.artifacts
             )
             item.redaction = _stage("verify", rt.redactor.clean, item.redaction, known)
-    except IntakeOutcome as outcome:
-        return Processed(mail=item.mail, outcome=outcome)
-    except StageFailed as failure:
-        return failure
+    except (IntakeOutcome, StageFailed) as stopped:
+        return _stopped(item.mail, letter, stopped)
     return item
 
 
@@ -276,7 +304,12 @@ def _redacted_subject(rt: Runtime, item: _InWork) -> str:
 
 
 def _assess(rt: Runtime, item: _InWork) -> Result:
-    """Assess the sections of the letter with the case's earlier letters (a long text in pieces)."""
+    """Assess the sections of the letter with the case's earlier letters (a long text in pieces). A
+    machine report is never assessed: its verified redaction is kept with its outcome."""
+    if item.letter.machine_report:
+        return Processed(
+            mail=item.mail, letter=item.letter, redaction=item.redaction, outcome=_machine_report_outcome()
+        )
     combined = item.combined
     try:
         if len(combined) > PIECE_CHARS:

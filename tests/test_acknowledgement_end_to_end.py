@@ -140,6 +140,9 @@ def test_out_of_office_and_bounce_get_no_acknowledgement(rt, listener, sink):
     drain(rt)
     assert acks(sink) == []
     assert len(cases(rt)) == 2  # recorded, never lost, just not answered
+    assert [(c.status, c.reason) for c in cases(rt)] == [("awaiting_information", "no-letter-found")] * 2
+    texts = sorted(c.letter_redacted for c in cases(rt))  # what came in, for the CSM to read
+    assert "away until Monday" in texts[0] and "could not be delivered" in texts[1]
 
 
 def test_fifty_auto_replies_in_a_row_produce_no_mail_at_all(rt, listener, sink):

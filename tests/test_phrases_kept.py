@@ -149,6 +149,20 @@ def test_new_zealand_greetings_health_models_and_identifier_names_are_kept(redac
         assert kept in out, kept
 
 
+def test_public_health_systems_and_patient_data_laws_are_kept_and_numbers_with_them_removed(redactor):
+    """A statutory payer or provider of care and a law on patient data are public, never the client's:
+    the model took them for organisations. A number filed with one is still removed."""
+    text = (
+        "Dear Plumm,\n\nMy client Tamsin Okafor has ACC cover for a work-related injury and was offered an "
+        "NFZ day-ward programme; her earlier sessions were billed to Medicare. Under the Patientdatalagen and "
+        "PHIPA I share the minimum. My Medicare Provider No. is 4053127J.\n\nKind regards,\nImke Varro\n"
+    )
+    out = _redacted(redactor, text, "Tamsin Okafor", "Imke Varro")
+    for kept in ("ACC cover", "NFZ day-ward programme", "billed to Medicare", "Patientdatalagen", "PHIPA"):
+        assert kept in out, kept
+    assert "Medicare Provider No." in out and "4053127J" not in out and "Okafor" not in out
+
+
 # -- sections ----------------------------------------------------------------------------------------
 
 

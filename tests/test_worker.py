@@ -379,3 +379,63 @@ def test_a_question_that_is_no_letter_keeps_its_redacted_text_for_the_csm(rt):
     for value in ("Quentin", "Ashbourne", "Lovegood"):
         assert value not in case.letter_redacted
     assert [letter.redacted_text for letter in letters] == [case.letter_redacted]
+
+
+def auto_reply_bytes(message_id: str) -> bytes:
+    """An invented out-of-office reply naming a colleague and a mobile, with a crisis line."""
+    msg = EmailMessage()
+    msg["From"] = "Dr Ada Lovegood <ada.lovegood@clinic.example>"
+    msg["To"] = "hello@heyplumm.com"
+    msg["Subject"] = "Automatic reply: your case"
+    msg["Message-ID"] = f"<{message_id}@clinic.example>"
+    msg["Auto-Submitted"] = "auto-replied"
+    msg.set_content(
+        "Thank you for your email. I am out of the office until Monday. For anything urgent please contact "
+        "my colleague Quentin Ashbourne-Pike on 07700 900461. If you are in crisis, call the Samaritans "
+        "on 116 123 or go to your nearest emergency department.\n\nDr Ada Lovegood\n"
+    )
+    return msg.as_bytes()
+
+
+def test_an_automatic_reply_keeps_its_redacted_text_and_its_outcome(rt):
+    """A machine report is redacted and verified like a letter so the CSM can read what came in; it is
+    still no letter: no sections, no acknowledgement, the same outcome as before."""
+    enqueue(rt, auto_reply_bytes("ooo-1"))
+    drain(Worker(rt))
+    with store.session(rt.engine) as db:
+        case = db.execute(select(store.Case)).scalar_one()
+        letters = db.execute(select(store.CaseLetter)).scalars().all()
+        event = store.CaseEvent
+        skipped = db.execute(select(event.note).where(event.kind == "acknowledgement-skipped")).all()
+    assert (case.status, case.reason, case.reason_stage) == ("awaiting_information", "no-letter-found", "extract")
+    assert case.sections == {} and case.sessions_requested is None
+    assert "out of the office until Monday" in case.letter_redacted
+    assert "nearest emergency department" in case.letter_redacted
+    for value in ("Quentin", "Ashbourne", "Lovegood", "900461"):
+        assert value not in case.letter_redacted
+    assert [letter.redacted_text for letter in letters] == [case.letter_redacted]
+    assert case.entity_counts.get("PHONE") == 1
+    assert skipped and count(rt, store.OutboundMessage) == 0
+
+
+@pytest.mark.parametrize("failure", ["unverified", "bug"])
+def test_an_automatic_reply_whose_redaction_fails_keeps_no_text_and_its_outcome(rt, monkeypatch, failure):
+    """Fail closed: the text of a machine report that cannot be redacted and verified is not kept, and
+    the report is neither quarantined nor retried: it keeps the outcome every machine report has."""
+    from pipeline.models import RedactionUnverified
+
+    def broken_clean(redaction, known):
+        if failure == "unverified":
+            raise RedactionUnverified(entity_types=("PERSON",))
+        raise RuntimeError("a bug in verification")
+
+    monkeypatch.setattr(rt.redactor, "clean", broken_clean)  # the redactor is shared: undone after
+    enqueue(rt, auto_reply_bytes(f"ooo-{failure}"))
+    drain(Worker(rt))
+    with store.session(rt.engine) as db:
+        case = db.execute(select(store.Case)).scalar_one()
+        row = db.execute(select(store.InboundMessage)).scalar_one()
+    assert (case.status, case.reason) == ("awaiting_information", "no-letter-found")
+    assert case.letter_redacted == "" and case.entity_counts == {}
+    assert (row.status, row.attempts) == ("done", 1)
+    assert count(rt, store.CaseLetter) == 0

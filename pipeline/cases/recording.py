@@ -195,31 +195,38 @@ def _keep_text(
     db: Session, rt: Runtime, row: store.InboundMessage, case: store.Case, processed: Processed, outcome: IntakeOutcome
 ) -> None:
     """A message read, redacted and verified but found to be no letter (a question about the process,
-    a data-protection request): its redacted text is kept on the case, so the CSM can read and answer
-    it. Never for a quarantined outcome, nor one that stopped before redaction was verified."""
+    a data-protection request, an automatic reply or a delivery report): its redacted text is kept on
+    the case, so the CSM can read and answer it. Never for a quarantined outcome, nor one that stopped
+    before redaction was verified."""
     redaction, letter = processed.redaction, processed.letter
     if redaction is None or letter is None or outcome.status == S.QUARANTINED or case.letter_redacted:
         return
     db.flush()  # the case's id, for its letter row
-    _add_letter(db, row, case, processed, _next_seq(db, case))
-    case.letter_redacted = redaction.text
-    case.sources = list(dict.fromkeys([*case.sources, *letter.sources]))
-    case.entity_counts = add_counts(case.entity_counts, redaction.counts)
-    case.vault_encrypted = seal(rt.cipher, redaction.vault)
+    _store_text(db, rt, row, case, processed, seq=_next_seq(db, case))
 
 
-def _apply_letter(
+def _store_text(
     db: Session, rt: Runtime, row: store.InboundMessage, case: store.Case, processed: Processed, *, seq: int
 ) -> None:
+    """The message's verified redacted text on the case: its letter row, the case's text (after any
+    earlier letter), sources, counts and vault."""
+    redaction, letter = processed.redaction, processed.letter
+    assert redaction is not None and letter is not None
     _add_letter(db, row, case, processed, seq)
-    redaction, letter, report = processed.redaction, processed.letter, processed.sections
-    assert redaction is not None and letter is not None and report is not None
     case.letter_redacted = (case.letter_redacted + LETTER_SEPARATOR if case.letter_redacted else "") + redaction.text
     case.sources = list(dict.fromkeys([*case.sources, *letter.sources]))
     case.entity_counts = add_counts(case.entity_counts, redaction.counts)
     case.vault_encrypted = seal(rt.cipher, redaction.vault)
     if redaction.cleaned:  # verification found these left after the first pass and removed them
         add_event(db, case, actor=SYSTEM, kind="verification-cleaned", note=", ".join(redaction.cleaned))
+
+
+def _apply_letter(
+    db: Session, rt: Runtime, row: store.InboundMessage, case: store.Case, processed: Processed, *, seq: int
+) -> None:
+    report = processed.sections
+    assert report is not None
+    _store_text(db, rt, row, case, processed, seq=seq)
     case.sections = _sections_json(processed)
     case.sessions_requested = report.sessions_requested or case.sessions_requested
     case.period = report.period or case.period

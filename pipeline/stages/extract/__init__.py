@@ -20,8 +20,12 @@ Contract
   aside); otherwise it moves to ``removed_text``. Notes: ``forwarded``;
 * a bounce or read report (``multipart/report``), an automatic reply (``Auto-Submitted:
   auto-replied``, ``X-Autoreply``) or bulk/list mail (``Precedence: bulk|list|junk``, ``List-Id``)
-  holds no letter: ``no-letter-found``, whatever its text; so does binary noise in a text part
-  (and, at the sections stage, a message that names no session, therapy, client or clinical word);
+  holds no letter, whatever its text. Its own body (quoted history dropped, attachments and
+  attached messages never read) comes back as a ``Letter`` marked ``machine_report``, so the CSM
+  can read what came in once it is redacted and verified; the worker never assesses it and records
+  ``no-letter-found``. One with no readable English body, or attached inside another message, is
+  ``no-letter-found`` here. Binary noise in a text part holds no letter either (and, at the
+  sections stage, neither does a message that names no session, therapy, client or clinical word);
 * replies drop quoted history (``>`` lines, "On ... wrote:" and what follows it, Outlook's
   From/Sent block, "-----Original Message-----", Gmail/Apple quote blocks in HTML) into
   ``removed_text``. Note: ``quoted-history-dropped``. Signatures stay;
@@ -50,7 +54,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pipeline.models import Attachment, Letter, LetterMissing, MessageUnreadable, ParsedMail
+from pipeline.models import Attachment, IntakeOutcome, Letter, LetterMissing, MessageUnreadable, ParsedMail
 from pipeline.stages.extract.attachments import Budget, docx_text, kind_of, pdf_text, zip_kind
 from pipeline.stages.extract.history import (
     CLIENT_FOOTER,
@@ -299,11 +303,36 @@ def _letter_parts(source: str, body: str, found: _Found) -> list[tuple[tuple[str
     raise LetterMissing("no-letter-found")
 
 
+def _machine_report(mail: ParsedMail) -> Letter:
+    """The body of a report or an automatic reply, for the CSM to read once redacted: never a letter.
+
+    Its attachments (a bounce's returned message, a list's digest) are not read. Whatever stops the
+    body being read is ``no-letter-found``, the outcome of every machine report."""
+    found = _Found()
+    try:
+        source, body, _full_body = _own_body(mail, found)
+        if not word_list(body):
+            raise LetterMissing("no-letter-found")
+        check_language(body)
+    except IntakeOutcome:
+        raise LetterMissing("no-letter-found") from None
+    found.note("machine-report")
+    return Letter(
+        text=body,
+        sources=(source,),
+        notes=tuple(found.notes),
+        removed_text="\n\n".join(r for r in found.removed if r.strip()),
+        machine_report=True,
+    )
+
+
 def _extract(
     mail: ParsedMail, *, budget: Budget, max_inflated: int, depth: int, own_addresses: tuple[str, ...]
 ) -> Letter:
     if _is_machine_report(mail):
-        raise LetterMissing("no-letter-found")
+        if depth:  # a report attached inside another message adds nothing to its letter
+            raise LetterMissing("no-letter-found")
+        return _machine_report(mail)
     found = _Found()
     source, body, full_body = _own_body(mail, found)
     budget.check()
