@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from spacy.tokens import Doc, Token
+from spacy.tokens import Doc, Span, Token
 
 from pipeline.patterns import COUNT_MORE, placeholder_type
 from pipeline.stages.sections.rules import ClauseRules, Compiled
@@ -484,7 +484,8 @@ def _opens_like_heading(doc: Doc, unit: Unit) -> bool:
 def cue_positions(doc: Doc, compiled: Compiled) -> dict[str, set[int]]:
     """Token positions covered by each cue list's matches (``clauses.cues`` in the rules). A
     discharge that a reversal cue turns round just before it ("not yet ready to end", "premature to
-    discharge") is no discharge; its positions go to ``reversed`` instead."""
+    discharge") is no discharge; its positions go to ``reversed`` instead. One a ``timed`` word governs
+    ("after [their] discharge from the ward") tells when, and is no discharge either."""
     found: dict[str, set[int]] = {name: set() for name in (*compiled.clause_cue_names, "reversed", "prospective")}
     matches = [(doc.vocab.strings[match_id], s, e) for match_id, s, e in compiled.clause_cues(doc)]
     # "no hesitation", "not only", "not yet": the recommendation's own exceptions to negation
@@ -501,8 +502,21 @@ def cue_positions(doc: Doc, compiled: Compiled) -> dict[str, set[int]]:
             ahead = doc[s].lower_ not in ("no", "not") and any(
                 i in found["prospect"] and doc[i].sent == doc[s].sent for i in range(max(0, s - _PROSPECT_WINDOW), s)
             )
+            if _dated(doc[s:e], found["timed"]):
+                continue  # "after [their] discharge": when something else happens, no ending of the work
             found["reversed" if reversed_ else "prospective" if ahead else "discharge"].update(range(s, e))
     return found
+
+
+def _dated(span: Span, timed: set[int]) -> bool:
+    """The ending is what a ``timed`` word governs: the object of its preposition ("after [their]
+    discharge", "since discharge from the ward") or a clause it marks ("until [they] is discharged")."""
+    for tok in span:
+        if tok.dep_ in ("pobj", "pcomp") and tok.head.i in timed:
+            return True
+        if any(c.dep_ == "mark" and c.i in timed for c in tok.children):
+            return True
+    return False
 
 
 _REVERSAL_WINDOW = 4
