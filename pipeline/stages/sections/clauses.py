@@ -386,8 +386,8 @@ def read_unit(
         discharge=_span_has(doc, unit, cues["discharge"])
         or (_span_has(doc, unit, cues["prospective"]) and not _asks(doc, unit, kind, negated)),
         past_grant=past,
-        hedged=_span_has(doc, unit, cues["hedge"]) and not firm,
-        leaves_to_reader=_span_has(doc, unit, cues["leave"]) and not firm,
+        hedged=_span_has(doc, unit, cues["hedge"] - _asides(doc, unit)) and not firm,
+        leaves_to_reader=_span_has(doc, unit, cues["leave"] - _asides(doc, unit)) and not firm,
         on_file=_span_has(doc, unit, cues["on_file"]),
         boilerplate=_span_has(doc, unit, cues["boilerplate"]),
         enquiry=_span_has(doc, unit, cues["enquiry"]),
@@ -396,6 +396,25 @@ def read_unit(
         verb=any(t.pos_ in ("VERB", "AUX") for t in doc[unit.start : unit.end]),
         heading=_opens_like_heading(doc, unit),
     )
+
+
+_ASIDE_LENGTH = 40  # tokens: a bracket left open longer than this is no aside
+
+
+def _asides(doc: Doc, unit: Unit) -> set[int]:
+    """Token positions inside round brackets that sit within ``unit``: an aside qualifies a detail, so a
+    hedge or a "your call" in it ("eight further sessions (possibly one with [their] partner)") does
+    not hedge the sentence's ask. A unit that is all aside ("(I may hold off for now.)") keeps its own."""
+    inside: set[int] = set()
+    opened: int | None = None
+    for tok in doc[unit.start : unit.end]:
+        if tok.text == "(":
+            opened = tok.i
+        elif tok.text == ")" and opened is not None:
+            if tok.i - opened <= _ASIDE_LENGTH and (opened > unit.start or tok.i < unit.end - 2):
+                inside.update(range(opened, tok.i + 1))
+            opened = None
+    return inside
 
 
 def _asks(doc: Doc, unit: Unit, act: str | None, negated: bool) -> bool:
