@@ -166,6 +166,24 @@ def _answers_form_row(tail: str, answers: frozenset[str]) -> bool:
     return tail[:1].isspace() and tail.strip(" \t*_.").casefold() in answers
 
 
+# the writer's own heading: "My recommendations", "Our proposal"
+_HEADING_OWNERS = frozenset({"my", "our"})
+_LABEL_WORDS = 4  # the other language's label before a slash: "Frekvence / Frequency"
+
+
+def _opens_line(before: str) -> bool:
+    """What stands before a heading on its line leaves it a heading: nothing but a bullet, number or
+    markup; the writer's possessive ("My recommendations"); or the same label in another language and
+    a slash, as bilingual forms print them ("Prodloužení požadováno / Extension requested")."""
+    rest = BULLET.sub("", before, count=1).strip(" \t*_#>")
+    if not rest or not before.strip(" \t*_#>"):
+        return True
+    if rest.casefold() in _HEADING_OWNERS:
+        return True
+    label = rest.removesuffix("/").strip()
+    return rest.endswith("/") and 0 < len(label.split()) <= _LABEL_WORDS and not any(c in label for c in ".!?:;,/")
+
+
 def heading_hits(
     doc: Doc, units: list[Unit], compiled: Compiled, text: str
 ) -> tuple[dict[str, list[tuple[int, int]]], set[int]]:
@@ -180,8 +198,7 @@ def heading_hits(
     for match_id, s, e in sorted(compiled.headings(doc), key=lambda m: (m[1], -m[2])):
         span: Span = doc[s:e]
         line_start = text.rfind("\n", 0, span.start_char) + 1
-        before = text[line_start : span.start_char]
-        if BULLET.sub("", before, count=1).strip(" \t*_#>") and before.strip(" \t*_#>"):
+        if not _opens_line(text[line_start : span.start_char]):
             continue
         line_end = text.find("\n", span.end_char)
         line_end = len(text) if line_end < 0 else line_end

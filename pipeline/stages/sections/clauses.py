@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from spacy.tokens import Doc, Token
+from spacy.tokens import Doc, Span, Token
 
 from pipeline.patterns import COUNT_MORE, placeholder_type
 from pipeline.stages.sections.rules import ClauseRules, Compiled
@@ -386,8 +386,8 @@ def read_unit(
         discharge=_span_has(doc, unit, cues["discharge"])
         or (_span_has(doc, unit, cues["prospective"]) and not _asks(doc, unit, kind, negated)),
         past_grant=past,
-        hedged=_span_has(doc, unit, cues["hedge"]) and not firm,
-        leaves_to_reader=_span_has(doc, unit, cues["leave"]) and not firm,
+        hedged=_span_has(doc, unit, cues["hedge"] - _asides(doc, unit)) and not firm,
+        leaves_to_reader=_span_has(doc, unit, cues["leave"] - _asides(doc, unit)) and not firm,
         on_file=_span_has(doc, unit, cues["on_file"]),
         boilerplate=_span_has(doc, unit, cues["boilerplate"]),
         enquiry=_span_has(doc, unit, cues["enquiry"]),
@@ -396,6 +396,25 @@ def read_unit(
         verb=any(t.pos_ in ("VERB", "AUX") for t in doc[unit.start : unit.end]),
         heading=_opens_like_heading(doc, unit),
     )
+
+
+_ASIDE_LENGTH = 40  # tokens: a bracket left open longer than this is no aside
+
+
+def _asides(doc: Doc, unit: Unit) -> set[int]:
+    """Token positions inside round brackets that sit within ``unit``: an aside qualifies a detail, so a
+    hedge or a "your call" in it ("eight further sessions (possibly one with [their] partner)") does
+    not hedge the sentence's ask. A unit that is all aside ("(I may hold off for now.)") keeps its own."""
+    inside: set[int] = set()
+    opened: int | None = None
+    for tok in doc[unit.start : unit.end]:
+        if tok.text == "(":
+            opened = tok.i
+        elif tok.text == ")" and opened is not None:
+            if tok.i - opened <= _ASIDE_LENGTH and (opened > unit.start or tok.i < unit.end - 2):
+                inside.update(range(opened, tok.i + 1))
+            opened = None
+    return inside
 
 
 def _asks(doc: Doc, unit: Unit, act: str | None, negated: bool) -> bool:
@@ -484,7 +503,8 @@ def _opens_like_heading(doc: Doc, unit: Unit) -> bool:
 def cue_positions(doc: Doc, compiled: Compiled) -> dict[str, set[int]]:
     """Token positions covered by each cue list's matches (``clauses.cues`` in the rules). A
     discharge that a reversal cue turns round just before it ("not yet ready to end", "premature to
-    discharge") is no discharge; its positions go to ``reversed`` instead."""
+    discharge") is no discharge; its positions go to ``reversed`` instead. One a ``timed`` word governs
+    ("after [their] discharge from the ward") tells when, and is no discharge either."""
     found: dict[str, set[int]] = {name: set() for name in (*compiled.clause_cue_names, "reversed", "prospective")}
     matches = [(doc.vocab.strings[match_id], s, e) for match_id, s, e in compiled.clause_cues(doc)]
     # "no hesitation", "not only", "not yet": the recommendation's own exceptions to negation
@@ -501,8 +521,21 @@ def cue_positions(doc: Doc, compiled: Compiled) -> dict[str, set[int]]:
             ahead = doc[s].lower_ not in ("no", "not") and any(
                 i in found["prospect"] and doc[i].sent == doc[s].sent for i in range(max(0, s - _PROSPECT_WINDOW), s)
             )
+            if _dated(doc[s:e], found["timed"]):
+                continue  # "after [their] discharge": when something else happens, no ending of the work
             found["reversed" if reversed_ else "prospective" if ahead else "discharge"].update(range(s, e))
     return found
+
+
+def _dated(span: Span, timed: set[int]) -> bool:
+    """The ending is what a ``timed`` word governs: the object of its preposition ("after [their]
+    discharge", "since discharge from the ward") or a clause it marks ("until [they] is discharged")."""
+    for tok in span:
+        if tok.dep_ in ("pobj", "pcomp") and tok.head.i in timed:
+            return True
+        if any(c.dep_ == "mark" and c.i in timed for c in tok.children):
+            return True
+    return False
 
 
 _REVERSAL_WINDOW = 4

@@ -113,11 +113,23 @@ def _introduces_ask(e: UnitEvidence, follows: UnitEvidence) -> bool:
     return not (nxt.question or nxt.vetoes or nxt.boilerplate) and _names_what(follows)
 
 
+def _only_named(e: UnitEvidence, by: str) -> bool:
+    """The classifier alone puts the sentence forward, and only because it names sessions or therapy
+    beside a verb: no act of asking, no count of more ("Sessions attended 10 of 10")."""
+    return by == "classifier" and e.reading.act is None and not COUNT_MORE.search(e.text)
+
+
 def decide_recommendation(evidence: list[UnitEvidence], limits: Thresholds) -> tuple[Decision, tuple[str, ...]]:
-    """The recommendation verdict, and the no-ask frames the letter shows (for the needs verdict)."""
+    """The recommendation verdict, and the no-ask frames the letter shows (for the needs verdict).
+
+    A sentence only the classifier reads as an ask, with no act and no count of more, does not stand
+    against the letter's own word that it asks for nothing and why (a closing, a past grant, an ask
+    for someone else, a hedge): "Sessions attended 10 of 10" in a closing summary that says "No
+    further sessions are being requested" is a record of the work, not an ask."""
     turned_down: list[tuple[str, UnitEvidence]] = []
     found: Decision | None = None
     accepted: list[int] = []
+    weak_only = True  # every accepted sentence is one the classifier only reads as naming sessions
     for i, e in enumerate(evidence):
         vetoes = e.reading.vetoes
         by = _candidate(e, limits, needs_shape=True)
@@ -134,6 +146,7 @@ def decide_recommendation(evidence: list[UnitEvidence], limits: Thresholds) -> t
             turned_down.append((vetoes[0], e))
             continue
         accepted.append(e.unit)
+        weak_only = weak_only and _only_named(e, by)
         if "heading" in e.rules or by == INTRODUCES:
             accepted.append(e.unit + 1)  # "Recommendation:" / "* 6 more sessions" / "* weekly"
         if found is None:
@@ -142,7 +155,7 @@ def decide_recommendation(evidence: list[UnitEvidence], limits: Thresholds) -> t
     frames += tuple(f for f in ("discharge",) if f not in frames and any(e.reading.discharge for e in evidence))
     # a message written before the letter ("before I write anything formal, ...") asks for nothing yet
     frames += tuple(f for f in ("enquiry",) if any(e.reading.enquiry for e in evidence))
-    if found is not None:
+    if found is not None and not (weak_only and any(code in NO_ASK_FRAMES for code, _ in turned_down)):
         return replace(found, units=tuple(sorted(set(accepted)))), ()
     if not turned_down:
         # a message that takes an ask back asks for nothing, even where its ask is not in the letter (the

@@ -96,7 +96,8 @@ class ClauseRules(RuleModel):
     third_parties: list[str] = []
     # cue lists (spaCy token patterns): negation, discharge, past, hedge, leave, on_file, support, reversal,
     # prospect, boilerplate, withdraw (the ask taken back in the same message), replace (an ask replacing it),
-    # enquiry (the message comes before a letter: "before I write anything formal")
+    # enquiry (the message comes before a letter: "before I write anything formal"), timed (an ending that
+    # dates something else: "after [their] discharge from the ward")
     cues: dict[str, list[TokenPattern]] = {}
 
     @field_validator("cues")
@@ -122,6 +123,7 @@ CUE_NAMES = (
     "withdraw",
     "replace",
     "enquiry",
+    "timed",
 )
 
 

@@ -118,7 +118,8 @@ def _marker_only(doc: Doc, start: int | None, last: int) -> bool:
 
 
 def polite_requests_are_statements(doc: Doc, units: list[Unit], compiled: Compiled) -> list[Unit]:
-    """ "Please could you authorise another 8 sessions?" asks for sessions, not about the process."""
+    """ "Please could you authorise another 8 sessions?" asks for sessions, not about the process; so does
+    a polite request the writer announces after a colon ("I'd like to ask: could you approve 4 more?")."""
     starts = {s for _, s, _ in compiled.polite(doc)}
 
     def opens(u: Unit) -> bool:
@@ -137,7 +138,7 @@ def polite_requests_are_statements(doc: Doc, units: list[Unit], compiled: Compil
                 i = cut + 1
                 while i < u.end and (doc[i].is_punct or doc[i].is_space):
                     i += 1
-        return u.start in starts or i in starts
+        return u.start in starts or i in starts or bool(_after_colon(doc, u) & starts)
 
     def pleads_for_more(u: Unit) -> bool:
         # "[PERSON_1] - 6 more sessions please?": a count of more asked for with a please-word anywhere
@@ -145,6 +146,18 @@ def polite_requests_are_statements(doc: Doc, units: list[Unit], compiled: Compil
         return any(t.lower_ in words for t in doc[u.start : u.end]) and bool(COUNT_MORE.search(u.text))
 
     return [replace(u, question=False) if u.question and (opens(u) or pleads_for_more(u)) else u for u in units]
+
+
+def _after_colon(doc: Doc, u: Unit) -> set[int]:
+    """Where a clause opens after a colon in ``u``: the question the writer announces ("..., and I'd like
+    to ask: would it be possible to extend [their] allowance by another four sessions?")."""
+    opened = set()
+    for tok in doc[u.start : u.end - 1]:
+        if tok.text == ":":
+            nxt = next((t for t in doc[tok.i + 1 : u.end] if not t.is_space), None)
+            if nxt is not None:
+                opened.add(nxt.i)
+    return opened
 
 
 _GREETINGS = frozenset(
