@@ -7,6 +7,7 @@ can keep them."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -287,3 +288,62 @@ def test_a_list_item_that_only_looks_like_an_author_is_still_a_person_elsewhere(
     )
     out = _redact(redactor, text)
     assert "Pellworth" not in _outside_placeholders(out)
+
+
+# -- an author's model in the possessive, and listed clinical eponyms --------------------------------
+
+POSSESSIVES = """Dear Plumm team,
+
+My client Nadia Petrov has attended ten sessions. We have worked with Ferrante's cognitive model of
+health anxiety, Oduya and Lindqvist's interpersonal approach to grief, and Carrick' relapse prevention
+model. Earlier we used Wolpe's graded hierarchy, the Wolpe eight-step protocol, a Shapiro-style
+installation and compassion work (Gilbert). Her Kessler K10: 31.
+
+Kind regards,
+Dr Owen Pryce
+"""
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        "Ferrante's cognitive model of health anxiety",
+        "Oduya and Lindqvist's interpersonal approach",
+        "Carrick' relapse prevention model",
+        "Wolpe's graded hierarchy",
+        "Wolpe eight-step protocol",
+        "Shapiro-style installation",
+        "compassion work (Gilbert)",
+        "Kessler K10: 31",
+    ],
+)
+def test_a_possessive_author_and_a_listed_eponym_in_a_clinical_shape_are_kept(redactor, phrase):
+    out = _redact(redactor, POSSESSIVES, "Nadia Petrov", "Owen Pryce")
+    assert phrase in out
+    assert "Nadia" not in out and "Petrov" not in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a possessive before a plan or a therapy is a person's own, not an author's model
+        "Her sister Marisol's care plan and Marisol's trauma therapy are separate.",
+        # a name that also stands elsewhere as a person is left to the recognizers
+        "We used Ferrante's cognitive model of panic. Ferrante called me on Monday.",
+        # a listed eponym spoken of as a person elsewhere is removed, model or not
+        "Dr Wolpe referred her. We used the Wolpe eight-step protocol.",
+    ],
+)
+def test_a_possessive_or_eponym_that_is_a_person_is_not_kept(redactor, text):
+    name = re.findall(r"(Marisol|Ferrante|Wolpe)", text)[0]
+    assert name not in _outside_placeholders(_redact(redactor, text))
+
+
+def test_a_known_client_named_like_an_eponym_is_removed_inside_the_model(redactor):
+    text = "Dear team,\n\nRe: Tomas Wolpe\n\nWe worked with Wolpe's graded hierarchy.\n\nBest,\nAnn Oduya\n"
+    assert "Wolpe" not in _redact(redactor, text, "Tomas Wolpe", "Ann Oduya")
+
+
+@pytest.mark.parametrize("text", ["This approach works well.", "His model is sound.", "Our Method"])
+def test_a_pronoun_before_a_models_head_is_no_phrase_and_no_error(redactor, text):
+    assert redactor.vocab.protected_ranges(text) == []
