@@ -347,3 +347,35 @@ def test_a_known_client_named_like_an_eponym_is_removed_inside_the_model(redacto
 @pytest.mark.parametrize("text", ["This approach works well.", "His model is sound.", "Our Method"])
 def test_a_pronoun_before_a_models_head_is_no_phrase_and_no_error(redactor, text):
     assert redactor.vocab.protected_ranges(text) == []
+
+
+WRAPPED = """Dear Plumm team,
+
+My client Nadia Petrov has made progress with skills from Ferrante's
+DBT-like work and the Oduya Lindqvist
+Worry Questionnaire now 48. She takes Fluvoxamine 100 mg daily and Quetiapine 25 mg at night.
+Returning to work under the Carrick Modell is planned.
+
+Kind regards,
+Dr Owen Pryce
+"""
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        "Oduya Lindqvist Worry Questionnaire now 48",  # a named instrument wrapped before its clinical word
+        "Fluvoxamine 100 mg daily",  # a psychotropic medicine by its generic name
+        "Quetiapine 25 mg",
+        "Carrick Modell",  # a model's head in German
+    ],
+)
+def test_wrapped_instruments_medicines_and_german_model_heads_are_kept(redactor, phrase):
+    out = _redact(redactor, WRAPPED, "Nadia Petrov", "Owen Pryce")
+    assert phrase in out
+    assert "Nadia" not in out and "Petrov" not in out
+
+
+def test_a_possessive_eponym_wrapped_before_an_allow_listed_therapy_is_kept(redactor):
+    text = "We have used skills from Wolpe's\nDBT with her.\n"
+    assert "Wolpe's\nDBT" in [text[a:b] for a, b in redactor.vocab.protected_ranges(text)]

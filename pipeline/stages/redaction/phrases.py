@@ -23,6 +23,8 @@ from pipeline.stages.redaction.rules import ClinicalPhraseRules
 _TOKEN = re.compile(r"&|[^\W\d_][\w'\-]*")
 _GAP = re.compile(r"[ \t]+")
 _WRAP = re.compile(r"[ \t]*\n[ \t]*")
+# Spaces between two words, or a line plainly wrapped there.
+_SPACE = r"(?:[ \t]+|[ \t]*\n[ \t]*)"
 _AUTHOR = r"[A-Z][\w'\-]+"
 # What joins the items of a list, up to the next item: ", ", " and ", " & ", " or ".
 _LIST_JOIN = re.compile(r"(?:[ \t]*,\s*(?:and\s+)?|\s+(?:and|&|or)\s+)$")
@@ -101,7 +103,7 @@ class ClinicalPhrases:
         head = "|".join([*(f"(?i:{re.escape(h)})" for h in heads), *(re.escape(a) for a in shorts)]) or "(?!x)x"
         self._possessive = re.compile(
             rf"(?<![\w\-'])(?P<first>{_AUTHOR})(?:[ \t]+(?:and|&)[ \t]+(?P<second>{_AUTHOR}))?"
-            rf"(?<=[A-Za-z])(?P<poss>'s|(?<=s)')[ \t]+(?P<words>(?:[a-z][\w\-]*[ \t]+){{0,3}}?)"
+            rf"(?<=[A-Za-z])(?P<poss>'s|(?<=s)'){_SPACE}(?P<words>(?:[a-z][\w\-]*{_SPACE}){{0,3}}?)"
             rf"(?P<head>{head})(?![\w\-])"
         )
         # A listed eponym right before a model's or instrument's head or short form ("<Eponym>
@@ -328,7 +330,8 @@ class ClinicalPhrases:
                 # a clinical word in lower case goes on a chain a name opened: "<Name> cognitive
                 # model of panic", "<Name> & <Name> cognitive model of social anxiety"
                 kind = "qual"
-            adjacent = bool(current) and self._adjacent(text[current[-1].end : m.start()], current[-1], kind)
+            gap = text[current[-1].end : m.start()] if current else ""
+            adjacent = bool(current) and self._adjacent(gap, current[-1], kind, m.group(0))
             if kind is None or not adjacent:
                 if current:
                     chains.append(current)
@@ -340,13 +343,15 @@ class ClinicalPhrases:
             chains.append(current)
         return chains
 
-    @staticmethod
-    def _adjacent(gap: str, before: _Token, kind: str | None) -> bool:
+    def _adjacent(self, gap: str, before: _Token, kind: str | None, word: str) -> bool:
         """Spaces join words; a line break only where a phrase was plainly wrapped (a joiner before
-        it, a head noun or joiner after it: "the <Name>\nmodel"), never a signature's next line."""
+        it, a head noun, a joiner or a clinical word after it: "the <Name>\nmodel", "<Name>\nWorry
+        Questionnaire"), never a signature's next line."""
         if _GAP.fullmatch(gap):
             return True
-        return _WRAP.fullmatch(gap) is not None and (before.kind == "join" or kind in ("head", "join"))
+        if _WRAP.fullmatch(gap) is None:
+            return False
+        return before.kind == "join" or kind in ("head", "join") or (kind == "cap" and self._qualifies_word(word))
 
     def _qualifies(self, tok: _Token) -> bool:
         return tok.low in self._qualifiers or (tok.text.isupper() and tok.text in self._acronyms)
