@@ -379,3 +379,30 @@ def test_wrapped_instruments_medicines_and_german_model_heads_are_kept(redactor,
 def test_a_possessive_eponym_wrapped_before_an_allow_listed_therapy_is_kept(redactor):
     text = "We have used skills from Wolpe's\nDBT with her.\n"
     assert "Wolpe's\nDBT" in [text[a:b] for a, b in redactor.vocab.protected_ranges(text)]
+
+
+@pytest.mark.parametrize(
+    "line, word",
+    [
+        ("Repeat EPDS at sessions 4 and 8", "Repeat"),  # a verb opening an item before an allow-listed term
+        ("Individual CBT, weekly", "Individual"),  # an adjective before an allow-listed term
+    ],
+)
+def test_an_english_word_opening_a_clinical_item_is_no_name(redactor, line, word):
+    assert redactor._a_word_of_its_phrase(line, 0, len(word))
+
+
+@pytest.mark.parametrize(
+    "line, word",
+    [
+        ("Harris CBT, weekly", "Harris"),  # a noun that is also a surname is left to the recognizers
+        ("Marisol EPDS", "Marisol"),
+        ("Jean-Pierre attended", "Jean"),  # a hyphenated first name is no English word
+    ],
+)
+def test_a_name_before_a_clinical_term_or_a_hyphen_stays_a_name(redactor, line, word):
+    assert not redactor._a_word_of_its_phrase(line, 0, len(word))
+
+
+def test_the_first_part_of_a_hyphenated_english_word_is_no_name(redactor):
+    assert redactor._a_word_of_its_phrase("Bi-weekly sessions", 0, 2)
