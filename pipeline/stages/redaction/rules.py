@@ -208,6 +208,25 @@ class ClinicalPhraseRules(RuleModel):
     score_acronym: str = r"(?!x)x"
     score_cue: str = r"(?!x)x"
     crisis_numbers: list[str] = []
+    # Heads a possessive author opens with a clinical word between ("<Name>'s cognitive model of ...").
+    possessive_heads: list[str] = []
+    # Heads only a known clinical eponym opens in the possessive ("<Eponym>'s schema therapy").
+    eponym_heads: list[str] = []
+    # Surnames and places clinical things are named after (instruments, models, protocols); one
+    # word each, capitalised. Kept only in a clinical context and never where they recur as a person.
+    eponyms: list[str] = []
+
+    @field_validator("eponyms")
+    @classmethod
+    def _eponyms(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"[A-Z][A-Za-z]*[a-z](?:-[A-Z][a-z]+)?", name):
+                raise ValueError(f"eponyms: {name!r} is not one capitalised word")
+        folded = [n.casefold() for n in value]
+        duplicates = sorted({n for n in folded if folded.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"eponyms: listed twice: {', '.join(duplicates)}")
+        return value
 
     @field_validator("acronym", "score_acronym", "score_cue")
     @classmethod
