@@ -743,3 +743,9 @@ def test_the_name_a_client_goes_by_is_removed(redactor, text):
 
 def test_prefers_without_a_quoted_name_names_no_one(redactor):
     assert "Zoom" in redacted(redactor, "She prefers Zoom sessions in the evening.")
+
+
+def test_the_place_after_a_company_and_its_legal_form_is_removed(redactor):
+    text = "He works at the terminal of Nordhafen Umschlag GmbH in \nOldmere, mostly on night shifts."
+    assert "Oldmere" not in redacted(redactor, text)
+    assert "in March" in redacted(redactor, "He joined Brindle Foods Ltd in March.")

@@ -135,6 +135,9 @@ class LocationRules(RuleModel):
     score: float = Field(0.6, ge=0, le=1)
     # Nouns of a workplace that a capitalised place name before them locates ("the <Town> depot").
     workplaces: list[str] = []
+    # Legal forms that end a company's name ("GmbH", "NV", "Ltd"): "<Company> GmbH in <Place>" names the
+    # place the client works, though a line wrap parts it from "in".
+    legal_forms: list[str] = []
 
 
 class PersonRules(RuleModel):
