@@ -94,6 +94,11 @@ class JobTitleRules(RuleModel):
     # others ("Occupation:") are the client's wherever they stand (a report attached under a cover note).
     signature_labels: list[str] = []
     job_heads: list[str]
+    # Occupations in the client's language ("Krankenpfleger", "enfermera", "ploegleider"), read as the
+    # listed ones are; and the last parts of compound job words in German, Dutch and the Nordic
+    # languages ("Schicht|leiter", "ploeg|baas", "lager|arbetare"): a longer word ending in one is a job.
+    foreign_job_heads: list[str] = []
+    foreign_job_endings: list[str] = []
     not_jobs: list[str] = []
     clinical_roles: list[str] = []
     closings: list[str] = []
@@ -130,6 +135,9 @@ class LocationRules(RuleModel):
     score: float = Field(0.6, ge=0, le=1)
     # Nouns of a workplace that a capitalised place name before them locates ("the <Town> depot").
     workplaces: list[str] = []
+    # Legal forms that end a company's name ("GmbH", "NV", "Ltd"): "<Company> GmbH in <Place>" names the
+    # place the client works, though a line wrap parts it from "in".
+    legal_forms: list[str] = []
 
 
 class PersonRules(RuleModel):
