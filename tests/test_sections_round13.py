@@ -112,5 +112,8 @@ def test_round13_shapes_kept(letter: str, section_rules: SectionRules) -> None:
 
 def test_list_number_then_count_in_words(section_rules: SectionRules) -> None:
     """A count on a numbered line still counts: "2) 6 more sessions"."""
-    text = "Dear Plumm,\n\n[CLIENT] still has nightmares; PCL-5 48. I recommend:\n2) 6 more sessions, weekly\n\n[THERAPIST]"
+    text = (
+        "Dear Plumm,\n\n[CLIENT] still has nightmares; PCL-5 48. I recommend:\n2) 6 more sessions, weekly\n\n"
+        "[THERAPIST]"
+    )
     assert assess_sections(text, rules=section_rules).sessions_requested == 6

@@ -173,6 +173,10 @@ class Redactor:
             allowed = not meta.get("trigger") and self.vocab.is_allowed_span(value)
             if not is_known and r.entity_type in NAME_TYPES and allowed:
                 continue
+            if not is_known and r.entity_type in NAME_TYPES and not meta.get("trigger"):
+                whole = _hyphenated_word(text, r.start, r.end)
+                if whole != value and self.vocab.is_allowed_span(whole):
+                    continue  # a part of an allow-listed hyphenated word: "Bi" of "Bi-weekly"
             if not is_known and " ".join(fold(value).casefold().split()) in self.vocab.allow_terms:
                 continue
             canonical = meta.get("canonical") or _canonical(value)
@@ -489,6 +493,20 @@ class Redactor:
 
 
 # A hyphenated part right after or before a span ("[Min]-jun", "Ji-[Eun]"), letters only.
+def _hyphenated_word(text: str, start: int, end: int) -> str:
+    """The whole hyphenated word a detection lies in ("Bi-weekly" for "Bi"), or the detection itself."""
+    while start > 1 and text[start - 1] in _HYPHENS and text[start - 2].isalpha():
+        start -= 2
+        while start > 0 and text[start - 1].isalpha():
+            start -= 1
+    while end + 1 < len(text) and text[end] in _HYPHENS and text[end + 1].isalpha():
+        end += 2
+        while end < len(text) and text[end].isalpha():
+            end += 1
+    return text[start:end]
+
+
+_HYPHENS = "-\u2010\u2011"
 _HYPHEN_AFTER = re.compile(r"[\-\u2010\u2011]([^\W\d_]+)(?![\w\-\u2010\u2011])")
 _HYPHEN_BEFORE = re.compile(r"(?<![\w\-\u2010\u2011])([^\W\d_]+)[\-\u2010\u2011]$")
 

@@ -138,7 +138,8 @@ def polite_requests_are_statements(doc: Doc, units: list[Unit], compiled: Compil
                 i = cut + 1
                 while i < u.end and (doc[i].is_punct or doc[i].is_space):
                     i += 1
-        return u.start in starts or i in starts or bool(_after_colon(doc, u) & starts) or _after_vocative(doc, u) in starts
+        opened = _after_colon(doc, u) | {_after_vocative(doc, u)}
+        return u.start in starts or i in starts or bool(opened & starts)
 
     def pleads_for_more(u: Unit) -> bool:
         # "[PERSON_1] - 6 more sessions please?": a count of more asked for with a please-word anywhere
@@ -149,8 +150,8 @@ def polite_requests_are_statements(doc: Doc, units: list[Unit], compiled: Compil
 
 
 def _after_colon(doc: Doc, u: Unit) -> set[int]:
-    """Where a clause opens after a colon (or a spaced dash) in ``u``: the question the writer announces ("..., and I'd like
-    to ask: would it be possible to extend [their] allowance by another four sessions?")."""
+    """Where a clause opens after a colon (or a spaced dash) in ``u``: the question the writer announces
+    ("..., and I'd like to ask: would it be possible to extend [their] allowance by another four sessions?")."""
     opened = set()
     for tok in doc[u.start : u.end - 1]:
         # or after a spaced dash: "Sorry, should have said - could we have another six?"
