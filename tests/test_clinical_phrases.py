@@ -7,6 +7,7 @@ can keep them."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -287,3 +288,121 @@ def test_a_list_item_that_only_looks_like_an_author_is_still_a_person_elsewhere(
     )
     out = _redact(redactor, text)
     assert "Pellworth" not in _outside_placeholders(out)
+
+
+# -- an author's model in the possessive, and listed clinical eponyms --------------------------------
+
+POSSESSIVES = """Dear Plumm team,
+
+My client Nadia Petrov has attended ten sessions. We have worked with Ferrante's cognitive model of
+health anxiety, Oduya and Lindqvist's interpersonal approach to grief, and Carrick' relapse prevention
+model. Earlier we used Wolpe's graded hierarchy, the Wolpe eight-step protocol, a Shapiro-style
+installation and compassion work (Gilbert). Her Kessler K10: 31.
+
+Kind regards,
+Dr Owen Pryce
+"""
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        "Ferrante's cognitive model of health anxiety",
+        "Oduya and Lindqvist's interpersonal approach",
+        "Carrick' relapse prevention model",
+        "Wolpe's graded hierarchy",
+        "Wolpe eight-step protocol",
+        "Shapiro-style installation",
+        "compassion work (Gilbert)",
+        "Kessler K10: 31",
+    ],
+)
+def test_a_possessive_author_and_a_listed_eponym_in_a_clinical_shape_are_kept(redactor, phrase):
+    out = _redact(redactor, POSSESSIVES, "Nadia Petrov", "Owen Pryce")
+    assert phrase in out
+    assert "Nadia" not in out and "Petrov" not in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a possessive before a plan or a therapy is a person's own, not an author's model
+        "Her sister Marisol's care plan and Marisol's trauma therapy are separate.",
+        # a name that also stands elsewhere as a person is left to the recognizers
+        "We used Ferrante's cognitive model of panic. Ferrante called me on Monday.",
+        # a listed eponym spoken of as a person elsewhere is removed, model or not
+        "Dr Wolpe referred her. We used the Wolpe eight-step protocol.",
+    ],
+)
+def test_a_possessive_or_eponym_that_is_a_person_is_not_kept(redactor, text):
+    name = re.findall(r"(Marisol|Ferrante|Wolpe)", text)[0]
+    assert name not in _outside_placeholders(_redact(redactor, text))
+
+
+def test_a_known_client_named_like_an_eponym_is_removed_inside_the_model(redactor):
+    text = "Dear team,\n\nRe: Tomas Wolpe\n\nWe worked with Wolpe's graded hierarchy.\n\nBest,\nAnn Oduya\n"
+    assert "Wolpe" not in _redact(redactor, text, "Tomas Wolpe", "Ann Oduya")
+
+
+@pytest.mark.parametrize("text", ["This approach works well.", "His model is sound.", "Our Method"])
+def test_a_pronoun_before_a_models_head_is_no_phrase_and_no_error(redactor, text):
+    assert redactor.vocab.protected_ranges(text) == []
+
+
+WRAPPED = """Dear Plumm team,
+
+My client Nadia Petrov has made progress with skills from Ferrante's
+DBT-like work and the Oduya Lindqvist
+Worry Questionnaire now 48. She takes Fluvoxamine 100 mg daily and Quetiapine 25 mg at night.
+Returning to work under the Carrick Modell is planned.
+
+Kind regards,
+Dr Owen Pryce
+"""
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        "Oduya Lindqvist Worry Questionnaire now 48",  # a named instrument wrapped before its clinical word
+        "Fluvoxamine 100 mg daily",  # a psychotropic medicine by its generic name
+        "Quetiapine 25 mg",
+        "Carrick Modell",  # a model's head in German
+    ],
+)
+def test_wrapped_instruments_medicines_and_german_model_heads_are_kept(redactor, phrase):
+    out = _redact(redactor, WRAPPED, "Nadia Petrov", "Owen Pryce")
+    assert phrase in out
+    assert "Nadia" not in out and "Petrov" not in out
+
+
+def test_a_possessive_eponym_wrapped_before_an_allow_listed_therapy_is_kept(redactor):
+    text = "We have used skills from Wolpe's\nDBT with her.\n"
+    assert "Wolpe's\nDBT" in [text[a:b] for a, b in redactor.vocab.protected_ranges(text)]
+
+
+@pytest.mark.parametrize(
+    "line, word",
+    [
+        ("Repeat EPDS at sessions 4 and 8", "Repeat"),  # a verb opening an item before an allow-listed term
+        ("Individual CBT, weekly", "Individual"),  # an adjective before an allow-listed term
+    ],
+)
+def test_an_english_word_opening_a_clinical_item_is_no_name(redactor, line, word):
+    assert redactor._a_word_of_its_phrase(line, 0, len(word))
+
+
+@pytest.mark.parametrize(
+    "line, word",
+    [
+        ("Harris CBT, weekly", "Harris"),  # a noun that is also a surname is left to the recognizers
+        ("Marisol EPDS", "Marisol"),
+        ("Jean-Pierre attended", "Jean"),  # a hyphenated first name is no English word
+    ],
+)
+def test_a_name_before_a_clinical_term_or_a_hyphen_stays_a_name(redactor, line, word):
+    assert not redactor._a_word_of_its_phrase(line, 0, len(word))
+
+
+def test_the_first_part_of_a_hyphenated_english_word_is_no_name(redactor):
+    assert redactor._a_word_of_its_phrase("Bi-weekly sessions", 0, 2)

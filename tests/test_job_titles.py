@@ -287,3 +287,45 @@ def test_a_document_attached_under_the_signature_is_read_as_letter(redactor):
     )
     assert job_titles(redactor, text) == ["in-house translator"]
     assert "Counselling Psychologist" in redacted(redactor, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        # a bracketed aside between the name and "is" (the parse takes the aside for the subject)
+        (
+            "Sorry, I should have said. Mara (goes by Mo) is a line supervisor at Eastholm Fisheries. "
+            "On May 3 it leaked.",
+            "line supervisor",
+        ),
+        # a post by its initials, after "as" with no job verb, and one the tagger reads as a number
+        ("The route, which as a PCSO she cannot avoid on shift, is the worst.", "PCSO"),
+        ("Rewi is 2IC on a 400-cow dairy farm near Tarbury and lives on the farm.", "2IC"),
+        # "principal" is a post
+        ("Mrs Dale is the lower school principal at Brookfield Academy.", "lower school principal"),
+        # a job in the client's language: a listed word, or a compound ending in a listed part
+        ("He is a ploegbaas and works nights.", "ploegbaas"),
+        ("She is an enfermera and works nights.", "enfermera"),
+        # the line wrapped after the cue
+        ("He was off sick from his post as\nLagerleiter at Nordhafen Logistik GmbH, where he", "Lagerleiter"),
+    ],
+)
+def test_job_title_acronyms_compounds_and_other_languages(redactor, text, title):
+    assert title in job_titles(redactor, text)
+
+
+def test_a_gloss_wrapped_over_two_lines_goes_with_the_title(redactor):
+    text = "Herr Brandt works as Leitender Disponent (lead\ndispatcher) at the depot of Nordhafen Logistik GmbH."
+    out = redacted(redactor, text)
+    assert "dispatcher" not in out and "Disponent" not in out
+
+
+def test_a_bracket_after_the_workplace_holds_the_post_or_the_parent_body(redactor):
+    text = "She returned to work at Fenwick Dairies Ltd (Payroll Supervisor, Tarbury office) in May."
+    assert "Payroll Supervisor" in job_titles(redactor, text)
+    text = "Lina, a theatre nurse at Eastvale General Hospital (Wendmoor Health), has used her allocation."
+    assert "Wendmoor Health" in removed_as(redactor, text, "EMPLOYER")
+    # a common-word body is no name, and a bracket after no workplace is left alone
+    text = "She is a theatre nurse at Eastvale General Hospital (Mental Health) this year."
+    assert not any("Mental Health" in v for v in removed_as(redactor, text, "EMPLOYER"))
+    assert "(part-time)" in redacted(redactor, "He works as a porter (part-time) at the hospital.")

@@ -726,3 +726,26 @@ def test_capitals_headings_and_numbered_lines_keep_ordinary_words(redactor, text
 )
 def test_roles_platforms_and_field_labels_are_kept(redactor, text, kept):
     assert kept in redacted(redactor, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Herr Brandt (he prefers "Bran") works as a welder at the port.',
+        "Mr Harrow (known as \u201cBran\u201d at work) works nights at the port.",
+    ],
+)
+def test_the_name_a_client_goes_by_is_removed(redactor, text):
+    out = redacted(redactor, text)
+    assert "Bran" not in out
+    assert re.search(r"\[PERSON_\d\]", out.split("(", 1)[1])
+
+
+def test_prefers_without_a_quoted_name_names_no_one(redactor):
+    assert "Zoom" in redacted(redactor, "She prefers Zoom sessions in the evening.")
+
+
+def test_the_place_after_a_company_and_its_legal_form_is_removed(redactor):
+    text = "He works at the terminal of Nordhafen Umschlag GmbH in \nOldmere, mostly on night shifts."
+    assert "Oldmere" not in redacted(redactor, text)
+    assert "in March" in redacted(redactor, "He joined Brindle Foods Ltd in March.")

@@ -102,6 +102,13 @@ def test_neopronouns_and_titles_neutralised(redactor):
     assert all(not k.startswith("[TITLE") for k in red.vault)
 
 
+def test_e_of_a_compound_is_no_pronoun_but_the_neopronoun_e_is(redactor):
+    text = "Please contact me by e-mail. I will e-mail the report. Alex uses e/em pronouns; e said it helped em."
+    red = redactor.redact(text, KnownIdentifiers(names=("Alex Rivera",)))
+    assert "by e-mail" in red.text and "will e-mail" in red.text
+    assert "[they] said" in red.text and "helped [them]" in red.text
+
+
 def test_known_identifiers_in_all_forms_removed(redactor):
     text = "SARAH OKAFOR attended. okafor agreed. Sarah's partner and S.O. and S. Okafor too; Jane Smith wrote."
     red = redactor.redact(text, KNOWN)

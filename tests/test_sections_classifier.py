@@ -109,3 +109,22 @@ def test_a_missing_training_file_fails_start_up_naming_it(tmp_path):
         (tmp_path / name).write_text((DEFAULT_RULES_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
     with pytest.raises(RulesError, match="sentences.jsonl: file not found"):
         load_section_rules(tmp_path)
+
+
+def test_features_side_by_side_are_the_unions_own():
+    """The n-gram matrix made without the union's joblib round trip is the union's, entry for entry."""
+    from pipeline.stages.sections.classifier import features_of
+
+    union = load_section_rules(DEFAULT_RULES_DIR).sentence_classifier().features
+    texts = [
+        canonical(s)
+        for s in (
+            "I recommend a further 6 sessions of CBT for [CLIENT].",
+            "[they] has made good progress but still avoids the tube.",
+            "Kind regards,",
+            "",
+        )
+    ]
+    ours, theirs = features_of(union, texts), union.transform(texts)
+    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+    assert (ours != theirs).nnz == 0

@@ -23,6 +23,8 @@ from pipeline.stages.redaction.rules import ClinicalPhraseRules
 _TOKEN = re.compile(r"&|[^\W\d_][\w'\-]*")
 _GAP = re.compile(r"[ \t]+")
 _WRAP = re.compile(r"[ \t]*\n[ \t]*")
+# Spaces between two words, or a line plainly wrapped there.
+_SPACE = r"(?:[ \t]+|[ \t]*\n[ \t]*)"
 _AUTHOR = r"[A-Z][\w'\-]+"
 # What joins the items of a list, up to the next item: ", ", " and ", " & ", " or ".
 _LIST_JOIN = re.compile(r"(?:[ \t]*,\s*(?:and\s+)?|\s+(?:and|&|or)\s+)$")
@@ -92,6 +94,31 @@ class ClinicalPhrases:
         self._acronyms = acronyms  # allow-listed terms in capitals (CBT, PTSD): qualifiers too
         self._acronym = re.compile(rf"[ \t]*(?:\n[ \t]*)?\((?P<acro>{rules.acronym})\)")
         self._score = re.compile(rf"(?<![\w\-])(?:{rules.score_acronym})(?:{rules.score_cue})")
+        self._possessive_heads = {h.casefold() for h in rules.possessive_heads}
+        self._eponym_heads = {h.casefold() for h in rules.eponym_heads}
+        self._eponyms = {e.casefold() for e in rules.eponyms}
+        # "<Name>'s", "<Name> and <Name>'s", "<Name>'" then up to three lower-case words and a head.
+        heads = sorted({*self._possessive_heads, *self._eponym_heads}, key=lambda h: (-len(h), h))
+        shorts = sorted(acronyms, key=lambda a: (-len(a), a))
+        head = "|".join([*(f"(?i:{re.escape(h)})" for h in heads), *(re.escape(a) for a in shorts)]) or "(?!x)x"
+        self._possessive = re.compile(
+            rf"(?<![\w\-'])(?P<first>{_AUTHOR})(?:[ \t]+(?:and|&)[ \t]+(?P<second>{_AUTHOR}))?"
+            rf"(?<=[A-Za-z])(?P<poss>'s|(?<=s)'){_SPACE}(?P<words>(?:[a-z][\w\-]*{_SPACE}){{0,3}}?)"
+            rf"(?P<head>{head})(?![\w\-])"
+        )
+        # A listed eponym right before a model's or instrument's head or short form ("<Eponym>
+        # eight-phase protocol", "<Eponym> scale", "<Eponym> K10"), or made an adjective of ("<Eponym>-style").
+        nouns = sorted({*self._named, *self._author_heads, *self._possessive_heads}, key=lambda h: (-len(h), h))
+        head_alt = "|".join(f"(?i:{re.escape(h)})" for h in nouns) or "(?!x)x"
+        short_alt = "|".join(re.escape(a) for a in shorts) or "(?!x)x"
+        self._eponym_use = re.compile(
+            rf"(?<![\w\-'])(?P<name>{_AUTHOR.replace('+', '*')})(?:(?P<style>-(?:style|based|informed|type))"
+            rf"|[ \t]+(?P<words>(?:[a-z][\w\-]*[ \t]+){{0,2}}?)"
+            rf"(?:(?P<head>{head_alt})|(?P<short>[A-Z]{{1,6}}[\-\u2013]?\d{{1,2}}|{short_alt})))(?![\w\-])"
+        )
+        self._eponym_bracket = re.compile(
+            rf"(?P<before>(?:[\w\-]+[ \t]+){{0,2}}[\w\-]+)[ \t]*\((?P<name>{_AUTHOR})(?:,?[ \t]*(?:19|20)\d{{2}})?\)"
+        )
         crisis = "|".join(f"(?:{p})" for p in rules.crisis_numbers) or "(?!x)x"
         self._crisis = re.compile(rf"(?<![\w\-/.+,])(?<!\d[ \t])(?:{crisis})(?![ \t\-./]?\d)(?!\w)")
 
@@ -100,6 +127,8 @@ class ClinicalPhrases:
         """Ranges in ``text`` (folded) to keep; ``protected`` are the allow-list's own, after which an
         author in brackets ("XYZ-E (<Name>)") is kept as after a phrase."""
         phrases = [p for chain in self._chains(text) for p in self._phrases(text, chain)]
+        phrases += self._possessives(text)
+        phrases += self._eponym_uses(text)
         spans: list[tuple[int, int]] = []
         acronyms: set[str] = set()
         for p in phrases:
@@ -123,6 +152,7 @@ class ClinicalPhrases:
             if not any(self._recurs(text, w, listed) for w in re.findall(_AUTHOR, text[pair[0] : pair[1]]))
         ]
         kept += self._authors_in_brackets(text, [*spans, *protected], spans)
+        kept += self._eponyms_in_brackets(text, spans)
         # A short form stands for its phrase wherever it recurs, and without its version too ("the
         # ABC-L3" named again as "the ABC").
         stems = {m.group(1) for a in acronyms if (m := re.fullmatch(r"([A-Z]{2,})[\-\u2013][A-Za-z0-9]{1,4}", a))}
@@ -192,6 +222,93 @@ class ClinicalPhrases:
         initials = {w[0].casefold() for w in _TOKEN.findall(phrase)}
         return acronym[0].casefold() in initials
 
+    # -- an author's model, in the possessive ---------------------------------------------------------
+    def _possessives(self, text: str) -> list[_Phrase]:
+        """ "<Name>'s cognitive model of panic", "<Name> and <Name>'s cognitive therapy for ...",
+        "<Name>' metacognitive therapy": a possessive author, words that are clinical or ordinary and
+        a model's head. By its shape alone only before a ``possessive_heads`` noun with a clinical
+        word between; a listed clinical eponym may also open an ``eponym_heads`` noun or a short form
+        of the allow-list ("<Eponym>'s DBT"). Its "of"/"for" clinical words after it go with it."""
+        found = []
+        for m in self._possessive.finditer(text):
+            names = [g for g in (m.group("first"), m.group("second")) if g]
+            if m.group("poss") == "'" and not names[-1].endswith("s"):
+                continue
+            if any(n[:1].isupper() and n.casefold() in self._stop for n in names):
+                continue
+            words = m.group("words").split()
+            head = m.group("head")
+            if not all(self._qualifies_word(w) or self._plain(w) for w in words):
+                continue
+            eponyms = all(n.casefold() in self._eponyms for n in names)
+            clinical = any(self._qualifies_word(w) for w in words)
+            if head.casefold() in self._possessive_heads and (clinical or eponyms):
+                pass
+            elif not (eponyms and (head.casefold() in self._eponym_heads or head in self._acronyms)):
+                continue
+            end = self._clinical_tail(text, m.end())
+            lead = [_Token(m.start("first"), m.end("first"), m.group("first"), "cap")]
+            if m.group("second"):
+                lead.append(_Token(m.start("second"), m.end("second"), m.group("second"), "cap"))
+            # the possessive goes with the last name: a name left out takes it along
+            last = lead[-1]
+            lead[-1] = _Token(last.start, m.end("poss"), last.text, "cap")
+            found.append(_Phrase(m.start(), end, tuple(lead)))
+        return found
+
+    def _eponym_uses(self, text: str) -> list[_Phrase]:
+        """A listed eponym in a clinical shape without the possessive (see ``_eponym_use``)."""
+        found = []
+        for m in self._eponym_use.finditer(text):
+            name = m.group("name")
+            if name.casefold() not in self._eponyms:
+                continue
+            words = (m.group("words") or "").split()
+            if not all(self._qualifies_word(w) or self._plain(w) for w in words):
+                continue
+            lead = _Token(m.start("name"), m.end("name"), name, "cap")
+            found.append(_Phrase(m.start(), m.end(), (lead,)))
+        return found
+
+    def _eponyms_in_brackets(self, text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+        """ "compassion-focused elements (<Eponym>)": a listed eponym in brackets, right after a clinical
+        word or a word of clinical parts, that does not stand elsewhere as a person."""
+        out = []
+        for m in self._eponym_bracket.finditer(text):
+            name, before = m.group("name"), m.group("before")
+            if name.casefold() not in self._eponyms:
+                continue
+            clinical = any(self._qualifies_word(p) for w in before.split() for p in [w, *w.split("-")])
+            start = m.start("name") - 1
+            if clinical and not self._recurs(text, name, [*spans, (start, m.end())]):
+                out.append((start, m.end()))
+        return out
+
+    def _clinical_tail(self, text: str, end: int) -> int:
+        """After a model's head, "of"/"for" and clinical words or short forms ("of panic", "for PTSD")."""
+        m = re.match(r"[ \t]+(?:of|for)[ \t]+((?:[A-Za-z][\w\-]*)(?:[ \t]+[A-Za-z][\w\-]*){0,2})", text[end:])
+        if not m:
+            return end
+        words = m.group(1).split()
+        n = 0
+        while n < len(words) and self._qualifies_word(words[n]):
+            n += 1
+        if n == 0:
+            return end
+        last = re.match(r"[ \t]+(?:of|for)", text[end:])
+        assert last is not None
+        pos = end + last.end()
+        for w in words[:n]:
+            pos = text.index(w, pos) + len(w)
+        return pos
+
+    def _plain(self, word: str) -> bool:
+        """An ordinary word, or one of ordinary parts joined by hyphens ("five-part", "eight-phase")."""
+        return self._ordinary(word.casefold()) or all(self._ordinary(p) for p in word.casefold().split("-") if p)
+
+    def _qualifies_word(self, word: str) -> bool:
+        return word.casefold() in self._qualifiers or (word.isupper() and word in self._acronyms)
+
     # -- chains and phrases ---------------------------------------------------------------------------
     def _kind(self, word: str) -> str | None:
         low = word.casefold()
@@ -213,7 +330,8 @@ class ClinicalPhrases:
                 # a clinical word in lower case goes on a chain a name opened: "<Name> cognitive
                 # model of panic", "<Name> & <Name> cognitive model of social anxiety"
                 kind = "qual"
-            adjacent = bool(current) and self._adjacent(text[current[-1].end : m.start()], current[-1], kind)
+            gap = text[current[-1].end : m.start()] if current else ""
+            adjacent = bool(current) and self._adjacent(gap, current[-1], kind, m.group(0))
             if kind is None or not adjacent:
                 if current:
                     chains.append(current)
@@ -225,13 +343,15 @@ class ClinicalPhrases:
             chains.append(current)
         return chains
 
-    @staticmethod
-    def _adjacent(gap: str, before: _Token, kind: str | None) -> bool:
+    def _adjacent(self, gap: str, before: _Token, kind: str | None, word: str) -> bool:
         """Spaces join words; a line break only where a phrase was plainly wrapped (a joiner before
-        it, a head noun or joiner after it: "the <Name>\nmodel"), never a signature's next line."""
+        it, a head noun, a joiner or a clinical word after it: "the <Name>\nmodel", "<Name>\nWorry
+        Questionnaire"), never a signature's next line."""
         if _GAP.fullmatch(gap):
             return True
-        return _WRAP.fullmatch(gap) is not None and (before.kind == "join" or kind in ("head", "join"))
+        if _WRAP.fullmatch(gap) is None:
+            return False
+        return before.kind == "join" or kind in ("head", "join") or (kind == "cap" and self._qualifies_word(word))
 
     def _qualifies(self, tok: _Token) -> bool:
         return tok.low in self._qualifiers or (tok.text.isupper() and tok.text in self._acronyms)
@@ -325,8 +445,8 @@ class ClinicalPhrases:
         if any(not (self._qualifies(t) or self._ordinary(t.low) or t.text.isupper()) for t in middle):
             return None
         if not middle:
-            # "<Name> & <Name> model": authors alone, before a model's head.
-            if head.low not in self._author_heads or len(lead) > self._max_authors:
+            # "<Name> & <Name> model": authors alone, before a model's head ("This approach": none).
+            if not lead or head.low not in self._author_heads or len(lead) > self._max_authors:
                 return None
             return _Phrase(lead[0].start, head.end, tuple(lead))
         if head.low in self._named or head.low in self._author_heads:

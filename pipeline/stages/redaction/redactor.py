@@ -173,10 +173,8 @@ class Redactor:
             allowed = not meta.get("trigger") and self.vocab.is_allowed_span(value)
             if not is_known and r.entity_type in NAME_TYPES and allowed:
                 continue
-            if not is_known and r.entity_type in NAME_TYPES and not meta.get("trigger"):
-                whole = _hyphenated_word(text, r.start, r.end)
-                if whole != value and self.vocab.is_allowed_span(whole):
-                    continue  # a part of an allow-listed hyphenated word: "Bi" of "Bi-weekly"
+            if not is_known and r.entity_type in NAME_TYPES and self._a_word_of_its_phrase(text, r.start, r.end):
+                continue
             if not is_known and " ".join(fold(value).casefold().split()) in self.vocab.allow_terms:
                 continue
             canonical = meta.get("canonical") or _canonical(value)
@@ -191,6 +189,19 @@ class Redactor:
                 continue
             kept_neutral.append(r)
         return merged, kept_neutral
+
+    def _a_word_of_its_phrase(self, text: str, start: int, end: int) -> bool:
+        """A capitalised adjective, verb or adverb of English that opens a line's clinical item
+        ("Individual CBT", "Repeat EPDS": right before an allow-listed term in capitals), or the first
+        part of a hyphenated English word ("Bi-weekly"): a word of the letter, not a name."""
+        value = text[start:end]
+        if not re.fullmatch(r"[A-Z][a-z]+", value):
+            return False
+        after = re.match(r"-([a-z]+)(?![\w\-])", text[end:])
+        if after and self.vocab.is_modifier(value + after.group(1)):
+            return True
+        term = re.match(r"[ \t]+([A-Z][A-Z0-9\-]+)(?![\w\-])", text[end:])
+        return bool(term and fold(term.group(1)) in self.vocab.allow_terms_upper and self.vocab.is_modifier(value))
 
     def _with_short_forms(self, text: str, spans: list[_Span]) -> list[_Span]:
         """An organisation's short form given in brackets right after its name ("Harbourline Freight
@@ -493,20 +504,6 @@ class Redactor:
 
 
 # A hyphenated part right after or before a span ("[Min]-jun", "Ji-[Eun]"), letters only.
-def _hyphenated_word(text: str, start: int, end: int) -> str:
-    """The whole hyphenated word a detection lies in ("Bi-weekly" for "Bi"), or the detection itself."""
-    while start > 1 and text[start - 1] in _HYPHENS and text[start - 2].isalpha():
-        start -= 2
-        while start > 0 and text[start - 1].isalpha():
-            start -= 1
-    while end + 1 < len(text) and text[end] in _HYPHENS and text[end + 1].isalpha():
-        end += 2
-        while end < len(text) and text[end].isalpha():
-            end += 1
-    return text[start:end]
-
-
-_HYPHENS = "-\u2010\u2011"
 _HYPHEN_AFTER = re.compile(r"[\-\u2010\u2011]([^\W\d_]+)(?![\w\-\u2010\u2011])")
 _HYPHEN_BEFORE = re.compile(r"(?<![\w\-\u2010\u2011])([^\W\d_]+)[\-\u2010\u2011]$")
 

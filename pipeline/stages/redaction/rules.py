@@ -94,6 +94,11 @@ class JobTitleRules(RuleModel):
     # others ("Occupation:") are the client's wherever they stand (a report attached under a cover note).
     signature_labels: list[str] = []
     job_heads: list[str]
+    # Occupations in the client's language ("Krankenpfleger", "enfermera", "ploegleider"), read as the
+    # listed ones are; and the last parts of compound job words in German, Dutch and the Nordic
+    # languages ("Schicht|leiter", "ploeg|baas", "lager|arbetare"): a longer word ending in one is a job.
+    foreign_job_heads: list[str] = []
+    foreign_job_endings: list[str] = []
     not_jobs: list[str] = []
     clinical_roles: list[str] = []
     closings: list[str] = []
@@ -130,6 +135,9 @@ class LocationRules(RuleModel):
     score: float = Field(0.6, ge=0, le=1)
     # Nouns of a workplace that a capitalised place name before them locates ("the <Town> depot").
     workplaces: list[str] = []
+    # Legal forms that end a company's name ("GmbH", "NV", "Ltd"): "<Company> GmbH in <Place>" names the
+    # place the client works, though a line wrap parts it from "in".
+    legal_forms: list[str] = []
 
 
 class PersonRules(RuleModel):
@@ -208,6 +216,25 @@ class ClinicalPhraseRules(RuleModel):
     score_acronym: str = r"(?!x)x"
     score_cue: str = r"(?!x)x"
     crisis_numbers: list[str] = []
+    # Heads a possessive author opens with a clinical word between ("<Name>'s cognitive model of ...").
+    possessive_heads: list[str] = []
+    # Heads only a known clinical eponym opens in the possessive ("<Eponym>'s schema therapy").
+    eponym_heads: list[str] = []
+    # Surnames and places clinical things are named after (instruments, models, protocols); one
+    # word each, capitalised. Kept only in a clinical context and never where they recur as a person.
+    eponyms: list[str] = []
+
+    @field_validator("eponyms")
+    @classmethod
+    def _eponyms(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"[A-Z][A-Za-z]*[a-z](?:-[A-Z][a-z]+)?", name):
+                raise ValueError(f"eponyms: {name!r} is not one capitalised word")
+        folded = [n.casefold() for n in value]
+        duplicates = sorted({n for n in folded if folded.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"eponyms: listed twice: {', '.join(duplicates)}")
+        return value
 
     @field_validator("acronym", "score_acronym", "score_cue")
     @classmethod

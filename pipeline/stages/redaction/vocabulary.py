@@ -143,6 +143,10 @@ class Vocabulary:
         w = word.casefold()
         return w not in self.ambiguous and (w in self._qualifiers or self.not_a_name(w) or w in common_words())
 
+    def is_modifier(self, word: str) -> bool:
+        """An adjective, verb or adverb of English or a clinical word: not a name (see ``_modifier``)."""
+        return self._modifier(word)
+
     def is_ordinary(self, word: str) -> bool:
         """A word of English or of the clinical vocabulary (see ``_ordinary``)."""
         return self._ordinary(word)

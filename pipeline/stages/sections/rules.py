@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
-from spacy.matcher import Matcher, PhraseMatcher
+from spacy.matcher import PhraseMatcher
 from spacy.tokens import Token
 
 from pipeline.nlp import get_nlp
 from pipeline.rules import RuleModel, RulesError, load_rules
 from pipeline.stages.redaction.rules import REDACTION_FILE, RedactionRules
 from pipeline.stages.sections.classifier import SentenceClassifier, train
+from pipeline.stages.sections.gated import WordGatedMatcher
 
 RULES_FILE = "sections.yaml"
 
@@ -243,17 +244,17 @@ class SectionRules(RuleModel):
 
 @dataclass(frozen=True)
 class Compiled:
-    patterns: Matcher  # label "<section>\x1f<pattern id>"
+    patterns: WordGatedMatcher  # label "<section>\x1f<pattern id>"
     headings: PhraseMatcher  # label "<section>"
     cues: dict[str, PhraseMatcher]  # per section id
     exceptions: dict[str, PhraseMatcher]
-    sessions: Matcher  # label "sessions\x1f<id>" / "bare\x1f<id>"
-    period: Matcher  # label: the pattern's category (``means``) or "" when kept as written
-    polite: Matcher
+    sessions: WordGatedMatcher  # label "sessions\x1f<id>" / "bare\x1f<id>"
+    period: WordGatedMatcher  # label: the pattern's category (``means``) or "" when kept as written
+    polite: WordGatedMatcher
     therapies: PhraseMatcher  # label: display name (lower-case aliases)
     therapy_acronyms: PhraseMatcher  # label: display name (all-capitals aliases, matched as written)
     act_lemmas: dict[str, str]  # word -> kind of ask
-    clause_cues: Matcher  # label: cue list name
+    clause_cues: WordGatedMatcher  # label: cue list name
     clause_cue_names: tuple[str, ...]
     # a tick box, ticked or not (group "unticked" for an empty one); None without boxes in the rules
     boxes: re.Pattern[str] | None = None
@@ -266,7 +267,7 @@ class Compiled:
 SEP = "\x1f"
 
 
-def _add(matcher: Matcher, label: str, pattern: TokenPattern, where: str) -> None:
+def _add(matcher: WordGatedMatcher, label: str, pattern: TokenPattern, where: str) -> None:
     try:
         matcher.add(label, [pattern])
     except Exception as exc:  # spaCy raises ValueError / MatchPatternError with its own text
@@ -294,7 +295,7 @@ def _register_count(numbers: dict[str, int]) -> None:
 def compile_rules(rules: SectionRules) -> Compiled:
     nlp = get_nlp()
     _register_count({k.lower(): v for k, v in rules.sessions.numbers.items()})
-    patterns = Matcher(nlp.vocab, validate=True)
+    patterns = WordGatedMatcher(nlp.vocab)
     headings = PhraseMatcher(nlp.vocab, attr="LOWER")
     cues: dict[str, PhraseMatcher] = {}
     exceptions: dict[str, PhraseMatcher] = {}
@@ -311,15 +312,15 @@ def compile_rules(rules: SectionRules) -> Compiled:
         if section.negation.exceptions:
             exc_matcher.add("exception", [nlp.make_doc(c) for c in section.negation.exceptions])
         exceptions[section.id] = exc_matcher
-    sessions = Matcher(nlp.vocab, validate=True)
+    sessions = WordGatedMatcher(nlp.vocab)
     for i, rule in enumerate(rules.sessions.patterns):
         _add(sessions, f"sessions{SEP}{rule.id}", rule.pattern, f"sessions.patterns.{i}.pattern")
     for i, rule in enumerate(rules.sessions.bare_patterns):
         _add(sessions, f"bare{SEP}{rule.id}", rule.pattern, f"sessions.bare_patterns.{i}.pattern")
-    period = Matcher(nlp.vocab, validate=True)
+    period = WordGatedMatcher(nlp.vocab)
     for i, rule in enumerate(rules.period.patterns):
         _add(period, rule.means or "", rule.pattern, f"period.patterns.{i}.pattern")
-    polite = Matcher(nlp.vocab, validate=True)
+    polite = WordGatedMatcher(nlp.vocab)
     for i, pattern in enumerate(rules.polite_requests):
         _add(polite, "polite", pattern, f"polite_requests.{i}")
     therapies = PhraseMatcher(nlp.vocab, attr="LOWER")
@@ -332,7 +333,7 @@ def compile_rules(rules: SectionRules) -> Compiled:
         if caps:
             acronyms.add(name, [nlp.make_doc(a) for a in caps])
     act_lemmas = {word.lower(): kind for kind, words in rules.clauses.acts.items() for word in words}
-    clause_cues = Matcher(nlp.vocab, validate=True)
+    clause_cues = WordGatedMatcher(nlp.vocab)
     for name, patterns_ in rules.clauses.cues.items():
         for i, pattern in enumerate(patterns_):
             _add(clause_cues, name, pattern, f"clauses.cues.{name}.{i}")

@@ -61,7 +61,7 @@ _CAPITAL = r"(?-i:[A-Z\u00c0-\u00de])"
 # A line that reads as a sentence: a full stop, question or exclamation mark ending it or inside it.
 _SENTENCE = re.compile(r"[.!?](?:[ \t]+\S|[ \t]*$)")
 # A short parenthesis after a title, without digits: its gloss or abbreviation ("(Disponent)", "(RPN)").
-_GLOSS = re.compile(r"[ \t]*\([ \t]*(?P<gloss>[^\W\d_][^()\d\n]{0,40}?)[ \t]*\)")
+_GLOSS = re.compile(r"[ \t]*\([ \t]*(?P<gloss>[^\W\d_](?:[^()\d\n]|\n(?![ \t]*\n)){0,40}?)[ \t]*\)")
 
 # A signature's block: blank lines after the closing, then lines up to the next blank line.
 _SIGNATURE_BLOCK = re.compile(r"(?:[ \t]*\n)*(?:[^\n]*\S[^\n]*(?:\n|$))+")
@@ -69,6 +69,13 @@ _SIGNATURE_BLOCK = re.compile(r"(?:[ \t]*\n)*(?:[^\n]*\S[^\n]*(?:\n|$))+")
 # Between the parts of a field holding two things: a spaced dash, a comma, a semicolon or a slash.
 _PART_SEP = re.compile(r"[ \t]+[\-\u2013\u2014][ \t]+|[ \t]*[,;/:][ \t]*")
 
+
+# A bracket right after a workplace named by "at", "for", "with" or "from" ("works at <Org> (<post>, <site>)",
+# "a nurse at <Hospital> (<Health service>)"): it holds the client's post or the body the workplace is part of.
+_ORG_BRACKET = re.compile(
+    r"\b(?:at|for|with|from)[ \t]+(?:the[ \t]+)?(?:[A-Z][\w&'.\-]*[ \t]+){0,5}[A-Z][\w&'.\-]*"
+    r"[ \t]*\((?P<inner>[^()\n]{1,60})\)"
+)
 
 # "she’s", "they’re", "I’m" with a typographic apostrophe: the parse takes the short form for a verb.
 _CURLY_COPULAS = frozenset({"’s", "’re", "’m"})
@@ -88,6 +95,16 @@ def _not_title(doc: Doc, i: int) -> bool:
             after[0] in _AGE_AFTER - {"-"} or after[:2] == ["-", "year"] or after[-1:] == ["year-old"]
         )
     return True
+
+
+def _after_cue(doc: Doc, j: int) -> int:
+    """The first word of a title after its cue: past a line wrapped after the cue ("his post as\n<title>")
+    and the determiners."""
+    if j + 1 < len(doc) and doc[j].is_space and doc[j].text.count("\n") == 1:
+        j += 1
+    while j < len(doc) and doc[j].pos_ == "DET":
+        j += 1
+    return j
 
 
 def _parts(value: str) -> list[tuple[int, int]]:
@@ -115,7 +132,8 @@ class JobTitleRecognizer(DocRecognizer):
         self._preps = low["org_preps"]
         self._therapist = low["therapist_subjects"]
         self._of_heads = low["of_heads"]
-        self._job_heads = low["job_heads"]
+        self._job_heads = low["job_heads"] | low["foreign_job_heads"]
+        self._job_endings = tuple(low["foreign_job_endings"])
         self._not_jobs = low["not_jobs"]
         self._clinical = low["clinical_roles"]
         self._to_verbs = low["to_verbs"]
@@ -174,6 +192,7 @@ class JobTitleRecognizer(DocRecognizer):
     ) -> list[RecognizerResult]:
         signed = self._signatures(text)
         out = self._labelled(text, signed) + self._paired_fields(text, signed) + self._line_titles(text, signed)
+        out += self._org_brackets(text, signed)
         doc = doc_of(nlp_artifacts)
         if doc is not None:
             out += self._in_sentences(doc, signed)
@@ -247,6 +266,36 @@ class JobTitleRecognizer(DocRecognizer):
         if not 2 <= len(words) <= 4 or words[-1] not in self._unit_nouns:
             return False
         return any(w not in self._vocab.stop for w in words[:-1])
+
+    def _org_brackets(self, text: str, signed: list[tuple[int, int]]) -> list[RecognizerResult]:
+        """A bracket after the named workplace (``_ORG_BRACKET``): its first part ending in an occupation
+        is the client's job title ("(HR Executive, <site> office)"), with a unit after it; a name
+        ending in an organisation's word ("(<Place> Health)", "(<X> Health Service)") is the employer
+        the workplace belongs to. Not in the therapist's signature."""
+        out = []
+        for m in _ORG_BRACKET.finditer(text):
+            if self._signed(m.start(), signed):
+                continue
+            start, inner = m.start("inner"), m.group("inner")
+            parts = _parts(inner)
+            a, b = parts[0]
+            words = re.findall(r"[^\W\d_][\w'\-]*", inner[a:b].casefold())
+            clinical = all(w in self._clinical for w in words)
+            if words and len(words) <= 4 and words[-1] in self._job_heads and not clinical:
+                out += self._field_results(start, inner)
+            elif self._names_body(inner):
+                out.append(result("EMPLOYER", start, start + len(inner), self._rules.label_score, slot="bracket"))
+        return out
+
+    def _names_body(self, value: str) -> bool:
+        """An organisation's name: two to five capitalised words ending in an organisation's word, one
+        of the others no common word ("<Place> Health"; not "Mental Health")."""
+        words = value.split()
+        if not 2 <= len(words) <= 5 or not all(w[:1].isupper() or w.casefold() in ("of", "and") for w in words):
+            return False
+        if words[-1].casefold() not in self._vocab.org_tails:
+            return False
+        return any(w[:1].isupper() and w.casefold() not in common_words() for w in words[:-1])
 
     def _paired_fields(self, text: str, signed: list[tuple[int, int]]) -> list[RecognizerResult]:
         """A field naming the employer and the job together ("Employer / role  <Employer> - night porter"):
@@ -382,7 +431,9 @@ class JobTitleRecognizer(DocRecognizer):
         m = _GLOSS.match(text, end)
         if m is None or len(m.group(1).split()) > 3:
             return []
-        if any(w[:1].islower() and w.casefold() in common_words() for w in m.group(1).split()):
+        words = m.group(1).split()
+        named = words[-1].casefold() in self._job_heads  # "(lead dispatcher)", "(shift foreman)"
+        if not named and any(w[:1].islower() and w.casefold() in common_words() for w in words):
             return []  # "(part-time)", "(see below)": a remark, not the job's name
         return [result(ENTITY, m.start(1), m.end(1), self._rules.score, slot="gloss")]
 
@@ -410,7 +461,9 @@ class JobTitleRecognizer(DocRecognizer):
             if subject is None or subject.lower_ in self._therapist or subject.lower_ in _NOT_PEOPLE:
                 return None
             return obj
-        if tok.pos_ not in _NOUNS or not (self._person_job(tok) or self._compound_end(tok) > tok.i):
+        if tok.pos_ not in _NOUNS and not (tok.pos_ == "NUM" and self._listed(tok)):
+            return None  # a listed post the tagger takes for a number ("is 2IC on the farm") counts
+        if not (self._person_job(tok) or self._compound_end(tok) > tok.i):
             return None
         if self._copular(tok):
             # "<Name> is 36, team leader in ..." (the title joined to an age) is a complement too.
@@ -441,7 +494,16 @@ class JobTitleRecognizer(DocRecognizer):
         subject = next((c for c in copula.children if c.dep_ in ("nsubj", "nsubjpass")), None)
         if subject is not None or copula.i == 0:
             return subject
-        before = copula.doc[copula.i - 1]
+        doc, i = copula.doc, copula.i - 1
+        if doc[i].text == ")":
+            # "<Name> (goes by <Short>) is a line supervisor": the aside in brackets taken for the
+            # subject; the name is the word before the bracket.
+            opening = next((j for j in range(i - 1, max(i - 12, -1), -1) if doc[j].text == "("), None)
+            if opening is None or opening == 0:
+                return None
+            before = doc[opening - 1]
+            return before if before.pos_ in _NOUNS and self.name_like(before) else None
+        before = doc[i]
         return before if before.pos_ == "PROPN" and self.name_like(before) else None
 
     def _of_post(self, noun: Token) -> bool:
@@ -477,9 +539,8 @@ class JobTitleRecognizer(DocRecognizer):
             if tok.lower_ != "as" or (words | governor) & self._not_as_cues:
                 return None
             listed_only = True
-        doc, j = tok.doc, tok.i + 1
-        while j < len(doc) and doc[j].pos_ == "DET":
-            j += 1
+        doc = tok.doc
+        j = _after_cue(doc, tok.i + 1)
         first, last = j, None
         while j < len(doc) and j - tok.i <= _MAX_WORDS and (doc[j].is_alpha or doc[j].text == "-" or doc[j].like_num):
             stop = doc[j].pos_ in ("ADP", "CCONJ", "SCONJ", "PRON", "AUX", "ADV") and not self._listed(doc[j])
@@ -530,7 +591,12 @@ class JobTitleRecognizer(DocRecognizer):
         return self._listed(noun) or bool(ROLE_NOUN.search(noun.lower_))
 
     def _listed(self, noun: Token) -> bool:
-        return noun.lower_ in self._job_heads or noun.lemma_.casefold() in self._job_heads
+        if noun.lower_ in self._job_heads or noun.lemma_.casefold() in self._job_heads:
+            return True
+        # A compound job word of the client's language: a stem of three letters or more before a
+        # listed ending ("Schichtleiter", "ploegbaas"); the ending alone is listed or not.
+        word = noun.lower_
+        return any(word.endswith(e) and len(word) >= len(e) + 3 and word.isalpha() for e in self._job_endings)
 
     def _named_job(self, noun: Token) -> bool:
         """A listed occupation, or a person noun tied to a named employer ("a brewer at Hollow Oak")."""

@@ -390,6 +390,9 @@ _FILENAME_RX = re.compile(
     r"[^/\\\n]+\.(?:pdf|docx?|odt|rtf|txt|pages|jpe?g|png|heic|gif|tiff?|xlsx?|csv|eml|msg|zip)", re.IGNORECASE
 )
 _OBFUSCATED_EMAIL_RX = re.compile(EmailRecognizer.OBFUSCATED, re.IGNORECASE)
+# Compiled here: the re module's own cache overflows with a letter's name patterns, and these are
+# tried for every seeded value.
+_FULL_DATES_RX = tuple(re.compile(p, re.IGNORECASE) for p in DateOfBirthRecognizer.FULL_DATES)
 
 
 def classify_value(value: str) -> str:
@@ -410,7 +413,7 @@ def classify_value(value: str) -> str:
         return "PHONE"
     if re.fullmatch(r"[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]", v, re.IGNORECASE):
         return "NI"
-    if any(re.fullmatch(p, v, re.IGNORECASE) for p in DateOfBirthRecognizer.FULL_DATES):
+    if any(rx.fullmatch(v) for rx in _FULL_DATES_RX):
         return "DOB"
     if digits and re.search(r"[A-Za-z]", v) and re.search(r"\d", v) and len(v.split()) > 2:
         return "ADDRESS"

@@ -39,6 +39,16 @@ class LocationRecognizer(DocRecognizer):
         # The same in lower case ("works the box at <place> junction"): one or two words, each no word
         # of English nor of the clinical vocabulary (not "the bus depot"), checked in ``_workplaces``.
         self._lower_workplace = re.compile(rf"(?<![\w\-])((?:[a-z][a-z'\-]*[ \t]+){{1,2}})(?:{nouns})(?![\w\-])")
+        forms = "|".join(re.escape(f) for f in sorted(set(rules.legal_forms), key=len, reverse=True))
+        # "<Company> GmbH in <Place>", the place perhaps on the next line: where the client works.
+        self._company_place = (
+            re.compile(
+                rf"(?<![\w])(?:{forms})\.?,?[ \t]+in[ \t]*\n?[ \t]*"
+                rf"(?P<place>[A-Z][\w'\-]+(?:[ \t]+[A-Z][\w'\-]+){{0,2}})"
+            )
+            if forms
+            else None
+        )
         super().__init__(["LOCATION"], "LocationRecognizer", vocab)
 
     def analyze(
@@ -58,7 +68,20 @@ class LocationRecognizer(DocRecognizer):
             if self._vocab.is_allowed_span(text[start:end]):
                 continue
             out.append(result("LOCATION", start, end, self._rules.score))
-        return out + self._workplaces(text)
+        return out + self._workplaces(text) + self._company_places(text)
+
+    def _company_places(self, text: str) -> list[RecognizerResult]:
+        """The place after "<Company> <legal form> in": its name-like words (not an allow-listed term)."""
+        out = []
+        for m in self._company_place.finditer(text) if self._company_place else ():
+            words = m.group("place").split()
+            while words and self._vocab.not_a_name(words[-1]):
+                words.pop()
+            if not words or self._vocab.is_allowed_span(" ".join(words)):
+                continue
+            start = m.start("place")
+            out.append(result("LOCATION", start, start + len(" ".join(words)), self._rules.score))
+        return out
 
     def _workplaces(self, text: str) -> list[RecognizerResult]:
         """ "<Place> depot": the capitalised words before a workplace noun, less the ones that open a

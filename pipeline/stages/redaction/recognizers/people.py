@@ -34,7 +34,14 @@ class PersonRecognizer(DocRecognizer):
         doc = doc_of(nlp_artifacts)
         if doc is None:
             return []
-        out = self._model_persons(doc) + self._after_triggers(doc) + self._proper_nouns(doc) + self._lowercase(text)
+        # The doc's text is made anew at each reading of ``doc.text``: once here, for every field label.
+        doc_text = doc.text
+        out = (
+            self._model_persons(doc, doc_text)
+            + self._after_triggers(doc)
+            + self._proper_nouns(doc, doc_text)
+            + self._lowercase(text)
+        )
         return out + self._wrapped_tails(doc, out)
 
     def _wrapped_tails(self, doc: Doc, found: list[RecognizerResult]) -> list[RecognizerResult]:
@@ -66,7 +73,7 @@ class PersonRecognizer(DocRecognizer):
                 out.append(result("PERSON", m.start("name"), end, self._rules.trigger_score, trigger="1"))
         return out
 
-    def _model_persons(self, doc: Doc) -> list[RecognizerResult]:
+    def _model_persons(self, doc: Doc, text: str) -> list[RecognizerResult]:
         r = self._rules
         out: list[RecognizerResult] = []
         for ent in doc.ents:
@@ -83,14 +90,15 @@ class PersonRecognizer(DocRecognizer):
                 if nxt is None or nxt.pos_ not in ("VERB", "AUX"):
                     continue  # "Contact:", "Overall," labelled PERSON at the start of a line
             for t in toks:
-                if not self._field_label(t):
+                if not self._field_label(t, text):
                     out.append(result("PERSON", t.idx, t.idx + len(t.text), r.entity_score))
         return out
 
-    def _field_label(self, tok: Token) -> bool:
+    def _field_label(self, tok: Token, text: str) -> bool:
         """A word of English in a field's label ("Role:", "Job title:" opening a line of a signature
-        or form), which the model may take into the name on the line above: a label, not a name."""
-        doc, text = tok.doc, tok.doc.text
+        or form), which the model may take into the name on the line above: a label, not a name.
+        ``text`` is the doc's text."""
+        doc = tok.doc
         a = tok.i
         while a > 0 and doc[a - 1].is_alpha and "\n" not in text[doc[a - 1].idx : tok.idx] and tok.i - a < 2:
             a -= 1
@@ -127,7 +135,7 @@ class PersonRecognizer(DocRecognizer):
             return None
         return tail if after.text in (",", ";", ")") or after.text.islower() else None
 
-    def _proper_nouns(self, doc: Doc) -> list[RecognizerResult]:
+    def _proper_nouns(self, doc: Doc, text: str) -> list[RecognizerResult]:
         r = self._rules
         out: list[RecognizerResult] = []
         for tok in doc:
@@ -141,7 +149,12 @@ class PersonRecognizer(DocRecognizer):
                 continue
             if tok.tag_ not in ("NNP", "NNPS") or tok.ent_type_ in NON_NAME_ENTS:
                 continue
-            if len(tok.text) < 2 or not self.name_like(tok) or not self.ambiguous_ok(tok) or self._field_label(tok):
+            if (
+                len(tok.text) < 2
+                or not self.name_like(tok)
+                or not self.ambiguous_ok(tok)
+                or self._field_label(tok, text)
+            ):
                 continue
             if tok.is_upper and len(tok) > 1 and tok.ent_type_ != "PERSON":
                 continue  # acronyms are organisations or clinical terms, handled elsewhere

@@ -66,9 +66,11 @@ def _possessive(tok: Token) -> bool:
 def _pronoun_position(tok: Token) -> bool:
     if tok.text != tok.lower_:
         return False
+    nxt = tok.doc[tok.i + 1] if tok.i + 1 < len(tok.doc) else None
+    if nxt is not None and not tok.whitespace_ and nxt.text in ("-", "\u2010", "\u2011"):
+        return False  # the first part of a compound ("e-mail", "e-learning"), never a pronoun
     if tok.tag_ in ("PRP", "PRP$"):
         return True
-    nxt = tok.doc[tok.i + 1] if tok.i + 1 < len(tok.doc) else None
     prev = tok.doc[tok.i - 1] if tok.i > 0 else None
     subject = nxt is not None and nxt.pos_ in ("VERB", "AUX")
     obj = (
