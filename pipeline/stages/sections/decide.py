@@ -153,6 +153,10 @@ def decide_recommendation(evidence: list[UnitEvidence], limits: Thresholds) -> t
             found = Decision(True, e.unit, by, "found", e.reading)
     frames = tuple(dict.fromkeys(code for code, _ in turned_down if code in NO_ASK_FRAMES))
     frames += tuple(f for f in ("discharge",) if f not in frames and any(e.reading.discharge for e in evidence))
+    if any(code == "withdrawn" and _withdrawn_ask(e, limits) for code, e in turned_down):
+        # the letter asked, with its reasons, then took the ask back ("please disregard the request above;
+        # [they] won't need further sessions"): the reasons were still stated, the needs stand
+        frames = ()
     # a message written before the letter ("before I write anything formal, ...") asks for nothing yet
     frames += tuple(f for f in ("enquiry",) if any(e.reading.enquiry for e in evidence))
     if found is not None and not (weak_only and any(code in NO_ASK_FRAMES for code, _ in turned_down)):
@@ -171,6 +175,14 @@ def decide_recommendation(evidence: list[UnitEvidence], limits: Thresholds) -> t
     code = order[0]
     unit = next(e for c, e in turned_down if c == code)
     return Decision(False, unit.unit, "", code, unit.reading), frames
+
+
+def _withdrawn_ask(e: UnitEvidence, limits: Thresholds) -> bool:
+    """A sentence that would be the writer's ask but for its withdrawal: the letter made an ask."""
+    if e.reading.vetoes != ("withdrawn",):
+        return False
+    by = _candidate(e, limits, needs_shape=True)
+    return by is not None and not _only_named(e, by)
 
 
 # the reason given when several sentences were turned down: the one a therapist can act on first

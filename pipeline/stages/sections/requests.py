@@ -19,7 +19,7 @@ from spacy.tokens import Doc, Span, Token
 
 from pipeline.stages.sections.clauses import Reading, subjects, who, word_of
 from pipeline.stages.sections.rules import SEP, SectionRules, count_value
-from pipeline.stages.sections.sentences import Unit, unit_index
+from pipeline.stages.sections.sentences import BULLET, Unit, unit_index
 
 # vetoes that take a sentence's counts and frequencies out of the request
 _NOT_THE_REQUEST = frozenset(
@@ -80,7 +80,17 @@ def _blocks_of(doc: Doc, tok: Token, rules: SectionRules, numbers: dict[str, int
     return 1
 
 
+def _list_marker(doc: Doc, tok: Token) -> bool:
+    """``tok`` numbers a list's item ("1. Eight sessions at fortnightly intervals"): it opens its line and
+    the marker's full stop or bracket follows, or it is the unit's first word with them."""
+    line_start = doc.text.rfind("\n", 0, tok.idx) + 1
+    marker = BULLET.match(doc.text[line_start : tok.idx + len(tok.text) + 1])
+    return marker is not None and line_start + marker.end() > tok.idx and any(c.isdigit() for c in marker.group(0))
+
+
 def _is_count(doc: Doc, tok: Token, rules: SectionRules, unit: Unit, *, field: bool = False) -> bool:
+    if _list_marker(doc, tok):
+        return False
     nxt = next((t for t in doc[tok.i + 1 : tok.i + 2] if not t.is_space), None)
     prev = next((t for t in reversed(doc[max(0, tok.i - 1) : tok.i]) if not t.is_space), None)
     not_before = {w.lower() for w in rules.sessions.not_before}
@@ -148,7 +158,12 @@ def _done(verb: Token) -> bool:
     if verb.tag_ != "VBD" or any(a.lemma_ == "be" and a.tag_ in ("VBZ", "VBP") for a in auxes):
         return False  # a past tag under a present "is" is the tagger misreading "[they] is started"
     subject = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")), None)
-    return subject is not None and subject.lower_ not in _SESSION_WORDS
+    if subject is None or subject.lower_ in _SESSION_WORDS:
+        return False
+    # a field's label is no subject: "Recommendation: twelve more sessions, held weekly" (the parser may
+    # hang the label on a participle it reads as a past verb)
+    label = subject.i + 1 < len(subject.doc) and subject.doc[subject.i + 1].text == ":"
+    return not label
 
 
 def _in(unit: Unit, tok: Token) -> bool:
@@ -289,10 +304,18 @@ def period_requested(
         [k for k in kept if k[2] - 1 in asks | counted and _opens(doc, units[k[2]], k[0])],
         [k for k in kept if readings[k[2]].firm or k[2] in likely],
         [k for k in kept if _field(doc, units[k[2]], labels)],
+        # a frequency asked for by itself, in a reply or a postscript: "Sorry - weekly, please."
+        [k for k in kept if _pleads(doc, units[k[2]], compiled.request_words)],
     ):
         if pool:
             return pool[0][3]
     return None
+
+
+def _pleads(doc: Doc, unit: Unit, words: frozenset[str]) -> bool:
+    """The unit asks with a please-word and has no verb of its own: "Sorry about that - weekly, please."."""
+    span = doc[unit.start : unit.end]
+    return any(t.lower_ in words for t in span) and not any(t.pos_ in ("VERB", "AUX") for t in span)
 
 
 def _opens(doc: Doc, unit: Unit, token: int) -> bool:

@@ -138,7 +138,8 @@ def polite_requests_are_statements(doc: Doc, units: list[Unit], compiled: Compil
                 i = cut + 1
                 while i < u.end and (doc[i].is_punct or doc[i].is_space):
                     i += 1
-        return u.start in starts or i in starts or bool(_after_colon(doc, u) & starts)
+        opened = _after_colon(doc, u) | {_after_vocative(doc, u)}
+        return u.start in starts or i in starts or bool(opened & starts)
 
     def pleads_for_more(u: Unit) -> bool:
         # "[PERSON_1] - 6 more sessions please?": a count of more asked for with a please-word anywhere
@@ -149,15 +150,31 @@ def polite_requests_are_statements(doc: Doc, units: list[Unit], compiled: Compil
 
 
 def _after_colon(doc: Doc, u: Unit) -> set[int]:
-    """Where a clause opens after a colon in ``u``: the question the writer announces ("..., and I'd like
-    to ask: would it be possible to extend [their] allowance by another four sessions?")."""
+    """Where a clause opens after a colon (or a spaced dash) in ``u``: the question the writer announces
+    ("..., and I'd like to ask: would it be possible to extend [their] allowance by another four sessions?")."""
     opened = set()
     for tok in doc[u.start : u.end - 1]:
-        if tok.text == ":":
+        # or after a spaced dash: "Sorry, should have said - could we have another six?"
+        dash = tok.text in ("-", "–", "—") and tok.i > u.start and bool(doc[tok.i - 1].whitespace_)
+        if tok.text == ":" or dash:
             nxt = next((t for t in doc[tok.i + 1 : u.end] if not t.is_space), None)
             if nxt is not None:
                 opened.add(nxt.i)
     return opened
+
+
+def _after_vocative(doc: Doc, u: Unit) -> int | None:
+    """Where the unit goes on after whom it greets, in any language: a few words with no verb up to a
+    comma or dash ("Hoi Plumm, could you approve...", "Team - can [they] have..."); None without one."""
+    for tok in doc[u.start : min(u.end, u.start + _ADDRESSEE + 1)]:
+        if tok.text in (",", "-", "–"):
+            if tok.i == u.start:
+                return None
+            nxt = next((t for t in doc[tok.i + 1 : u.end] if not (t.is_punct or t.is_space)), None)
+            return nxt.i if nxt is not None else None
+        if tok.pos_ in ("VERB", "AUX"):
+            return None
+    return None
 
 
 _GREETINGS = frozenset(
