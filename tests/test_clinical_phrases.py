@@ -404,5 +404,69 @@ def test_a_name_before_a_clinical_term_or_a_hyphen_stays_a_name(redactor, line, 
     assert not redactor._a_word_of_its_phrase(line, 0, len(word))
 
 
+@pytest.mark.parametrize(
+    "line, value",
+    [
+        ("Modality Individual CBT, weekly", "Modality Individual"),  # a form's label run into its value
+        ("Frequency     Weekly\n\nReview     Repeat EPDS at session 6", "Frequency     Weekly\n\nReview     Repeat"),
+    ],
+)
+def test_a_guess_from_a_forms_labels_into_a_clinical_item_is_no_name(redactor, line, value):
+    assert redactor._a_word_of_its_phrase(line, 0, len(value))
+
+
+@pytest.mark.parametrize(
+    "line, value",
+    [
+        ("Modality Harris CBT, weekly", "Modality Harris"),  # the last word is a surname noun
+        ("Marisol Individual CBT", "Marisol Individual"),  # a name before the clinical item
+        ("Modality Individual sessions", "Modality Individual"),  # no allow-listed term after it
+    ],
+)
+def test_a_guess_with_a_name_or_without_a_clinical_term_stays(redactor, line, value):
+    assert not redactor._a_word_of_its_phrase(line, 0, len(value))
+
+
+def test_a_known_name_before_a_clinical_item_is_removed_all_the_same(redactor):
+    out = _redact(redactor, "Client: Tamsin Okonjo-Reyes\nModality Individual CBT, weekly\n", "Tamsin Okonjo-Reyes")
+    assert "Individual CBT, weekly" in out
+    assert "Tamsin" not in out and "Okonjo" not in out
+
+
 def test_the_first_part_of_a_hyphenated_english_word_is_no_name(redactor):
     assert redactor._a_word_of_its_phrase("Bi-weekly sessions", 0, 2)
+
+
+@pytest.mark.parametrize(
+    "line, phrase",
+    [
+        ("Under the Personal Data Protection Act 2012 I must explain this.", "Personal Data Protection Act 2012"),
+        ("Do you sign a Business Associate Agreement first?", "Business Associate Agreement"),
+        ("in line with the revised Federal Act on Data Protection (FADP).", "Federal Act on Data Protection"),
+    ],
+)
+def test_a_law_or_agreement_named_by_ordinary_words_is_kept(redactor, line, phrase):
+    assert any(phrase in line[a:b] for a, b in redactor.vocab.protected_ranges(line))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "She signed the Okonjo Harrow Agreement.",  # names are no ordinary words
+        "This Act applies.",  # one word, and a sentence's opening word
+    ],
+)
+def test_a_law_shape_with_a_name_or_one_word_is_not_kept(redactor, line):
+    assert not any(line[a:b].endswith(("Agreement", "Act")) for a, b in redactor.vocab.protected_ranges(line))
+
+
+def test_a_known_name_inside_a_law_shape_is_removed(redactor):
+    out = _redact(redactor, "Re Tamsin. The Tamsin Data Protection Act applies.\n", "Tamsin Okonjo")
+    assert "Tamsin" not in out
+
+
+@pytest.mark.parametrize("number", ["3114", "1737", "13 11 14", "85258", "0800 111 0 111"])
+def test_a_national_crisis_number_is_kept(redactor, number):
+    line = f"If things get worse tonight she can call {number} at any hour.\n"
+    out = redactor.redact(line, KnownIdentifiers(names=("Tamsin Okonjo",))).text
+    assert number in out

@@ -119,6 +119,13 @@ class ClinicalPhrases:
         self._eponym_bracket = re.compile(
             rf"(?P<before>(?:[\w\-]+[ \t]+){{0,2}}[\w\-]+)[ \t]*\((?P<name>{_AUTHOR})(?:,?[ \t]*(?:19|20)\d{{2}})?\)"
         )
+        legal = "|".join(re.escape(h) for h in sorted(rules.legal_heads, key=lambda h: (-len(h), h))) or "(?!x)x"
+        word = r"[A-Z][a-z]+(?:-[A-Z]?[a-z]+)?"
+        self._legal = re.compile(
+            rf"(?<![\w\-'])(?P<words>(?:{word}[ \t]+){{1,5}})(?P<head>{legal})"
+            rf"(?P<tail>[ \t]+(?:on|of)[ \t]+(?:the[ \t]+)?{word}(?:[ \t]+{word}){{0,3}})?"
+            rf"(?:[ \t]+(?:of[ \t]+)?(?:19|20)\d{{2}})?(?![\w\-])"
+        )
         crisis = "|".join(f"(?:{p})" for p in rules.crisis_numbers) or "(?!x)x"
         self._crisis = re.compile(rf"(?<![\w\-/.+,])(?<!\d[ \t])(?:{crisis})(?![ \t\-./]?\d)(?!\w)")
 
@@ -129,6 +136,7 @@ class ClinicalPhrases:
         phrases = [p for chain in self._chains(text) for p in self._phrases(text, chain)]
         phrases += self._possessives(text)
         phrases += self._eponym_uses(text)
+        phrases += self._laws(text)
         spans: list[tuple[int, int]] = []
         acronyms: set[str] = set()
         for p in phrases:
@@ -268,6 +276,27 @@ class ClinicalPhrases:
                 continue
             lead = _Token(m.start("name"), m.end("name"), name, "cap")
             found.append(_Phrase(m.start(), m.end(), (lead,)))
+        return found
+
+    def _laws(self, text: str) -> list[_Phrase]:
+        """A law or an agreement named by ordinary words before a ``legal_heads`` noun ("<Ordinary>
+        <Ordinary> Act 2012", "<Ordinary> Act on <Ordinary> <Ordinary>"): every word capitalised
+        English that is no name; a sentence's opening word ("This", "Our") is left out. A name among
+        them leaves the whole to the recognizers."""
+        found = []
+        for m in self._legal.finditer(text):
+            words = m.group("words").split()
+            start = m.start()
+            while words and words[0].casefold() in self._stop:
+                start = text.index(words[1], start + len(words[0])) if len(words) > 1 else m.start("head")
+                words = words[1:]
+            tail = (m.group("tail") or "").split()[1:]
+            tail = [w for w in tail if w != "the"]
+            if len(words) + len(tail) < 2:
+                continue
+            if not all(self._plain(w) for w in [*words, *tail]):
+                continue
+            found.append(_Phrase(start, m.end(), ()))
         return found
 
     def _eponyms_in_brackets(self, text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:

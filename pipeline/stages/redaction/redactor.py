@@ -193,8 +193,17 @@ class Redactor:
     def _a_word_of_its_phrase(self, text: str, start: int, end: int) -> bool:
         """A capitalised adjective, verb or adverb of English that opens a line's clinical item
         ("Individual CBT", "Repeat EPDS": right before an allow-listed term in capitals), or the first
-        part of a hyphenated English word ("Bi-weekly"): a word of the letter, not a name."""
+        part of a hyphenated English word ("Bi-weekly"): a word of the letter, not a name. A guess
+        that runs from a form's labels into such a word ("Modality Individual" before "CBT",
+        "Frequency  Weekly / Review  Repeat" before "EPDS") is words of the letter too when every
+        word before it is capitalised English."""
         value = text[start:end]
+        words = value.split()
+        if len(words) > 1:
+            head, last = words[:-1], words[-1]
+            if not all(re.fullmatch(r"[A-Z][a-z]+", w) and self.vocab.is_ordinary(w) for w in head):
+                return False
+            value, start = last, end - len(last)
         if not re.fullmatch(r"[A-Z][a-z]+", value):
             return False
         after = re.match(r"-([a-z]+)(?![\w\-])", text[end:])

@@ -216,6 +216,9 @@ class ClinicalPhraseRules(RuleModel):
     score_acronym: str = r"(?!x)x"
     score_cue: str = r"(?!x)x"
     crisis_numbers: list[str] = []
+    # Last words of a law's or an agreement's name ("<...> Protection Act", "<...> Associate
+    # Agreement"): kept when every word before them is capitalised ordinary English.
+    legal_heads: list[str] = []
     # Heads a possessive author opens with a clinical word between ("<Name>'s cognitive model of ...").
     possessive_heads: list[str] = []
     # Heads only a known clinical eponym opens in the possessive ("<Eponym>'s schema therapy").
