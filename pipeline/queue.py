@@ -137,16 +137,15 @@ def hold(db: Session, q: Queue, row_id: int, worker_id: str) -> Any:
     """In the caller's transaction: lock the row if ``worker_id`` still holds its lease, and return it
     (None when the lease was lost: another worker owns the row now, or it was finished)."""
     M = _columns(q)
-    touched = _rowcount(
-        db.execute(
-            update(M)
-            .where(col(M.id) == row_id, col(M.status) == q.leased, col(M.worker_id) == worker_id)
-            .values(worker_id=worker_id)
-        )
+    # One round trip: the guarded UPDATE hands the locked row back (RETURNING), loaded into the session.
+    held = db.execute(
+        update(M)
+        .where(col(M.id) == row_id, col(M.status) == q.leased, col(M.worker_id) == worker_id)
+        .values(worker_id=worker_id)
+        .returning(M),
+        execution_options={"synchronize_session": False, "populate_existing": True},
     )
-    if touched != 1:
-        return None
-    return db.get(M, row_id, populate_existing=True)
+    return held.scalars().one_or_none()
 
 
 def renew(engine: Engine, q: Queue, row_id: int, worker_id: str, *, now: datetime, lease_seconds: float) -> bool:

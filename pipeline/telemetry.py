@@ -18,9 +18,10 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
 from pipeline import store
@@ -113,26 +114,20 @@ def _beat(db: store.Session, *, kind: str, process: str) -> None:
 
 
 def _add(db: store.Session, counts: Iterable[tuple[tuple[str, str], float]]) -> None:
-    M = store.MetricCounter
-    for (name, labels), amount in counts:
-        changed = db.execute(
-            update(M)
-            .where(col(M.name) == name, col(M.labels) == labels)
-            .values(value=col(M.value) + amount)
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(changed, "rowcount", 0):
-            continue
-        try:
-            with db.begin_nested():
-                db.add(M(name=name, labels=labels, value=amount))
-        except IntegrityError:  # another process inserted it meanwhile: add to theirs
-            db.execute(
-                update(M)
-                .where(col(M.name) == name, col(M.labels) == labels)
-                .values(value=col(M.value) + amount)
-                .execution_options(synchronize_session=False)
-            )
+    """Add each count to its row, creating it if missing: one upsert for all the counts (a single
+    batch, not a statement per counter), atomic on both databases, so counts of several processes
+    flushing at once add up. Sorted, so two processes take the rows' locks in the same order."""
+    rows = [{"name": name, "labels": labels, "value": amount} for (name, labels), amount in sorted(counts)]
+    if not rows:
+        return
+    table = store.MetricCounter.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
+    bind = db.get_bind()
+    insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.name, table.c.labels], set_={"value": table.c.value + statement.excluded.value}
+    )
+    db.execute(statement, rows)
 
 
 class Beat(threading.Thread):

@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
@@ -95,8 +95,15 @@ def test_a_row_is_leased_to_one_worker_and_claimable_again_only_when_its_lease_r
     assert queue.claim(rt.engine, OUTBOUND, worker_id="b", lease_seconds=lease, now=rt.clock()) == row_id
     with store.session(rt.engine) as db:
         assert queue.hold(db, OUTBOUND, row_id, "a") is None  # "a" wakes up late: its lease is gone
-        held = queue.hold(db, OUTBOUND, row_id, "b")
-        assert held is not None and held.attempts == 2
+        statements: list[str] = []
+        listen = lambda _c, _cur, statement, *_rest: statements.append(statement)  # noqa: E731
+        event.listen(rt.engine, "before_cursor_execute", listen)
+        try:
+            held = queue.hold(db, OUTBOUND, row_id, "b")
+        finally:
+            event.remove(rt.engine, "before_cursor_execute", listen)
+        assert held is not None and held.attempts == 2 and held.worker_id == "b"
+        assert len(statements) == 1  # the guarded UPDATE hands the row back (RETURNING): one round trip
 
 
 def test_backoff_doubles_from_its_base_to_its_cap(settings):

@@ -40,6 +40,26 @@ def test_counts_of_several_processes_add_up_and_each_flush_writes_a_heartbeat(rt
     ]
 
 
+def test_a_flush_adds_all_its_counters_in_one_statement_new_rows_and_existing_alike(rt):
+    from sqlalchemy import event
+
+    t = Telemetry()
+    t.count("smtp_refused", code="550")
+    assert t.flush(rt.engine, kind="worker", process="worker:a:1")  # one row exists, the others are new
+    for code in ("421", "450", "451", "452", "550", "552", "554"):
+        t.count("smtp_refused", amount=2, code=code)
+    statements: list[str] = []
+    listen = lambda _c, _cur, statement, *_rest: statements.append(statement)  # noqa: E731
+    event.listen(rt.engine, "before_cursor_execute", listen)
+    try:
+        assert t.flush(rt.engine, kind="worker", process="worker:a:1")
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", listen)
+    assert len([s for s in statements if "metric_counter" in s.lower()]) == 1
+    got = values(rt)
+    assert got[("smtp_refused", "code=550")] == 3.0 and got[("smtp_refused", "code=421")] == 2.0 and len(got) == 7
+
+
 def test_latency_goes_into_cumulative_buckets_with_sum_and_count(rt):
     t = Telemetry()
     for seconds in (0.03, 0.3, 3.0):

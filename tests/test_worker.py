@@ -173,6 +173,32 @@ def test_resend_of_the_same_message_does_not_open_a_second_case(rt):
     assert count(rt, store.Case) == 1
 
 
+def test_recording_a_letter_writes_its_message_row_once_with_its_message_id_hash(rt):
+    from sqlalchemy import event
+
+    message_id = enqueue(rt, letter_bytes(8))
+    worker = Worker(rt)
+    assert worker.claim() == message_id
+    updates: list[str] = []
+
+    def seen(_conn, _cursor, statement, _params, _context, _many) -> None:
+        if statement.lstrip().upper().startswith("UPDATE INBOUND_MESSAGE"):
+            updates.append(statement)
+
+    event.listen(rt.engine, "before_cursor_execute", seen)
+    try:
+        worker.handle(message_id)
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", seen)
+    # The lease's guard (which hands the row back), then the outcome with the Message-ID hash: no more.
+    assert len(updates) == 2
+    assert "message_id_hash" in updates[1].lower() and "status" in updates[1].lower()
+    with store.session(rt.engine) as db:
+        row = db.get(store.InboundMessage, message_id)
+        assert row is not None and row.status == store.MessageStatus.DONE and row.case_id is not None
+        assert row.message_id_hash == store.keyed_hash(rt.hash_key, "<worker-test-8@clinic.example>")
+
+
 def test_logs_of_a_full_run_hold_no_value_from_the_letter(rt, caplog):
     caplog.set_level(logging.DEBUG)
     enqueue(rt, letter_bytes(3))

@@ -65,15 +65,15 @@ def _sections_json(processed: Processed) -> dict[str, Any]:
     }
 
 
-def _duplicate_of(db: Session, row: store.InboundMessage) -> int | None:
+def _duplicate_of(db: Session, row: store.InboundMessage, message_id_hash: str | None) -> int | None:
     """A resend (same Message-ID, same sender) of a message that already has a case."""
-    if not row.message_id_hash:
+    if not message_id_hash:
         return None
     return db.execute(
         select(col(store.InboundMessage.case_id))
         .where(
             col(store.InboundMessage.id) != row.id,
-            col(store.InboundMessage.message_id_hash) == row.message_id_hash,
+            col(store.InboundMessage.message_id_hash) == message_id_hash,
             col(store.InboundMessage.sender_hash) == row.sender_hash,
             col(store.InboundMessage.case_id).is_not(None),
         )
@@ -89,31 +89,39 @@ def record(rt: Runtime, message_id: int, worker_id: str, processed: Processed) -
         if row is None:
             db.rollback()
             return None
+        # The row's Message-ID hash is written with the rest of its outcome, in the commit's flush
+        # (one UPDATE of the row, not two); queries before it take the value itself.
+        message_id_hash = row.message_id_hash
         if mail is not None and mail.message_id:
-            row.message_id_hash = store.keyed_hash(rt.hash_key, mail.message_id)
+            message_id_hash = store.keyed_hash(rt.hash_key, mail.message_id)
+
+        def commit() -> None:
+            row.message_id_hash = message_id_hash
+            db.commit()
+
         rerun = db.get(store.Case, row.case_id) if row.case_id is not None else None
         if rerun is not None:  # re-queued by `plumm cases reprocess`: it updates its own case, no new ack
             case = _record_rerun(db, rt, row, rerun, processed)
-            db.commit()
+            commit()
             return case.reference
-        if row.message_id_hash and store.is_postgres(rt.engine):
+        if message_id_hash and store.is_postgres(rt.engine):
             # Two workers recording two copies of one resent message at once must not both see
             # "no case yet": serialise on the Message-ID hash until this transaction ends.
-            db.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": row.message_id_hash})
-        duplicate = _duplicate_of(db, row)
+            db.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": message_id_hash})
+        duplicate = _duplicate_of(db, row, message_id_hash)
         if duplicate is not None:
             original = db.get(store.Case, duplicate)
             assert original is not None
             _finish(db, row, original, store.MessageStatus.DONE)
             add_event(db, original, actor=SYSTEM, kind="duplicate-ignored", note=f"message {row.id}")
-            db.commit()
+            commit()
             return original.reference
         thread_id = thread_case_id(db, rt, mail) if mail is not None else None
         thread = db.get(store.Case, thread_id) if thread_id is not None else None
         kind = reply_kind(db, rt, mail, thread) if mail is not None else store.LetterKind.LETTER
         if kind != store.LetterKind.LETTER:  # the employer's or the client's: kept, never acknowledged
             case = _record_reply(db, rt, row, thread, processed, kind)
-            db.commit()
+            commit()
             return case.reference
         if thread is not None:
             case = _record_follow_up(db, rt, row, thread, processed)
@@ -121,7 +129,7 @@ def record(rt: Runtime, message_id: int, worker_id: str, processed: Processed) -
             case = _record_new(db, rt, row, processed)
         if mail is not None:
             _maybe_acknowledge(db, rt, row, case, mail, processed)
-        db.commit()
+        commit()
         return case.reference
 
 
@@ -338,15 +346,18 @@ def _maybe_acknowledge(
         add_event(db, case, actor=SYSTEM, kind="acknowledgement-skipped", note="unauthenticated-sender-no-letter")
         return
     since = store.utcnow() - timedelta(hours=1)
-    recent = db.execute(
-        select(func.count())
-        .select_from(store.OutboundMessage)
-        .where(
-            col(store.OutboundMessage.kind) == "acknowledgement",
-            col(store.OutboundMessage.to_hash) == store.keyed_hash(rt.hash_key, to),
-            col(store.OutboundMessage.created_at) >= since,
-        )
-    ).scalar_one()
+    # Acknowledgements already committed; this transaction has queued none yet, so nothing pending
+    # is flushed for the count (the case's writes go in the commit's one flush, not in two).
+    with db.no_autoflush:
+        recent = db.execute(
+            select(func.count())
+            .select_from(store.OutboundMessage)
+            .where(
+                col(store.OutboundMessage.kind) == "acknowledgement",
+                col(store.OutboundMessage.to_hash) == store.keyed_hash(rt.hash_key, to),
+                col(store.OutboundMessage.created_at) >= since,
+            )
+        ).scalar_one()
     if recent >= rt.settings.ack_limit_per_hour:
         add_event(db, case, actor=SYSTEM, kind="acknowledgement-skipped", note="rate-limited")
         return
