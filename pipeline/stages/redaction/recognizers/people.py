@@ -172,7 +172,23 @@ class PersonRecognizer(DocRecognizer):
                 # "4.3 Overall risk", "Suicide:" labelled PERSON: an ordinary word opening a line
                 # is a name only when a verb follows or another name stands beside it.
                 model_person = tok.ent_type_ == "PERSON" and tok.lower_ not in common_words()
-                if not (verb_follows or paired or model_person or self._variant_of_name(tok)):
+                # "<Name> – <nickname>, as she prefers – has used ...": the subject of a verb further
+                # on, a word of no English, is a name though an aside parts it from its verb.
+                # So is one a dash or "and" joins to another name ("<Name> – <nickname>", "(<Place> and
+                # <Place> runs)"), both words of no English.
+                after_dash = doc[tok.i + 2] if tok.i + 2 < len(doc) else None
+                subject = not self._english(tok.lower_) and (
+                    (tok.dep_ in ("nsubj", "nsubjpass") and tok.head.pos_ in ("VERB", "AUX"))
+                    or (
+                        nxt is not None
+                        and nxt.lower_ in ("\u2013", "\u2014", "-", "and", "or", "&")
+                        and after_dash is not None
+                        and after_dash.tag_ == "NNP"
+                        and self.name_like(after_dash)
+                        and not self._english(after_dash.lower_)
+                    )
+                )
+                if not (verb_follows or paired or model_person or subject or self._variant_of_name(tok)):
                     continue
             elif (
                 tok.lower_ in common_words()
