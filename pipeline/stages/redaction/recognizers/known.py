@@ -136,6 +136,10 @@ class KnownIdentifierRecognizer(EntityRecognizer):
                         # Found after a trigger although an ordinary word ("his brother Per"): its
                         # recurrences carry the trigger's mark, which the allow-list does not undo.
                         mode = "word-triggered"
+                    elif origin == "discovered" and self._no_word(variant):
+                        # A name the model found that is no word of English nor of the allow-list
+                        # ("Zoe") is that name in lower case too ("with zoe's history").
+                        mode = "ci-discovered"
                     written = variant.lower()
                 else:
                     mode, written = "ci", variant
@@ -243,6 +247,14 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         words = name.split()
         return len(words) > 1 and fold(words[-1]).casefold().strip(".,") in self._vocab.org_tails
 
+    def _no_word(self, variant: str) -> bool:
+        """One word of three letters or more that is no word of English, of the allow-list or a name
+        that is also a word: safe to match in any case."""
+        w = fold(variant).casefold()
+        if " " in w or len(w) < 3 or not w.isalpha():
+            return False
+        return not (self._is_ordinary_word(variant) or self._vocab.not_a_name(w) or self._vocab.is_ordinary(w))
+
     def _is_ordinary_word(self, variant: str) -> bool:
         w = fold(variant).casefold()
         return " " not in w and (w in self._vocab.ambiguous or w in self._vocab.stop or w in common_words())
@@ -270,7 +282,9 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         compiled = []
         for rx, entity, canonical, written in entries:
             mode, loose = written.removesuffix(_LOOSE), written.endswith(_LOOSE)
-            marks = {"word-discovered": {}, "word-triggered": {"trigger": "1"}}.get(mode, {"known": "1"})
+            marks = {"word-discovered": {}, "ci-discovered": {}, "word-triggered": {"trigger": "1"}}.get(
+                mode, {"known": "1"}
+            )
             if mode.startswith("word"):
                 pattern = rf"(?<![\w])(?:{_title_variant(rx)}|{_upper_variant(rx)})(?![\w])"
                 compiled.append((_regex(pattern), entity, canonical, marks, loose))

@@ -186,6 +186,7 @@ class PersonRecognizer(DocRecognizer):
                         and after_dash.tag_ == "NNP"
                         and self.name_like(after_dash)
                         and not self._english(after_dash.lower_)
+                        and self._sentence_goes_on(after_dash)
                     )
                 )
                 if not (verb_follows or paired or model_person or subject or self._variant_of_name(tok)):
@@ -202,6 +203,18 @@ class PersonRecognizer(DocRecognizer):
                 continue
             out.append(result("PERSON", tok.idx, tok.idx + len(tok.text), r.propn_score))
         return out
+
+    @staticmethod
+    def _sentence_goes_on(tok: Token) -> bool:
+        """Whether the sentence goes on after the name ``tok`` opens, with a comma, a bracket or a word
+        in lower case (an aside: "<Name> – <nickname>, as ..."), not a sign-off ("Thx - <Name> <Surname>")."""
+        doc, j = tok.doc, tok.i
+        while j + 1 < len(doc) and doc[j + 1].tag_ in ("NNP", "NNPS") and "\n" not in doc[j].whitespace_:
+            j += 1
+        nxt = doc[j + 1] if j + 1 < len(doc) else None
+        if nxt is None or nxt.is_space or "\n" in doc[j].whitespace_:
+            return False
+        return nxt.text in (",", "(", ";") or nxt.text.islower()
 
     def _ordinary_run(self, tok: Token) -> bool:
         """Two capitalised words that are both ordinary English, neither a first name that is also
