@@ -109,3 +109,17 @@ def test_a_found_name_that_is_no_word_recurs_in_lower_case(redactor):
 def test_a_found_name_that_is_a_word_stays_capitalised_only(redactor):
     text = "Dear team,\n\nRose Quell has done well.\n\nShe has rose to every task."
     assert "has rose to every task" in _out(redactor, text)
+
+
+def test_a_found_name_in_lower_case_inside_a_web_address_is_left_to_the_address(redactor):
+    text = "Dear team,\n\nZoe has done well.\n\nHer form is at https://forms.example/view?u=zoe%20q&x=1 for you."
+    out = _out(redactor, text)
+    assert "zoe" not in out.casefold()
+    tail = out[out.index("form is at") :]
+    assert "[PERSON_" not in tail
+    assert "[URL_" in tail
+
+
+def test_a_found_name_in_lower_case_in_a_bare_path_still_goes(redactor):
+    out = _out(redactor, "Dear team,\n\nZoe has done well.\n\nHer form: forms.example/view?u=zoe for you.")
+    assert "zoe" not in out.casefold()

@@ -282,9 +282,11 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         compiled = []
         for rx, entity, canonical, written in entries:
             mode, loose = written.removesuffix(_LOOSE), written.endswith(_LOOSE)
-            marks = {"word-discovered": {}, "ci-discovered": {}, "word-triggered": {"trigger": "1"}}.get(
-                mode, {"known": "1"}
-            )
+            marks = {
+                "word-discovered": {},
+                "ci-discovered": {"anycase": "1"},
+                "word-triggered": {"trigger": "1"},
+            }.get(mode, {"known": "1"})
             if mode.startswith("word"):
                 pattern = rf"(?<![\w])(?:{_title_variant(rx)}|{_upper_variant(rx)})(?![\w])"
                 compiled.append((_regex(pattern), entity, canonical, marks, loose))
@@ -307,6 +309,8 @@ class KnownIdentifierRecognizer(EntityRecognizer):
             for m in rx.finditer(folded):
                 if loose and _english(m.group(0)):
                     continue  # "Brooke" read loosely is not "broke"; the name as written has its own entry
+                if "anycase" in marks and _in_web_chunk(folded, m.start(), m.end()):
+                    continue  # a found name in lower case inside a web or e-mail address is the address's
                 # A model-found name matched again elsewhere is no surer than the model was, so it
                 # does not outrank a street address or another structured detection it overlaps.
                 # Initials made from a full name ("ICG") give way to a short form the letter spells
@@ -477,3 +481,12 @@ def _other_entries(
         else:
             entries.append((_flex(value), entity, " ".join(fold(value).casefold().split()), "ci"))
     return entries
+
+
+def _in_web_chunk(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` lies inside a web address with its scheme or "www.", or an e-mail address."""
+    left = max(text.rfind(" ", 0, start), text.rfind("\n", 0, start), text.rfind("\t", 0, start)) + 1
+    right = re.search(r"\s|$", text[end:])
+    chunk = text[left : end + (right.start() if right else 0)]
+    # Only an address its own recognizer removes whole; elsewhere the name goes (fail closed).
+    return any(mark in chunk for mark in ("@", "www.", "://"))
