@@ -1,7 +1,6 @@
 """General mechanisms for identifiers said around a cue or an aside, tested on invented people and places:
 a place after a residence cue ("lives over in the <Place>"), capitalised even when it is a word of English;
-a lower-case word of no English after a residence or sender cue ("sent from <place>"); a name the model
-found that is no word, recurring in lower case ("with zoe's history"); a name in a
+a lower-case word of no English after a residence or sender cue ("sent from <place>"); a name in a
 heading typed in capitals after a title ("SESSIONS: MISS <NAME>"), read as a name though it is a word
 too; a name parted from its verb by an aside ("<Name> – <nickname>, as she prefers – has ..."); and a
 job said after "and is" in a clause whose subject is the client ("who lives in <town> and is the <job>
@@ -94,32 +93,3 @@ def test_a_job_of_a_verb_joined_to_the_clients_clause_is_removed(redactor):
 def test_the_therapists_job_in_a_joined_clause_stays(redactor):
     out = _out(redactor, "I saw him and was the duty counsellor at Harrowgate Clinic that night.")
     assert "duty counsellor" in out
-
-
-# -- a name the model found, in lower case -------------------------------------------------------------------------
-
-
-def test_a_found_name_that_is_no_word_recurs_in_lower_case(redactor):
-    text = "Dear team,\n\nZoe has done well. Her CORE-10 was 15.\n\nWith zoe's history that is a risk."
-    out = _out(redactor, text)
-    assert "zoe" not in out.casefold()
-    assert "CORE-10 was 15" in out
-
-
-def test_a_found_name_that_is_a_word_stays_capitalised_only(redactor):
-    text = "Dear team,\n\nRose Quell has done well.\n\nShe has rose to every task."
-    assert "has rose to every task" in _out(redactor, text)
-
-
-def test_a_found_name_in_lower_case_inside_a_web_address_is_left_to_the_address(redactor):
-    text = "Dear team,\n\nZoe has done well.\n\nHer form is at https://forms.example/view?u=zoe%20q&x=1 for you."
-    out = _out(redactor, text)
-    assert "zoe" not in out.casefold()
-    tail = out[out.index("form is at") :]
-    assert "[PERSON_" not in tail
-    assert "[URL_" in tail
-
-
-def test_a_found_name_in_lower_case_in_a_bare_path_still_goes(redactor):
-    out = _out(redactor, "Dear team,\n\nZoe has done well.\n\nHer form: forms.example/view?u=zoe for you.")
-    assert "zoe" not in out.casefold()

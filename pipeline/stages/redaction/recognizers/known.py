@@ -136,10 +136,6 @@ class KnownIdentifierRecognizer(EntityRecognizer):
                         # Found after a trigger although an ordinary word ("his brother Per"): its
                         # recurrences carry the trigger's mark, which the allow-list does not undo.
                         mode = "word-triggered"
-                    elif origin == "discovered" and self._no_word(variant):
-                        # A name the model found that is no word of English nor of the allow-list
-                        # ("Zoe") is that name in lower case too ("with zoe's history").
-                        mode = "ci-discovered"
                     written = variant.lower()
                 else:
                     mode, written = "ci", variant
@@ -247,14 +243,6 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         words = name.split()
         return len(words) > 1 and fold(words[-1]).casefold().strip(".,") in self._vocab.org_tails
 
-    def _no_word(self, variant: str) -> bool:
-        """One word of three letters or more that is no word of English, of the allow-list or a name
-        that is also a word: safe to match in any case."""
-        w = fold(variant).casefold()
-        if " " in w or len(w) < 3 or not w.isalpha():
-            return False
-        return not (self._is_ordinary_word(variant) or self._vocab.not_a_name(w) or self._vocab.is_ordinary(w))
-
     def _is_ordinary_word(self, variant: str) -> bool:
         w = fold(variant).casefold()
         return " " not in w and (w in self._vocab.ambiguous or w in self._vocab.stop or w in common_words())
@@ -282,11 +270,7 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         compiled = []
         for rx, entity, canonical, written in entries:
             mode, loose = written.removesuffix(_LOOSE), written.endswith(_LOOSE)
-            marks = {
-                "word-discovered": {},
-                "ci-discovered": {"anycase": "1"},
-                "word-triggered": {"trigger": "1"},
-            }.get(mode, {"known": "1"})
+            marks = {"word-discovered": {}, "word-triggered": {"trigger": "1"}}.get(mode, {"known": "1"})
             if mode.startswith("word"):
                 pattern = rf"(?<![\w])(?:{_title_variant(rx)}|{_upper_variant(rx)})(?![\w])"
                 compiled.append((_regex(pattern), entity, canonical, marks, loose))
@@ -309,8 +293,6 @@ class KnownIdentifierRecognizer(EntityRecognizer):
             for m in rx.finditer(folded):
                 if loose and _english(m.group(0)):
                     continue  # "Brooke" read loosely is not "broke"; the name as written has its own entry
-                if "anycase" in marks and _in_web_chunk(folded, m.start(), m.end()):
-                    continue  # a found name in lower case inside a web or e-mail address is the address's
                 # A model-found name matched again elsewhere is no surer than the model was, so it
                 # does not outrank a street address or another structured detection it overlaps.
                 # Initials made from a full name ("ICG") give way to a short form the letter spells
@@ -481,12 +463,3 @@ def _other_entries(
         else:
             entries.append((_flex(value), entity, " ".join(fold(value).casefold().split()), "ci"))
     return entries
-
-
-def _in_web_chunk(text: str, start: int, end: int) -> bool:
-    """Whether ``text[start:end]`` lies inside a web address with its scheme or "www.", or an e-mail address."""
-    left = max(text.rfind(" ", 0, start), text.rfind("\n", 0, start), text.rfind("\t", 0, start)) + 1
-    right = re.search(r"\s|$", text[end:])
-    chunk = text[left : end + (right.start() if right else 0)]
-    # Only an address its own recognizer removes whole; elsewhere the name goes (fail closed).
-    return any(mark in chunk for mark in ("@", "www.", "://"))
