@@ -178,7 +178,12 @@ class PersonRecognizer(DocRecognizer):
                 # <Place> runs)"), both words of no English.
                 after_dash = doc[tok.i + 2] if tok.i + 2 < len(doc) else None
                 subject = not self._english(tok.lower_) and (
-                    (tok.dep_ in ("nsubj", "nsubjpass") and tok.head.pos_ in ("VERB", "AUX"))
+                    # (a word before a comma is a greeting or an address to the reader: "Hej, ...")
+                    (
+                        tok.dep_ in ("nsubj", "nsubjpass")
+                        and tok.head.pos_ in ("VERB", "AUX")
+                        and (nxt is None or nxt.text != ",")
+                    )
                     or (
                         nxt is not None
                         and nxt.lower_ in ("\u2013", "\u2014", "-", "and", "or", "&")
