@@ -222,6 +222,13 @@ def test_name_fields_of_a_flattened_table_are_seeded_without_colons():
     assert not ({"Surname", "Forename", "Staff"} & names(known))
 
 
+def test_name_fields_labelled_with_whose_name_they_are_are_seeded():
+    text = "Client surname: QUELLIONE\nClient forename(s): Oriane\nPatient's last name: Thistlewood\n"
+    known = seed_identifiers(_bare(), Letter(text=text))
+    assert {"QUELLIONE", "Oriane", "Thistlewood"} <= names(known)
+    assert not ({"Client", "Patient", "Patient's"} & names(known))
+
+
 def test_full_name_after_a_verb_of_treatment_is_seeded():
     text = "I have been working with Rowena Thistlewood since May. I am seeing Anxiety UK staff too."
     known = seed_identifiers(_bare(), Letter(text=text))

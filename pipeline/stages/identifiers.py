@@ -177,9 +177,10 @@ _LABELLED_VALUES = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 # Name fields of a details table or form, often with no colon once the cells are flattened to text:
-# "Surname SMITH", "Forename(s) Anna Marie", "Known as Annie", "Preferred name: Jo".
+# "Surname SMITH", "Forename(s) Anna Marie", "Known as Annie", "Preferred name: Jo", "Client surname: X".
 _NAME_FIELD = re.compile(
-    r"^[ \t>*\-]*(?i:(?:sur|family[ \t]+|last[ \t]+|first[ \t]+|fore|given[ \t]+|middle[ \t]+|"
+    r"^[ \t>*\-]*(?i:(?:(?:client|patient)(?:'s)?[ \t]+)?"
+    r"(?:sur|family[ \t]+|last[ \t]+|first[ \t]+|fore|given[ \t]+|middle[ \t]+|"
     r"preferred[ \t]+|maiden[ \t]+|client[ \t]+|patient[ \t]+|full[ \t]+)name(?:s|\(s\))?|known[ \t]+as|"
     # A bare "Client" or "Patient" label of a flattened table: its value stands a cell gap away.
     r"(?:client|patient)(?=\t|[ \t]{3,}))"

@@ -138,6 +138,15 @@ class LocationRules(RuleModel):
     # Legal forms that end a company's name ("GmbH", "NV", "Ltd"): "<Company> GmbH in <Place>" names the
     # place the client works, though a line wrap parts it from "in".
     legal_forms: list[str] = []
+    # Where the client lives ("lives in", "based in"): "<verb> <preposition>", an adverb or two may stand
+    # between ("lives over in"), then perhaps "the". A capitalised name after it is a place even when
+    # it is also a word ("the <Waterfront>"); so is a word typed in lower case that is no word of English.
+    residence_cues: list[str] = []
+    # Where a message was written ("sent from", "writing from"): only a lower-case word that is no word
+    # of English is a place here ("Sent from Outlook" names a program).
+    sender_cues: list[str] = []
+    # Adverbs that may stand between a cue's verb and its preposition ("lives over in", "based up in").
+    cue_adverbs: list[str] = []
 
 
 class PersonRules(RuleModel):

@@ -223,6 +223,25 @@ def _is_caps_line(line: str) -> bool:
     return len(caps) >= 2 and len([w for w in caps if len(w) >= 3]) >= 1 and len(caps) >= 0.8 * len(words)
 
 
+# The word before, and what stands before it: a line's start or a heading's punctuation ("RE: MISS").
+_TITLE_BEFORE = re.compile(r"(?P<lead>^[ \t>*\-]*|[:;,(\u2013\u2014][ \t]*|)(?P<title>[^\W\d_]+)\.?[ \t]+$")
+
+
+def _after_title(before: str, vocab: Vocabulary) -> bool:
+    """Whether a capitals line has a title right before this point: an unambiguous one ("MRS")
+    anywhere, an ambiguous one ("MISS", "LORD") only where a heading puts it, at the line's start or
+    after a colon or comma ("SESSIONS: MISS ..."), not as a verb ("HAD TO MISS WORK")."""
+    m = _TITLE_BEFORE.search(before)
+    if m is None or not m.group("title").isupper():
+        return False
+    title = fold(m.group("title")).casefold()
+    if title not in vocab.titles:
+        return False
+    if title in vocab.ambiguous_titles:
+        return m.group("lead") != "" or m.start() == 0
+    return True
+
+
 def analysis_casing(text: str, vocab: Vocabulary) -> str:
     """``text`` with lines typed in capitals re-cased as ordinary prose, for the model only.
 
@@ -248,6 +267,9 @@ def analysis_casing(text: str, vocab: Vocabulary) -> str:
             if not word.isupper() or len(word) < 2 or fold(word) in vocab.allow_terms_upper:
                 return word
             if bare in vocab.titles:
+                new = word[0] + word[1:].lower()
+            elif _after_title(m.string[: m.start()], vocab):
+                # A name after a title stays a name ("MISS HOPE GRAY", "MR WILL DOYLE").
                 new = word[0] + word[1:].lower()
             elif bare in english or bare in vocab.stop or bare in vocab.pronouns or bare in vocab.allow_words:
                 new = word.lower()

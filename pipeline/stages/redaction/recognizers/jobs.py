@@ -492,6 +492,14 @@ class JobTitleRecognizer(DocRecognizer):
         """The subject of a linking verb; where the parse lost it ("Dear Sir or Madam, Ms <Name> is a ...",
         the name taken for an apposition), the name just before the verb."""
         subject = next((c for c in copula.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        if (
+            subject is None
+            and copula.dep_ == "conj"
+            and copula.head.pos_ in ("VERB", "AUX")
+            and copula.head is not copula
+        ):
+            # "who lives in <town> and is the assistant <job> at ...": a verb joined to another shares its subject.
+            subject = next((c for c in copula.head.children if c.dep_ in ("nsubj", "nsubjpass")), None)
         if subject is not None or copula.i == 0:
             return subject
         doc, i = copula.doc, copula.i - 1

@@ -9,13 +9,31 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from pipeline.stages.redaction.recognizers.base import DocRecognizer, doc_of, result
 from pipeline.stages.redaction.rules import LocationRules
-from pipeline.stages.redaction.vocabulary import Vocabulary
+from pipeline.stages.redaction.vocabulary import Vocabulary, word_alternation
 
 ROLE_NOUN = re.compile(
     r"(?:ist|er|or|ian|ant|ent|ee|man|woman|person|nurse|midwife|surgeon|chef|pilot|vicar|priest|judge|"
     r"clerk|guard|lead|chair|head|officer|technician|medic|porter|tutor)s?$",
     re.IGNORECASE,
 )
+
+
+# One to three capitalised words (a place's name), or one or two lower-case words, on the cue's line.
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w'\-]*(?:[ \t]+[A-Z][\w'\-]*){0,2}(?![\w'\-@/]|\.\w)")
+_LOWER_RUN = re.compile(r"[a-z][a-z'\-]+(?:[ \t]+[a-z][a-z'\-]+)?(?![\w'\-@/]|\.\w)")
+
+
+def _cue_pattern(cues: list[str], adverbs: list[str]) -> re.Pattern[str] | None:
+    """ "<verb> [adverb [adverb]] <preposition> [the] ": each cue's last word is its preposition."""
+    if not cues:
+        return None
+    adverb = word_alternation(adverbs)
+    alts = []
+    for cue in sorted(set(cues), key=len, reverse=True):
+        *verb, prep = cue.split()
+        head = r"[ \t]+".join(re.escape(w) for w in verb)
+        alts.append(rf"{head}(?:[ \t]+{adverb}){{0,2}}[ \t]+{re.escape(prep)}" if verb else re.escape(prep))
+    return re.compile(rf"(?<![\w'\-])(?i:{'|'.join(alts)})[ \t]+(?:the[ \t]+)?")
 
 
 class LocationRecognizer(DocRecognizer):
@@ -49,6 +67,8 @@ class LocationRecognizer(DocRecognizer):
             if forms
             else None
         )
+        self._residence = _cue_pattern(rules.residence_cues, rules.cue_adverbs)
+        self._sender = _cue_pattern(rules.sender_cues, rules.cue_adverbs)
         super().__init__(["LOCATION"], "LocationRecognizer", vocab)
 
     def analyze(
@@ -68,7 +88,37 @@ class LocationRecognizer(DocRecognizer):
             if self._vocab.is_allowed_span(text[start:end]):
                 continue
             out.append(result("LOCATION", start, end, self._rules.score))
-        return out + self._workplaces(text) + self._company_places(text)
+        return out + self._workplaces(text) + self._company_places(text) + self._cued_places(text)
+
+    def _cued_places(self, text: str) -> list[RecognizerResult]:
+        """The place after a residence cue ("lives over in the <Place>"): its capitalised words, less
+        the allow-listed ones, even when they are words of English too; or, after a residence or a
+        sender cue ("sent from <place>"), one or two lower-case words of no English."""
+        out = []
+        for pattern, capitalised in ((self._residence, True), (self._sender, False)):
+            for m in pattern.finditer(text) if pattern else ():
+                rest = text[m.end() :]
+                upper = _CAPITALISED_RUN.match(rest)
+                if capitalised and upper:
+                    words = list(re.finditer(r"[^ \t]+", upper.group(0)))
+                    while words and self._vocab.not_a_name(words[0].group(0)):
+                        words = words[1:]
+                    while words and self._vocab.not_a_name(words[-1].group(0)):
+                        words = words[:-1]
+                    if not words:
+                        continue
+                    a, b = m.end() + words[0].start(), m.end() + words[-1].end()
+                    if not self._vocab.is_allowed_span(text[a:b]):
+                        out.append(result("LOCATION", a, b, self._rules.score, cue="1"))
+                    continue
+                lower = _LOWER_RUN.match(rest)
+                if lower is None:
+                    continue
+                if any(self._vocab.is_ordinary(w) for w in lower.group(0).split()):
+                    continue
+                a = m.end()
+                out.append(result("LOCATION", a, a + len(lower.group(0)), self._rules.score, cue="1"))
+        return out
 
     def _company_places(self, text: str) -> list[RecognizerResult]:
         """The place after "<Company> <legal form> in": its name-like words (not an allow-listed term)."""

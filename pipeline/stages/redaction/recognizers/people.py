@@ -172,7 +172,29 @@ class PersonRecognizer(DocRecognizer):
                 # "4.3 Overall risk", "Suicide:" labelled PERSON: an ordinary word opening a line
                 # is a name only when a verb follows or another name stands beside it.
                 model_person = tok.ent_type_ == "PERSON" and tok.lower_ not in common_words()
-                if not (verb_follows or paired or model_person or self._variant_of_name(tok)):
+                # "<Name> – <nickname>, as she prefers – has used ...": the subject of a verb further
+                # on, a word of no English, is a name though an aside parts it from its verb.
+                # So is one a dash or "and" joins to another name ("<Name> – <nickname>", "(<Place> and
+                # <Place> runs)"), both words of no English.
+                after_dash = doc[tok.i + 2] if tok.i + 2 < len(doc) else None
+                subject = not self._english(tok.lower_) and (
+                    # (a word before a comma is a greeting or an address to the reader: "Hej, ...")
+                    (
+                        tok.dep_ in ("nsubj", "nsubjpass")
+                        and tok.head.pos_ in ("VERB", "AUX")
+                        and (nxt is None or nxt.text != ",")
+                    )
+                    or (
+                        nxt is not None
+                        and nxt.lower_ in ("\u2013", "\u2014", "-", "and", "or", "&")
+                        and after_dash is not None
+                        and after_dash.tag_ == "NNP"
+                        and self.name_like(after_dash)
+                        and not self._english(after_dash.lower_)
+                        and self._sentence_goes_on(after_dash)
+                    )
+                )
+                if not (verb_follows or paired or model_person or subject or self._variant_of_name(tok)):
                     continue
             elif (
                 tok.lower_ in common_words()
@@ -186,6 +208,18 @@ class PersonRecognizer(DocRecognizer):
                 continue
             out.append(result("PERSON", tok.idx, tok.idx + len(tok.text), r.propn_score))
         return out
+
+    @staticmethod
+    def _sentence_goes_on(tok: Token) -> bool:
+        """Whether the sentence goes on after the name ``tok`` opens, with a comma, a bracket or a word
+        in lower case (an aside: "<Name> – <nickname>, as ..."), not a sign-off ("Thx - <Name> <Surname>")."""
+        doc, j = tok.doc, tok.i
+        while j + 1 < len(doc) and doc[j + 1].tag_ in ("NNP", "NNPS") and "\n" not in doc[j].whitespace_:
+            j += 1
+        nxt = doc[j + 1] if j + 1 < len(doc) else None
+        if nxt is None or nxt.is_space or "\n" in doc[j].whitespace_:
+            return False
+        return nxt.text in (",", "(", ";") or nxt.text.islower()
 
     def _ordinary_run(self, tok: Token) -> bool:
         """Two capitalised words that are both ordinary English, neither a first name that is also
