@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +54,12 @@ class _Span:
     score: float
     canonical: str
     known: bool
+
+
+def _form_occurrences(form: str, text: str) -> Iterator[re.Match[str]]:
+    """Where an organisation's short form stands on its own; never as the prefix of a reference
+    ("ABC-40213" is an ID, not the organisation)."""
+    return re.finditer(rf"(?<![\w&]){re.escape(form)}(?![\w&]|-\d)", text)
 
 
 class Redactor:
@@ -239,8 +245,7 @@ class Redactor:
             return spans
         out = list(spans)
         for form, org in forms.items():
-            # never the prefix of a reference ("ABC-40213" is an ID, not the organisation)
-            for m in re.finditer(rf"(?<![\w&]){re.escape(form)}(?![\w&]|-\d)", text):
+            for m in _form_occurrences(form, text):
                 a, b = m.span()
                 # A detection of just the form (the model's guess at a person, a name seeded from
                 # the brackets) gives way; a guess that runs past it ("AVP&L depot" as a place)
@@ -272,7 +277,7 @@ class Redactor:
             form = "".join(w[0] for w in words)
             if form in forms or form in self.vocab.allow_terms_upper:
                 continue
-            for m in re.finditer(rf"(?<![\w&]){re.escape(form)}(?![\w&]|-\d)", text):
+            for m in _form_occurrences(form, text):
                 if not self._in_protected(text, m.start(), m.end()):
                     forms.setdefault(form, s)
                     break

@@ -8,7 +8,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import cast
+from typing import Any, cast
 
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.pipeline import Lemmatizer
@@ -183,30 +183,42 @@ def _ranges(vocab: Vocabulary, text: str) -> tuple[frozenset[tuple[int, int]], f
 def common_words() -> frozenset[str]:
     """English verbs, adjectives and adverbs (from the spaCy model's lemmatizer tables): a known name
     that is one of these ("Will", "Brown") is matched only when capitalised."""
+    table = lemma_table("lemma_index")
+    if table is None:
+        return frozenset()
+    words: set[str] = set()
+    for pos in ("verb", "adj", "adv"):
+        key = pos_key(table, pos)
+        if key is not None:
+            words.update(table[key])
+    return frozenset(words)
+
+
+def lemma_table(name: str) -> Any | None:
+    """One of the spaCy model's lemmatizer tables ("lemma_index", "lemma_exc"), or None without it."""
     try:
         lemmatizer = cast(Lemmatizer, get_nlp().get_pipe("lemmatizer"))  # spaCy types get_pipe as a callable
-        table = lemmatizer.lookups.get_table("lemma_index")
+        return lemmatizer.lookups.get_table(name)
     except (KeyError, ValueError):
-        return frozenset()
+        return None
+
+
+def pos_key(table: Any, pos: str) -> Any | None:
+    """A lemmatizer table's key for a part of speech ("verb", "adj"): its string-store id or the
+    name as written, whichever the table holds."""
     strings = get_nlp().vocab.strings
-    words: set[str] = set()
-    for key in ("verb", "adj", "adv"):
-        k = strings[key] if key in strings else key
-        for candidate in (k, key):
-            if candidate in table:
-                words.update(table[candidate])
-                break
-    return frozenset(words)
+    for candidate in (strings[pos] if pos in strings else pos, pos):
+        if candidate in table:
+            return candidate
+    return None
 
 
 @lru_cache(maxsize=1)
 def _english_words() -> frozenset[str]:
     """Every word the spaCy model's lemmatizer tables know (nouns too): the dictionary that decides
     how a word typed in capitals is re-cased for analysis."""
-    try:
-        lemmatizer = cast(Lemmatizer, get_nlp().get_pipe("lemmatizer"))
-        table = lemmatizer.lookups.get_table("lemma_index")
-    except (KeyError, ValueError):
+    table = lemma_table("lemma_index")
+    if table is None:
         return common_words()
     words: set[str] = set()
     for key in table.keys():

@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import cast
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
-from spacy.pipeline import Lemmatizer
 
-from pipeline.nlp import get_nlp
 from pipeline.stages.redaction.recognizers.base import result
 from pipeline.stages.redaction.rules import LowerCaseRules, RelativeRules
-from pipeline.stages.redaction.vocabulary import Vocabulary, _english_words, fold
+from pipeline.stages.redaction.vocabulary import Vocabulary, _english_words, fold, lemma_table, pos_key
 
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019\-][^\W\d_]+)*")
 # A sentence start: the text's, a paragraph's, or after a full stop, question or exclamation mark.
@@ -42,23 +39,18 @@ _DETERMINERS = frozenset("the a an this that these those my her his their our yo
 @lru_cache(maxsize=1)
 def _pos_words() -> tuple[frozenset[str], frozenset[str]]:
     """(irregular inflections of English words, adjectives and adverbs) from the lemmatizer tables."""
-    try:
-        lemmatizer = cast(Lemmatizer, get_nlp().get_pipe("lemmatizer"))
-        exc = lemmatizer.lookups.get_table("lemma_exc")
-        index = lemmatizer.lookups.get_table("lemma_index")
-    except (KeyError, ValueError):
+    exc, index = lemma_table("lemma_exc"), lemma_table("lemma_index")
+    if exc is None or index is None:
         return frozenset(), frozenset()
-    strings = get_nlp().vocab.strings
     inflected: set[str] = set()
     for key in exc.keys():
         inflected.update(exc[key].keys())
     modifiers: set[str] = set()
     for pos in ("adj", "adv"):
-        k = strings[pos] if pos in strings else pos
-        if k in index:
-            modifiers.update(index[k])
-        if k in exc:
-            modifiers.update(exc[k].keys())
+        if (key := pos_key(index, pos)) is not None:
+            modifiers.update(index[key])
+        if (key := pos_key(exc, pos)) is not None:
+            modifiers.update(exc[key].keys())
     return frozenset(inflected), frozenset(modifiers)
 
 
