@@ -37,6 +37,18 @@ def test_latin_letters_with_accents_are_not_taken_for_a_foreign_script(redactor)
     assert "naïve café plan" in out and "résumé" in out
 
 
+@pytest.mark.parametrize("numeric", ["½", "²", "¾", "①"])
+def test_a_numeric_character_that_is_no_letter_is_not_a_foreign_word_and_does_not_crash(redactor, numeric):
+    # "½" and "²" are word characters but neither digits nor letters: they once crashed the
+    # script recognizer (an empty list of letters), and the letter was never recorded.
+    text = (
+        f"Dear team,\n\nMy client Ivo Marsh works {numeric} days a week; please approve six more sessions, "
+        "weekly.\n\nBest,\nDr Ama Boateng\n"
+    )
+    out = _out(redactor, text, "Ivo Marsh", "Ama Boateng")
+    assert numeric in out and "Ivo" not in out and "Marsh" not in out
+
+
 # -- lower-case first names in a name slot ------------------------------------------------------------
 
 

@@ -64,7 +64,10 @@ def _foreign_runs(text: str) -> list[tuple[int, int]]:
     for m in _RUN.finditer(text):
         # Cut the run into words; keep the words made of non-Latin letters, joining neighbours.
         for w in re.finditer(r"[^ \t\u3000\u00b7\u30fb]+", m.group(0)):
-            if not all(_foreign(c) or not c.isalpha() for c in w.group(0)):
+            word = w.group(0)
+            # Made of non-Latin letters only; a word with no letter at all ("½", "²": numeric
+            # characters that are word characters but not digits) is not a name.
+            if not any(c.isalpha() for c in word) or not all(_foreign(c) or not c.isalpha() for c in word):
                 continue
             a, b = m.start() + w.start(), m.start() + w.end()
             if runs and re.fullmatch(r"[ \t\u3000\u00b7\u30fb]?", text[runs[-1][1] : a]):
