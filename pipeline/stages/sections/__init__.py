@@ -35,7 +35,14 @@ from spacy.tokens import Doc
 from pipeline.models import LetterMissing, SectionReport, SectionVerdict
 from pipeline.nlp import get_nlp
 from pipeline.stages.sections.checks import Hit, heading_hits, section_hits
-from pipeline.stages.sections.clauses import Reading, cue_positions, other_placeholders, read_unit, withdrawals
+from pipeline.stages.sections.clauses import (
+    Reading,
+    answers,
+    cue_positions,
+    other_placeholders,
+    read_unit,
+    withdrawals,
+)
 from pipeline.stages.sections.decide import Decision, UnitEvidence, decide_needs, decide_recommendation, reason_text
 from pipeline.stages.sections.forms import answered
 from pipeline.stages.sections.requests import period_requested, sessions_requested, therapy_requested
@@ -143,7 +150,9 @@ def read_letter(text: str, *, rules: SectionRules, doc: Doc | None = None) -> Wi
     scores = rules.sentence_classifier().scores([u.text for u in units])
     cues = cue_positions(doc, compiled)
     others = other_placeholders(doc, rules.clauses)
-    readings = withdrawals(doc, units, [read_unit(doc, u, compiled, rules.clauses, cues, others) for u in units], cues)
+    read = [read_unit(doc, u, compiled, rules.clauses, cues, others) for u in units]
+    readings = withdrawals(doc, units, read, cues, rules.clauses, others)
+    readings = answers(doc, units, readings, compiled, {k.lower(): v for k, v in rules.sessions.numbers.items()})
     evidence = {
         section.id: _evidence(units, hits.get(section.id, []), scores[section.id], readings)
         for section in rules.sections
@@ -184,6 +193,11 @@ def _ask(seen: Witnesses, rules: SectionRules) -> _Ask:
     sessions, count_at = sessions_requested(doc, units, rules, readings, rec_units, rec_first, likely)
     period = period_requested(doc, units, rules, readings, rec_units, count_at, likely, others)
     therapy = therapy_requested(doc, units, rules, rec_units | ({count_at[0]} if count_at else set()))
+    if not recommendation.present and recommendation.code != "none":
+        # the letter turns its ask down (a closing, a grant already made, a withdrawal, the decision left
+        # to us): it requests no count and no period, whatever counts it tells ("thank you for the four
+        # extra sessions in March")
+        sessions, period = None, None
     return _Ask(seen, recommendation, frames, sessions, period, therapy)
 
 

@@ -19,7 +19,10 @@ For each unit of a letter (see ``sentences.py``) :func:`read_unit` returns a :cl
 * ``on_file``: a pointer to details elsewhere ("details are on file", "as discussed");
 * ``client_wish``: the client asks, and the writer does not say they back it;
 * ``withdrawn``: the writer takes the ask back elsewhere in the same message ("please treat the
-  request below as withdrawn"), see :func:`withdrawals`.
+  request below as withdrawn", "please ignore the request above"; not "[their] wife describes [them]
+  as withdrawn"), see :func:`withdrawals`;
+* ``answer``: a count alone, maybe with its frequency, opening a paragraph: an interleaved reply's
+  answer to our quoted "how many sessions?" ("SIX, FORTNIGHTLY."), see :func:`answers`.
 
 Cue lists are data (``clauses`` in ``rules/sections.yaml``); this module only combines them with
 the parse. Nothing here logs or raises with letter content.
@@ -27,12 +30,13 @@ the parse. Nothing here logs or raises with letter content.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from spacy.tokens import Doc, Span, Token
 
 from pipeline.patterns import COUNT_MORE, placeholder_type
-from pipeline.stages.sections.rules import ClauseRules, Compiled
+from pipeline.stages.sections.rules import ClauseRules, Compiled, count_value
 from pipeline.stages.sections.sentences import Unit
 
 # the writer, or the reader being asked ("I would be grateful if you could approve...")
@@ -71,6 +75,9 @@ class Reading:
     enquiry: bool = False  # the message comes before the letter ("before I write anything formal")
     client_wish: bool = False
     withdrawn: bool = False  # the message takes its ask back (see withdrawals)
+    # a count alone, maybe with its frequency, opening a paragraph: the answer to a question the reply
+    # quoted above it ("SIX, FORTNIGHTLY.", "Ten (10)."), see answers
+    answer: bool = False
     question: bool = False
     verb: bool = False  # the unit has a verb: a sentence, not a title ("Request for additional sessions")
     heading: bool = False  # opens like a heading: "Why further sessions are needed", "How ... would help:"
@@ -422,17 +429,26 @@ def _asks(doc: Doc, unit: Unit, act: str | None, negated: bool) -> bool:
     return (act is not None and not negated) or bool(COUNT_MORE.search(doc[unit.start : unit.end].text))
 
 
-def withdrawals(doc: Doc, units: list[Unit], readings: list[Reading], cues: dict[str, set[int]]) -> list[Reading]:
+def withdrawals(
+    doc: Doc,
+    units: list[Unit],
+    readings: list[Reading],
+    cues: dict[str, set[int]],
+    rules: ClauseRules,
+    others: frozenset[str] = frozenset(),
+) -> list[Reading]:
     """Every unit's reading, marked ``withdrawn`` when the message takes its ask back ("please treat the
     request below as withdrawn", "so I withdraw my request", "please do not action it"), wherever the
     ask sits, before or after: an ask the writer withdraws is no ask. Not withdrawn: a withdrawal that
     points to another message ("please disregard my previous email"), an ask that replaces the one taken
-    back ("instead, I request..."), and the writer's own ask after the withdrawal in the same sentence
-    ("I withdraw my request for 6 and ask for 8")."""
+    back ("instead, I request..."), the writer's own ask after the withdrawal in the same sentence
+    ("I withdraw my request for 6 and ask for 8"), and a cue that is what the client or someone else
+    does or is ("[their] partner describes [them] as withdrawn", "[they] withdrew from it all")."""
     takes_back = [
         u
         for u in units
-        if _span_has(doc, u, cues["withdraw"]) and not _span_has(doc, u, cues["on_file"] | cues["past"])
+        if _writers_withdrawal(doc, u, cues["withdraw"], rules, others)
+        and not _span_has(doc, u, cues["on_file"] | cues["past"])
     ]
     if not takes_back:
         return readings
@@ -448,6 +464,95 @@ def withdrawals(doc: Doc, units: list[Unit], readings: list[Reading], cues: dict
             continue
         marked.append(replace(reading, withdrawn=True))
     return marked
+
+
+# a verb or adjective said of its clause's subject or object ("describes [them] as withdrawn", "tends to
+# disregard [their] own needs"), or a verb that shares it ("stopped going and has withdrawn from it")
+_PREDICATED = frozenset({"advcl", "xcomp", "oprd", "acomp", "amod", "acl", "attr", "pobj", "conj"})
+
+
+def _cue_subject(tok: Token, unit: Unit, rules: ClauseRules, others: frozenset[str]) -> str:
+    """Who says or does what ``tok`` is in, within ``unit``: the subject of its own verb, up through the
+    words said of something ("[their] wife describes [them] as withdrawn"); a verb with no subject of its
+    own is an imperative, even where the parser hangs it on another clause ("please ignore the request
+    above - [they] won't need...", "..., so please treat the request as withdrawn"), or a greeting's
+    words on the line before ("Hi Plumm team," over "Please disregard..."); a passive is nobody's."""
+    for _ in range(8):
+        own = next(
+            (c for c in tok.children if c.dep_ in ("nsubj", "csubj", "nsubjpass") and unit.start <= c.i < unit.end),
+            None,
+        )
+        if own is not None:
+            return "none" if own.dep_ == "nsubjpass" else who(word_of(own), rules, others)
+        if tok.pos_ in ("VERB", "AUX") and (tok.dep_ not in _PREDICATED or _bare_imperative(tok)):
+            return "none"
+        if tok.head is tok or not unit.start <= tok.head.i < unit.end:
+            return "none"
+        tok = tok.head
+    return "none"
+
+
+def _bare_imperative(verb: Token) -> bool:
+    """A base-form verb with no "to" before it: an imperative, wherever the parser hangs it ("..., so
+    please do not action this"), where "tends to disregard" and "described as withdrawn" are not."""
+    return verb.tag_ == "VB" and not any(c.lower_ == "to" and c.dep_ in ("aux", "mark") for c in verb.children)
+
+
+def _writers_withdrawal(doc: Doc, unit: Unit, cue: set[int], rules: ClauseRules, others: frozenset[str]) -> bool:
+    """A withdrawal cue in ``unit`` whose clause is the writer's, the reader's or nobody's ("I withdraw my
+    request", "please disregard the request above", "the request is withdrawn"), not the client's or
+    someone else's: "[their] wife describes [them] as withdrawn" tells how the client is."""
+    i = unit.start
+    while i < unit.end:
+        if i not in cue:
+            i += 1
+            continue
+        run = range(i, next((j for j in range(i, unit.end) if j not in cue), unit.end))
+        top = next((doc[j] for j in run if doc[j].head.i not in run or doc[j].head.i == j), doc[i])
+        if _cue_subject(top, unit, rules, others) not in ("client", "other"):
+            return True
+        i = run.stop
+    return False
+
+
+def answers(
+    doc: Doc, units: list[Unit], readings: list[Reading], compiled: Compiled, numbers: dict[str, int]
+) -> list[Reading]:
+    """Every unit's reading, marked ``answer`` when the unit is a count and nothing else but its frequency
+    and punctuation ("SIX, FORTNIGHTLY.", "Ten (10).", "8 - monthly"), and it opens a paragraph that no
+    label ends before it: an interleaved reply answers our quoted question "How many additional sessions
+    are you recommending?" so, and the quote is set aside before the letter is read. Not an answer: a
+    list's number ("1."), two different counts ("19 14", scores), a value under its label ("Sessions
+    attended:" then "8"). ``numbers`` are the count words (``sessions.numbers``), lower case."""
+    timed: set[int] = set()
+    for _, s, e in compiled.period(doc):
+        timed.update(range(s, e))
+    marked = []
+    for unit, reading in zip(units, readings, strict=True):
+        words = [t for t in doc[unit.start : unit.end] if not (t.is_punct or t.is_space)]
+        counts = {count_value(t.text, numbers) for t in words if t._.plumm_count}
+        alone = len(counts) == 1 and all(t._.plumm_count or t.i in timed for t in words)
+        if alone and not _LIST_NUMBER.match(unit.text) and _opens_paragraph(doc.text, unit):
+            marked.append(replace(reading, answer=True))
+        else:
+            marked.append(reading)
+    return marked
+
+
+_LIST_NUMBER = re.compile(r"\(?\d{1,2}[.)]")  # "1." or "2)" opening a line numbers a list's item
+
+
+def _opens_paragraph(text: str, unit: Unit) -> bool:
+    """``unit`` starts its line after a blank line (or at the start of the text), and the text above ends
+    with no label's colon."""
+    before = text[: unit.start_char]
+    line_start = before.rfind("\n") + 1
+    if before[line_start:].strip():
+        return False
+    above = before[:line_start]
+    if not above.strip():
+        return True
+    return bool(re.search(r"\n[ \t]*\n$", "\n" + above)) and not above.rstrip().endswith(":")
 
 
 _MORE_WORDS = frozenset({"more", "further", "additional", "extra", "another"})

@@ -6,10 +6,10 @@ Per sentence (unit):
 * an **ask** (recommendation) counts when the phrase rules find one and the classifier gives the
   sentence at least ``agree``, or the classifier alone gives it at least ``alone`` and the sentence
   has the shape of an ask (an act such as "recommend"/"request", or what is asked for: sessions,
-  therapy, "6 more"); then the clause reading may still turn it down: taken back in the same
-  message, for someone else, a
-  discharge, negated, a grant already made, a decision left to us, a hedge, someone else's
-  recommendation, the client's own wish, a question;
+  therapy, "6 more"), or the sentence is a count alone that answers our quoted question in an
+  interleaved reply ("SIX, FORTNIGHTLY."); then the clause reading may still turn it down: taken
+  back in the same message, for someone else, a discharge, negated, a grant already made, a
+  decision left to us, a hedge, someone else's recommendation, the client's own wish, a question;
 * a **need** counts the same way (thresholds of its own), unless the sentence only points to
   details held elsewhere ("on file", "as discussed") or says the work is complete.
 
@@ -99,6 +99,9 @@ def _candidate(e: UnitEvidence, limits: Thresholds, *, needs_shape: bool) -> str
     return None
 
 
+# the witness for a count given alone as the answer to our quoted question ("SIX, FORTNIGHTLY.")
+ANSWER = "answer"
+
 # the witness for an ask whose object is the list it introduces ("We propose the following:" / "1. Six more")
 INTRODUCES = "introduces-ask"
 
@@ -136,6 +139,8 @@ def decide_recommendation(evidence: list[UnitEvidence], limits: Thresholds) -> t
         follows = evidence[i + 1] if i + 1 < len(evidence) else None
         if by is None and follows is not None and _introduces_ask(e, follows):
             by = INTRODUCES
+        if by is None and e.reading.answer:
+            by = ANSWER
         if by is None:
             if (e.reading.act is not None or e.reading.object is not None) and vetoes:
                 # an ask turned round without counting as one: "I am not asking for more", "I leave it

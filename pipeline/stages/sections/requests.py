@@ -6,7 +6,10 @@ score, a date, a length of time or a part ("8 of 12"). A sentence the clause rea
 grant already made, the client's own wish, someone else's ask, a question, a discharge without an
 ask) offers none. The best candidate: one in the accepted recommendation, then in a sentence with
 the writer's own ask, then a form field, then anywhere; within a sentence the first count after the
-ask ("[they] has used 8 sessions; I recommend 6 more").
+ask ("[they] has used 8 sessions; I recommend 6 more"). A count given alone as the answer to our
+quoted question ("Ten (10).") is the request's. A slash with spaces round it separates alternatives
+("5 Sitzungen / 5 more sessions"); written close it makes a score or a part ("8/10"). A letter that
+turns its ask down (a closing, a grant already made, a withdrawal) requests no count and no period.
 
 The period is a frequency pattern's category (weekly / fortnightly / monthly) or its words as
 written; the one nearest the chosen count wins, then one in a sentence that asks, then a
@@ -95,9 +98,14 @@ def _is_count(doc: Doc, tok: Token, rules: SectionRules, unit: Unit, *, field: b
     prev = next((t for t in reversed(doc[max(0, tok.i - 1) : tok.i]) if not t.is_space), None)
     not_before = {w.lower() for w in rules.sessions.not_before}
     not_after = {w.lower() for w in rules.sessions.not_after}
-    if nxt is not None and (nxt.lower_ in not_before or nxt.lemma_.lower() in not_before):
+    if nxt is not None and (nxt.lower_ in not_before or nxt.lemma_.lower() in not_before) and not _apart(tok, nxt):
         return False
-    if not field and prev is not None and (prev.lower_ in not_after or prev.lemma_.lower() in not_after):
+    if (
+        not field
+        and prev is not None
+        and (prev.lower_ in not_after or prev.lemma_.lower() in not_after)
+        and not _apart(prev, tok)
+    ):
         return False  # "session 8" - but a row's label ends with its noun: "Number of additional sessions 6"
     if (
         prev is not None
@@ -109,6 +117,15 @@ def _is_count(doc: Doc, tok: Token, rules: SectionRules, unit: Unit, *, field: b
     # a row whose label asks ("Sessions requested 5") says what the count is; the parser, reading the rows of a
     # table as one sentence, may hang the count on a verb of the row before
     return field or not _counted_before(tok, unit)
+
+
+def _apart(left: Token, right: Token) -> bool:
+    """A slash with spaces round it between ``left`` and ``right``: it separates alternatives, as a note in
+    two languages does ("5 lisäkäyntiä / 5 more sessions"), where "8/10" and "1/5" write a score or a part."""
+    slash = left if left.text == "/" else right if right.text == "/" else None
+    if slash is None or slash.i == 0 or slash.i + 1 >= len(slash.doc):
+        return False
+    return bool(slash.doc[slash.i - 1].whitespace_) and bool(slash.whitespace_)
 
 
 # the form-field patterns of ``sessions``: their label names the count ("Additional sessions requested: 6")
@@ -237,6 +254,13 @@ def sessions_requested(
         after = 0 if num.i >= anchor else 1
         explicit = 0 if label == "sessions" else 1  # "6 additional sessions" over a bare "6 sessions"
         candidates.append((rank, explicit, after, num.i, value, ui))
+    for ui in sorted(asks):
+        if ui < len(units) and readings[ui].answer and _offers(readings[ui]):
+            # the count given alone as the answer to our question ("Ten (10).")
+            num = next(t for t in doc[units[ui].start : units[ui].end] if t._.plumm_count)
+            value = _value(doc, num, rules)
+            if value is not None:
+                candidates.append((0, 0, 0, num.i, value, ui))
     if not candidates:
         return None, None
     best = min(candidates)
