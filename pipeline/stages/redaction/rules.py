@@ -99,6 +99,15 @@ class JobTitleRules(RuleModel):
     # languages ("Schicht|leiter", "ploeg|baas", "lager|arbetare"): a longer word ending in one is a job.
     foreign_job_heads: list[str] = []
     foreign_job_endings: list[str] = []
+    # Gender endings of the client's language on a listed occupation ("supervisor|a"), and the small
+    # words joining a title in that language to its complement ("encargado de turno", "chef de rayon").
+    gender_endings: list[str] = []
+    title_particles: list[str] = []
+    # Words right before "a/an <title> at <Name>" that make it the client's post: a linking verb's short
+    # form or a comma or bracket of an apposition ("<Name>'s a porter at <Employer>", ", a buyer at").
+    apposition_cues: list[str] = []
+    # Units numbered within a workplace ("Ward 118", "Bay 4"): where the client works.
+    numbered_units: list[str] = []
     not_jobs: list[str] = []
     clinical_roles: list[str] = []
     closings: list[str] = []
@@ -210,6 +219,10 @@ class PronounRules(RuleModel):
     fixed: dict[str, str]
     by_role: dict[str, RoleReplacement]
     needs_pronoun_position: list[str] = []
+    # The client's pronouns in another language inside English text (see ``pronouns.foreign``).
+    foreign: dict[str, str] = {}
+    foreign_languages: list[str] = []
+    pronoun_nouns: list[str] = []
 
 
 class ClinicalPhraseRules(RuleModel):

@@ -30,7 +30,7 @@ from spacy.tokens import Doc, Token
 from pipeline.stages.redaction.recognizers.base import DocRecognizer, doc_of, result
 from pipeline.stages.redaction.recognizers.location import ROLE_NOUN
 from pipeline.stages.redaction.rules import JobTitleRules
-from pipeline.stages.redaction.vocabulary import Vocabulary, common_words
+from pipeline.stages.redaction.vocabulary import Vocabulary, _english_words, common_words
 
 ENTITY = "JOB_TITLE"
 _NOUNS = ("NOUN", "PROPN")
@@ -62,6 +62,14 @@ _CAPITAL = r"(?-i:[A-Z\u00c0-\u00de])"
 _SENTENCE = re.compile(r"[.!?](?:[ \t]+\S|[ \t]*$)")
 # A short parenthesis after a title, without digits: its gloss or abbreviation ("(Disponent)", "(RPN)").
 _GLOSS = re.compile(r"[ \t]*\([ \t]*(?P<gloss>[^\W\d_](?:[^()\d\n]|\n(?![ \t]*\n)){0,40}?)[ \t]*\)")
+
+# A grade's code in brackets after a title ("(CNM2)", "(Band 6)", "(B7)"): it names the post as the title does.
+_CODE_GLOSS = re.compile(r"[ \t]*\([ \t]*(?P<gloss>[A-Z][A-Za-z]{0,5}[ \-]?\d{1,2}[A-Za-z]?)[ \t]*\)")
+# A gloss between dashes after a title ("a tanker driver - <its local word> - with <Employer>").
+_DASH_GLOSS = re.compile(
+    r"[ \t]+[\-\u2013\u2014][ \t]+(?P<gloss>[^\W\d_][\w'\-]*(?:[ \t]+[^\W\d_][\w'\-]*){0,2})"
+    r"[ \t]+[\-\u2013\u2014](?=[ \t])"
+)
 
 # A signature's block: blank lines after the closing, then lines up to the next blank line.
 _SIGNATURE_BLOCK = re.compile(r"(?:[ \t]*\n)*(?:[^\n]*\S[^\n]*(?:\n|$))+")
@@ -134,6 +142,14 @@ class JobTitleRecognizer(DocRecognizer):
         self._of_heads = low["of_heads"]
         self._job_heads = low["job_heads"] | low["foreign_job_heads"]
         self._job_endings = tuple(low["foreign_job_endings"])
+        self._gender_endings = tuple(low["gender_endings"])
+        self._particles = low["title_particles"]
+        self._cue_words = low["apposition_cues"]
+        units = _alternation(rules.numbered_units) or "(?!x)x"
+        # "Ward 118", "ward J28", "Bay 4": a numbered unit of a workplace is where the client works.
+        self._numbered_unit = re.compile(
+            rf"(?<![\w])(?i:{units})[ \t]+(?:[A-Z]{{0,2}}\d{{1,4}}[A-Za-z]?|[A-Z](?![\w']))(?![\w])"
+        )
         self._not_jobs = low["not_jobs"]
         self._clinical = low["clinical_roles"]
         self._to_verbs = low["to_verbs"]
@@ -185,6 +201,8 @@ class JobTitleRecognizer(DocRecognizer):
             if rules.greetings
             else None
         )
+        particles = _alternation(rules.title_particles) or "(?!x)x"
+        self._complement = re.compile(rf"[ \t]+(?i:{particles})(?:[ \t]+|(?<=')(?=\w))(?P<w>[^\W\d_]+)")
         super().__init__([ENTITY, "EMPLOYER"], "JobTitleRecognizer", vocab)
 
     def analyze(
@@ -193,6 +211,11 @@ class JobTitleRecognizer(DocRecognizer):
         signed = self._signatures(text)
         out = self._labelled(text, signed) + self._paired_fields(text, signed) + self._line_titles(text, signed)
         out += self._org_brackets(text, signed)
+        out += [
+            result(ENTITY, m.start(), m.end(), self._rules.score, slot="unit")
+            for m in self._numbered_unit.finditer(text)
+            if not self._signed(m.start(), signed)
+        ]
         doc = doc_of(nlp_artifacts)
         if doc is not None:
             out += self._in_sentences(doc, signed)
@@ -249,7 +272,7 @@ class JobTitleRecognizer(DocRecognizer):
             return []
         out = [result(ENTITY, start + span[0], start + span[1], self._rules.label_score, slot="label")]
         end = span[1]
-        gloss = _GLOSS.match(value, end)
+        gloss = _GLOSS.match(value, end) or _CODE_GLOSS.match(value, end)
         if gloss is not None:
             a, b = start + gloss.start(1), start + gloss.end(1)
             out.append(result(ENTITY, a, b, self._rules.label_score, slot="gloss"))
@@ -262,6 +285,8 @@ class JobTitleRecognizer(DocRecognizer):
     def _names_unit(self, part: str) -> bool:
         """A workplace unit ("haemodialysis unit", "the stroke ward", "night-shift crew"): a few words
         ending in a unit noun, not all of them clinical."""
+        if self._numbered_unit.fullmatch(part.strip()):
+            return True  # "Ward 118"
         words = re.findall(r"[^\W\d_][\w'\-]*", part.casefold())
         if not 2 <= len(words) <= 4 or words[-1] not in self._unit_nouns:
             return False
@@ -390,8 +415,9 @@ class JobTitleRecognizer(DocRecognizer):
                 continue
             head = self._slot(tok)
             if head is None:
-                span = self._scanned(tok)
+                span = self._scanned(tok) or self._apposed(tok)
                 if span is not None:
+                    span = self._with_complement(doc.text, span)
                     out.append(result(ENTITY, span[0], span[1], self._rules.score, slot="scan"))
                     out += self._gloss(doc.text, span[1])  # "a train driver (its local word)"
                 continue
@@ -403,6 +429,7 @@ class JobTitleRecognizer(DocRecognizer):
                     bracket = doc.text.find("(", span[0], span[1])
                     if bracket > span[0]:  # "a dispatcher (Disponent)": the gloss is read on its own
                         span = (span[0], len(doc.text[:bracket].rstrip()))
+                    span = self._with_complement(doc.text, span)
                     out.append(result(ENTITY, span[0], span[1], self._rules.score, slot=tok.dep_))
                     out += self._gloss(doc.text, span[1])
         return out
@@ -428,10 +455,15 @@ class JobTitleRecognizer(DocRecognizer):
     def _gloss(self, text: str, end: int) -> list[RecognizerResult]:
         """A short gloss in brackets right after a title: its translation or abbreviation ("a
         dispatcher (Disponent)", "charge nurse (RN)") names the same job."""
-        m = _GLOSS.match(text, end)
+        code = _CODE_GLOSS.match(text, end)
+        if code is not None:
+            return [result(ENTITY, code.start(1), code.end(1), self._rules.score, slot="gloss")]
+        m = _GLOSS.match(text, end) or _DASH_GLOSS.match(text, end)
         if m is None or len(m.group(1).split()) > 3:
             return []
         words = m.group(1).split()
+        if m.re is _DASH_GLOSS and any(w.casefold() in _english_words() for w in words):
+            return []  # "a driver - now retired -": a remark between dashes, not the job's own word
         named = words[-1].casefold() in self._job_heads  # "(lead dispatcher)", "(shift foreman)"
         if not named and any(w[:1].islower() and w.casefold() in common_words() for w in words):
             return []  # "(part-time)", "(see below)": a remark, not the job's name
@@ -552,6 +584,8 @@ class JobTitleRecognizer(DocRecognizer):
         first, last = j, None
         while j < len(doc) and j - tok.i <= _MAX_WORDS and (doc[j].is_alpha or doc[j].text == "-" or doc[j].like_num):
             stop = doc[j].pos_ in ("ADP", "CCONJ", "SCONJ", "PRON", "AUX", "ADV") and not self._listed(doc[j])
+            if doc[j].lower_ in self._particles and last is not None:
+                break  # "encarregado de turno": the complement is read by _with_complement
             if doc[j].lower_ in self._preps or stop:
                 break
             last = doc[j]
@@ -560,8 +594,72 @@ class JobTitleRecognizer(DocRecognizer):
                 j += 1  # a title wrapped onto the next line ("a control-room\noperator")
         if last is None or self._by_therapist(cue):
             return None
-        if not (self._listed(last) if listed_only else last.pos_ in _NOUNS and self._person_job(last)):
+        if not self._scan_named(tok, last, listed_only=listed_only, alone=first == last.i):
             return None
+        while first < last.i and _not_title(doc, first):
+            first += 1
+        return doc[first].idx, last.idx + len(last.text)
+
+    def _scan_named(self, cue: Token, last: Token, *, listed_only: bool, alone: bool) -> bool:
+        """Whether the scanned words end in a job: a listed occupation where only one counts, else a
+        person noun, or after "promoted to" a single word of the client's language ("encarregado")."""
+        if listed_only:
+            return self._listed(last)
+        if last.pos_ in _NOUNS and self._person_job(last):
+            return True
+        return cue.lower_ == "to" and alone and self._foreign(last.text)
+
+    @staticmethod
+    def _foreign(word: str) -> bool:
+        """A word of no English (the lemmatizer's tables), as a job of the client's language is."""
+        return word.isalpha() and len(word) >= 4 and word.casefold() not in _english_words()
+
+    def _with_complement(self, text: str, span: tuple[int, int]) -> tuple[int, int]:
+        """A title of the client's language with its complement ("encarregado de turno", "supervisora de
+        enfermería", "supervisor de almacén"): a listed small word after the title and the word after it,
+        when that word is no English word, belong to the title."""
+        m = self._complement.match(text, span[1])
+        if m is None or not self._foreign(m.group("w")):
+            return span
+        return span[0], m.end("w")
+
+    def _apposed(self, tok: Token) -> tuple[int, int] | None:
+        """ "<Name>'s a porter at <Employer>", "my client <Name> (...), a buyer at <Employer>", "<Name> is
+        <a title of the client's language> in the <Employer>": a title after a cue (a linking verb or the
+        comma of an apposition) and before "at", "for", "with" or "in" and a named or definite
+        workplace, whatever the parse made of it. The title is a listed occupation or a person noun,
+        not the therapist's ("I'm a counsellor at ...")."""
+        doc = tok.doc
+        if tok.i == 0 or tok.lower_ not in ("a", "an", "is", "was"):
+            return None
+        cue = doc[tok.i - 1].lower_
+        if tok.lower_ in ("a", "an") and cue not in self._cue_words:
+            return None
+        before = {t.lower_ for t in doc[max(0, tok.i - 3) : tok.i]}
+        if before & self._therapist or "i" in before:
+            return None
+        j = tok.i + 1
+        if tok.lower_ in ("is", "was") and j < len(doc) and doc[j].lower_ in ("a", "an"):
+            return None  # "is a ...": read by the parse's own slots
+        first, last = j, None
+        while j < len(doc) and j - tok.i <= _MAX_WORDS and (doc[j].is_alpha or doc[j].text == "-"):
+            if doc[j].lower_ in self._preps:
+                break
+            if doc[j].is_alpha and (self._listed(doc[j]) or self._person_job(doc[j])):
+                last = doc[j]
+            elif last is not None and doc[j].lower_ not in self._particles and not self._foreign(doc[j].text):
+                return None  # words after the title that are not its complement
+            j += 1
+        if last is None or j >= len(doc) or doc[j].lower_ not in self._preps or j + 1 >= len(doc):
+            return None
+        place = doc[j + 1]
+        if not (place.lower_ == "the" or self.name_like(place) or place.text.startswith("[")):
+            return None
+        words = [t.lower_ for t in doc[first : last.i + 1] if t.is_alpha]
+        if all(w in self._clinical for w in words) or last.lower_ in self._not_jobs:
+            return None
+        if tok.lower_ in ("is", "was") and not self._foreign(last.text):
+            return None  # "is manager at": left to the parse; only a title of the client's language here
         while first < last.i and _not_title(doc, first):
             first += 1
         return doc[first].idx, last.idx + len(last.text)
@@ -599,12 +697,20 @@ class JobTitleRecognizer(DocRecognizer):
         return self._listed(noun) or bool(ROLE_NOUN.search(noun.lower_))
 
     def _listed(self, noun: Token) -> bool:
-        if noun.lower_ in self._job_heads or noun.lemma_.casefold() in self._job_heads:
+        return noun.lemma_.casefold() in self._job_heads or self._listed_word(noun.lower_)
+
+    def _listed_word(self, word: str) -> bool:
+        """A listed occupation; a compound job word of the client's language, a stem of three letters or
+        more before a listed ending ("Schichtleiter", "ploegbaas"); or a listed occupation with a
+        gender ending of the client's language ("supervisora", "directora" of "supervisor", "director")."""
+        if word in self._job_heads:
             return True
-        # A compound job word of the client's language: a stem of three letters or more before a
-        # listed ending ("Schichtleiter", "ploegbaas"); the ending alone is listed or not.
-        word = noun.lower_
-        return any(word.endswith(e) and len(word) >= len(e) + 3 and word.isalpha() for e in self._job_endings)
+        if any(word.endswith(e) and len(word) >= len(e) + 3 and word.isalpha() for e in self._job_endings):
+            return True
+        return any(
+            word.endswith(e) and len(word) - len(e) >= 5 and word[: -len(e)] in self._job_heads
+            for e in self._gender_endings
+        )
 
     def _named_job(self, noun: Token) -> bool:
         """A listed occupation, or a person noun tied to a named employer ("a brewer at Hollow Oak")."""
