@@ -106,6 +106,7 @@ class ClinicalPhrases:
         self._stop = stop  # "Her", "Our", "This": opens a sentence, not a phrase
         self._acronyms = acronyms  # allow-listed terms in capitals (CBT, PTSD): qualifiers too
         self._titles = titles  # "Dr", "Mrs": a person's, never an author's given name
+        self._participants = {w.casefold() for w in rules.participant_words}
         self._acronym = re.compile(rf"[ \t]*(?:\n[ \t]*)?\((?P<acro>{rules.acronym})\)")
         self._score = re.compile(rf"(?<![\w\-])(?:{rules.score_acronym})(?:{rules.score_cue})")
         self._possessive_heads = {h.casefold() for h in rules.possessive_heads}
@@ -306,7 +307,8 @@ class ClinicalPhrases:
         clinical words after "for"/"of" ("<TERM> for chronic pain (<Author>)"), or a clinical word
         and a head noun in lower case ("motivational interviewing (<Author> and <Author>)"). Words
         before them must be clinical, ordinary or a short form of the allow-list ("(ABC, <Author>)",
-        "(standard protocol, F. <Author>)"); no name may be a title or stand elsewhere in the letter."""
+        "(standard protocol, F. <Author>)"); no name may be a title or stand elsewhere in the letter,
+        and none is kept after a therapy named by who takes part in it (``participant_words``)."""
         ends = {end for _, end in after} | {self._clinical_tail(text, end) for _, end in after}
         ends |= {m.end() for m in self._qualified_head.finditer(text)}
         out = []
@@ -314,6 +316,9 @@ class ClinicalPhrases:
             m = _AUTHORS_IN_BRACKETS.match(text, end)
             if not m:
                 continue
+            before = re.findall(r"[^\W\d_][\w'\-]*", text[max(0, end - 60) : end])[-4:]
+            if any(w.casefold() in self._participants for w in before):
+                continue  # "couples therapy (<Name> & <Name>)": the people in the room, not authors
             lead = re.findall(r"[^\W\d_][\w\-]*", m.group("lead") or "")
             if not all(self._qualifies_word(w) or (w.islower() and self._plain(w)) for w in lead):
                 continue

@@ -235,6 +235,9 @@ class ClinicalPhraseRules(RuleModel):
     # Surnames and places clinical things are named after (instruments, models, protocols); one
     # word each, capitalised. Kept only in a clinical context and never where they recur as a person.
     eponyms: list[str] = []
+    # Words that name who takes part in a therapy ("couples", "family"): names in brackets after it
+    # are likelier the clients than its authors, so they are never kept as authors.
+    participant_words: list[str] = []
     # Named holidays and religious festivals ("Eid", "Diwali", "Hanukkah"): kept with the capitalised
     # words after them only before a ``holiday_heads`` noun ("the <Holiday> <Word> holiday").
     holidays: list[str] = []
