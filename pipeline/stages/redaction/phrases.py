@@ -1,15 +1,20 @@
 """Named clinical things a CSM must read, found by their shape: an instrument ("<Name> Social Anxiety
 Scale (ABC-D)"), a therapy model ("<Name> & <Name> model", "the <Name> Method"), a diagnosis, a care
 plan, a support group, a crisis line; a short form with its score ("ABC-12 score is 30"); a crisis
-number ("116 123"). The rules and word lists are ``clinical_phrases`` in ``rules/allow.yaml``.
+number ("116 123"); authors in brackets after what they wrote ("<Therapy> (<Name>, <Name> & <Name>)");
+a dose with its formulation or timing ("XL 150 mg", "2 mg HS"); a law by its number ("Law 25"); a
+named holiday ("<Holiday> holiday"). The rules and word lists are ``clinical_phrases`` in
+``rules/allow.yaml``.
 
 Contract: :meth:`ClinicalPhrases.ranges` returns the character ranges of such things in a folded
-text (same offsets as the letter). They join the allow-list's protected ranges: no model guess may
-turn them into a placeholder, but a known identifier (the client's own name) is removed inside them
-all the same (see ``Redactor._merge``). Fail-closed by construction: a phrase needs a clinical
-qualifier besides its head noun, only an instrument's or a model's head may carry leading names,
-and a leading name that also stands elsewhere in the letter is a person spoken of, so it is left
-outside the range for the recognizers to judge.
+text (same offsets as the letter); :meth:`ClinicalPhrases.find` also says which of them are authors
+in brackets. They join the allow-list's protected ranges: no model guess may turn them into a
+placeholder, but a known identifier (the client's own name) is removed inside them all the same,
+and authors in brackets with a known identifier among them are no longer kept at all (see
+``Redactor._merge``). Fail-closed by construction: a phrase needs a clinical qualifier besides its
+head noun, only an instrument's or a model's head may carry leading names, and a leading name that
+also stands elsewhere in the letter is a person spoken of, so it is left outside the range for the
+recognizers to judge.
 """
 
 from __future__ import annotations
@@ -28,9 +33,16 @@ _SPACE = r"(?:[ \t]+|[ \t]*\n[ \t]*)"
 _AUTHOR = r"[A-Z][\w'\-]+"
 # What joins the items of a list, up to the next item: ", ", " and ", " & ", " or ".
 _LIST_JOIN = re.compile(r"(?:[ \t]*,\s*(?:and\s+)?|\s+(?:and|&|or)\s+)$")
+# An author as a reference gives one: a surname, after initials or a given name ("J. Author",
+# "Firstname Author"); up to four joined as a list ("Author, Author & Author").
+_AUTHOR_NAME = rf"(?:(?:[A-Z]\.[ \t]?){{1,2}}[ \t]*|[A-Z][a-z]+[ \t]+)?{_AUTHOR}"
+_AUTHOR_JOIN = r"(?:[ \t]*,[ \t]*(?:(?:and|&)[ \t]+)?|[ \t]+(?:and|&)[ \t]+|[ \t]*&[ \t]*)"
+# In brackets, after what they wrote; a short form or a few words may come first ("(ABC, Author &
+# Author)", "(standard protocol, F. Author)"), a year or "et al." after.
 _AUTHORS_IN_BRACKETS = re.compile(
-    rf"[ \t]*\((?P<names>{_AUTHOR}(?:[ \t]*(?:&|and)[ \t]*{_AUTHOR})?)"
-    rf"(?:[ \t]+et[ \t]+al\.?)?(?:,?[ \t]*(?:19|20)\d{{2}})?\)"
+    rf"[ \t]*\((?P<lead>(?:[a-z][\w\-]*|[A-Z][A-Z0-9\-]+)(?:[ \t]+[a-z][\w\-]*){{0,2}}[ \t]*,[ \t]*)?"
+    rf"(?P<names>{_AUTHOR_NAME}(?:{_AUTHOR_JOIN}{_AUTHOR_NAME}){{0,3}})"
+    rf"(?:[ \t]+et[ \t]+al\.?)?(?:,?[ \t]*(?:19|20)\d{{2}}[a-z]?)?\)"
 )
 
 
@@ -79,6 +91,7 @@ class ClinicalPhrases:
         modifier: Callable[[str], bool],
         stop: frozenset[str],
         acronyms: frozenset[str],
+        titles: frozenset[str] = frozenset(),
     ) -> None:
         self._heads = {h.casefold() for h in rules.heads}
         self._named = {h.casefold() for h in rules.named_heads}
@@ -92,6 +105,8 @@ class ClinicalPhrases:
         self._modifier = modifier
         self._stop = stop  # "Her", "Our", "This": opens a sentence, not a phrase
         self._acronyms = acronyms  # allow-listed terms in capitals (CBT, PTSD): qualifiers too
+        self._titles = titles  # "Dr", "Mrs": a person's, never an author's given name
+        self._participants = {w.casefold() for w in rules.participant_words}
         self._acronym = re.compile(rf"[ \t]*(?:\n[ \t]*)?\((?P<acro>{rules.acronym})\)")
         self._score = re.compile(rf"(?<![\w\-])(?:{rules.score_acronym})(?:{rules.score_cue})")
         self._possessive_heads = {h.casefold() for h in rules.possessive_heads}
@@ -101,9 +116,12 @@ class ClinicalPhrases:
         heads = sorted({*self._possessive_heads, *self._eponym_heads}, key=lambda h: (-len(h), h))
         shorts = sorted(acronyms, key=lambda a: (-len(a), a))
         head = "|".join([*(f"(?i:{re.escape(h)})" for h in heads), *(re.escape(a) for a in shorts)]) or "(?!x)x"
+        # A possessive's name: capitalised, or in lower case when it is a listed eponym ("<eponym>'s tasks").
+        lower = "|".join(re.escape(e) for e in sorted(self._eponyms, key=lambda e: (-len(e), e))) or "(?!x)x"
+        name = rf"(?:{_AUTHOR}|(?:{lower})(?=['\u2019]))"
         self._possessive = re.compile(
-            rf"(?<![\w\-'])(?P<first>{_AUTHOR})(?:[ \t]+(?:and|&)[ \t]+(?P<second>{_AUTHOR}))?"
-            rf"(?<=[A-Za-z])(?P<poss>'s|(?<=s)'){_SPACE}(?P<words>(?:[a-z][\w\-]*{_SPACE}){{0,3}}?)"
+            rf"(?<![\w\-'])(?P<first>{name})(?:[ \t]+(?:and|&)[ \t]+(?P<second>{name}))?"
+            rf"(?<=[A-Za-z])(?P<poss>'s|(?<=s)'){_SPACE}(?P<words>(?:[A-Za-z][\w\-]*{_SPACE}){{0,3}}?)"
             rf"(?P<head>{head})(?![\w\-])"
         )
         # A listed eponym right before a model's or instrument's head or short form ("<Eponym>
@@ -126,6 +144,29 @@ class ClinicalPhrases:
             rf"(?P<tail>[ \t]+(?:on|of)[ \t]+(?:the[ \t]+)?{word}(?:[ \t]+{word}){{0,3}})?"
             rf"(?:[ \t]+(?:of[ \t]+)?(?:19|20)\d{{2}})?(?![\w\-])"
         )
+        # "Law 25", "Law No. 151": a law named by its number.
+        self._numbered_law = re.compile(rf"(?<![\w\-'])(?:{legal})[ \t]+(?:No\.?[ \t]*)?\d{{1,4}}(?![\w\-/]|[.,]\d)")
+        # A clinical word and a head noun in any case ("motivational interviewing", "schema therapy").
+        quals = sorted(self._qualifiers, key=lambda q: (-len(q), q))
+        nouns_any = sorted({*self._heads, *self._possessive_heads, *self._eponym_heads}, key=lambda h: (-len(h), h))
+        self._qualified_head = re.compile(
+            rf"(?i:(?<![\w\-])(?:{'|'.join(map(re.escape, quals)) or '(?!x)x'})[ \t]+"
+            rf"(?:{'|'.join(map(re.escape, nouns_any)) or '(?!x)x'})(?![\w\-]))"
+        )
+        # A short form right before its phrase in brackets ("ABCD (<Name> Burnout Disorder Scale)").
+        self._acronym_before = re.compile(rf"(?<![\w\-])(?P<acro>{rules.acronym})[ \t]*\($")
+        holidays = "|".join(re.escape(h) for h in sorted(rules.holidays, key=lambda h: (-len(h), h))) or "(?!x)x"
+        holiday_heads = "|".join(re.escape(h) for h in sorted(rules.holiday_heads, key=lambda h: (-len(h), h)))
+        self._holiday = re.compile(
+            rf"(?<![\w\-'])(?:{holidays})(?:[ \t]+(?:[A-Z][\w'\-]*|[a-z]{{1,3}}-[A-Za-z]\w*)){{0,3}}"
+            rf"[ \t]+(?i:{holiday_heads or '(?!x)x'})(?![\w\-])"
+        )
+        abbr = "|".join(re.escape(a) for a in sorted(rules.dose_abbreviations, key=lambda a: (-len(a), a))) or "(?!x)x"
+        units = "|".join(re.escape(u) for u in sorted(rules.dose_units, key=lambda u: (-len(u), u))) or "(?!x)x"
+        self._dose = re.compile(
+            rf"(?<=[^\W\d_])[ \t]+(?P<dose>(?:(?P<pre>{abbr})[ \t]+)?\d{{1,4}}(?:[.,]\d{{1,3}})?[ \t]?(?:{units})"
+            rf"(?:[ \t]+(?P<post>{abbr}))?)(?![\w])"
+        )
         crisis = "|".join(f"(?:{p})" for p in rules.crisis_numbers) or "(?!x)x"
         self._crisis = re.compile(rf"(?<![\w\-/.+,])(?<!\d[ \t])(?:{crisis})(?![ \t\-./]?\d)(?!\w)")
 
@@ -133,19 +174,39 @@ class ClinicalPhrases:
     def ranges(self, text: str, protected: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
         """Ranges in ``text`` (folded) to keep; ``protected`` are the allow-list's own, after which an
         author in brackets ("XYZ-E (<Name>)") is kept as after a phrase."""
-        phrases = [p for chain in self._chains(text) for p in self._phrases(text, chain)]
+        return self.find(text, protected)[0]
+
+    def find(
+        self, text: str, protected: Sequence[tuple[int, int]] = ()
+    ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """:meth:`ranges`, and those of them that are authors' names in brackets ("(<Name> & <Name>)"):
+        people named, so a known identifier among them leaves the whole bracket to the recognizers."""
+        chains = self._chains(text)
+        phrases = [p for chain in chains for p in self._phrases(text, chain)]
+        phrases += [
+            r
+            for chain in chains
+            for r in self._qualifier_runs(text, chain)
+            if not any(p.start <= r.start and r.end <= p.end for p in phrases)
+        ]
         phrases += self._possessives(text)
         phrases += self._eponym_uses(text)
         phrases += self._laws(text)
         spans: list[tuple[int, int]] = []
         acronyms: set[str] = set()
         for p in phrases:
-            end = p.end
+            start, end = p.start, p.end
             m = self._acronym.match(text, end)
             if m and self._initial_matches(m.group("acro"), text[p.start : p.end]):
                 acronyms.add(m.group("acro"))
                 end = m.end()
-            spans.append((p.start, end))
+            elif text[end : end + 1] == ")":
+                # "ABCD (<Name> Burnout Disorder Scale)": the short form first, spelled out in brackets.
+                before = self._acronym_before.search(text, max(0, start - 20), start)
+                if before and self._spells(before.group("acro"), text[start:end]):
+                    acronyms.add(before.group("acro"))
+                    start, end = before.start(), end + 1
+            spans.append((start, end))
         # A pair of authors named again on their own ("the <Name> & <Name> cognitive therapy") is
         # the model named again, not two people spoken of.
         pairs = sorted({m.span() for p in phrases for m in self._author_pairs(text, p)})
@@ -159,8 +220,9 @@ class ClinicalPhrases:
             for pair in pairs
             if not any(self._recurs(text, w, listed) for w in re.findall(_AUTHOR, text[pair[0] : pair[1]]))
         ]
-        kept += self._authors_in_brackets(text, [*spans, *protected], spans)
-        kept += self._eponyms_in_brackets(text, spans)
+        authors = self._authors_in_brackets(text, [*spans, *protected], spans)
+        authors += self._eponyms_in_brackets(text, spans)
+        kept += authors
         # A short form stands for its phrase wherever it recurs, and without its version too ("the
         # ABC-L3" named again as "the ABC").
         stems = {m.group(1) for a in acronyms if (m := re.fullmatch(r"([A-Z]{2,})[\-\u2013][A-Za-z0-9]{1,4}", a))}
@@ -168,7 +230,34 @@ class ClinicalPhrases:
             kept += [m.span() for m in re.finditer(rf"(?<![\w\-]){re.escape(acro)}(?![\w]|-\w)", text)]
         kept += [m.span() for m in self._score.finditer(text)]
         kept += [m.span() for m in self._crisis.finditer(text)]
-        return sorted(set(kept))
+        kept += [m.span() for m in self._holiday.finditer(text)]
+        kept += [m.span("dose") for m in self._dose.finditer(text) if m.group("pre") or m.group("post")]
+        return sorted(set(kept)), sorted(set(authors))
+
+    @staticmethod
+    def _spells(acronym: str, phrase: str) -> bool:
+        """Whether the capitals of ``acronym`` are the initials of the capitalised words of ``phrase``."""
+        initials = "".join(w[0] for w in _TOKEN.findall(phrase) if w[:1].isupper())
+        letters = "".join(c for c in acronym if c.isupper())
+        return len(letters) >= 2 and letters == initials
+
+    def _qualifier_runs(self, text: str, chain: list[_Token]) -> list[_Phrase]:
+        """Two capitalised clinical words or more on one line, with no other capitalised word right
+        before or after them ("Prolonged Exposure", "Cognitive Processing"): a named therapy without
+        its head noun. Only words of the ``qualifiers`` list (no short form alone), so no name stands
+        in it; a run inside a longer name ("<Place> Fear Behavioral Wellness") is that name's."""
+        groups: list[list[_Token]] = [[]]
+        for tok in chain:
+            if tok.kind == "join" or (groups[-1] and not _GAP.fullmatch(text[groups[-1][-1].end : tok.start])):
+                groups.append([])
+            if tok.kind != "join":
+                groups[-1].append(tok)
+        return [
+            _Phrase(group[0].start, group[-1].end, ())
+            for group in groups
+            if len(group) >= 2
+            and all(t.text[:1].isupper() and not t.text.isupper() and t.low in self._qualifiers for t in group)
+        ]
 
     def _without_recurring(self, text: str, phrase: _Phrase, spans: list[tuple[int, int]]) -> int:
         """Where the kept range of ``phrase`` starts: after the last leading word that also stands
@@ -214,13 +303,29 @@ class ClinicalPhrases:
     def _authors_in_brackets(
         self, text: str, after: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]]
     ) -> list[tuple[int, int]]:
+        """Authors in brackets right after what they wrote: a kept phrase or term, that with its
+        clinical words after "for"/"of" ("<TERM> for chronic pain (<Author>)"), or a clinical word
+        and a head noun in lower case ("motivational interviewing (<Author> and <Author>)"). Words
+        before them must be clinical, ordinary or a short form of the allow-list ("(ABC, <Author>)",
+        "(standard protocol, F. <Author>)"); no name may be a title or stand elsewhere in the letter,
+        and none is kept after a therapy named by who takes part in it (``participant_words``)."""
+        ends = {end for _, end in after} | {self._clinical_tail(text, end) for _, end in after}
+        ends |= {m.end() for m in self._qualified_head.finditer(text)}
         out = []
-        for _, end in sorted(set(after)):
+        for end in sorted(ends):
             m = _AUTHORS_IN_BRACKETS.match(text, end)
             if not m:
                 continue
+            before = re.findall(r"[^\W\d_][\w'\-]*", text[max(0, end - 60) : end])[-4:]
+            if any(w.casefold() in self._participants for w in before):
+                continue  # "couples therapy (<Name> & <Name>)": the people in the room, not authors
+            lead = re.findall(r"[^\W\d_][\w\-]*", m.group("lead") or "")
+            if not all(self._qualifies_word(w) or (w.islower() and self._plain(w)) for w in lead):
+                continue
             names = re.findall(_AUTHOR, m.group("names"))
             inside = [*spans, m.span()]
+            if any(n.casefold() in self._stop or n.casefold() in self._titles for n in names):
+                continue
             if names and not any(self._recurs(text, n, inside) for n in names):
                 out.append(m.span())
         return out
@@ -297,6 +402,16 @@ class ClinicalPhrases:
             if not all(self._plain(w) for w in [*words, *tail]):
                 continue
             found.append(_Phrase(start, m.end(), ()))
+        for m in self._numbered_law.finditer(text):
+            # "<Place>'s Law 25", "under Law 25": a law by its number. After a capitalised word that
+            # is no possessive and no sentence's opening word it may be a surname ("<Name> Law 25").
+            before = re.search(r"([^\W\d_][\w'\-]*)[ \t]+$", text[max(0, m.start() - 40) : m.start()])
+            word = before.group(1) if before else ""
+            if word[:1].isupper() and not word.endswith("'s") and word.casefold() not in self._stop:
+                continue
+            if word.casefold() in self._titles:
+                continue
+            found.append(_Phrase(m.start(), m.end(), ()))
         return found
 
     def _eponyms_in_brackets(self, text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:

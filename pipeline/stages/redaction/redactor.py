@@ -349,7 +349,14 @@ class Redactor:
         identifier covers (a model entity running across "Acme Ltd. Sarah" must not swallow a known
         name into another placeholder); the rest are unioned when they overlap."""
         known = self._union(text, [s for s in spans if s.known])
-        protected = self.vocab.protected_ranges(text)
+        # Authors in brackets are people named: with a known identifier among them ("(<Client> &
+        # <Name>)"), none of them is kept by the brackets' shape; the recognizers judge the others.
+        authors = self.vocab.author_ranges(text)
+        protected = [
+            (a, b)
+            for a, b in self.vocab.protected_ranges(text)
+            if (a, b) not in authors or not any(k.start < b and a < k.end for k in known)
+        ]
         shaped = self.vocab.shaped_ranges(text)
         # A job title read across the employer it names ("the Local 412 shop steward") leaves the
         # employer to its own placeholder, so both stay readable as what they are.

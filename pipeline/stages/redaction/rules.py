@@ -248,6 +248,24 @@ class ClinicalPhraseRules(RuleModel):
     # Surnames and places clinical things are named after (instruments, models, protocols); one
     # word each, capitalised. Kept only in a clinical context and never where they recur as a person.
     eponyms: list[str] = []
+    # Words that name who takes part in a therapy ("couples", "family"): names in brackets after it
+    # are likelier the clients than its authors, so they are never kept as authors.
+    participant_words: list[str] = []
+    # Named holidays and religious festivals ("Eid", "Diwali", "Hanukkah"): kept with the capitalised
+    # words after them only before a ``holiday_heads`` noun ("the <Holiday> <Word> holiday").
+    holidays: list[str] = []
+    holiday_heads: list[str] = []
+    # A medicine's dose: a formulation or timing abbreviation ("XL", "HS") next to a number and a unit.
+    dose_units: list[str] = []
+    dose_abbreviations: list[str] = []
+
+    @field_validator("dose_abbreviations")
+    @classmethod
+    def _abbreviations(cls, value: list[str]) -> list[str]:
+        for abbr in value:
+            if not re.fullmatch(r"[A-Z]{1,3}", abbr):
+                raise ValueError(f"dose_abbreviations: {abbr!r} is not one to three capitals")
+        return value
 
     @field_validator("eponyms")
     @classmethod

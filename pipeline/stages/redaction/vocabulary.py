@@ -99,6 +99,7 @@ class Vocabulary:
             modifier=self._modifier,
             stop=frozenset(self.stop | self.pronouns),
             acronyms=self.allow_terms_upper,
+            titles=frozenset(self.titles | self.name_titles),
         )
 
     def is_allowed_word(self, word: str) -> bool:
@@ -124,20 +125,28 @@ class Vocabulary:
     def protected_ranges(self, text: str) -> list[tuple[int, int]]:
         """Where allow-listed clinical and process terms ("GAD-7", "Insomnia Severity Index") and
         named clinical things (an instrument, a therapy model, a crisis line: :mod:`.phrases`) occur."""
-        terms, shaped = _ranges(self, text)
+        terms, shaped, _authors = _ranges(self, text)
         return sorted(terms | shaped)
 
     def shaped_ranges(self, text: str) -> frozenset[tuple[int, int]]:
         """The protected ranges kept by their shape alone (:mod:`.phrases`), not by the allow-list."""
-        terms, shaped = _ranges(self, text)
+        terms, shaped, _authors = _ranges(self, text)
         return shaped - terms
 
-    def _term_and_shaped_ranges(self, text: str) -> tuple[frozenset[tuple[int, int]], frozenset[tuple[int, int]]]:
+    def author_ranges(self, text: str) -> frozenset[tuple[int, int]]:
+        """The protected ranges that are authors' names in brackets after what they wrote: people
+        named, kept only while no known identifier stands among them (``Redactor._merge``)."""
+        return _ranges(self, text)[2]
+
+    def _term_and_shaped_ranges(
+        self, text: str
+    ) -> tuple[frozenset[tuple[int, int]], frozenset[tuple[int, int]], frozenset[tuple[int, int]]]:
         folded = fold(text)
         terms = {m.span() for m in self._protected_cs.finditer(folded)} | {
             m.span() for m in self._protected_ci.finditer(folded)
         }
-        return frozenset(terms), frozenset(self.phrases.ranges(folded, sorted(terms)))
+        shaped, authors = self.phrases.find(folded, sorted(terms))
+        return frozenset(terms), frozenset(shaped), frozenset(authors)
 
     def _modifier(self, word: str) -> bool:
         w = word.casefold()
@@ -174,7 +183,9 @@ class Vocabulary:
 
 
 @lru_cache(maxsize=8)
-def _ranges(vocab: Vocabulary, text: str) -> tuple[frozenset[tuple[int, int]], frozenset[tuple[int, int]]]:
+def _ranges(
+    vocab: Vocabulary, text: str
+) -> tuple[frozenset[tuple[int, int]], frozenset[tuple[int, int]], frozenset[tuple[int, int]]]:
     # Asked by several stages of one letter in turn: computed once per letter.
     return vocab._term_and_shaped_ranges(text)
 
