@@ -39,6 +39,7 @@ from pipeline.models import (
     Prior,
     Processed,
     Redaction,
+    RedactionUnverified,
     Subject,
 )
 from pipeline.nlp import get_nlp
@@ -322,6 +323,9 @@ def _subject(rt: Runtime, item: _InWork) -> Subject:
             artifacts=item.subject_artifacts,
         )
         verified = _stage("subject", rt.redactor.clean, redacted, item.known)
+        if _stage("subject", rt.redactor.unexplained_words, verified.text):
+            # Too little context for the model: a word no vocabulary explains may be a name.
+            raise RedactionUnverified("subject-unexplained-word")
     except (IntakeOutcome, StageFailed) as stopped:
         why = stopped.reason if isinstance(stopped, IntakeOutcome) else stopped.error_type
         log.info("subject line withheld: its redaction could not be verified (%s)", why)
