@@ -98,6 +98,35 @@ def test_a_subject_that_cannot_be_verified_is_withheld_and_the_letter_goes_on(rt
     assert case.status == "ready_for_assessment" and "six additional sessions" in letter.redacted_text
 
 
+@pytest.mark.parametrize(
+    ("line", "unexplained"),
+    [
+        ("Request for additional sessions", 0),
+        ("Fwd: RE: More sessions for [CLIENT_1], fortnightly", 0),
+        ("Re: [PLM-2026-000123] GAD-7 and PHQ-9 scores", 0),
+        ("Progress report - Q V-H - request for further sessions", 3),  # initials, hyphenated too
+        ("Additional sessions - Q T V", 3),
+        ("Additional sessions - Ottoline [PERSON_2]", 1),  # a first name beside the surname's placeholder
+        ("T. [PERSON_1]", 1),
+        ("Additional sessions request - A. [PERSON_2]", 1),  # "A" the initial, not the article
+        ("Prof. A [PERSON_2]", 1),
+        ("Sessions for Zebedee Quarrington-Vosk", 3),  # no word of English
+        ("I would like A few more sessions", 0),
+    ],
+)
+def test_a_word_no_vocabulary_explains_is_counted_in_a_subject_line(rt, line, unexplained):
+    assert rt.redactor.unexplained_words(line) == unexplained
+
+
+def test_a_subject_with_a_clients_initials_is_withheld(rt):
+    """The model cannot tell initials in a short subject from a heading: nothing of it is kept."""
+    enqueue(rt, mail_bytes("Additional sessions - M F", letter_bytes_body(), "subject-initials"))
+    drain(Worker(rt))
+    _case, letter, kinds = recorded(rt)
+    assert (letter.subject_redacted, letter.subject_withheld) == (None, True)
+    assert "subject-withheld" in kinds
+
+
 def test_a_message_without_a_subject_stores_none_and_withholds_nothing(rt):
     enqueue(rt, mail_bytes("", body_without_the_name(), "subject-4"))
     drain(Worker(rt))

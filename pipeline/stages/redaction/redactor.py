@@ -493,8 +493,9 @@ class Redactor:
         """How many words of a redacted line no vocabulary explains (Philter's fail-closed rule), outside
         its placeholders, case references and protected terms: a capitalised word that is no word of
         English or of the clinical and process vocabulary ("Anselm"), or an initial standing alone or
-        hyphenated ("R P-L", "N T L"; not "I" or "A"). A subject line gives the model too little
-        context to tell a name from a heading, so the worker withholds one that has any."""
+        hyphenated ("R P-L", "N T L", "A. [PERSON_2]"; not the words "I" and "A"). A subject line gives
+        the model too little context to tell a name from a heading, so the worker withholds one that
+        has any."""
         masked = CASE_REFERENCE_RE.sub(_blank, PLACEHOLDER_RE.sub(_blank, text))
         for a, b in self.vocab.protected_ranges(masked):
             masked = masked[:a] + " " * (b - a) + masked[b:]
@@ -508,8 +509,9 @@ class Redactor:
             )
             for part in match.group(0).split("-"):
                 part = re.sub(r"['\u2019]s$", "", part)
-                if len(part) == 1:
-                    found += part.isupper() and part not in ("I", "A")
+                if len(part) == 1:  # an initial; "I" and "A" are words, unless dotted or beside a name
+                    word = part in ("I", "A") and not beside and masked[end : end + 1] != "."
+                    found += part.isupper() and not word
                 elif part[:1].isupper() and not self._explained(part, beside=beside):
                     found += 1
         return found
