@@ -110,6 +110,8 @@ def test_a_subject_that_cannot_be_verified_is_withheld_and_the_letter_goes_on(rt
         ("T. [PERSON_1]", 1),
         ("Additional sessions request - A. [PERSON_2]", 1),  # "A" the initial, not the article
         ("Prof. A [PERSON_2]", 1),
+        ("[PERSON_1] Brown - more sessions", 1),  # an English word beside a name may be the surname
+        ("Will [PERSON_1] - more sessions", 1),
         ("Sessions for Zebedee Quarrington-Vosk", 3),  # no word of English
         ("I would like A few more sessions", 0),
     ],

@@ -517,12 +517,13 @@ class Redactor:
         return found
 
     def _explained(self, word: str, *, beside: bool) -> bool:
-        """Never a name (the allow-list, stop words, titles, English verbs, adjectives and adverbs), or,
-        away from a person's placeholder, any word of English or of the clinical vocabulary."""
+        """Beside a person's placeholder, only a word that is never a name (the allow-list, stop words,
+        titles: "Will [PERSON_1]" and "[PERSON_1] March" may be a name); elsewhere any word of English
+        or of the clinical vocabulary."""
         vocab = self.vocab
-        if vocab.not_a_name(word) or vocab.is_allowed_word(word) or word.casefold() in common_words():
+        if vocab.not_a_name(word) or vocab.is_allowed_word(word):
             return True
-        return not beside and vocab.is_ordinary(word)
+        return not beside and (word.casefold() in common_words() or vocab.is_ordinary(word))
 
     def clean(self, redaction: Redaction, known: KnownIdentifiers) -> Redaction:
         """Verify, removing what verification finds: each residue becomes a placeholder of its type
