@@ -170,6 +170,19 @@ class Redaction:
 
 
 @dataclass(frozen=True, slots=True)
+class Subject:
+    """The message's subject line as a CSM may read it: redacted with its letter's known identifiers
+    and placeholders, and verified like the letter. ``withheld`` when it could not be verified: then
+    nothing of it is kept (fail closed, never the line as written) and ``text`` is ""; ``text`` is ""
+    too when the message had no subject. ``vault``: the letter's, with any identifier only the
+    subject holds (the same value keeps its placeholder in both)."""
+
+    text: str = field(default="", repr=False)
+    withheld: bool = False
+    vault: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class SectionVerdict:
     id: str
     title: str
@@ -216,3 +229,4 @@ class Processed:
     redaction: Redaction | None = None
     sections: SectionReport | None = None
     outcome: IntakeOutcome | None = None
+    subject: Subject | None = None  # with every verified redaction: the letter's subject line

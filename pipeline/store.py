@@ -129,6 +129,10 @@ class CaseLetter(SQLModel, table=True):
     redacted_text: str = ""
     sources: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     entity_counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The message's subject line, redacted and verified with its text (None: it had none, or it was
+    # withheld); withheld when it could not be verified, so nothing of it was kept.
+    subject_redacted: str | None = None
+    subject_withheld: bool = False
 
 
 class CaseEvent(SQLModel, table=True):

@@ -39,6 +39,8 @@ from pipeline.models import (
     Prior,
     Processed,
     Redaction,
+    RedactionUnverified,
+    Subject,
 )
 from pipeline.nlp import get_nlp
 from pipeline.outbound import delivery
@@ -111,12 +113,19 @@ class _InWork:
     pieces: dict[str, Any]  # the deadline and progress callback of a long letter's pieces
     artifacts: Any = None  # the model's parse of the letter, made ahead for several letters at once
     redaction: Redaction | None = None
+    subject_artifacts: Any = None  # the model's parse of the subject line, made ahead with the letters'
+    subject: Subject | None = None
     doc: Doc | None = None  # the model's parse of the redacted text for the sections, made ahead
 
     @property
     def combined(self) -> str:
         assert self.redaction is not None
         return "\n\n".join((*self.prior.letters, self.redaction.text))
+
+    @property
+    def subject_line(self) -> str:
+        """The subject as one line (a folded header's breaks and runs of spaces as one space)."""
+        return " ".join((self.mail.subject or "").split())
 
 
 Result = Processed | StageFailed
@@ -129,7 +138,8 @@ def process(
     find_prior: Callable[[ParsedMail], Prior] = lambda _m: Prior(),
     progress: Callable[[], None] = lambda: None,
 ) -> Processed:
-    """The data flow: parse, extract, seed identifiers, redact, verify, assess sections.
+    """The data flow: parse, extract, seed identifiers, redact, verify (the subject line too), assess
+    sections.
 
     A letter longer than one NLP piece is redacted and assessed in pieces, within a time budget per
     million characters, calling ``progress`` between pieces (:mod:`pipeline.stages.long_letters`).
@@ -151,10 +161,10 @@ def process_many(
     """:func:`process` for several messages, each result in its place (a failed stage as its
     :class:`StageFailed`), and handed to ``on_result(index, result)`` as soon as it is known.
 
-    The model reads the letters that fit one piece all at once, twice (``nlp.pipe``: the letters for
-    redaction, then the redacted letters for the sections), which costs less than one letter at a
-    time; their results come first. A long letter is read in pieces after them, one at a time, so it
-    never holds the others up. Every other step is each message's own."""
+    The model reads the letters that fit one piece all at once, twice (``nlp.pipe``: the letters and
+    their subject lines for redaction, then the redacted letters for the sections), which costs less
+    than one letter at a time; their results come first. A long letter is read in pieces after them,
+    one at a time, so it never holds the others up. Every other step is each message's own."""
     try:
         calls = progress or [lambda: None] * len(raws)
         items: list[Result | _InWork] = [
@@ -183,11 +193,16 @@ def process_many(
 
 def _batch(rt: Runtime, items: list[Result | _InWork], indexes: list[int]) -> None:
     """Redact and assess ``items[indexes]`` (letters that fit one piece) with the model's parses made
-    for all of them at once; each item is replaced by its result."""
+    for all of them at once, their subject lines with them; each item is replaced by its result."""
     work = [cast(_InWork, items[i]) for i in indexes]
+    titled = [w for w in work if w.subject_line]
     texts = [rt.redactor.analysis_text(w.letter.text) for w in work]
-    for w, artifacts in zip(work, _ahead(lambda: _redaction_parses(rt, texts), len(texts)), strict=True):
+    texts += [rt.redactor.analysis_text(w.subject_line) for w in titled]
+    parses = _ahead(lambda: _redaction_parses(rt, texts), len(texts))
+    for w, artifacts in zip(work, parses[: len(work)], strict=True):
         w.artifacts = artifacts
+    for w, artifacts in zip(titled, parses[len(work) :], strict=True):
+        w.subject_artifacts = artifacts
     redacted = {i: _redact(rt, w) for i, w in zip(indexes, work, strict=True)}
     ready = [
         w
@@ -271,7 +286,7 @@ def _stopped(mail: ParsedMail, letter: Letter | None, stopped: IntakeOutcome | S
 
 
 def _redact(rt: Runtime, item: _InWork) -> Result | _InWork:
-    """Redact and verify (a long letter in pieces)."""
+    """Redact and verify (a long letter in pieces), then the subject line with the letter's identifiers."""
     letter, known, vault = item.letter, item.known, item.prior.vault
     try:
         if len(letter.text) > PIECE_CHARS:
@@ -285,22 +300,37 @@ def _redact(rt: Runtime, item: _InWork) -> Result | _InWork:
             item.redaction = _stage("verify", rt.redactor.clean, item.redaction, known)
     except (IntakeOutcome, StageFailed) as stopped:
         return _stopped(item.mail, letter, stopped)
+    item.subject = _subject(rt, item)
     return item
 
 
-def _redacted_subject(rt: Runtime, item: _InWork) -> str:
-    """The subject line, redacted with the letter's known identifiers and placeholders and verified, for
-    the sections stage to read an ask made only there; "" when it cannot be verified (fail closed: the
-    subject is then not read, and the letter is judged as before)."""
-    subject = " ".join((item.mail.subject or "").split())
-    if not subject or item.redaction is None:
-        return ""
+def _subject(rt: Runtime, item: _InWork) -> Subject:
+    """The subject line, redacted with the letter's known identifiers and placeholders and verified:
+    shown to the CSM with the letter, and read by the sections stage for an ask made only there. Fails
+    closed: a subject that cannot be verified (or whose redaction fails) is withheld, never kept as
+    written, and the letter's own outcome stands."""
+    assert item.redaction is not None
+    vault = item.redaction.vault
+    if not item.subject_line:
+        return Subject(vault=vault)
     try:
-        redacted = rt.redactor.redact(subject, item.known, vault=item.redaction.vault)
-        return rt.redactor.clean(redacted, item.known).text
-    except Exception:  # noqa: BLE001 - an unverified subject is not read; the letter's own outcome stands
-        log.info("subject line not read: its redaction could not be verified")
-        return ""
+        redacted = _stage(
+            "subject",
+            rt.redactor.redact,
+            item.subject_line,
+            item.known,
+            vault=vault,
+            artifacts=item.subject_artifacts,
+        )
+        verified = _stage("subject", rt.redactor.clean, redacted, item.known)
+        if _stage("subject", rt.redactor.unexplained_words, verified.text):
+            # Too little context for the model: a word no vocabulary explains may be a name.
+            raise RedactionUnverified("subject-unexplained-word")
+    except (IntakeOutcome, StageFailed) as stopped:
+        why = stopped.reason if isinstance(stopped, IntakeOutcome) else stopped.error_type
+        log.info("subject line withheld: its redaction could not be verified (%s)", why)
+        return Subject(withheld=True, vault=vault)
+    return Subject(text=verified.text, vault=verified.vault)
 
 
 def _assess(rt: Runtime, item: _InWork) -> Result:
@@ -308,7 +338,11 @@ def _assess(rt: Runtime, item: _InWork) -> Result:
     machine report is never assessed: its verified redaction is kept with its outcome."""
     if item.letter.machine_report:
         return Processed(
-            mail=item.mail, letter=item.letter, redaction=item.redaction, outcome=_machine_report_outcome()
+            mail=item.mail,
+            letter=item.letter,
+            redaction=item.redaction,
+            outcome=_machine_report_outcome(),
+            subject=item.subject,
         )
     combined = item.combined
     try:
@@ -321,14 +355,18 @@ def _assess(rt: Runtime, item: _InWork) -> Result:
                 combined,
                 rules=rt.section_rules,
                 doc=item.doc,
-                subject=lambda: _redacted_subject(rt, item),
+                subject=item.subject.text if item.subject is not None else "",
             )
     except IntakeOutcome as outcome:
         # No letter after all (a question, a notice): its redaction is verified, so the case keeps it.
-        return Processed(mail=item.mail, letter=item.letter, redaction=item.redaction, outcome=outcome)
+        return Processed(
+            mail=item.mail, letter=item.letter, redaction=item.redaction, outcome=outcome, subject=item.subject
+        )
     except StageFailed as failure:
         return failure
-    return Processed(mail=item.mail, letter=item.letter, redaction=item.redaction, sections=report)
+    return Processed(
+        mail=item.mail, letter=item.letter, redaction=item.redaction, sections=report, subject=item.subject
+    )
 
 
 class Worker:

@@ -236,6 +236,68 @@ def test_report_is_the_same_whatever_order_counts_arrive_in(tmp_path):
     assert _all_files(tmp_path / "a") == _all_files(tmp_path / "b")
 
 
+# -- the subject line ---------------------------------------------------------------------------
+def test_the_subject_goes_in_the_json_and_the_txt_stays_the_letter(tmp_path):
+    """DESIGN.md: ``<stem>.txt`` is the redacted letter exactly as a CSM sees it (the scorer reads it
+    as the letter); the redacted subject the CSM sees beside it is the JSON's ``subject``."""
+    from pipeline.compliance.replay import write_outputs
+
+    result = ReplayResult("s", _summary(subject="More sessions for [CLIENT_1]", subject_withheld=False), "Dear", 0)
+    write_outputs(tmp_path, result)
+    assert (tmp_path / "s.txt").read_text(encoding="utf-8") == "Dear\n"
+    data = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
+    assert (data["subject"], data["subject_withheld"]) == ("More sessions for [CLIENT_1]", False)
+
+
+def test_a_name_left_in_the_subject_is_a_leak_in_the_json_output():
+    result = ReplayResult("stem-s", _summary(subject="More sessions for Jane Doe"), "Dear Plumm, [CLIENT_1].", 0)
+    gt = check_ground_truth(result, {"must_not_survive": {"PERSON": ["Jane Doe"]}})
+    assert [leak.describe() for leak in gt.leaks] == ["stem-s: PERSON[0] survived in the json output"]
+
+
+def test_golden_changes_and_drift_name_the_subjects_placeholders_never_its_words(tmp_path):
+    old = ReplayResult("stem-s", _summary(), "Dear Plumm,\n[PERSON_1] is low.", 0)
+    write_golden(tmp_path, old)
+    new = ReplayResult("stem-s", _summary(subject="Sessions for Secretname [CLIENT_1]", subject_withheld=False),
+                       old.letter, 0)  # fmt: skip
+    assert golden_changes(tmp_path, new) == ["subject: not recorded -> shown with [CLIENT] x1"]
+    withheld = ReplayResult("stem-s", _summary(subject=None, subject_withheld=True), old.letter, 0)
+    assert golden_changes(tmp_path, withheld) == ["subject: not recorded -> withheld"]
+    [drift] = compare_golden(tmp_path, [new], Scrubber({}))
+    assert "Secretname" not in drift.diff
+    assert '+  "subject": "[?] for [?] [CLIENT_1]",' in drift.diff
+
+
+def test_html_report_shows_the_subject_scrubbed_or_says_it_was_withheld(tmp_path):
+    shown = ReplayResult("stem-d", _summary(subject="Sessions for <i>Jane</i> [CLIENT_1]"), "Dear", 0)
+    held = ReplayResult("stem-e", _summary(subject=None, subject_withheld=True), "Dear", 0)
+    scrub = Scrubber({"stem-d": {"must_not_survive": {"PERSON": ["Jane"]}}})
+    write_report(tmp_path, ReplayRun([shown, held], scrubber=scrub))
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Subject: <strong>Sessions for &lt;i&gt;" in html and "Jane" not in html
+    assert '<mark class="ph ph-client">[CLIENT_1]</mark>' in html
+    assert "Subject: withheld (its redaction could not be verified)." in html
+
+
+def test_a_replayed_message_carries_its_redacted_subject(tmp_path):
+    """The real pipeline: a client named only in the subject is shown as a placeholder in the JSON."""
+    from tests.test_worker import mail_bytes
+
+    source = tmp_path / "in"
+    source.mkdir()
+    body = (
+        "Dear Plumm team,\n\nMy client has panic attacks and their GAD-7 score remains 15.\n\n"
+        "I recommend six additional sessions, weekly.\n\nKind regards,\nDr Ada Lovegood\n"
+    )
+    (source / "name-in-subject.eml").write_bytes(mail_bytes("More sessions for Perpetua Vanderkloot", body, "r-1"))
+    run = replay(source, tmp_path / "out", settings=_settings(tmp_path))
+    [result] = run.results
+    subject = result.summary["subject"]
+    assert subject.startswith("More sessions for [") and result.summary["subject_withheld"] is False
+    assert "Perpetua" not in subject and "Vanderkloot" not in subject
+    assert (tmp_path / "out" / "name-in-subject.txt").read_text(encoding="utf-8") == result.txt
+
+
 def test_envelope_sender_is_the_from_address_or_a_fixed_one():
     assert envelope_sender(b"From: Dr A <a@b.example>\nSubject: x\n\nbody") == "a@b.example"
     assert envelope_sender(b"Subject: x\n\nbody") == "replay@heyplumm.com"

@@ -262,6 +262,49 @@ def test_the_employers_answer_is_shown_and_offered_for_recording(rt, client):
     assert reload(rt, case).status == S.EMPLOYER_APPROVED
 
 
+def add_letter(rt: Runtime, case: store.Case, text: str, *, subject: str | None, withheld: bool = False) -> None:
+    """A therapist's letter on the case with its subject line, as the worker records one."""
+    with store.session(rt.engine) as db:
+        message = store.InboundMessage(raw_encrypted=rt.cipher.encrypt(b"x"), size=1, status="done", case_id=case.id)
+        db.add(message)
+        db.flush()
+        db.add(
+            store.CaseLetter(
+                case_id=case.id,
+                message_id=message.id,
+                seq=1,
+                redacted_text=text,
+                subject_redacted=subject,
+                subject_withheld=withheld,
+            )
+        )
+        db.commit()
+
+
+def test_the_case_page_shows_each_letters_redacted_subject_with_its_placeholders(rt, client):
+    case = make_case(rt)
+    add_letter(rt, case, REDACTED, subject='5 more sessions for [PERSON_1], fortnightly <b>"please"</b>')
+    sign_in(client, "alex")
+    html = client.get(f"/cases/{case.reference}").text
+    assert re.search(
+        r'<p class="subject">Subject: <strong>5 more sessions for <mark class="ph ph-person">\[PERSON_1\]</mark>, '
+        r"fortnightly &lt;b&gt;&#34;please&#34;&lt;/b&gt;</strong></p>",
+        html,
+    )
+    assert "withheld" not in html
+    assert_no_vault_value(html, VAULT)
+
+
+def test_a_withheld_subject_is_said_to_be_withheld_and_nothing_of_it_shown(rt, client):
+    case = make_case(rt)
+    add_letter(rt, case, REDACTED, subject=None, withheld=True)
+    sign_in(client, "alex")
+    html = client.get(f"/cases/{case.reference}").text
+    assert "Subject: withheld (its redaction could not be verified)." in html
+    assert '<p class="subject">' not in html
+    assert_no_vault_value(html, VAULT)
+
+
 # -- reveal --------------------------------------------------------------------------------------
 def test_a_csms_reveal_is_refused_and_a_revealers_is_shown_once_and_audited(rt, client):
     case = make_case(rt)

@@ -153,7 +153,7 @@ def _add_letter(
     seq: int,
     kind: str = store.LetterKind.LETTER,
 ) -> None:
-    redaction, letter = processed.redaction, processed.letter
+    redaction, letter, subject = processed.redaction, processed.letter, processed.subject
     assert redaction is not None and letter is not None
     assert case.id is not None and row.id is not None
     db.add(
@@ -165,8 +165,20 @@ def _add_letter(
             redacted_text=redaction.text,
             sources=list(letter.sources),
             entity_counts=dict(redaction.counts),
+            # Only a verified subject is kept; a withheld one is marked, never stored as written.
+            subject_redacted=(subject.text or None) if subject is not None and not subject.withheld else None,
+            subject_withheld=subject is not None and subject.withheld,
         )
     )
+    if subject is not None and subject.withheld:
+        add_event(db, case, actor=SYSTEM, kind="subject-withheld", note=f"message {row.id}")
+
+
+def _vault(processed: Processed) -> dict[str, str]:
+    """The letter's vault, with the identifiers only its verified subject line held."""
+    redaction, subject = processed.redaction, processed.subject
+    assert redaction is not None
+    return {**redaction.vault, **(subject.vault if subject is not None else {})}
 
 
 def _finish(db: Session, row: store.InboundMessage, case: store.Case, status: str) -> None:
@@ -224,7 +236,7 @@ def _store_text(
     case.letter_redacted = (case.letter_redacted + LETTER_SEPARATOR if case.letter_redacted else "") + redaction.text
     case.sources = list(dict.fromkeys([*case.sources, *letter.sources]))
     case.entity_counts = add_counts(case.entity_counts, redaction.counts)
-    case.vault_encrypted = seal(rt.cipher, redaction.vault)
+    case.vault_encrypted = seal(rt.cipher, _vault(processed))
     if redaction.cleaned:  # verification found these left after the first pass and removed them
         add_event(db, case, actor=SYSTEM, kind="verification-cleaned", note=", ".join(redaction.cleaned))
 
@@ -313,7 +325,7 @@ def _record_reply(
         _finish(db, row, case, _message_status(outcome) if outcome is not None else store.MessageStatus.DONE)
         return case
     _add_letter(db, row, case, processed, _next_seq(db, case), kind=kind)
-    case.vault_encrypted = seal(rt.cipher, redaction.vault)  # the reply's own names join the case's vault
+    case.vault_encrypted = seal(rt.cipher, _vault(processed))  # the reply's own names join the case's vault
     case.updated_at = store.utcnow()
     db.add(case)
     add_event(db, case, actor=SYSTEM, kind=f"{kind}-replied", note=f"message {row.id}")

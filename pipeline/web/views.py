@@ -129,6 +129,9 @@ def case_page(detail: CaseDetail, actor: Actor, now: datetime) -> dict[str, Any]
                 "title": _MESSAGE_TITLES.get(m.kind, m.kind),
                 "seq": m.seq,
                 "received": store.aware(m.received_at).isoformat(timespec="minutes"),
+                # redacted and verified with the text; a withheld one is only said to be withheld
+                "subject": segments(m.subject_redacted or ""),
+                "subject_withheld": m.subject_withheld,
                 "text": segments(m.redacted_text),
             }
             for m in detail.messages

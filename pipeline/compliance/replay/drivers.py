@@ -35,7 +35,12 @@ MAX_SMTP_LINE = 998  # RFC 5321 4.5.3.1.6, without CRLF
 NO_SECTIONS = {"needs": False, "recommendation": False}
 
 
-def case_summary(case: store.Case | None, *, acknowledged: bool) -> dict[str, Any]:
+def case_summary(
+    case: store.Case | None, *, acknowledged: bool, letter: store.CaseLetter | None = None
+) -> dict[str, Any]:
+    """The per-message JSON: the case's outcome, and the subject line of the message's own ``letter``
+    row as the CSM reads it (redacted and verified; null when it had none or it was withheld, and
+    whenever the case is quarantined, as its letter is)."""
     if case is None:
         return {
             "status": "not-recorded",
@@ -49,7 +54,10 @@ def case_summary(case: store.Case | None, *, acknowledged: bool) -> dict[str, An
             "entity_counts": {},
             "sources": [],
             "acknowledged": False,
+            "subject": None,
+            "subject_withheld": False,
         }
+    shown = case.status != "quarantined"
     # Always both verdicts, as DESIGN.md's contract says: a message with no letter has neither section.
     sections = {key: bool((case.sections.get(key) or {}).get("present")) for key in NO_SECTIONS}
     return {
@@ -68,6 +76,8 @@ def case_summary(case: store.Case | None, *, acknowledged: bool) -> dict[str, An
         "entity_counts": {k: int(v) for k, v in sorted(case.entity_counts.items())},
         "sources": list(case.sources),
         "acknowledged": acknowledged,
+        "subject": letter.subject_redacted if letter is not None and shown else None,
+        "subject_withheld": bool(letter is not None and letter.subject_withheld),
     }
 
 
@@ -110,7 +120,10 @@ def _read_case(
         case = db.get(store.Case, row.case_id) if row is not None and row.case_id is not None else None
         notes: tuple[str, ...] = ()
         acknowledged = False
+        letter_row = None
         if case is not None:
+            L = store.CaseLetter
+            letter_row = db.execute(select(L).where(col(L.message_id) == message_id)).scalar_one_or_none()
             acknowledged = (
                 db.execute(
                     select(col(store.OutboundMessage.id)).where(
@@ -128,7 +141,8 @@ def _read_case(
             if others:
                 notes = (f"threaded onto a case with {others} other message(s)",)
         letter = case.letter_redacted if case is not None and case.status != "quarantined" else ""
-        return case_summary(case, acknowledged=acknowledged), letter, notes, evidence_of(case)
+        summary = case_summary(case, acknowledged=acknowledged, letter=letter_row)
+        return summary, letter, notes, evidence_of(case)
 
 
 def _replay_one(

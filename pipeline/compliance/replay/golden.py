@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -46,6 +47,16 @@ def golden_changes(source: Path, result: ReplayResult) -> list[str]:
     for etype in sorted(set(before) | set(after)):
         if before[etype] != after[etype]:
             changes.append(f"placeholders [{etype}]: {before[etype]} -> {after[etype]}")
+    if (old.get("subject"), old.get("subject_withheld")) != (
+        result.summary.get("subject"),
+        result.summary.get("subject_withheld"),
+    ):
+        before_subject, after_subject = _subject_state(old), _subject_state(result.summary)
+        changes.append(
+            f"subject: {before_subject} -> {after_subject}"
+            if before_subject != after_subject
+            else "subject wording changed (same placeholder types)"
+        )
     old_counts, new_counts = old.get("entity_counts") or {}, result.summary.get("entity_counts") or {}
     for etype in sorted(set(old_counts) | set(new_counts)):
         if old_counts.get(etype) != new_counts.get(etype):
@@ -55,15 +66,33 @@ def golden_changes(source: Path, result: ReplayResult) -> list[str]:
     return changes
 
 
+# The JSON's one line of the letter's own words: its redacted subject.
+_JSON_TEXT_LINE = re.compile(r'^\+\s*"subject":')
+
+
+def _subject_state(summary: dict[str, object]) -> str:
+    """The subject line of a summary in reviewable words: its placeholder types, never its words."""
+    if "subject" not in summary:
+        return "not recorded"
+    if summary.get("subject_withheld"):
+        return "withheld"
+    text = summary.get("subject")
+    if not isinstance(text, str):
+        return "none"
+    types = placeholder_types(text)
+    return "shown" + (" with " + ", ".join(f"[{t}] x{n}" for t, n in sorted(types.items())) if types else "")
+
+
 def _diff(old: str, new: str, name: str, scrub: Scrubber, *, letter: bool) -> list[str]:
-    """Unified diff; ground-truth values masked everywhere, and on new lines of a letter (not of the
-    JSON, which holds only types, codes and counts) identifier-shaped words too."""
+    """Unified diff; ground-truth values masked everywhere, and on new lines of a letter (and the
+    JSON's subject line; the rest of the JSON holds only types, codes and counts) identifier-shaped
+    words too."""
     golden_words = word_set(old)
     lines = []
     for line in difflib.unified_diff(
         old.splitlines(), new.splitlines(), f"golden/{name}", f"replay/{name}", lineterm="", n=2
     ):
-        if letter and line.startswith("+") and not line.startswith("+++"):
+        if (letter or _JSON_TEXT_LINE.match(line)) and line.startswith("+") and not line.startswith("+++"):
             line = "+" + scrub.new_line(line[1:], golden_words)
         elif not line.startswith(("---", "+++", "@@")):
             line = scrub.known(line)

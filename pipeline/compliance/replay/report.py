@@ -3,8 +3,8 @@ sorted keys and lists, no times or paths), and ``report.html``, one page for com
 no JavaScript and inline CSS only.
 
 Contract: :func:`render_html` takes the deterministic report data and the
-redacted letters (the text a CSM sees, with any surviving ground-truth value already masked as
-``[LEAK:TYPE]`` by the caller) and returns the same bytes for the same inputs. Every text is
+redacted letters and subject lines (the text a CSM sees, with any surviving ground-truth value
+already masked as ``[LEAK:TYPE]`` by the caller) and returns the same bytes for the same inputs. Every text is
 HTML-escaped; placeholders (``[PERSON_1]``, ``[EMAIL_2]``, ``[they]``, ``[LEAK:PERSON]``) are marked
 with ``<mark class="ph ph-<type>">``. Nothing else reaches the page, so a removed value never does.
 """
@@ -147,7 +147,7 @@ def _summary(summary: dict[str, Any], leaks: list[str]) -> str:
     return "".join(parts)
 
 
-def _message(m: dict[str, Any], letter: str, evidence: dict[str, str]) -> str:
+def _message(m: dict[str, Any], letter: str, evidence: dict[str, str], subject: str = "") -> str:
     stem = m["message"]
     parts = [f'<section id="{_anchor(stem)}" class="message"><h2>{_e(stem)}</h2>']
     rows = [("outcome", f'<span class="status">{_e(m["status"])}</span>'), ("reason", _e(m["reason"] or "—"))]
@@ -190,6 +190,10 @@ def _message(m: dict[str, Any], letter: str, evidence: dict[str, str]) -> str:
     parts.append(_table([(k, _e(v)) for k, v in sorted(m["entity_counts"].items())], ("type", "count")))
     parts.append("</div></div>")
     parts.append("<h3>Redacted letter (as a CSM sees it)</h3>")
+    if m.get("subject_withheld"):
+        parts.append('<p class="muted">Subject: withheld (its redaction could not be verified).</p>')
+    elif subject:
+        parts.append(f"<p>Subject: <strong>{highlight(subject)}</strong></p>")
     if letter:
         parts.append(f'<pre class="letter">{highlight(letter)}</pre>')
     else:
@@ -204,6 +208,7 @@ def render_html(
     *,
     leaks: list[str] | None = None,
     evidence: dict[str, dict[str, str]] | None = None,
+    subjects: dict[str, str] | None = None,
 ) -> str:
     messages = data["messages"]
     nav = " ".join(f'<a href="#{_anchor(m["message"])}">{_e(m["message"])}</a>' for m in messages)
@@ -218,7 +223,15 @@ def render_html(
         "Removed values are never shown: only their types and counts.</p>",
         _summary(data["summary"], leaks or []),
         f"<nav>{nav}</nav>",
-        *(_message(m, letters.get(m["message"], ""), (evidence or {}).get(m["message"], {})) for m in messages),
+        *(
+            _message(
+                m,
+                letters.get(m["message"], ""),
+                (evidence or {}).get(m["message"], {}),
+                (subjects or {}).get(m["message"], ""),
+            )
+            for m in messages
+        ),
         "</main></body></html>",
     ]
     return "\n".join(body) + "\n"
@@ -379,8 +392,11 @@ def write_report(out: Path, run: ReplayRun) -> None:
     # which is shown as [LEAK:TYPE]: the report proves the leak without repeating it.
     scrub = run.scrubber or Scrubber({})
     letters = {r.stem: scrub.known(r.letter) for r in run.results}
+    subjects = {r.stem: scrub.known(r.summary.get("subject") or "") for r in run.results}
     evidence = {r.stem: {key: scrub.known(sentence) for key, sentence in r.evidence} for r in run.results}
     leaks = [leak.describe() for leak in run.leaks]
     (out / "report.html").write_text(
-        render_html(data, letters, leaks=leaks, evidence=evidence), encoding="utf-8", newline="\n"
+        render_html(data, letters, leaks=leaks, evidence=evidence, subjects=subjects),
+        encoding="utf-8",
+        newline="\n",
     )

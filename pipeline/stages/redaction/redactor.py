@@ -33,13 +33,13 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from pipeline.models import KnownIdentifiers, Redaction, RedactionUnverified, add_counts
 from pipeline.nlp import presidio_nlp_engine
-from pipeline.patterns import PLACEHOLDER_RE, vault_key_number, vault_key_type
+from pipeline.patterns import CASE_REFERENCE_RE, PLACEHOLDER_RE, vault_key_number, vault_key_type
 from pipeline.patterns import placeholder as make_placeholder
 from pipeline.rules import DEFAULT_RULES_DIR
 from pipeline.stages.redaction.recognizers import STRUCTURED, build_recognizers
 from pipeline.stages.redaction.recognizers.known import KnownIdentifierRecognizer
 from pipeline.stages.redaction.rules import RedactionRules, load_redaction_rules
-from pipeline.stages.redaction.vocabulary import Vocabulary, _english_words, analysis_casing, fold
+from pipeline.stages.redaction.vocabulary import Vocabulary, _english_words, analysis_casing, common_words, fold
 
 NEUTRAL_TYPES = ("PRONOUN", "TITLE")
 NAME_TYPES = frozenset({"PERSON", "ORG", "EMPLOYER", "LOCATION", "ADDRESS"})
@@ -496,6 +496,42 @@ class Redactor:
         if found:
             raise RedactionUnverified(entity_types=tuple(sorted({r.entity_type for r in found})))
 
+    def unexplained_words(self, text: str) -> int:
+        """How many words of a redacted line no vocabulary explains (Philter's fail-closed rule), outside
+        its placeholders, case references and protected terms: a capitalised word that is no word of
+        English or of the clinical and process vocabulary ("Anselm"), or an initial standing alone or
+        hyphenated ("R P-L", "N T L", "A. [PERSON_2]"; not the words "I" and "A"). A subject line gives
+        the model too little context to tell a name from a heading, so the worker withholds one that
+        has any."""
+        masked = CASE_REFERENCE_RE.sub(_blank, PLACEHOLDER_RE.sub(_blank, text))
+        for a, b in self.vocab.protected_ranges(masked):
+            masked = masked[:a] + " " * (b - a) + masked[b:]
+        people = [m.span() for m in PLACEHOLDER_RE.finditer(text) if m.group("type") in _PEOPLE]
+        found = 0
+        for match in _LINE_WORD.finditer(masked):
+            # Beside a person's placeholder only a word that is never a name is safe ("Anselm [PERSON_3]").
+            start, end = match.span()
+            beside = any(b <= start and not text[b:start].strip(" ") for _a, b in people) or any(
+                a >= end and not text[end:a].strip(" ") for a, _b in people
+            )
+            for part in match.group(0).split("-"):
+                part = re.sub(r"['\u2019]s$", "", part)
+                if len(part) == 1:  # an initial; "I" and "A" are words, unless dotted or beside a name
+                    word = part in ("I", "A") and not beside and masked[end : end + 1] != "."
+                    found += part.isupper() and not word
+                elif part[:1].isupper() and not self._explained(part, beside=beside):
+                    found += 1
+        return found
+
+    def _explained(self, word: str, *, beside: bool) -> bool:
+        """Beside a person's placeholder, only a word that is never a name (the allow-list, stop words,
+        titles: "Will [PERSON_1]" and "[PERSON_1] March" may be a name); elsewhere any word of English
+        or of the clinical vocabulary."""
+        vocab = self.vocab
+        if vocab.not_a_name(word) or vocab.is_allowed_word(word):
+            return True
+        return not beside and (word.casefold() in common_words() or vocab.is_ordinary(word))
+
     def clean(self, redaction: Redaction, known: KnownIdentifiers) -> Redaction:
         """Verify, removing what verification finds: each residue becomes a placeholder of its type
         (numbered on from the vault), and the result is verified again. Fails closed: anything the
@@ -522,6 +558,18 @@ class Redactor:
         )
         self.verify(cleaned, known)
         return cleaned
+
+
+# A word of a line: letters, joined by apostrophes or hyphens ("O'Neil", "P-L").
+_LINE_WORD = re.compile(r"[^\W\d_]+(?:['\u2019\-][^\W\d_]+)*")
+
+
+# The placeholder types of a person, whose name a word beside them may finish.
+_PEOPLE = frozenset({"PERSON", "CLIENT", "THERAPIST", "RELATIVE"})
+
+
+def _blank(match: re.Match[str]) -> str:
+    return " " * len(match.group(0))
 
 
 # A hyphenated part right after or before a span ("[Min]-jun", "Ji-[Eun]"), letters only.
