@@ -81,9 +81,20 @@ def test_a_month_surname_goes_but_its_dates_stay(redactor):
 # --- a given name joined by a particle to a known name --------------------------------------------
 
 
-def test_a_particle_run_with_a_known_name_names_its_other_words():
-    text = "My client Pili Rocío.\n\nPili Rocío (Pilar del Rocío Ortuño Vela) is a nurse."
-    assert {"Pilar", "Ortuño", "Vela"} <= _names(text)
+@pytest.mark.parametrize(
+    ("text", "given"),
+    [
+        ("My client Pili Rocío.\n\nPili Rocío (Pilar del Rocío Ortuño Vela) is a nurse.", "Pilar"),
+        # "maria" is a word of English, "María" as written none
+        ("My client Mari Rocío.\n\nMari Rocío (María del Rocío Ortuño Vela) is a nurse.", "María"),
+    ],
+)
+def test_a_particle_run_with_a_known_name_names_its_other_words(text, given):
+    assert {given, "Ortuño", "Vela"} <= _names(text)
+
+
+def test_a_noun_of_english_before_the_particle_opens_a_place():
+    assert "Hospital" not in _names("My client Rocío Vela.\n\nShe works at Hospital del Rocío.")
 
 
 def test_a_particle_run_without_a_known_name_seeds_nothing():
@@ -102,6 +113,11 @@ def test_the_full_given_name_goes(redactor):
 
 def test_a_lower_case_full_name_after_a_client_and_a_comma_is_seeded():
     assert "Will Gathercole" in _names("ive got a client through yous, will gathercole, hes used his 4.")
+
+
+def test_a_given_name_that_is_a_word_after_my_client_is_seeded_with_its_surname():
+    assert "Bill Gathercole" in _names("just a quick update on my client bill gathercole (he works nights).")
+    assert not {"Will", "Will Attend"} & _names("my client will attend on tuesdays.")
 
 
 @pytest.mark.parametrize(

@@ -638,6 +638,9 @@ def _lower_name(run: str, c: _Collector) -> None:
         words.append(w)
     if words:
         c.name(" ".join(words), lower_ok=True)
+    elif len(run.split()) >= 2 and lower_apposition(" ".join(run.split()[:2]), c.vocab):
+        # A given name that is also a word, with a surname that is none: "my client bill kowalski".
+        c.name(" ".join(run.split()[:2]), lower_ok=True)
 
 
 def _scan_filename(filename: str, c: _Collector) -> None:

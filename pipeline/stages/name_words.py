@@ -70,7 +70,8 @@ LOWER_APPOSITION = re.compile(
 
 
 def lower_apposition(run: str, vocab: Vocabulary) -> bool:
-    """Whether "<given> <surname>" in lower case after "a client ...," is a name: the first word a
+    """Whether "<given> <surname>" in lower case after "a client ...," (or after "my client", where the
+    given name is also a word: "bill", "will") is a name: the first word a
     given name of the kept nickname list ("will") or no word of English, the second no verb,
     adjective or adverb, nor an inflected one (not "really lovely" nor "lovely guy")."""
     first, last = run.split()
@@ -106,7 +107,9 @@ def joined_names(text: str, names: list[str], vocab: Vocabulary) -> list[str]:
             joined = joined or not w[:1].isupper()
             if not w[:1].isupper() or low in known or vocab.not_a_name(w):
                 continue
-            noun = low in _english_words() and low not in common_words() and low not in vocab.ambiguous
+            # As written: "María" with its accent is no word of English, though "maria" is one.
+            written = w.casefold()
+            noun = written in _english_words() and written not in common_words() and low not in vocab.ambiguous
             if noun and not joined:
                 continue  # a noun of English opens a place's name ("Hospital del Carmen"), not a person's
             out.append(w)
