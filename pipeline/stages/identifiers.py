@@ -15,21 +15,17 @@ from functools import lru_cache
 
 from pipeline.models import Address, KnownIdentifiers, Letter, ParsedMail
 from pipeline.rules import DEFAULT_RULES_DIR
+from pipeline.stages.name_words import LOWER as _LOWER
+from pipeline.stages.name_words import LOWER_APPOSITION, joined_names, lower_apposition
+from pipeline.stages.name_words import MUTATED as _MUTATED
+from pipeline.stages.name_words import NAME_RUN as _NAME_RUN
+from pipeline.stages.name_words import PARTICLE as _PARTICLE
+from pipeline.stages.name_words import WORD as _WORD
+from pipeline.stages.name_words import ordinary as _ordinary
+from pipeline.stages.name_words import plainly_ordinary as _plainly_ordinary
 from pipeline.stages.redaction.recognizers.email import EmailRecognizer
 from pipeline.stages.redaction.rules import load_redaction_rules
 from pipeline.stages.redaction.vocabulary import Vocabulary, _english_words, common_words, fold
-
-_UPPER = "A-Z\u00c0-\u00d6\u00d8-\u00de\u0100-\u017f"
-# Lower-case letters of the Latin scripts our writers use ("päivi", "žaneta"): a careless lower-case name.
-_LOWER = "a-z\u00df-\u00f6\u00f8-\u00ff\u0100-\u017f"
-_WORD = rf"[{_UPPER}][\w'\u2019\-]*"
-_PARTICLE = (
-    r"(?:van|von|der|den|de|da|di|du|del|della|dos|das|le|la|bin|ibn|al|el|ter|ten|mac|ap|ní|ní|nic|ó|o'|"
-    r"an|mhic|uí|ui|ua)"
-)
-# An Irish surname word after "Mac an", "Ó"... may open with a lower-case mutation: "tSaoir", "hUiginn".
-_MUTATED = re.compile(r"(?:bh|[tnhmgdb])[A-Z\u00c1\u00c9\u00cd\u00d3\u00da][\w'\u2019\-]*")
-_NAME_RUN = rf"{_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_WORD}){{0,3}}"
 
 _CLOSINGS = re.compile(
     r"^\s*(?:kind(?:est)?\s+regards|best\s+regards|warm(?:est)?\s+regards|with\s+(?:best|kind|warm)\s+"
@@ -76,7 +72,7 @@ _PROSE_TRIGGER = re.compile(
     r"\b(?:referral|letter|sessions|support|request)[ \t]+(?:for|regarding))[ \t]*,?[ \t]*$"
 )
 _NICKNAME = re.compile(
-    rf"{_WORD}[ \t]*\([ \t]*[\"\u201c'\u2018]?(?:known[ \t]+as[ \t]+|prefers[ \t]+|aka[ \t]+)?"
+    rf"(?P<before>{_WORD})[ \t]*\([ \t]*[\"\u201c'\u2018]?(?:known[ \t]+as[ \t]+|prefers[ \t]+|aka[ \t]+)?"
     rf"[\"\u201c'\u2018]?"
     rf"(?P<name>{_WORD}?)[\"\u201d'\u2019]?[ \t]*\)"
 )
@@ -149,13 +145,6 @@ _INITIALS_TRIGGER = re.compile(
     r"[ \t]*[:,\-]?[ \t]*(?P<initials>(?:[A-Z]\.[ \t]?){2,3})"
     r"|(?i:\b(?:client|patient|service[ \t]+user|re|regarding))[ \t]*[:,\-]?[ \t]*"
     r"(?P<bare>[A-Z]{2,3})(?=[ \t]*[,.)(:;\-]|[ \t]+(?:has|is|was|had|reports|attended)\b)"
-)
-# Words after "my client ..." that are ordinary nouns although not in the spaCy word tables.
-_CLIENT_COMPOUNDS = frozenset(
-    "group base list work load notes note record records file files session sessions feedback contact "
-    "contacts care consent portal account accounts details information info case cases caseload team "
-    "appointment appointments relationship relationships review reviews confidentiality agreement "
-    "meeting meetings history".split()
 )
 _MONTH_OR_DAY = re.compile(
     r"(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|april|june|july|august|"
@@ -279,13 +268,13 @@ class _Collector:
         if value and fold(value).casefold() not in {fold(v).casefold() for v in bucket}:
             bucket.append(value)
 
-    def name(self, raw: str, *, lower_ok: bool = False) -> None:
+    def name(self, raw: str, *, lower_ok: bool = False, after_title: bool = False) -> None:
         if lower_ok:
             # Display names and careless lower-case names: capitalise each word, then judge as usual.
             raw = " ".join(
                 "-".join(p[:1].upper() + p[1:] for p in w.split("-")) if w[:1].islower() else w for w in raw.split()
             )
-        words = self._name_words(raw)
+        words = self._name_words(raw, after_title=after_title)
         if not words:
             return
         if self._opens_organisation(raw, words):
@@ -327,7 +316,10 @@ class _Collector:
         if 2 <= len(letters) <= 3 and not self.vocab.is_allowed_word(letters):
             self._add(self.names, ".".join(letters) + ".")
 
-    def _name_words(self, raw: str) -> list[str]:
+    def _name_words(self, raw: str, *, after_title: bool = False) -> list[str]:
+        """The name's words in ``raw``: up to the first word that is none (a post-nominal, an ordinary
+        word), less titles and initials. A month or day is a surname after a given name or a title
+        ("Will March", "Mr. March"), as a name run written together says, not a date."""
         raw = re.sub(r"\([^)]*\)", " ", raw)
         if "," in raw:
             head, _, tail = raw.partition(",")
@@ -356,14 +348,17 @@ class _Collector:
                 continue  # initials
             if w.isupper() and len(w) > 2 and out:
                 break  # post-nominals: MBACP, DClinPsy-like all-caps tails
-            if self.vocab.not_a_name(w):
+            calendar_name = (bool(out) or after_title) and low in self.vocab.calendar
+            if self.vocab.not_a_name(w) and not calendar_name:
                 if out:
                     break
                 continue
             out.append(w)
         while out and re.fullmatch(_PARTICLE, fold(out[-1]).casefold()):
             out.pop()
-        return out[:4]
+        # Four words of a name, its particles besides ("María del Carmen Ruiz Ibáñez").
+        kept = [i for i, w in enumerate(out) if not re.fullmatch(_PARTICLE, fold(w).casefold())][:4]
+        return out[: kept[-1] + 1] if kept else []
 
     def email(self, address: str) -> None:
         address = address.strip().strip("<>").rstrip(".")
@@ -466,24 +461,14 @@ def _scan_prose(text: str, c: _Collector) -> None:
         if _HEADING.search(text, m.start(), m.start("name")) and _dictionary_word_alone(m.group("name"), c.vocab):
             # "Subject: Extension requested - <name>": a heading opens with a word of English.
             continue
-        c.name(m.group("name"))
+        c.name(m.group("name"), after_title=_titled(text[m.start() : m.start("name")], c.vocab))
         wrapped = _WRAPPED_NAME_TAIL.match(text, m.end("name"))
         if wrapped and _PROSE_TRIGGER.search(text[max(0, m.start() - 3) : m.start("name")]):
             # A wrapped PDF or plain-text line broke the name: "my client Oluwaseun\nAdebayo-Lindqvist".
             c.name(f"{m.group('name')} {wrapped.group('tail')}")
     for m in _OBFUSCATED_EMAIL.finditer(text):
         c.email(m.group(0))
-    protected: list[tuple[int, int]] | None = None
-    for m in _NICKNAME.finditer(text):
-        if _short_form_of(m.group("name"), text[: m.start("name")], c.vocab):
-            continue
-        if protected is None:
-            protected = c.vocab.protected_ranges(text)
-        if any(a <= m.start("name") and m.end("name") <= b for a, b in protected):
-            # the short form or author of a named clinical thing ("<Name> Exhaustion Disorder Scale
-            # (ABCD)", "CBT-E (<Name>)"), kept by its shape (redaction.phrases): not a nickname
-            continue
-        c.name(m.group("name"))
+    _scan_nicknames(text, c)
     for m in _CALLED_NICKNAME.finditer(text):
         c.name(m.group("before") or m.group("after"))
     _scan_bracketed_names(text, c)
@@ -491,6 +476,27 @@ def _scan_prose(text: str, c: _Collector) -> None:
         c.name(f"{m.group('first')} {m.group('last')}")
         c.name(m.group("nick"))
     for m in _APPOSITIVE_RELATIVE.finditer(text):
+        c.name(m.group("name"))
+
+
+def _scan_nicknames(text: str, c: _Collector) -> None:
+    """A name in brackets after a name ("Elizabeth (Libby)"), not a short form the words before spell
+    nor a relation ("(PARTNER)", which says who the one named before it is)."""
+    protected: list[tuple[int, int]] | None = None
+    for m in _NICKNAME.finditer(text):
+        if _short_form_of(m.group("name"), text[: m.start("name")], c.vocab):
+            continue
+        if fold(m.group("name")).casefold() in c.vocab.relation_words:
+            # "TADHG (PARTNER)", "Joe (Dad)": the bracket says who the one named is; the name is before it.
+            if not _ordinary(m.group("before"), c.vocab):
+                c.name(m.group("before"))
+            continue
+        if protected is None:
+            protected = c.vocab.protected_ranges(text)
+        if any(a <= m.start("name") and m.end("name") <= b for a, b in protected):
+            # the short form or author of a named clinical thing ("<Name> Exhaustion Disorder Scale
+            # (ABCD)", "CBT-E (<Name>)"), kept by its shape (redaction.phrases): not a nickname
+            continue
         c.name(m.group("name"))
 
 
@@ -521,6 +527,15 @@ def _short_form_of(word: str, before: str, vocab: Vocabulary) -> bool:
     return all(_ordinary(w, vocab) for w in words)
 
 
+# A cue that ends in a title ("... Mr. ", "Ms "): its last word, then the space before the name.
+_TITLED_END = re.compile(r"(?P<title>[^\W\d_]+)\.?[ \t]+$")
+
+
+def _titled(cue: str, vocab: Vocabulary) -> bool:
+    m = _TITLED_END.search(cue)
+    return m is not None and fold(m.group("title")).casefold() in vocab.name_titles
+
+
 _HEADING = re.compile(r"(?i:re|regarding|subject)[ \t]*:?[ \t]*(?:(?:re|fw|fwd)[ \t]*:[ \t]*)*$")
 
 
@@ -544,6 +559,9 @@ def _scan_cues(text: str, c: _Collector) -> None:
             if bracketed and not _ordinary(bracketed.group("nick"), c.vocab):
                 c.name(bracketed.group("nick"), lower_ok=True)
             pos = m.start("name")
+    for m in LOWER_APPOSITION.finditer(text):
+        if lower_apposition(m.group("name"), c.vocab):
+            c.name(m.group("name"), lower_ok=True)
     for m in _INITIALS_TRIGGER.finditer(text):
         c.initials(m.group("initials") or m.group("bare"))
     for m in _RELATIVES.finditer(text):
@@ -610,35 +628,6 @@ def _scan_signature(text: str, c: _Collector) -> None:
                         c.other(part)
 
 
-def _plainly_ordinary(word: str, vocab: Vocabulary) -> bool:
-    w = word.casefold().strip("'")
-    return w in _CLIENT_COMPOUNDS or vocab.not_a_name(w) or w in vocab.ambiguous or _inflected(w)
-
-
-def _ordinary(word: str, vocab: Vocabulary) -> bool:
-    return _plainly_ordinary(word, vocab) or word.casefold().strip("'") in common_words()
-
-
-def _inflected(word: str) -> bool:
-    """An inflection of an ordinary verb or adjective ("reports", "attended", "recently")."""
-    w = word.casefold()
-    stems: set[str] = set()
-    if w.endswith("ies"):
-        stems |= {w[:-3] + "y"}
-    elif w.endswith("es"):
-        stems |= {w[:-2], w[:-1]}
-    elif w.endswith("s"):
-        stems |= {w[:-1]}
-    if w.endswith("ed"):
-        stems |= {w[:-2], w[:-1], w[:-3], w[:-3] + "y" if w.endswith("ied") else w[:-2]}
-    if w.endswith("ing"):
-        stems |= {w[:-3], w[:-3] + "e", w[:-4]}
-    if w.endswith("ly"):
-        stems |= {w[:-2], w[:-3] + "y", w[:-2] + "e"}
-    common = common_words()
-    return any(len(x) > 2 and x in common for x in stems)
-
-
 def _lower_name(run: str, c: _Collector) -> None:
     """Seed a lower-case run after a client trigger, up to the first ordinary word. The first word
     must not be English at all; later words ("jones", which is also a verb) only not inflected."""
@@ -649,6 +638,9 @@ def _lower_name(run: str, c: _Collector) -> None:
         words.append(w)
     if words:
         c.name(" ".join(words), lower_ok=True)
+    elif len(run.split()) >= 2 and lower_apposition(" ".join(run.split()[:2]), c.vocab):
+        # A given name that is also a word, with a surname that is none: "my client bill kowalski".
+        c.name(" ".join(run.split()[:2]), lower_ok=True)
 
 
 def _scan_filename(filename: str, c: _Collector) -> None:
@@ -694,4 +686,7 @@ def seed_identifiers(mail: ParsedMail, letter: Letter, *, vocabulary: Vocabulary
     _scan_text(letter.text, c)
     _scan_text(letter.removed_text, c)
     c.organisations(letter.text)
+    for text in (letter.text, letter.removed_text):
+        for word in joined_names(text or "", c.names, c.vocab):
+            c.name(word)
     return KnownIdentifiers(names=tuple(c.names), emails=tuple(c.emails), other=tuple(c.others))

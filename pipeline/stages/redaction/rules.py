@@ -144,6 +144,8 @@ class LocationRules(RuleModel):
     score: float = Field(0.6, ge=0, le=1)
     # Nouns of a workplace that a capitalised place name before them locates ("the <Town> depot").
     workplaces: list[str] = []
+    # Parts of a building ("floor", "wing", "ward"): "on the <Name> floor" names where the client works.
+    workplace_parts: list[str] = []
     # Legal forms that end a company's name ("GmbH", "NV", "Ltd"): "<Company> GmbH in <Place>" names the
     # place the client works, though a line wrap parts it from "in".
     legal_forms: list[str] = []
@@ -166,6 +168,9 @@ class PersonRules(RuleModel):
     ambiguous_names: list[str]
     name_verbs: list[str]
     human_verbs: list[str] = []
+    # Modal verbs: a seeded ordinary-word name in lower case before one, or before a human verb, is
+    # the subject ("will can do tuesdays"): the name, not the word.
+    subject_modals: list[str] = []
     # Particles of a surname that go into its placeholder ("Ní", "Mac Giolla"); case-sensitive.
     surname_particles: list[str] = []
     # Slots where a first name typed in lower case is still a name ("can <name> have 4 more"): regexes

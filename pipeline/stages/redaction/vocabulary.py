@@ -81,6 +81,10 @@ class Vocabulary:
         self.stop = {w.casefold() for w in STOP_WORDS}
         self.own_domains = tuple(d.casefold() for d in rules.own_domains)
         self.person = rules.person
+        # Relations and roles ("partner", "mum", "manager"): what a person is to the client, no name.
+        self.relation_words = frozenset(fold(w).casefold() for w in rules.relatives.nouns)
+        # Months and days ("March", "Friday"): words of the calendar that are surnames too.
+        self.calendar = frozenset(fold(w).casefold() for w in rules.lower_case.calendar)
         upper = [t for t in rules.allow.terms if t.isupper()]
         # An instrument's short form stands for it without its version too ("the PHQ", "GAD still 16").
         upper += sorted({m.group(1) for t in upper if (m := _INSTRUMENT_STEM.fullmatch(t))} - set(upper))
@@ -279,7 +283,8 @@ def analysis_casing(text: str, vocab: Vocabulary) -> str:
     english = _english_words()
     out: list[str] = []
     for line in text.splitlines(keepends=True):
-        if not _is_caps_line(line):
+        spans = _caps_spans(line)
+        if not spans:
             out.append(line)
             continue
 
@@ -303,8 +308,31 @@ def analysis_casing(text: str, vocab: Vocabulary) -> str:
                 new = re.sub(r"(['\u2019])S$", r"\1s", new)
             return new if len(new) == len(word) else word
 
-        line = _CAPS_WORD.sub(recase, line)
-        # Sentence starts capitalised again so the model still sees sentences.
-        line = re.sub(r"(^[ \t>]*|[.!?][ \t]+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), line)
+        original = line
+        for a, b in spans:
+            part = _CAPS_WORD.sub(recase, original[:b])[a:]
+            # Sentence starts capitalised again so the model still sees sentences.
+            part = re.sub(r"(^[ \t>]*|[.!?][ \t]+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), part)
+            line = line[:a] + part + line[b:]
         out.append(line)
     return "".join(out)
+
+
+# A sentence's end inside a line: its stop, then the space before the next sentence.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[ \t]+")
+
+
+def _caps_spans(line: str) -> list[tuple[int, int]]:
+    """Where a line is typed in capitals: the whole line when it mostly is, else each sentence that
+    is ("NO RISK TO HER - TADHG IS VERY HANDS ON. she knows who to call."), so a name in a capitals
+    sentence is re-cased although the line also holds sentences in lower case."""
+    if _is_caps_line(line):
+        return [(0, len(line))]
+    spans = []
+    start = 0
+    for m in [*_SENTENCE_END.finditer(line), None]:
+        end = m.start() if m else len(line)
+        if _is_caps_line(line[start:end]):
+            spans.append((start, end))
+        start = m.end() if m else end
+    return spans

@@ -20,7 +20,7 @@ from pipeline.stages.redaction.recognizers.email import EmailRecognizer
 from pipeline.stages.redaction.recognizers.formats import is_uk_postcode, nhs_checksum_ok
 from pipeline.stages.redaction.recognizers.phone import PHONE_EXTENSION
 from pipeline.stages.redaction.recognizers.urls import HandleRecognizer
-from pipeline.stages.redaction.vocabulary import Vocabulary, _english_words, common_words, fold
+from pipeline.stages.redaction.vocabulary import Vocabulary, _english_words, common_words, fold, word_alternation
 
 # The patterns of one letter's identifiers are compiled once for the several builds of its recognizer
 # (the re module's own cache of 512 overflows with them); dropped by :func:`forget_letters`.
@@ -83,6 +83,8 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         min_length: int = 1,
     ) -> None:
         self._vocab = vocab
+        verbs = [*vocab.person.subject_modals, *vocab.person.human_verbs]
+        self._subject_verbs = word_alternation(fold(v).casefold() for v in verbs) if verbs else ""
         # (regex, entity, canonical, mode): mode "ci" any case, "cs" exact, "word" Title or ALL CAPS
         # Seeded names match in any case; names from a case vault or found in this letter by the
         # model ("discovered") only capitalised, so a mislabelled word cannot spread in lower case.
@@ -140,6 +142,10 @@ class KnownIdentifierRecognizer(EntityRecognizer):
                 else:
                     mode, written = "ci", variant
                 entries.append((_flex(written), "PERSON", canonical, mode))
+                if origin == "seeded" and mode == "word" and " " not in variant and self._subject_verbs:
+                    # "will can do tuesdays": the known name in lower case as the subject of a verb.
+                    subject = rf"{_flex(written)}(?=[ \t]+{self._subject_verbs}(?![\w']))"
+                    entries.append((subject, "PERSON", canonical, "ci"))
                 loose = self._flex_name(written)
                 if loose != _flex(written):
                     entries.append((loose, "PERSON", canonical, mode + _LOOSE))
@@ -205,7 +211,7 @@ class KnownIdentifierRecognizer(EntityRecognizer):
         # A tail only capitalised, as a name is written ("Seun", "SEUN"), not a word's ending; so is a
         # nickname of the kept list ("Bill" of "William", "Peggy" of "Margaret") or the name it is one
         # of ("Margaret" of "Peggy"), never a common word ("Will", "Pat") nor shorter than three letters.
-        listed = {f for f in _listed_nicknames(own) if len(f) >= 3 and not self._not_a_short_form(f, common_words())}
+        listed = {f for f in listed_nicknames(own) if len(f) >= 3 and not self._not_a_short_form(f, common_words())}
         capitalised = ((forms & tails) - cut - petted | listed) - anycase - own - taken
         made = [(f, False, False) for f in anycase] + [(f, True, f in listed) for f in capitalised]
         return tuple(sorted(made))
@@ -293,6 +299,8 @@ class KnownIdentifierRecognizer(EntityRecognizer):
             for m in rx.finditer(folded):
                 if loose and _english(m.group(0)):
                     continue  # "Brooke" read loosely is not "broke"; the name as written has its own entry
+                if m.group(0).casefold() in self._vocab.calendar and _in_a_date(folded, m.start(), m.end()):
+                    continue  # a client named March is not the month of "3 March", "March 2025"
                 # A model-found name matched again elsewhere is no surer than the model was, so it
                 # does not outrank a street address or another structured detection it overlaps.
                 # Initials made from a full name ("ICG") give way to a short form the letter spells
@@ -322,6 +330,15 @@ class KnownIdentifierRecognizer(EntityRecognizer):
 
 
 _WORD = re.compile(r"\w+")
+# A number beside a month or day makes it a date: "3 March", "3rd of March", "March 2025", "Friday 14".
+_NUMBER_BEFORE = re.compile(r"\d(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?$", re.IGNORECASE)
+_NUMBER_AFTER = re.compile(r"[ \t]+\d")
+
+
+def _in_a_date(text: str, start: int, end: int) -> bool:
+    return bool(_NUMBER_BEFORE.search(text[max(0, start - 12) : start]) or _NUMBER_AFTER.match(text, end))
+
+
 _GLUED_AFTER = re.compile(r"[.@_]\w")
 
 
@@ -336,7 +353,7 @@ def _nicknamer() -> NickNamer:
     return NickNamer()  # the kept list of English given names and their nicknames (package data)
 
 
-def _listed_nicknames(words: set[str]) -> set[str]:
+def listed_nicknames(words: set[str]) -> set[str]:
     """Folded, lower-case nicknames of ``words`` and the given names they are nicknames of."""
     table = _nicknamer()
     out: set[str] = set()

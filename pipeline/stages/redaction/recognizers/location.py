@@ -57,6 +57,13 @@ class LocationRecognizer(DocRecognizer):
         # The same in lower case ("works the box at <place> junction"): one or two words, each no word
         # of English nor of the clinical vocabulary (not "the bus depot"), checked in ``_workplaces``.
         self._lower_workplace = re.compile(rf"(?<![\w\-])((?:[a-z][a-z'\-]*[ \t]+){{1,2}})(?:{nouns})(?![\w\-])")
+        parts = word_alternation(rules.workplace_parts)
+        # "on the <Name> floor": a name (capitalised, or with a capital after a short prefix: "uMhlanga")
+        # of a part of the building.
+        self._workplace_part = re.compile(
+            rf"(?<![\w\-])(?i:on|in|at|to|from)[ \t]+(?i:the)[ \t]+"
+            rf"(?P<name>(?:(?:[A-Z]|[a-z]{{1,3}}[A-Z])[\w'\-]*[ \t]+){{1,3}})(?i:{parts})(?![\w\-])"
+        )
         forms = "|".join(re.escape(f) for f in sorted(set(rules.legal_forms), key=len, reverse=True))
         # "<Company> GmbH in <Place>", the place perhaps on the next line: where the client works.
         self._company_place = (
@@ -144,6 +151,14 @@ class LocationRecognizer(DocRecognizer):
             if not words or self._workplace_noun.fullmatch(words[-1].group(0)):
                 continue
             out.append(result("LOCATION", m.start(1) + words[0].start(), m.end(), self._rules.score, workplace="1"))
+        for m in self._workplace_part.finditer(text):
+            words = list(re.finditer(r"[^ \t]+", m.group("name")))
+            while words and self._vocab.not_a_name(words[0].group(0)):
+                words = words[1:]
+            if not words or all(self._vocab.is_ordinary(w.group(0)) for w in words):
+                continue  # "on the Intensive Care unit", "on the Maple ward": words of English
+            a, b = m.start("name") + words[0].start(), m.start("name") + words[-1].end()
+            out.append(result("LOCATION", a, b, self._rules.score, workplace="1"))
         for m in self._numbered_workplace.finditer(text):
             out.append(result("LOCATION", m.start(), m.end(), self._rules.score, workplace="1"))
         for m in self._lower_workplace.finditer(text):
