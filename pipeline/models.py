@@ -175,10 +175,14 @@ class Subject:
     and placeholders, and verified like the letter. ``withheld`` when it could not be verified: then
     nothing of it is kept (fail closed, never the line as written) and ``text`` is ""; ``text`` is ""
     too when the message had no subject. ``vault``: the letter's, with any identifier only the
-    subject holds (the same value keeps its placeholder in both)."""
+    subject holds (the same value keeps its placeholder in both). ``read``: what the sections stage
+    reads for an ask made only in the subject: ``text``, or, when the redaction verified but a word no
+    vocabulary explains withholds the line from display, that verified redaction (read for its ask,
+    never stored or shown)."""
 
     text: str = field(default="", repr=False)
     withheld: bool = False
+    read: str = field(default="", repr=False)
     vault: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
 

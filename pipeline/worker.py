@@ -39,7 +39,6 @@ from pipeline.models import (
     Prior,
     Processed,
     Redaction,
-    RedactionUnverified,
     Subject,
 )
 from pipeline.nlp import get_nlp
@@ -324,13 +323,15 @@ def _subject(rt: Runtime, item: _InWork) -> Subject:
         )
         verified = _stage("subject", rt.redactor.clean, redacted, item.known)
         if _stage("subject", rt.redactor.unexplained_words, verified.text):
-            # Too little context for the model: a word no vocabulary explains may be a name.
-            raise RedactionUnverified("subject-unexplained-word")
+            # Too little context for the model: a word no vocabulary explains may be a name, so the
+            # line is not shown; its verified redaction is still read for an ask ("4 more for <X> M").
+            log.info("subject line withheld: a word no vocabulary explains")
+            return Subject(withheld=True, vault=vault, read=verified.text)
     except (IntakeOutcome, StageFailed) as stopped:
         why = stopped.reason if isinstance(stopped, IntakeOutcome) else stopped.error_type
         log.info("subject line withheld: its redaction could not be verified (%s)", why)
         return Subject(withheld=True, vault=vault)
-    return Subject(text=verified.text, vault=verified.vault)
+    return Subject(text=verified.text, vault=verified.vault, read=verified.text)
 
 
 def _assess(rt: Runtime, item: _InWork) -> Result:
@@ -355,7 +356,7 @@ def _assess(rt: Runtime, item: _InWork) -> Result:
                 combined,
                 rules=rt.section_rules,
                 doc=item.doc,
-                subject=item.subject.text if item.subject is not None else "",
+                subject=item.subject.read if item.subject is not None else "",
             )
     except IntakeOutcome as outcome:
         # No letter after all (a question, a notice): its redaction is verified, so the case keeps it.

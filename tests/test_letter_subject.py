@@ -148,6 +148,21 @@ def test_an_ask_made_only_in_the_subject_is_still_read_and_the_subject_shown(rt)
     assert case.sections["recommendation"]["present"] and case.sessions_requested == 5
 
 
+def test_an_ask_in_a_subject_withheld_for_an_initial_is_still_read_and_nothing_of_it_stored(rt):
+    """Withheld from display (an initial no vocabulary explains), the verified redaction of the subject
+    is still read for an ask made only there; nothing of the line is kept."""
+    body = (
+        "Dear Plumm team,\n\nMy client has panic attacks and their GAD-7 score remains 15, which "
+        "continues to affect their work. Please see the subject line.\n\nKind regards,\nDr Ada Lovegood\n"
+    )
+    enqueue(rt, mail_bytes("Please approve 4 more sessions - M F", body, "subject-6"))
+    drain(Worker(rt))
+    case, letter, kinds = recorded(rt)
+    assert (letter.subject_redacted, letter.subject_withheld) == (None, True)
+    assert "subject-withheld" in kinds
+    assert case.sections["recommendation"]["present"] and case.sessions_requested == 4
+
+
 def test_subjects_parsed_with_their_batch_come_out_as_one_by_one(rt):
     """The model reads the subjects with the letters (one ``nlp.pipe``); each comes out as if read alone."""
     from pipeline.worker import process, process_many
